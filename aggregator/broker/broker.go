@@ -1,0 +1,47 @@
+// Package broker runs an embedded MQTT broker (mochi-mqtt) for the one-box default, so that a
+// small installation needs no separate Mosquitto.
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv  *mochi.Server
+	addr string
+}
+
+// Start listens on addr (host:port; port 0 picks a free one) and serves until Close.
+func Start(addr string, log *slog.Logger) (*Broker, error) {
+	// Listen first so that a busy port is a clear error, then hand the port to mochi.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	bound := ln.Addr().String()
+	ln.Close()
+	srv := mochi.New(&mochi.Options{Logger: log.With("component", "broker"), InlineClient: false})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: bound})); err != nil {
+		return nil, fmt.Errorf("embedded broker on %s: %w", bound, err)
+	}
+	if err := srv.Serve(); err != nil {
+		return nil, fmt.Errorf("embedded broker on %s: %w", bound, err)
+	}
+	return &Broker{srv: srv, addr: bound}, nil
+}
+
+// URL returns the broker's address for clients.
+func (b *Broker) URL() string { return "tcp://" + b.addr }
+
+// Close stops the broker.
+func (b *Broker) Close() error { return b.srv.Close() }

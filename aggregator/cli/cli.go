@@ -1,0 +1,232 @@
+// Package cli is the crosswatch-aggregator command: flags, configuration and wiring by hand.
+// The main package only calls Main, so tests can run the same code.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/api"
+	"github.com/crosswatch/crosswatch/aggregator/broker"
+	"github.com/crosswatch/crosswatch/aggregator/catalog"
+	"github.com/crosswatch/crosswatch/aggregator/ingest"
+	"github.com/crosswatch/crosswatch/aggregator/mqtt"
+	"github.com/crosswatch/crosswatch/aggregator/sqlite"
+)
+
+const usage = `crosswatch-aggregator: stores safety events once, prices them onto sites, serves the API
+
+Commands:
+  serve         run the aggregator (embedded MQTT broker by default)
+  sites         print the site table from a running aggregator's API
+  check-config  validate the configuration and the catalog
+Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
+`
+
+// Main runs the command in args (without the program name) and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "sites":
+		err = runSites(ctx, args[1:], stdout)
+	case "check-config":
+		err = runCheck(args[1:], stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "crosswatch-aggregator: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "crosswatch-aggregator %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+type serveFlags struct {
+	config, broker, mqttListen, http, db string
+}
+
+func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
+	fs := flag.NewFlagSet("crosswatch-aggregator serve", flag.ContinueOnError)
+	var f serveFlags
+	fs.StringVar(&f.config, "config", "configs/aggregator.yaml", "configuration file")
+	fs.StringVar(&f.broker, "broker", "", "external MQTT broker URL such as tcp://127.0.0.1:1883 (default: the config's, embedded)")
+	fs.StringVar(&f.mqttListen, "mqtt-listen", "", "address of the embedded broker (port 0: any free port)")
+	fs.StringVar(&f.http, "http", "", "HTTP listen address (port 0: any free port)")
+	fs.StringVar(&f.db, "db", "", "SQLite database path")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.broker != "" {
+		cfg.MQTT.Broker = f.broker
+	}
+	if f.mqttListen != "" {
+		cfg.MQTT.Listen = f.mqttListen
+	}
+	if f.http != "" {
+		cfg.HTTP.Listen = f.http
+	}
+	if f.db != "" {
+		cfg.Store.Path = f.db
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", f.config, err)
+	}
+	cat, err := catalog.Load(cfg.Catalog)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, cat, nil
+}
+
+func runCheck(args []string, stdout io.Writer) error {
+	cfg, cat, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path)
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, cat, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	store, err := sqlite.Open(cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
+		return err
+	}
+
+	brokerURL := cfg.MQTT.Broker
+	if brokerURL == "embedded" {
+		b, err := broker.Start(cfg.MQTT.Listen, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokerURL = b.URL()
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+
+	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIngest()
+	var ing *ingest.Ingester
+	client := mqtt.New(ingCtx, mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Group: cfg.MQTT.Group, Log: log,
+		Submit: func(ctx context.Context, m ingest.Message) error { return ing.Submit(ctx, m) }})
+	ing = ingest.New(store, client, cat, cfg.Sites, ingest.DefaultConfig(), log, nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ing.Run(ingCtx) }()
+	if err := client.Connect(10 * time.Second); err != nil {
+		ln.Close()
+		stopIngest()
+		wg.Wait()
+		return err
+	}
+
+	srv := &http.Server{Handler: api.Handler(store, cat, client.Connected, log), ReadHeaderTimeout: 10 * time.Second}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	apiURL := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "crosswatch-aggregator: ready api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, brokerURL, cfg.Store.Path, cat.Version)
+
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+	}
+	// Shutdown: stop the API, commit and acknowledge what was received, then disconnect.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	stopIngest()
+	wg.Wait()
+	client.Close()
+	st := ing.Stats()
+	fmt.Fprintf(stdout, "crosswatch-aggregator: stopped; %d events committed, %d duplicates, %d dead letters\n", st.Committed, st.Duplicates, st.DeadLetters)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func runSites(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("crosswatch-aggregator sites", flag.ContinueOnError)
+	base := fs.String("api", "http://127.0.0.1:8080", "the aggregator's base URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*base, "/")+"/api/v1/sites", nil)
+	if err != nil {
+		return fmt.Errorf("--api: %w", err)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", req.URL, resp.Status)
+	}
+	var sites []aggregator.SiteScore
+	if err := json.NewDecoder(resp.Body).Decode(&sites); err != nil {
+		return fmt.Errorf("%s: %w", req.URL, err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tSITE\tKIND\tSCORE\tEVENTS\tROAD USERS")
+	for i, s := range sites {
+		var ev []string
+		for k, n := range s.Events {
+			ev = append(ev, fmt.Sprintf("%s=%d", k, n))
+		}
+		sort.Strings(ev)
+		if len(ev) == 0 {
+			ev = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\n", i+1, s.ID, s.Kind, s.Score, strings.Join(ev, " "), s.RoadUsers)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// Config is the aggregator's configuration file.
+type Config struct {
+	HTTP struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"http"`
+	MQTT struct {
+		Broker   string `yaml:"broker"` // "embedded" or a URL such as tcp://127.0.0.1:1883
+		Listen   string `yaml:"listen"` // the embedded broker's address
+		ClientID string `yaml:"client_id"`
+		Group    string `yaml:"group"` // shared-subscription group, for several aggregators
+	} `yaml:"mqtt"`
+	Store struct {
+		Driver string `yaml:"driver"`
+		Path   string `yaml:"path"`
+	} `yaml:"store"`
+	Catalog string            `yaml:"catalog"` // relative to the config file
+	Sites   []aggregator.Site `yaml:"sites"`
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.HTTP.Listen = "127.0.0.1:8080"
+	c.MQTT.Broker = "embedded"
+	c.MQTT.Listen = "127.0.0.1:1883"
+	c.MQTT.ClientID = "crosswatch-aggregator"
+	c.Store.Driver = "sqlite"
+	c.Store.Path = "crosswatch.db"
+	c.Catalog = "catalog.yaml"
+	return c
+}
+
+// loadConfig reads path strictly; the catalog path is made relative to the config's folder.
+func loadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := defaultConfig()
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	if err := d.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
+		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
+	}
+	return &c, nil
+}
+
+// Validate reports every problem with its field path.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(field, format string, args ...any) { errs = append(errs, field+": "+fmt.Sprintf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%v", err)
+	}
+	if c.MQTT.Broker == "embedded" {
+		if _, _, err := net.SplitHostPort(c.MQTT.Listen); err != nil {
+			bad("mqtt.listen", "%v", err)
+		}
+	} else if !strings.Contains(c.MQTT.Broker, "://") {
+		bad("mqtt.broker", "must be embedded or a URL such as tcp://127.0.0.1:1883, got %q", c.MQTT.Broker)
+	}
+	if c.MQTT.ClientID == "" {
+		bad("mqtt.client_id", "missing")
+	}
+	if c.MQTT.Group != "" {
+		if err := wire.CheckName("group", c.MQTT.Group); err != nil {
+			bad("mqtt.group", "letters, digits, '.', '_' or '-' only")
+		}
+	}
+	if c.Store.Driver != "sqlite" {
+		bad("store.driver", "must be sqlite, got %q", c.Store.Driver)
+	}
+	if c.Store.Path == "" {
+		bad("store.path", "missing")
+	}
+	if c.Catalog == "" {
+		bad("catalog", "missing")
+	}
+	if len(c.Sites) == 0 {
+		bad("sites", "at least one site is needed")
+	}
+	ids := map[string]bool{}
+	for i, s := range c.Sites {
+		f := fmt.Sprintf("sites[%d]", i)
+		if err := wire.CheckName("id", s.ID); err != nil {
+			bad(f+".id", "%q: letters, digits, '.', '_' or '-', at most %d", s.ID, wire.MaxNameLen)
+		}
+		if ids[s.ID] {
+			bad(f+".id", "duplicate site %q", s.ID)
+		}
+		ids[s.ID] = true
+		if strings.TrimSpace(s.Name) == "" {
+			bad(f+".name", "missing")
+		}
+		if s.Kind != aggregator.Road && s.Kind != aggregator.Rail {
+			bad(f+".kind", "must be road or rail, got %q", s.Kind)
+		}
+		if math.IsNaN(s.Lat) || s.Lat < -90 || s.Lat > 90 {
+			bad(f+".lat", "must be within -90..90, got %v", s.Lat)
+		}
+		if math.IsNaN(s.Lon) || s.Lon < -180 || s.Lon > 180 {
+			bad(f+".lon", "must be within -180..180, got %v", s.Lon)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}

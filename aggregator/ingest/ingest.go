@@ -1,0 +1,292 @@
+// Package ingest validates what devices publish, prices events with the catalog, commits them
+// in batches and only then acknowledges them to their device. Nothing is dropped silently: a
+// payload that fails validation is committed to the dead-letter table with its reason.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// ErrClosed means the ingester has stopped taking messages.
+var ErrClosed = errors.New("ingest: closed")
+
+// Store commits batches.
+type Store interface {
+	// Commit stores the batch in one transaction, skipping events already stored, and returns
+	// how many events were new. When it returns nil, the batch is durable.
+	Commit(ctx context.Context, b *aggregator.Batch) (int, error)
+}
+
+// Acker tells a device what was committed. Safe for concurrent use.
+type Acker interface {
+	Ack(device string, a wire.Ack) error
+}
+
+// Message is one received MQTT message.
+type Message struct {
+	Topic    string
+	Payload  []byte
+	Received time.Time
+}
+
+// Config tunes batching.
+type Config struct {
+	MaxBatch int           // messages per transaction at most
+	MaxWait  time.Duration // how long a message may wait for its batch to fill
+	Queue    int           // messages buffered before Submit blocks
+}
+
+// DefaultConfig batches up to 512 messages or 5 ms.
+func DefaultConfig() Config { return Config{MaxBatch: 512, MaxWait: 5 * time.Millisecond, Queue: 4096} }
+
+// Stats counts what the ingester did.
+type Stats struct {
+	Received, Committed, Duplicates, DeadLetters, Batches int64
+}
+
+// Ingester is the ingest stage. Submit is safe for concurrent use; Run is called once.
+type Ingester struct {
+	store   Store
+	acker   Acker
+	catalog *aggregator.Catalog
+	sites   map[string]aggregator.Site
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	in      chan Message
+	done    chan struct{}
+	stats   Stats // owned by Run
+	statsCh chan chan Stats
+}
+
+// New returns an ingester for the given sites and catalog.
+func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.Site, cfg Config, log *slog.Logger, now func() time.Time) *Ingester {
+	if now == nil {
+		now = time.Now
+	}
+	m := make(map[string]aggregator.Site, len(sites))
+	for _, s := range sites {
+		m[s.ID] = s
+	}
+	return &Ingester{store: store, acker: acker, catalog: cat, sites: m, cfg: cfg, log: log, now: now,
+		in: make(chan Message, cfg.Queue), done: make(chan struct{}), statsCh: make(chan chan Stats)}
+}
+
+// Submit queues a message, blocking while the queue is full (backpressure to the broker).
+func (g *Ingester) Submit(ctx context.Context, m Message) error {
+	select {
+	case g.in <- m:
+		return nil
+	case <-g.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns the counters. Safe for concurrent use while Run runs.
+func (g *Ingester) Stats() Stats {
+	ch := make(chan Stats, 1)
+	select {
+	case g.statsCh <- ch:
+		return <-ch
+	case <-g.done:
+		return g.stats
+	}
+}
+
+// Run commits batches until ctx ends, then commits what is already queued and returns.
+func (g *Ingester) Run(ctx context.Context) error {
+	defer close(g.done)
+	batch := make([]Message, 0, g.cfg.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Graceful stop: finish what was received.
+			for {
+				select {
+				case m := <-g.in:
+					batch = append(batch, m)
+					if len(batch) == cap(batch) {
+						g.flush(context.WithoutCancel(ctx), batch)
+						batch = batch[:0]
+					}
+				default:
+					g.flush(context.WithoutCancel(ctx), batch)
+					return nil
+				}
+			}
+		case ch := <-g.statsCh:
+			ch <- g.stats
+		case m := <-g.in:
+			if len(batch) == 0 {
+				timer.Reset(g.cfg.MaxWait)
+			}
+			batch = append(batch, m)
+			if len(batch) == cap(batch) {
+				timer.Stop()
+				g.flush(ctx, batch)
+				batch = batch[:0]
+			}
+		case <-timer.C:
+			g.flush(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+type ackSet struct {
+	order []string
+	acks  map[string]*wire.Ack
+}
+
+func (a *ackSet) get(device string) *wire.Ack {
+	if a.acks == nil {
+		a.acks = map[string]*wire.Ack{}
+	}
+	k := a.acks[device]
+	if k == nil {
+		k = &wire.Ack{V: wire.Version}
+		a.acks[device] = k
+		a.order = append(a.order, device)
+	}
+	return k
+}
+
+func (g *Ingester) flush(ctx context.Context, msgs []Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	var b aggregator.Batch
+	var acks ackSet
+	for _, m := range msgs {
+		g.stats.Received++
+		g.classify(m, &b, &acks)
+	}
+	inserted, err := g.store.Commit(ctx, &b)
+	if err != nil {
+		// Nothing is acknowledged, so every device sends these again.
+		g.log.Error("commit batch; devices will resend", "messages", len(msgs), "err", err)
+		return
+	}
+	g.stats.Batches++
+	g.stats.Committed += int64(inserted)
+	g.stats.Duplicates += int64(len(b.Events) - inserted)
+	g.stats.DeadLetters += int64(len(b.DeadLetters))
+	for _, dev := range acks.order {
+		if err := g.acker.Ack(dev, *acks.acks[dev]); err != nil {
+			g.log.Warn("send ack; the device will resend and be acknowledged then", "device", dev, "err", err)
+		}
+	}
+}
+
+// classify validates one message and adds it to the batch as a record or a dead letter.
+func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
+	device, kind, err := wire.ParseTopic(m.Topic)
+	if err != nil {
+		g.dead(b, m, "", "", err.Error())
+		return
+	}
+	reject := func(id, reason string) {
+		g.dead(b, m, device, id, reason)
+		if id != "" && kind != wire.KindStatus {
+			a := acks.get(device)
+			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason})
+		}
+	}
+	switch kind {
+	case wire.KindEvents:
+		e, err := wire.DecodeEvent(m.Payload)
+		if err != nil {
+			reject(payloadID(m.Payload), err.Error())
+			return
+		}
+		if e.Device != device {
+			reject(e.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
+			return
+		}
+		site, ok := g.sites[e.Site]
+		if !ok {
+			reject(e.ID, fmt.Sprintf("unknown site %q", e.Site))
+			return
+		}
+		if _, ok := g.catalog.Entry(e.Type); !ok {
+			reject(e.ID, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
+			return
+		}
+		pe := aggregator.PricedEvent{Event: aggregator.Event{Device: e.Device, ID: e.ID, Camera: e.Camera, Site: e.Site,
+			Zone: e.Zone, Type: e.Type, Class: e.Class, Time: e.Time, Received: m.Received, Confidence: e.Confidence},
+			CatalogVersion: g.catalog.Version}
+		if e.Signal != nil {
+			pe.SignalSource, pe.TimeIntoRedS = e.Signal.Source, e.Signal.TimeIntoRedS
+		}
+		pe.Points, pe.Priced = g.catalog.Price(e.Type, site.Kind, e.Confidence)
+		b.Events = append(b.Events, pe)
+		a := acks.get(device)
+		a.Committed = append(a.Committed, e.ID)
+	case wire.KindCounts:
+		c, err := wire.DecodeCounts(m.Payload)
+		if err != nil {
+			reject(payloadID(m.Payload), err.Error())
+			return
+		}
+		if c.Device != device {
+			reject(c.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
+			return
+		}
+		if _, ok := g.sites[c.Site]; !ok {
+			reject(c.ID, fmt.Sprintf("unknown site %q", c.Site))
+			return
+		}
+		b.Counts = append(b.Counts, aggregator.Counts{Device: c.Device, ID: c.ID, Camera: c.Camera, Site: c.Site, Zone: c.Zone,
+			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts})
+		a := acks.get(device)
+		a.Committed = append(a.Committed, c.ID)
+	case wire.KindStatus:
+		s, err := wire.DecodeStatus(m.Payload)
+		if err != nil || s.Device != device {
+			reason := "device in the payload does not match the topic"
+			if err != nil {
+				reason = err.Error()
+			}
+			reject("", reason)
+			return
+		}
+		seen := s.Time
+		if seen.IsZero() {
+			seen = m.Received
+		}
+		b.Devices = append(b.Devices, aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
+			OldestPendingS: s.OldestPendingS, Software: s.Software})
+	default:
+		reject("", "devices do not publish "+kind)
+	}
+}
+
+func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string) {
+	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
+	b.DeadLetters = append(b.DeadLetters, aggregator.DeadLetter{Received: m.Received, Topic: m.Topic, Device: device,
+		PayloadID: id, Reason: reason, Payload: m.Payload})
+}
+
+// payloadID recovers the id of a payload that failed validation, if it has a usable one, so
+// the device can be told and stop resending it.
+func payloadID(b []byte) string {
+	var p struct {
+		ID string `json:"id"`
+	}
+	if len(b) > wire.MaxEventBytes || json.Unmarshal(b, &p) != nil || wire.CheckID(p.ID) != nil {
+		return ""
+	}
+	return p.ID
+}

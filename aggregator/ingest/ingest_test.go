@@ -1,0 +1,150 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/catalog"
+	"github.com/crosswatch/crosswatch/aggregator/sqlite"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+type acks struct {
+	mu  sync.Mutex
+	got map[string][]wire.Ack
+}
+
+func (a *acks) Ack(device string, k wire.Ack) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.got == nil {
+		a.got = map[string][]wire.Ack{}
+	}
+	a.got[device] = append(a.got[device], k)
+	return nil
+}
+
+func (a *acks) all(device string) (committed []string, rejected []wire.Rejection) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.got[device] {
+		committed = append(committed, k.Committed...)
+		rejected = append(rejected, k.Rejected...)
+	}
+	return
+}
+
+var sites = []aggregator.Site{{ID: "main-nb", Name: "Main St northbound", Kind: aggregator.Road}, {ID: "plat-5", Name: "Platform 5", Kind: aggregator.Rail}}
+
+func event(id, site, typ string) []byte {
+	b, _ := wire.Encode(wire.Event{V: 1, ID: id, Device: "edge-1", Camera: "cam-1", Site: site, Zone: "z", Type: typ,
+		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC), Class: "car", Confidence: 0.9})
+	return b
+}
+
+func run(t *testing.T, store Store, msgs []Message) (*acks, Stats) {
+	t.Helper()
+	cat, err := catalog.Load("../../configs/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &acks{}
+	g := New(store, a, cat, sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.Run(ctx); close(done) }()
+	for _, m := range msgs {
+		if err := g.Submit(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel() // graceful stop commits everything already submitted
+	<-done
+	return a, g.Stats()
+}
+
+func TestExactlyOnceAndDeadLetters(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "agg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.UpsertSites(ctx, sites); err != nil {
+		t.Fatal(err)
+	}
+	topic := wire.Topic("edge-1", wire.KindEvents)
+	msgs := []Message{
+		{Topic: topic, Payload: event("e1", "main-nb", wire.RedLightRunning)},
+		{Topic: topic, Payload: event("e1", "main-nb", wire.RedLightRunning)}, // duplicate in the same batch
+		{Topic: topic, Payload: event("e2", "main-nb", wire.RedLightRunning)},
+		{Topic: topic, Payload: event("e3", "nowhere", wire.RedLightRunning)},                            // unknown site
+		{Topic: topic, Payload: event("e4", "plat-5", wire.RedLightRunning)},                             // stored, not priced: road entry
+		{Topic: wire.Topic("edge-2", wire.KindEvents), Payload: event("e5", "main-nb", wire.Jaywalking)}, // device mismatch
+		{Topic: topic, Payload: []byte(`{"v":1,"id":"e6","oops":true}`)},                                 // malformed, id recoverable
+		{Topic: topic, Payload: []byte(`not json`)},                                                      // malformed, no id
+	}
+	for i := range msgs {
+		msgs[i].Received = time.Now()
+	}
+	a, stats := run(t, st, msgs)
+	// Re-delivery of everything in a second run changes nothing.
+	run(t, st, msgs[:3])
+
+	committed, rejected := a.all("edge-1")
+	if strings.Join(committed, ",") != "e1,e1,e2,e4" {
+		t.Fatalf("committed acks %v", committed)
+	}
+	if len(rejected) != 2 || rejected[0].ID != "e3" || !strings.Contains(rejected[0].Reason, `unknown site "nowhere"`) || rejected[1].ID != "e6" {
+		t.Fatalf("rejected %+v", rejected)
+	}
+	if c, r := a.all("edge-2"); len(c) != 0 || len(r) != 1 || !strings.Contains(r[0].Reason, "does not match") {
+		t.Fatalf("edge-2 acks %v %v", c, r)
+	}
+	if stats.Committed != 3 || stats.Duplicates != 1 || stats.DeadLetters != 4 {
+		t.Fatalf("stats %+v", stats)
+	}
+	scores, err := st.FindSiteScores(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scores[0].ID != "main-nb" || scores[0].Score != 950 || scores[0].Events[wire.RedLightRunning] != 2 {
+		t.Fatalf("scores %+v", scores)
+	}
+	if scores[1].Score != 1000 || scores[1].Events[wire.RedLightRunning] != 1 {
+		t.Fatalf("rail site %+v", scores[1])
+	}
+	ledger, err := st.FindLedger(ctx, "main-nb")
+	if err != nil || len(ledger) != 2 || ledger[0].EventID != "e1" || ledger[0].CatalogVersion != "2026.11-1" || ledger[0].Points != 25 {
+		t.Fatalf("ledger %+v %v", ledger, err)
+	}
+	dl, err := st.FindDeadLetters(ctx, 10)
+	if err != nil || len(dl) != 4 {
+		t.Fatalf("dead letters %+v %v", dl, err)
+	}
+	if _, err := st.FindLedger(ctx, "nope"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("unknown site: %v", err)
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Commit(context.Context, *aggregator.Batch) (int, error) {
+	return 0, errors.New("disk I/O error")
+}
+
+// Nothing is acknowledged unless it was committed.
+func TestNoAckWithoutCommit(t *testing.T) {
+	a, _ := run(t, failingStore{}, []Message{{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: event("e1", "main-nb", wire.RedLightRunning)}})
+	if c, r := a.all("edge-1"); len(c)+len(r) != 0 {
+		t.Fatalf("acked %v %v without a commit", c, r)
+	}
+}

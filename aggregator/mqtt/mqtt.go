@@ -1,0 +1,117 @@
+// Package mqtt connects the aggregator to the broker with paho: it subscribes to every device's
+// events, counts and status, and publishes acknowledgements back to each device.
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/crosswatch/crosswatch/aggregator/ingest"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// Options configure a Client.
+type Options struct {
+	Broker   string
+	ClientID string
+	// Group, when set, subscribes through MQTT shared subscriptions so that several aggregators
+	// split the stream.
+	Group  string
+	Submit func(ctx context.Context, m ingest.Message) error
+	Log    *slog.Logger
+}
+
+// Client is the aggregator's connection. Safe for concurrent use.
+type Client struct {
+	c    paho.Client
+	opts Options
+	ctx  context.Context
+}
+
+// New returns a client that is not connected yet; ctx bounds message delivery to Submit.
+func New(ctx context.Context, o Options) *Client {
+	cl := &Client{opts: o, ctx: ctx}
+	po := paho.NewClientOptions().
+		AddBroker(o.Broker).
+		SetClientID(o.ClientID).
+		SetCleanSession(true).
+		SetOrderMatters(false).
+		SetKeepAlive(15 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetOnConnectHandler(cl.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
+		})
+	cl.c = paho.NewClient(po)
+	return cl
+}
+
+// Connect connects, waiting up to timeout for the first connection; after that the client
+// keeps reconnecting by itself.
+func (cl *Client) Connect(timeout time.Duration) error {
+	o := cl.opts
+	t := cl.c.Connect()
+	deadline := time.Now().Add(timeout)
+	for !cl.c.IsConnectionOpen() {
+		if time.Now().After(deadline) {
+			cl.c.Disconnect(0)
+			err := t.Error()
+			if err == nil {
+				err = fmt.Errorf("no answer within %v", timeout)
+			}
+			return fmt.Errorf("broker %s unreachable: %w", o.Broker, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+func (cl *Client) onConnect(c paho.Client) {
+	filters := map[string]byte{}
+	for _, k := range []string{wire.KindEvents, wire.KindCounts, wire.KindStatus} {
+		f := wire.Filter(k)
+		if cl.opts.Group != "" {
+			f = wire.SharedFilter(cl.opts.Group, k)
+		}
+		filters[f] = 1
+	}
+	handler := func(_ paho.Client, m paho.Message) {
+		// Blocks while the ingest queue is full: backpressure instead of loss. The PUBACK goes
+		// out after this returns, but only the aggregator's own ack lets a device delete.
+		err := cl.opts.Submit(cl.ctx, ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()})
+		if err != nil {
+			cl.opts.Log.Warn("message not queued; the device will resend it", "topic", m.Topic(), "err", err)
+		}
+	}
+	if t := c.SubscribeMultiple(filters, handler); t.WaitTimeout(10*time.Second) && t.Error() != nil {
+		cl.opts.Log.Error("subscribe", "err", t.Error())
+	}
+	cl.opts.Log.Info("subscribed", "broker", cl.opts.Broker)
+}
+
+// Ack publishes an acknowledgement to a device at QoS 1.
+func (cl *Client) Ack(device string, a wire.Ack) error {
+	b, err := wire.Encode(a)
+	if err != nil {
+		return err
+	}
+	t := cl.c.Publish(wire.Topic(device, wire.KindAck), 1, false, b)
+	if !t.WaitTimeout(5 * time.Second) {
+		return fmt.Errorf("ack to %s: timed out", device)
+	}
+	return t.Error()
+}
+
+// Close disconnects, waiting up to 250 ms for in-flight work.
+func (cl *Client) Close() { cl.c.Disconnect(250) }
+
+// Connected reports whether the connection is up now.
+func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }

@@ -1,0 +1,275 @@
+// Package sqlite stores the aggregator's records in SQLite (WAL, synchronous=FULL): events
+// exactly once by (device, id), the ledger, counts, devices and dead letters.
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // SQLite driver
+
+	"github.com/crosswatch/crosswatch/aggregator"
+)
+
+// Store is the SQLite store. Safe for concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat REAL, lon REAL);
+CREATE TABLE IF NOT EXISTS events (
+	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
+	type TEXT NOT NULL, class TEXT NOT NULL, time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+	confidence REAL NOT NULL, signal_source TEXT NOT NULL, time_into_red REAL NOT NULL,
+	PRIMARY KEY (device, id));
+CREATE INDEX IF NOT EXISTS events_site_time ON events (site, time_ms);
+CREATE TABLE IF NOT EXISTS ledger (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT, site TEXT NOT NULL, device TEXT NOT NULL, event_id TEXT NOT NULL,
+	type TEXT NOT NULL, points INTEGER NOT NULL, catalog_version TEXT NOT NULL, time_ms INTEGER NOT NULL,
+	UNIQUE (device, event_id, catalog_version));
+CREATE INDEX IF NOT EXISTS ledger_site ON ledger (site, seq);
+CREATE TABLE IF NOT EXISTS counts (
+	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
+	start_ms INTEGER NOT NULL, period_s INTEGER NOT NULL, counts TEXT NOT NULL, total INTEGER NOT NULL,
+	PRIMARY KEY (device, id));
+CREATE TABLE IF NOT EXISTS devices (
+	id TEXT PRIMARY KEY, online INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, backlog INTEGER NOT NULL,
+	oldest_pending_s REAL NOT NULL, software TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
+	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL, digest BLOB NOT NULL UNIQUE);
+`
+
+// Open opens or creates the database at path.
+func Open(path string) (*Store, error) {
+	q := url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}, "_txlock": {"immediate"}, "_foreign_keys": {"1"}}
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// UpsertSites creates or updates sites.
+func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upsert sites: %w", err)
+	}
+	defer tx.Rollback()
+	for _, st := range sites {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sites (id, name, kind, lat, lon) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon`,
+			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon)
+		if err != nil {
+			return fmt.Errorf("upsert site %s: %w", st.ID, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Commit stores a batch in one transaction. An event already stored is skipped with its ledger
+// row, so a re-delivery changes nothing. It returns how many events were new.
+func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("commit batch: %w", err)
+	}
+	defer tx.Rollback()
+	inserted := 0
+	for _, e := range b.Events {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events (device, id, camera, site, zone, type, class, time_ms, received_ms,
+			confidence, signal_source, time_into_red) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
+			e.Confidence, e.SignalSource, e.TimeIntoRedS)
+		if err != nil {
+			return 0, fmt.Errorf("insert event %s/%s: %w", e.Device, e.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // already stored: exactly once
+		}
+		inserted++
+		if !e.Priced {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger (site, device, event_id, type, points, catalog_version, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.Site, e.Device, e.ID, e.Type, e.Points, e.CatalogVersion, e.Time.UnixMilli()); err != nil {
+			return 0, fmt.Errorf("insert ledger row for %s/%s: %w", e.Device, e.ID, err)
+		}
+	}
+	for _, c := range b.Counts {
+		cj, _ := json.Marshal(c.Counts)
+		total := 0
+		for _, n := range c.Counts {
+			total += n
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total); err != nil {
+			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
+		}
+	}
+	for _, d := range b.DeadLetters {
+		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"), d.Payload...))
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:]); err != nil {
+			return 0, fmt.Errorf("insert dead letter: %w", err)
+		}
+	}
+	for _, d := range b.Devices {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET online = excluded.online, last_seen_ms = max(devices.last_seen_ms, excluded.last_seen_ms),
+			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software`,
+			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software); err != nil {
+			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit batch: %w", err)
+	}
+	return inserted, nil
+}
+
+// FindSiteScores returns every site with its score, worst first.
+func (s *Store) FindSiteScores(ctx context.Context) ([]aggregator.SiteScore, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.name, s.kind, s.lat, s.lon,
+		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id), 0),
+		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id), 0),
+		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id), 0)
+		FROM sites s`)
+	if err != nil {
+		return nil, fmt.Errorf("find site scores: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.SiteScore{}
+	idx := map[string]int{}
+	for rows.Next() {
+		var sc aggregator.SiteScore
+		var points int
+		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
+			return nil, fmt.Errorf("find site scores: %w", err)
+		}
+		sc.Score = aggregator.StartScore - points
+		sc.Events = map[string]int{}
+		idx[sc.ID] = len(out)
+		out = append(out, sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find site scores: %w", err)
+	}
+	er, err := s.db.QueryContext(ctx, `SELECT site, type, count(*) FROM events GROUP BY site, type`)
+	if err != nil {
+		return nil, fmt.Errorf("find site scores: %w", err)
+	}
+	defer er.Close()
+	for er.Next() {
+		var site, typ string
+		var n int
+		if err := er.Scan(&site, &typ, &n); err != nil {
+			return nil, fmt.Errorf("find site scores: %w", err)
+		}
+		if i, ok := idx[site]; ok {
+			out[i].Events[typ] = n
+		}
+	}
+	sortScores(out)
+	return out, er.Err()
+}
+
+func sortScores(s []aggregator.SiteScore) {
+	for i := 1; i < len(s); i++ { // insertion sort: few sites, stable, no closure
+		for j := i; j > 0 && less(s[j], s[j-1]); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func less(a, b aggregator.SiteScore) bool {
+	if a.Score != b.Score {
+		return a.Score < b.Score
+	}
+	return a.ID < b.ID
+}
+
+// FindLedger returns a site's ledger, oldest first. It returns ErrNotFound for an unknown site.
+func (s *Store) FindLedger(ctx context.Context, site string) ([]aggregator.LedgerEntry, error) {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM sites WHERE id = ?`, site).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("find ledger: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger WHERE site = ? ORDER BY seq`, site)
+	if err != nil {
+		return nil, fmt.Errorf("find ledger: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.LedgerEntry{}
+	for rows.Next() {
+		var e aggregator.LedgerEntry
+		var ms int64
+		if err := rows.Scan(&e.Seq, &e.Site, &e.Device, &e.EventID, &e.Type, &e.Points, &e.CatalogVersion, &ms); err != nil {
+			return nil, fmt.Errorf("find ledger: %w", err)
+		}
+		e.Time = time.UnixMilli(ms).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FindDevices returns every device's last status.
+func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software FROM devices ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find devices: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.Device{}
+	for rows.Next() {
+		var d aggregator.Device
+		var ms int64
+		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software); err != nil {
+			return nil, fmt.Errorf("find devices: %w", err)
+		}
+		d.LastSeen = time.UnixMilli(ms).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// FindDeadLetters returns the newest dead letters first, at most limit.
+func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, received_ms, topic, device, payload_id, reason, payload FROM dead_letters ORDER BY seq DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find dead letters: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.DeadLetter{}
+	for rows.Next() {
+		var d aggregator.DeadLetter
+		var ms int64
+		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload); err != nil {
+			return nil, fmt.Errorf("find dead letters: %w", err)
+		}
+		d.Received = time.UnixMilli(ms).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

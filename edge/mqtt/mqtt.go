@@ -1,0 +1,149 @@
+// Package mqtt connects an edge device to the broker with paho: QoS 1 publishing, the device's
+// retained status with a last will, and the aggregator's acknowledgements.
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// ErrNotConnected means the client is between connections; the relay will send again.
+var ErrNotConnected = errors.New("mqtt: not connected")
+
+// Options configure a Client.
+type Options struct {
+	Broker   string // tcp://host:port
+	Device   string
+	Software string
+	// OnAck receives the ids that the aggregator committed or dead-lettered; it may block.
+	OnAck func(ids []string)
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Client is the edge's connection. Safe for concurrent use.
+type Client struct {
+	c    paho.Client
+	opts Options
+}
+
+// CheckBroker validates a broker URL.
+func CheckBroker(broker string) error {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return fmt.Errorf("broker %q: %w", broker, err)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "ws", "wss":
+	default:
+		return fmt.Errorf("broker %q: scheme must be tcp, mqtt, ssl, tls, ws or wss", broker)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("broker %q: no host", broker)
+	}
+	return nil
+}
+
+// Dial starts connecting in the background and keeps reconnecting; use WaitConnected to wait.
+func Dial(o Options) (*Client, error) {
+	if err := CheckBroker(o.Broker); err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	cl := &Client{opts: o}
+	will, _ := wire.Encode(wire.Status{V: wire.Version, Device: o.Device, Online: false, Software: o.Software})
+	po := paho.NewClientOptions().
+		AddBroker(o.Broker).
+		SetClientID("crosswatch-edge-"+o.Device).
+		SetCleanSession(true).
+		SetOrderMatters(false).
+		SetKeepAlive(15*time.Second).
+		SetConnectTimeout(5*time.Second).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(15*time.Second).
+		SetWill(wire.Topic(o.Device, wire.KindStatus), string(will), 1, true).
+		SetOnConnectHandler(cl.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
+		})
+	cl.c = paho.NewClient(po)
+	cl.c.Connect()
+	return cl, nil
+}
+
+func (cl *Client) onConnect(c paho.Client) {
+	cl.opts.Log.Info("connected to broker", "broker", cl.opts.Broker)
+	c.Subscribe(wire.Topic(cl.opts.Device, wire.KindAck), 1, func(_ paho.Client, m paho.Message) {
+		a, err := wire.DecodeAck(m.Payload())
+		if err != nil {
+			cl.opts.Log.Warn("ignore malformed ack", "err", err)
+			return
+		}
+		ids := a.Committed
+		for _, r := range a.Rejected {
+			cl.opts.Log.Warn("aggregator rejected an event; it keeps it as a dead letter", "id", r.ID, "reason", r.Reason)
+			ids = append(ids, r.ID)
+		}
+		if cl.opts.OnAck != nil && len(ids) > 0 {
+			cl.opts.OnAck(ids)
+		}
+	})
+	cl.PublishStatus(0, 0)
+}
+
+// PublishStatus publishes the retained online status with the backlog.
+func (cl *Client) PublishStatus(backlog int, oldest time.Duration) {
+	b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: true, Time: cl.opts.Now().UTC(),
+		Backlog: backlog, OldestPendingS: oldest.Seconds(), Software: cl.opts.Software})
+	cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b)
+}
+
+// WaitConnected waits until the first connection or until ctx ends.
+func (cl *Client) WaitConnected(ctx context.Context) bool {
+	for !cl.c.IsConnectionOpen() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// Connected reports whether the connection is up now.
+func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }
+
+// Publish sends at QoS 1 without waiting for the PUBACK: the aggregator's ack is what counts.
+func (cl *Client) Publish(topic string, payload []byte) error {
+	if !cl.c.IsConnectionOpen() {
+		return ErrNotConnected
+	}
+	t := cl.c.Publish(topic, 1, false, payload)
+	select {
+	case <-t.Done():
+		return t.Error()
+	default:
+		return nil
+	}
+}
+
+// Close publishes the offline status and disconnects, waiting up to 250 ms for in-flight work.
+func (cl *Client) Close() {
+	if cl.c.IsConnectionOpen() {
+		b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: false, Time: cl.opts.Now().UTC(), Software: cl.opts.Software})
+		cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b).WaitTimeout(time.Second)
+	}
+	cl.c.Disconnect(250)
+}

@@ -1,0 +1,219 @@
+// Package pipeline runs one camera's frames through the edge: downscale, signal reading, motion
+// gate, detection, tracking and rules, and writes what the rules find to the outbox.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge/rules"
+	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/track"
+	"github.com/crosswatch/crosswatch/edge/vision"
+	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/hw/camera"
+)
+
+// Source yields decoded frames.
+type Source interface {
+	// Read decodes the next frame into fr, reusing its Mat. It returns io.EOF at the end.
+	Read(fr *camera.Frame) error
+}
+
+// Outbox stores messages durably before they are sent.
+type Outbox interface {
+	// Append commits messages; when it returns nil they survive a crash.
+	Append(ctx context.Context, msgs ...outbox.Message) error
+}
+
+// Config describes one camera's pipeline.
+type Config struct {
+	Device      string
+	Scene       *scene.Scene
+	Width       int       // source frame size
+	Height      int       //
+	Start       time.Time // wall-clock time of stream position 0
+	CountPeriod time.Duration
+}
+
+// Stats summarises a run.
+type Stats struct {
+	Frames   int // decoded
+	Analysed int // passed the motion gate and ran the detector
+	Events   map[string]int
+	Counts   int // count records written
+	Stream   time.Duration
+	Elapsed  time.Duration
+}
+
+// Pipeline is one camera's analysis. Not safe for concurrent use.
+type Pipeline struct {
+	cfg     Config
+	src     Source
+	ob      Outbox
+	notify  func()
+	log     *slog.Logger
+	prep    *vision.Prep
+	gate    *vision.Gate
+	det     *vision.Classical
+	sig     *vision.SignalReader
+	tracker *track.Tracker
+	rules   *rules.Engine
+	zoneIdx map[string]int
+	pending []outbox.Message
+	stats   Stats
+	err     error
+}
+
+// New builds the pipeline's stages. notify is called after each commit to the outbox.
+func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) *Pipeline {
+	s := cfg.Scene
+	w, h := vision.ProcessSize(cfg.Width, cfg.Height, s.Detector.ProcessWidth)
+	var exclude []image.Rectangle
+	for _, g := range s.Signals {
+		exclude = append(exclude, vision.SignalRect(g, w, h)) // lamps changing colour are not objects
+	}
+	p := &Pipeline{cfg: cfg, src: src, ob: ob, notify: notify, log: log,
+		prep:    vision.NewPrep(w, h),
+		gate:    vision.NewGate(w, h),
+		det:     vision.NewClassical(w, h, s.Detector, s.Masks, exclude),
+		sig:     vision.NewSignalReader(s, w, h),
+		tracker: track.New(track.DefaultConfig()),
+		rules:   rules.New(s, w, h, cfg.CountPeriod),
+		zoneIdx: map[string]int{},
+		stats:   Stats{Events: map[string]int{}},
+	}
+	for i, a := range s.Approaches {
+		p.zoneIdx[a.ID] = i
+	}
+	for i, c := range s.Crosswalks {
+		p.zoneIdx[c.ID] = len(s.Approaches) + i
+	}
+	return p
+}
+
+// Run reads the source to its end or until ctx ends, then flushes partial counts. progress, if
+// not nil, is called about every half second of wall time.
+func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error) {
+	fr := camera.NewFrame()
+	defer fr.Close()
+	began := time.Now()
+	lastProgress := began
+	var lastTrack time.Duration
+	for ctx.Err() == nil {
+		err := p.src.Read(fr)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return p.finish(ctx, began, err)
+		}
+		p.stats.Frames++
+		p.stats.Stream = fr.Pos
+		frame := p.prep.Frame(fr.Mat)
+		now := p.cfg.Start.Add(fr.Pos)
+		signals := p.sig.Read(frame, now)
+		if p.gate.Moving(frame) {
+			p.stats.Analysed++
+			dets := p.det.Detect(frame)
+			dt := float32((fr.Pos - lastTrack).Seconds())
+			lastTrack = fr.Pos
+			tracks, ended := p.tracker.Update(dt, dets)
+			p.rules.Step(now, signals, tracks, ended, p)
+		} else {
+			p.rules.Step(now, signals, nil, nil, p)
+		}
+		if err := p.commit(ctx); err != nil {
+			return p.finish(ctx, began, err)
+		}
+		if progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
+			lastProgress = time.Now()
+			p.stats.Elapsed = time.Since(began)
+			progress(p.stats)
+		}
+	}
+	p.rules.Flush(p)
+	return p.finish(ctx, began, nil)
+}
+
+func (p *Pipeline) finish(ctx context.Context, began time.Time, err error) (Stats, error) {
+	// What the rules already found is committed even when the source failed or ctx ended.
+	cerr := p.commit(context.WithoutCancel(ctx))
+	p.stats.Elapsed = time.Since(began)
+	return p.stats, errors.Join(err, cerr, p.err)
+}
+
+func (p *Pipeline) commit(ctx context.Context) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	if err := p.ob.Append(ctx, p.pending...); err != nil {
+		return fmt.Errorf("write %d messages to the outbox: %w", len(p.pending), err)
+	}
+	p.pending = p.pending[:0]
+	if p.notify != nil {
+		p.notify()
+	}
+	return nil
+}
+
+// Close releases the stages' Mats.
+func (p *Pipeline) Close() {
+	p.prep.Close()
+	p.gate.Close()
+	p.det.Close()
+	p.sig.Close()
+}
+
+var typeCodes = map[string]string{wire.RedLightRunning: "rl", wire.PedAgainstSignal: "pa", wire.Jaywalking: "jw",
+	wire.PlatformEdgeIntrusion: "pe", wire.TrackIntrusion: "ti"}
+
+// EventID is unique per device and stable across restarts: the same event in the same stream
+// always gets the same id, so a re-delivered or re-replayed event is recognisable.
+func EventID(camera string, t time.Time, typ string, zone, track int) string {
+	return camera + "-" + strconv.FormatInt(t.UnixMilli(), 10) + "-" + typeCodes[typ] + strconv.Itoa(zone) + "-t" + strconv.Itoa(track)
+}
+
+// Event implements rules.Sink.
+func (p *Pipeline) Event(e edge.Event) {
+	we := wire.Event{V: wire.Version, ID: EventID(p.cfg.Scene.Camera, e.Time, e.Type, p.zoneIdx[e.Zone], e.Track),
+		Device: p.cfg.Device, Camera: p.cfg.Scene.Camera, Site: e.Site, Zone: e.Zone, Type: e.Type,
+		Time: e.Time.UTC(), Class: e.Class.String(), Confidence: e.Confidence}
+	if s := e.Signal; s != nil {
+		we.Signal = &wire.Signal{Source: s.Source, State: s.Light.String(), TimeIntoRedS: max(0, e.Time.Sub(s.Since).Seconds()), OnsetSeen: s.OnsetSeen}
+	}
+	p.add(we.ID, wire.KindEvents, we)
+	p.stats.Events[e.Type]++
+	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
+}
+
+// Count implements rules.Sink.
+func (p *Pipeline) Count(c edge.Count) {
+	wc := wire.Counts{V: wire.Version, Device: p.cfg.Device, Camera: p.cfg.Scene.Camera, Site: c.Site, Zone: c.Zone,
+		Start: c.Start.UTC(), PeriodS: int(c.Period.Seconds()), Counts: map[string]int{}}
+	wc.ID = p.cfg.Scene.Camera + "-c" + strconv.Itoa(p.zoneIdx[c.Zone]) + "-" + strconv.FormatInt(c.Start.UnixMilli(), 10)
+	for cls, n := range c.N {
+		if n > 0 && edge.Class(cls) != edge.ClassUnknown {
+			wc.Counts[edge.Class(cls).String()] = n
+		}
+	}
+	p.add(wc.ID, wire.KindCounts, wc)
+	p.stats.Counts++
+}
+
+func (p *Pipeline) add(id, kind string, v any) {
+	b, err := wire.Encode(v)
+	if err != nil {
+		p.err = errors.Join(p.err, fmt.Errorf("encode %s: %w", id, err))
+		return
+	}
+	p.pending = append(p.pending, outbox.Message{ID: id, Topic: wire.Topic(p.cfg.Device, kind), Payload: b})
+}

@@ -1,0 +1,188 @@
+// Package relay sends the outbox to the aggregator at least once: a bounded window of messages
+// in flight, resent after a timeout or a reconnect, and deleted only when the aggregator
+// acknowledges that it committed them (a broker's PUBACK proves nothing about the aggregator).
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/crosswatch/crosswatch/edge/outbox"
+)
+
+// Store is the outbox as the relay uses it.
+type Store interface {
+	// Pending returns up to limit messages with Seq > after, oldest first, appended to dst[:0].
+	Pending(ctx context.Context, after int64, limit int, dst []outbox.Message) ([]outbox.Message, error)
+	// Delete removes messages by id; unknown ids are ignored.
+	Delete(ctx context.Context, ids []string) (int, error)
+}
+
+// Publisher hands payloads to the transport.
+type Publisher interface {
+	// Publish sends payload at QoS 1 without waiting for delivery. A nil error means only that
+	// the transport took it.
+	Publish(topic string, payload []byte) error
+	// Connected reports whether the transport is connected now.
+	Connected() bool
+}
+
+// Config tunes the relay.
+type Config struct {
+	Window      int           // messages in flight at most
+	ResendAfter time.Duration // an unacknowledged message is sent again after this long
+	Poll        time.Duration // how often to look for new rows without a Notify
+}
+
+// DefaultConfig is for a roadside uplink.
+func DefaultConfig() Config {
+	return Config{Window: 256, ResendAfter: 10 * time.Second, Poll: 200 * time.Millisecond}
+}
+
+// Stats counts what the relay did. Read with Relay.Stats.
+type Stats struct {
+	Published, Resent, Acked int64
+}
+
+type inflight struct {
+	msg  outbox.Message
+	sent time.Time
+}
+
+// Relay moves messages from the outbox to the publisher.
+type Relay struct {
+	store Store
+	pub   Publisher
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	acks  chan []string
+	wake  chan struct{}
+
+	published, resent, acked atomic.Int64
+}
+
+// New returns a relay; call Run to start it.
+func New(store Store, pub Publisher, cfg Config, log *slog.Logger, now func() time.Time) *Relay {
+	if now == nil {
+		now = time.Now
+	}
+	return &Relay{store: store, pub: pub, cfg: cfg, log: log, now: now,
+		acks: make(chan []string, 64), wake: make(chan struct{}, 1)}
+}
+
+// Ack reports ids the aggregator committed. It blocks while the relay is busy (backpressure on
+// the transport's delivery goroutine) until ctx ends. Safe for concurrent use.
+func (r *Relay) Ack(ctx context.Context, ids []string) {
+	select {
+	case r.acks <- ids:
+	case <-ctx.Done():
+	}
+}
+
+// Notify tells the relay that new rows were appended. Never blocks. Safe for concurrent use.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the counters so far. Safe for concurrent use.
+func (r *Relay) Stats() Stats {
+	return Stats{Published: r.published.Load(), Resent: r.resent.Load(), Acked: r.acked.Load()}
+}
+
+// Run sends until ctx ends. It returns nil on cancellation; store errors are logged and retried.
+func (r *Relay) Run(ctx context.Context) error {
+	tick := time.NewTicker(r.cfg.Poll)
+	defer tick.Stop()
+	live := make(map[string]*inflight, r.cfg.Window)
+	var cursor int64
+	var buf []outbox.Message
+	connected := false
+	var acked []string
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ids := <-r.acks:
+			acked = append(acked[:0], ids...)
+		drain:
+			for {
+				select {
+				case more := <-r.acks:
+					acked = append(acked, more...)
+				default:
+					break drain
+				}
+			}
+			if _, err := r.store.Delete(ctx, acked); err != nil {
+				r.log.Error("delete acknowledged messages; they will be sent again", "n", len(acked), "err", err)
+				continue
+			}
+			for _, id := range acked {
+				delete(live, id)
+			}
+			r.acked.Add(int64(len(acked)))
+		case <-r.wake:
+		case <-tick.C:
+		}
+		if !r.pub.Connected() {
+			connected = false
+			continue
+		}
+		now := r.now()
+		if !connected {
+			// A new session: whatever was in flight may have died with the old one.
+			connected = true
+			for _, f := range live {
+				r.send(f, now, true)
+			}
+		}
+		for _, f := range live {
+			if d := now.Sub(f.sent); d >= r.cfg.ResendAfter || d < 0 { // d < 0: the clock went back
+				r.send(f, now, true)
+			}
+		}
+		free := r.cfg.Window - len(live)
+		if free <= 0 {
+			continue
+		}
+		var err error
+		buf, err = r.store.Pending(ctx, cursor, free, buf)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("read outbox", "err", err)
+			}
+			continue
+		}
+		for _, m := range buf {
+			cursor = m.Seq
+			if _, dup := live[m.ID]; dup {
+				continue
+			}
+			f := &inflight{msg: m}
+			live[m.ID] = f
+			r.send(f, now, false)
+		}
+		if len(buf) == free {
+			r.Notify() // more rows wait; come back without waiting for the tick
+		}
+	}
+}
+
+func (r *Relay) send(f *inflight, now time.Time, again bool) {
+	f.sent = now
+	if err := r.pub.Publish(f.msg.Topic, f.msg.Payload); err != nil {
+		r.log.Debug("publish; will resend", "id", f.msg.ID, "err", err)
+		return
+	}
+	if again {
+		r.resent.Add(1)
+	} else {
+		r.published.Add(1)
+	}
+}

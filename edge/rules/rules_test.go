@@ -1,0 +1,129 @@
+package rules
+
+import (
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/scene"
+)
+
+const sceneYAML = `
+version: 1
+camera: cam-1
+signals:
+  - {id: nb, kind: vehicle, region: [[0.9, 0.1], [0.95, 0.3]]}
+approaches:
+  - {id: nb-stop, site: main-nb, stop_line: [[0.5, 0.5], [0.7, 0.5]], direction: [0, -1], signal: nb, grace_s: 0.5}
+`
+
+type sink struct {
+	events []edge.Event
+	counts []edge.Count
+}
+
+func (s *sink) Event(e edge.Event) { s.events = append(s.events, e) }
+func (s *sink) Count(c edge.Count) { s.counts = append(s.counts, c) }
+
+var base = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+
+// drive moves a car north (up) through x=60% from y=70% to stopAt (fractions of a 100×100 frame).
+func drive(t *testing.T, light edge.Light, sinceS float64, onset bool, fromY, stopAt float32, class edge.Class) *sink {
+	t.Helper()
+	s, err := scene.Parse([]byte(sceneYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	sig := []edge.SignalState{{Light: light, Since: base.Add(time.Duration(sinceS * float64(time.Second))), OnsetSeen: onset, Source: "camera"}}
+	y := fromY
+	for f := 0; f < 60; f++ {
+		now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+		if y > stopAt {
+			y -= 1
+		}
+		tk := edge.Track{ID: 1, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 10}, Class: class, Score: 1, Hits: f + 2}
+		e.Step(now, sig, []edge.Track{tk}, nil, out)
+	}
+	e.Flush(out)
+	return out
+}
+
+func TestRedLight(t *testing.T) {
+	cases := []struct {
+		name   string
+		light  edge.Light
+		since  float64 // red onset, seconds after base; the car crosses at about 2.1 s
+		onset  bool
+		from   float32
+		stopAt float32
+		class  edge.Class
+		events int
+		counts int
+	}{
+		{"runs red", edge.Red, 0, true, 70, 0, edge.Car, 1, 1},
+		{"inside grace", edge.Red, 1.8, true, 70, 0, edge.Car, 0, 1},
+		{"red before observation", edge.Red, 2.0, false, 70, 0, edge.Truck, 1, 1},
+		{"green", edge.Green, 0, true, 70, 0, edge.Car, 0, 1},
+		{"amber", edge.Amber, 0, true, 70, 0, edge.Car, 0, 1},
+		{"unknown signal", edge.LightUnknown, 0, true, 70, 0, edge.Car, 0, 1},
+		{"stops at the line", edge.Red, 0, true, 70, 51, edge.Car, 0, 0},
+		{"creeps within margin", edge.Red, 0, true, 70, 49.6, edge.Car, 0, 0},
+		{"first seen past the line", edge.Red, 0, true, 45, 0, edge.Car, 0, 0},
+		{"pedestrian is not a vehicle", edge.Red, 0, true, 70, 0, edge.Person, 0, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := drive(t, c.light, c.since, c.onset, c.from, c.stopAt, c.class)
+			if len(out.events) != c.events {
+				t.Fatalf("events %+v, want %d", out.events, c.events)
+			}
+			n := 0
+			for _, k := range out.counts {
+				n += k.N[c.class]
+			}
+			if n != c.counts {
+				t.Fatalf("counted %d crossings, want %d", n, c.counts)
+			}
+			if c.events == 1 {
+				ev := out.events[0]
+				if ev.Site != "main-nb" || ev.Zone != "nb-stop" || ev.Class != c.class || ev.Signal == nil || ev.Signal.Light != edge.Red {
+					t.Fatalf("event %+v", ev)
+				}
+				if got := ev.Time.Sub(base).Seconds(); got < 1.9 || got > 2.4 {
+					t.Fatalf("crossing at %.1f s, want about 2.1 s", got)
+				}
+			}
+		})
+	}
+}
+
+// A car driving south across a northbound stop line is not running that approach's light.
+func TestWrongDirection(t *testing.T) {
+	s, _ := scene.Parse([]byte(sceneYAML))
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	sig := []edge.SignalState{{Light: edge.Red, Since: base, OnsetSeen: true}}
+	for f := 0; f < 40; f++ {
+		y := float32(20 + f)
+		e.Step(base.Add(time.Duration(f)*100*time.Millisecond), sig,
+			[]edge.Track{{ID: 3, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 10}, Class: edge.Car, Hits: 5}}, nil, out)
+	}
+	if len(out.events) != 0 {
+		t.Fatalf("events %+v", out.events)
+	}
+}
+
+func TestCountsRollEveryPeriod(t *testing.T) {
+	s, _ := scene.Parse([]byte(sceneYAML))
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	for f := 0; f <= 150; f++ {
+		e.Step(base.Add(time.Duration(f)*time.Second), nil, nil, nil, out)
+	}
+	e.Flush(out)
+	if len(out.counts) != 3 || !out.counts[2].Start.Equal(base.Add(2*time.Minute)) {
+		t.Fatalf("counts %+v", out.counts)
+	}
+}

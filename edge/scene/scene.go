@@ -1,0 +1,235 @@
+// Package scene loads and validates a camera's scene file: the zones, lines and signal heads the
+// rules use, in coordinates normalised to 0..1 of the frame.
+package scene
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// Point is a normalised frame coordinate, written [x, y] in YAML.
+type Point struct{ X, Y float64 }
+
+// UnmarshalYAML reads [x, y].
+func (p *Point) UnmarshalYAML(n *yaml.Node) error {
+	var xy []float64
+	if err := n.Decode(&xy); err != nil || len(xy) != 2 {
+		return fmt.Errorf("line %d: a point is [x, y]", n.Line)
+	}
+	p.X, p.Y = xy[0], xy[1]
+	return nil
+}
+
+// MarshalYAML writes [x, y].
+func (p Point) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, v := range []float64{p.X, p.Y} {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: trimFloat(v)})
+	}
+	return n, nil
+}
+
+func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
+
+// Scene is one camera's view of the world.
+type Scene struct {
+	Version    int         `yaml:"version"`
+	Camera     string      `yaml:"camera"`
+	Masks      [][]Point   `yaml:"masks,omitempty"` // polygons ignored by detection (clocks, captions)
+	Signals    []Signal    `yaml:"signals,omitempty"`
+	Approaches []Approach  `yaml:"approaches,omitempty"`
+	Crosswalks []Crosswalk `yaml:"crosswalks,omitempty"`
+	Detector   Detector    `yaml:"detector"`
+}
+
+// Signal is a signal head visible to the camera.
+type Signal struct {
+	ID     string   `yaml:"id"`
+	Kind   string   `yaml:"kind"`   // vehicle | pedestrian
+	Region [2]Point `yaml:"region"` // rectangle, two opposite corners
+}
+
+// Approach is an intersection approach: a stop line crossed in one direction, governed by a signal.
+type Approach struct {
+	ID        string   `yaml:"id"` // the zone name in events
+	Site      string   `yaml:"site"`
+	StopLine  [2]Point `yaml:"stop_line"`
+	Direction Point    `yaml:"direction"` // direction of travel across the line
+	Signal    string   `yaml:"signal"`
+	GraceS    float64  `yaml:"grace_s"` // time into red before a crossing counts
+}
+
+// Crosswalk is a marked pedestrian crossing.
+type Crosswalk struct {
+	ID      string  `yaml:"id"`
+	Site    string  `yaml:"site"`
+	Polygon []Point `yaml:"polygon"`
+	Signal  string  `yaml:"signal,omitempty"`
+}
+
+// Detector configures the detection stage for this camera.
+type Detector struct {
+	Kind         string `yaml:"kind"`          // classical (background model and blobs)
+	ProcessWidth int    `yaml:"process_width"` // frames wider than this are downscaled once
+	// Classical detector: blob areas as fractions of the frame.
+	MinArea       float64 `yaml:"min_area"`
+	PersonMaxArea float64 `yaml:"person_max_area"`
+}
+
+// Defaults returns the values a scene gets for fields it leaves out.
+func Defaults() Scene {
+	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+}
+
+// Load reads, decodes strictly and validates a scene file.
+func Load(path string) (*Scene, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scene: %w", err)
+	}
+	s, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("scene %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse decodes strictly (unknown keys are errors) and validates.
+func Parse(b []byte) (*Scene, error) {
+	s := Defaults()
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	if err := d.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty file")
+		}
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Marshal encodes the scene as YAML.
+func (s *Scene) Marshal() ([]byte, error) { return yaml.Marshal(s) }
+
+// Validate reports every problem, each with its field path.
+func (s *Scene) Validate() error {
+	var errs []string
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
+	}
+	name := func(field, v string) {
+		if err := wire.CheckName(field, v); err != nil {
+			bad(field, "%s", strings.TrimPrefix(err.Error(), wire.ErrInvalid.Error()+": "+field+": "))
+		}
+	}
+	pt := func(field string, p Point) {
+		if !(p.X >= 0 && p.X <= 1 && p.Y >= 0 && p.Y <= 1) {
+			bad(field, "point [%v, %v] is outside the frame (coordinates are 0..1)", p.X, p.Y)
+		}
+	}
+	if s.Version != 1 {
+		bad("version", "must be 1, got %d", s.Version)
+	}
+	name("camera", s.Camera)
+	for i, m := range s.Masks {
+		f := fmt.Sprintf("masks[%d]", i)
+		if len(m) < 3 {
+			bad(f, "needs at least 3 points, got %d", len(m))
+		}
+		for j, p := range m {
+			pt(fmt.Sprintf("%s[%d]", f, j), p)
+		}
+	}
+	signals := map[string]string{}
+	for i, g := range s.Signals {
+		f := fmt.Sprintf("signals[%d]", i)
+		name(f+".id", g.ID)
+		if _, dup := signals[g.ID]; dup {
+			bad(f+".id", "duplicate signal %q", g.ID)
+		}
+		signals[g.ID] = g.Kind
+		if g.Kind != "vehicle" && g.Kind != "pedestrian" {
+			bad(f+".kind", "must be vehicle or pedestrian, got %q", g.Kind)
+		}
+		pt(f+".region[0]", g.Region[0])
+		pt(f+".region[1]", g.Region[1])
+		if math.Abs(g.Region[0].X-g.Region[1].X) < 0.002 || math.Abs(g.Region[0].Y-g.Region[1].Y) < 0.002 {
+			bad(f+".region", "is empty")
+		}
+	}
+	zones := map[string]bool{}
+	zone := func(f, id string) {
+		name(f+".id", id)
+		if zones[id] {
+			bad(f+".id", "duplicate zone %q", id)
+		}
+		zones[id] = true
+	}
+	for i, a := range s.Approaches {
+		f := fmt.Sprintf("approaches[%d]", i)
+		zone(f, a.ID)
+		name(f+".site", a.Site)
+		pt(f+".stop_line[0]", a.StopLine[0])
+		pt(f+".stop_line[1]", a.StopLine[1])
+		dx, dy := a.StopLine[1].X-a.StopLine[0].X, a.StopLine[1].Y-a.StopLine[0].Y
+		if math.Hypot(dx, dy) < 0.01 {
+			bad(f+".stop_line", "needs 2 distinct points")
+		}
+		if n := math.Hypot(a.Direction.X, a.Direction.Y); n == 0 || math.IsNaN(n) {
+			bad(f+".direction", "needs a non-zero [dx, dy]")
+		} else if math.Abs(dx*a.Direction.X+dy*a.Direction.Y)/(n*math.Hypot(dx, dy)+1e-12) > 0.95 {
+			bad(f+".direction", "runs along the stop line; it must cross it")
+		}
+		if k, ok := signals[a.Signal]; !ok {
+			bad(f+".signal", "no signal %q in signals", a.Signal)
+		} else if k != "vehicle" {
+			bad(f+".signal", "signal %q is a %s signal; an approach needs a vehicle signal", a.Signal, k)
+		}
+		if a.GraceS < 0 || a.GraceS > 5 {
+			bad(f+".grace_s", "must be within 0..5 s, got %v", a.GraceS)
+		}
+	}
+	for i, c := range s.Crosswalks {
+		f := fmt.Sprintf("crosswalks[%d]", i)
+		zone(f, c.ID)
+		name(f+".site", c.Site)
+		if len(c.Polygon) < 3 {
+			bad(f+".polygon", "needs at least 3 points, got %d", len(c.Polygon))
+		}
+		for j, p := range c.Polygon {
+			pt(fmt.Sprintf("%s.polygon[%d]", f, j), p)
+		}
+		if _, ok := signals[c.Signal]; c.Signal != "" && !ok {
+			bad(f+".signal", "no signal %q in signals", c.Signal)
+		}
+	}
+	d := s.Detector
+	if d.Kind != "classical" {
+		bad("detector.kind", "must be classical, got %q", d.Kind)
+	}
+	if d.ProcessWidth < 64 || d.ProcessWidth > 4096 {
+		bad("detector.process_width", "must be within 64..4096, got %d", d.ProcessWidth)
+	}
+	if d.MinArea <= 0 || d.MinArea >= 1 {
+		bad("detector.min_area", "must be within (0,1), got %v", d.MinArea)
+	}
+	if d.PersonMaxArea <= d.MinArea || d.PersonMaxArea >= 1 {
+		bad("detector.person_max_area", "must be within (min_area,1), got %v", d.PersonMaxArea)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}

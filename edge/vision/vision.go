@@ -1,0 +1,245 @@
+// Package vision does the pixel work on frames with OpenCV: one downscale, a motion gate, a
+// classical detector (background model and blobs) and a signal-head colour reader. Each type
+// owns the gocv.Mats it makes and releases them in Close; steady state allocates no Mats.
+package vision
+
+import (
+	"image"
+	"image/color"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/scene"
+)
+
+// ProcessSize returns the analysed size for a w×h source: downscaled to at most maxW wide.
+func ProcessSize(w, h, maxW int) (int, int) {
+	if w <= maxW {
+		return w, h
+	}
+	return maxW, max(1, h*maxW/w)
+}
+
+// Prep downscales frames to the analysed size, once per frame.
+type Prep struct {
+	size image.Point
+	dst  gocv.Mat
+}
+
+// NewPrep returns a Prep that produces w×h frames.
+func NewPrep(w, h int) *Prep { return &Prep{size: image.Pt(w, h), dst: gocv.NewMat()} }
+
+// Frame returns src at the analysed size: src itself when no resize is needed, else a Mat owned
+// by Prep and valid until the next call.
+func (p *Prep) Frame(src gocv.Mat) gocv.Mat {
+	if src.Cols() == p.size.X && src.Rows() == p.size.Y {
+		return src
+	}
+	gocv.Resize(src, &p.dst, p.size, 0, 0, gocv.InterpolationArea)
+	return p.dst
+}
+
+// Close releases the Mats.
+func (p *Prep) Close() { p.dst.Close() }
+
+// Gate reports whether anything moved since the last frame it saw, on a tiny grey copy.
+type Gate struct {
+	small, gray, prev, diff gocv.Mat
+	size                    image.Point
+	minPixels               int
+	primed                  bool
+}
+
+// NewGate returns a gate that compares 80-pixel-wide thumbnails of w×h frames.
+func NewGate(w, h int) *Gate {
+	sw := 80
+	sh := max(1, h*sw/w)
+	return &Gate{small: gocv.NewMat(), gray: gocv.NewMat(), prev: gocv.NewMat(), diff: gocv.NewMat(),
+		size: image.Pt(sw, sh), minPixels: 2}
+}
+
+// Moving reports motion between this frame and the previous one. The first frame counts as moving.
+func (g *Gate) Moving(frame gocv.Mat) bool {
+	gocv.Resize(frame, &g.small, g.size, 0, 0, gocv.InterpolationArea)
+	gocv.CvtColor(g.small, &g.gray, gocv.ColorBGRToGray)
+	if !g.primed {
+		g.gray.CopyTo(&g.prev)
+		g.primed = true
+		return true
+	}
+	gocv.AbsDiff(g.gray, g.prev, &g.diff)
+	g.gray.CopyTo(&g.prev)
+	gocv.Threshold(g.diff, &g.diff, 12, 255, gocv.ThresholdBinary)
+	return gocv.CountNonZero(g.diff) >= g.minPixels
+}
+
+// Close releases the Mats.
+func (g *Gate) Close() {
+	for _, m := range []*gocv.Mat{&g.small, &g.gray, &g.prev, &g.diff} {
+		m.Close()
+	}
+}
+
+// Classical finds moving blobs with a background model and classes them by size. It needs no
+// model file; it cannot tell a stopped object from the background for long.
+type Classical struct {
+	mog           gocv.BackgroundSubtractorMOG2
+	fg, kOpen     gocv.Mat
+	kClose, allow gocv.Mat
+	minArea       float32
+	personMax     float32
+	dets          []edge.Detection
+}
+
+// NewClassical returns a detector for w×h frames. Pixels inside masks and exclude are ignored.
+func NewClassical(w, h int, d scene.Detector, masks [][]scene.Point, exclude []image.Rectangle) *Classical {
+	c := &Classical{
+		mog:   gocv.NewBackgroundSubtractorMOG2WithParams(500, 16, false),
+		fg:    gocv.NewMat(),
+		kOpen: gocv.GetStructuringElement(gocv.MorphRect, image.Pt(3, 3)),
+		// Closing joins the parts of one vehicle (windscreen, roof) without bridging the gap to the next.
+		kClose:    gocv.GetStructuringElement(gocv.MorphRect, image.Pt(5, 5)),
+		allow:     gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U),
+		minArea:   float32(d.MinArea) * float32(w*h),
+		personMax: float32(d.PersonMaxArea) * float32(w*h),
+	}
+	c.allow.SetTo(gocv.NewScalar(255, 0, 0, 0))
+	black := color.RGBA{}
+	if len(masks) > 0 {
+		polys := make([][]image.Point, len(masks))
+		for i, m := range masks {
+			for _, p := range m {
+				polys[i] = append(polys[i], image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))))
+			}
+		}
+		pv := gocv.NewPointsVectorFromPoints(polys)
+		gocv.FillPoly(&c.allow, pv, black)
+		pv.Close()
+	}
+	for _, r := range exclude {
+		gocv.Rectangle(&c.allow, r, black, -1)
+	}
+	return c
+}
+
+// Detect returns the blobs in frame. The slice is owned by the detector and valid until the next call.
+func (c *Classical) Detect(frame gocv.Mat) []edge.Detection {
+	c.mog.Apply(frame, &c.fg)
+	gocv.Threshold(c.fg, &c.fg, 127, 255, gocv.ThresholdBinary)
+	gocv.BitwiseAnd(c.fg, c.allow, &c.fg)
+	gocv.MorphologyEx(c.fg, &c.fg, gocv.MorphOpen, c.kOpen)
+	gocv.MorphologyEx(c.fg, &c.fg, gocv.MorphClose, c.kClose)
+	contours := gocv.FindContours(c.fg, gocv.RetrievalExternal, gocv.ChainApproxSimple)
+	defer contours.Close()
+	c.dets = c.dets[:0]
+	for i := 0; i < contours.Size(); i++ {
+		r := gocv.BoundingRect(contours.At(i))
+		b := edge.Box{X0: float32(r.Min.X), Y0: float32(r.Min.Y), X1: float32(r.Max.X), Y1: float32(r.Max.Y)}
+		a := b.Area()
+		if a < c.minArea {
+			continue
+		}
+		cls := edge.Car
+		if a <= c.personMax {
+			cls = edge.Person
+			if b.H() < 1.3*b.W() {
+				cls = edge.ClassUnknown // small and not upright: not sure enough to class
+			}
+		}
+		c.dets = append(c.dets, edge.Detection{Box: b, Class: cls, Score: 1})
+	}
+	return c.dets
+}
+
+// Close releases the Mats and the background model.
+func (c *Classical) Close() {
+	c.mog.Close()
+	for _, m := range []*gocv.Mat{&c.fg, &c.kOpen, &c.kClose, &c.allow} {
+		m.Close()
+	}
+}
+
+// SignalReader classifies each signal head's lit lamp by colour, with hysteresis: a new light
+// must be seen in two consecutive frames, and its onset is the first of them.
+type SignalReader struct {
+	regions     []image.Rectangle
+	hsv, lit    gocv.Mat
+	state       []edge.SignalState
+	cand        []edge.Light
+	candSince   []time.Time
+	minLitPixel int
+}
+
+// NewSignalReader reads the scene's signal heads in w×h frames.
+func NewSignalReader(s *scene.Scene, w, h int) *SignalReader {
+	r := &SignalReader{hsv: gocv.NewMat(), lit: gocv.NewMat(), minLitPixel: 4}
+	for _, g := range s.Signals {
+		r.regions = append(r.regions, SignalRect(g, w, h))
+	}
+	r.state = make([]edge.SignalState, len(r.regions))
+	r.cand = make([]edge.Light, len(r.regions))
+	r.candSince = make([]time.Time, len(r.regions))
+	return r
+}
+
+// SignalRect returns a signal head's region in w×h pixels, clipped to the frame.
+func SignalRect(g scene.Signal, w, h int) image.Rectangle {
+	return image.Rect(int(g.Region[0].X*float64(w)), int(g.Region[0].Y*float64(h)),
+		int(g.Region[1].X*float64(w)), int(g.Region[1].Y*float64(h))).Canon().Intersect(image.Rect(0, 0, w, h))
+}
+
+// HSV ranges of lit lamps (OpenCV hue is 0..180).
+var lampRanges = [...]struct {
+	light  edge.Light
+	lo, hi gocv.Scalar
+}{
+	{edge.Red, gocv.NewScalar(0, 90, 120, 0), gocv.NewScalar(9, 255, 255, 0)},
+	{edge.Red, gocv.NewScalar(165, 90, 120, 0), gocv.NewScalar(180, 255, 255, 0)},
+	{edge.Amber, gocv.NewScalar(10, 90, 120, 0), gocv.NewScalar(35, 255, 255, 0)},
+	{edge.Green, gocv.NewScalar(40, 60, 120, 0), gocv.NewScalar(95, 255, 255, 0)},
+}
+
+// Read updates and returns the signal states; the slice is owned by the reader.
+func (r *SignalReader) Read(frame gocv.Mat, now time.Time) []edge.SignalState {
+	for i, rect := range r.regions {
+		roi := frame.Region(rect)
+		gocv.CvtColor(roi, &r.hsv, gocv.ColorBGRToHSV)
+		roi.Close()
+		var n [4]int
+		for _, lr := range lampRanges {
+			gocv.InRangeWithScalar(r.hsv, lr.lo, lr.hi, &r.lit)
+			n[lr.light] += gocv.CountNonZero(r.lit)
+		}
+		seen := edge.LightUnknown
+		for l := edge.Red; l <= edge.Green; l++ {
+			if n[l] >= r.minLitPixel && n[l] > n[seen] {
+				seen = l
+			}
+		}
+		r.update(i, seen, now)
+	}
+	return r.state
+}
+
+func (r *SignalReader) update(i int, seen edge.Light, now time.Time) {
+	st := &r.state[i]
+	if seen == st.Light {
+		r.cand[i] = st.Light
+		return
+	}
+	if seen != r.cand[i] {
+		r.cand[i], r.candSince[i] = seen, now
+		return
+	}
+	// Seen twice in a row: switch. The onset is observed only when we saw the light before it.
+	prev := st.Light
+	*st = edge.SignalState{Light: seen, Since: r.candSince[i], OnsetSeen: prev != edge.LightUnknown, Source: "camera"}
+}
+
+// Close releases the Mats.
+func (r *SignalReader) Close() {
+	r.hsv.Close()
+	r.lit.Close()
+}

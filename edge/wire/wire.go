@@ -1,0 +1,334 @@
+// Package wire is the versioned contract between edge devices and the aggregator:
+// MQTT topic layout, JSON payloads, size limits and validation. Standard library only.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Version is the schema version carried in every payload's "v" field.
+const Version = 1
+
+// Size limits. A payload larger than its limit is rejected before it is parsed.
+const (
+	MaxEventBytes    = 512 << 10 // an event with its evidence JPEG (base64)
+	MaxEvidenceBytes = 256 << 10 // the decoded evidence JPEG
+	MaxCountsBytes   = 16 << 10
+	MaxStatusBytes   = 4 << 10
+	MaxAckBytes      = 256 << 10
+	MaxIDLen         = 128
+	MaxNameLen       = 64
+)
+
+// Event types the edge reports.
+const (
+	RedLightRunning       = "red_light_running"
+	PedAgainstSignal      = "ped_against_signal"
+	Jaywalking            = "jaywalking"
+	PlatformEdgeIntrusion = "platform_edge_intrusion"
+	TrackIntrusion        = "track_intrusion"
+)
+
+// EventTypes lists every event type of schema v1.
+var EventTypes = []string{RedLightRunning, PedAgainstSignal, Jaywalking, PlatformEdgeIntrusion, TrackIntrusion}
+
+// Classes lists the road-user classes of schema v1.
+var Classes = []string{"person", "bicycle", "motorbike", "car", "bus", "truck"}
+
+// Signal sources an event may name.
+const (
+	SignalCamera = "camera" // colour classifier on the signal-head region
+	SignalFeed   = "feed"   // SPaT-style phase messages from the controller
+	SignalPlan   = "plan"   // fixed-time plan
+)
+
+// Sentinel errors. Every decode error wraps one of them.
+var (
+	// ErrTooLarge means the payload is over its size limit.
+	ErrTooLarge = errors.New("payload too large")
+	// ErrVersion means the payload's schema version is not one this build reads.
+	ErrVersion = errors.New("unsupported schema version")
+	// ErrInvalid means the payload is malformed or a field is out of range.
+	ErrInvalid = errors.New("invalid payload")
+	// ErrTopic means a topic is not one of the v1 layout.
+	ErrTopic = errors.New("not a crosswatch v1 topic")
+)
+
+// Topic kinds, the last segment of crosswatch/v1/{device}/{kind}.
+const (
+	KindEvents = "events"
+	KindCounts = "counts"
+	KindStatus = "status"
+	KindAck    = "ack"
+)
+
+const topicPrefix = "crosswatch/v1/"
+
+// Topic returns the topic of kind for device.
+func Topic(device, kind string) string { return topicPrefix + device + "/" + kind }
+
+// Filter returns the subscription filter for kind across all devices.
+func Filter(kind string) string { return topicPrefix + "+/" + kind }
+
+// SharedFilter returns a shared-subscription filter so that several aggregators split the stream.
+func SharedFilter(group, kind string) string { return "$share/" + group + "/" + Filter(kind) }
+
+// ParseTopic splits a v1 topic into its device and kind.
+func ParseTopic(topic string) (device, kind string, err error) {
+	rest, ok := strings.CutPrefix(topic, topicPrefix)
+	if !ok {
+		return "", "", fmt.Errorf("%w: %q", ErrTopic, topic)
+	}
+	device, kind, ok = strings.Cut(rest, "/")
+	if !ok || strings.Contains(kind, "/") {
+		return "", "", fmt.Errorf("%w: %q", ErrTopic, topic)
+	}
+	switch kind {
+	case KindEvents, KindCounts, KindStatus, KindAck:
+	default:
+		return "", "", fmt.Errorf("%w: unknown kind %q", ErrTopic, kind)
+	}
+	if err := CheckName("device", device); err != nil {
+		return "", "", fmt.Errorf("%w: %v", ErrTopic, err)
+	}
+	return device, kind, nil
+}
+
+// Signal is the signal state an event was judged against.
+type Signal struct {
+	Source string `json:"source"`
+	State  string `json:"state"`
+	// TimeIntoRedS is how long the signal had been red; with OnsetSeen false it is a lower bound.
+	TimeIntoRedS float64 `json:"time_into_red_s"`
+	OnsetSeen    bool    `json:"onset_seen"`
+}
+
+// Event is one safety event. It names a site and a zone, never a person or a vehicle.
+type Event struct {
+	V          int       `json:"v"`
+	ID         string    `json:"id"`
+	Device     string    `json:"device"`
+	Camera     string    `json:"camera"`
+	Site       string    `json:"site"`
+	Zone       string    `json:"zone"`
+	Type       string    `json:"type"`
+	Time       time.Time `json:"time"`
+	Class      string    `json:"class"`
+	Confidence float64   `json:"confidence"`
+	Signal     *Signal   `json:"signal,omitempty"`
+	Evidence   []byte    `json:"evidence_jpeg,omitempty"`
+}
+
+// Counts is the number of road users of each class seen in a zone during one period.
+type Counts struct {
+	V       int            `json:"v"`
+	ID      string         `json:"id"`
+	Device  string         `json:"device"`
+	Camera  string         `json:"camera"`
+	Site    string         `json:"site"`
+	Zone    string         `json:"zone"`
+	Start   time.Time      `json:"start"`
+	PeriodS int            `json:"period_s"`
+	Counts  map[string]int `json:"counts"`
+}
+
+// Status is a device's retained state; the broker publishes Online=false as its last will.
+type Status struct {
+	V              int       `json:"v"`
+	Device         string    `json:"device"`
+	Online         bool      `json:"online"`
+	Time           time.Time `json:"time"`
+	Backlog        int       `json:"backlog"`
+	OldestPendingS float64   `json:"oldest_pending_s"`
+	Software       string    `json:"software,omitempty"`
+}
+
+// Rejection names a payload the aggregator refused and kept in its dead-letter table.
+type Rejection struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Ack tells a device which of its payloads are committed (or rejected and kept as dead letters);
+// only then may the device delete them from its outbox.
+type Ack struct {
+	V         int         `json:"v"`
+	Committed []string    `json:"committed,omitempty"`
+	Rejected  []Rejection `json:"rejected,omitempty"`
+}
+
+// Encode marshals a payload. It sets nothing: callers fill V.
+func Encode(v any) ([]byte, error) { return json.Marshal(v) }
+
+func decode(b []byte, limit int, dst any) error {
+	if len(b) > limit {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), limit)
+	}
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if probe.V == nil {
+		return fmt.Errorf("%w: missing field v", ErrInvalid)
+	}
+	if *probe.V != Version {
+		return fmt.Errorf("%w: v=%d", ErrVersion, *probe.V)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(dst); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if d.More() {
+		return fmt.Errorf("%w: trailing data", ErrInvalid)
+	}
+	return nil
+}
+
+// DecodeEvent parses and validates an event payload.
+func DecodeEvent(b []byte) (Event, error) {
+	var e Event
+	if err := decode(b, MaxEventBytes, &e); err != nil {
+		return Event{}, err
+	}
+	return e, e.Validate()
+}
+
+// DecodeCounts parses and validates a counts payload.
+func DecodeCounts(b []byte) (Counts, error) {
+	var c Counts
+	if err := decode(b, MaxCountsBytes, &c); err != nil {
+		return Counts{}, err
+	}
+	return c, c.Validate()
+}
+
+// DecodeStatus parses and validates a status payload.
+func DecodeStatus(b []byte) (Status, error) {
+	var s Status
+	if err := decode(b, MaxStatusBytes, &s); err != nil {
+		return Status{}, err
+	}
+	return s, CheckName("device", s.Device)
+}
+
+// DecodeAck parses an acknowledgement.
+func DecodeAck(b []byte) (Ack, error) {
+	var a Ack
+	err := decode(b, MaxAckBytes, &a)
+	return a, err
+}
+
+// Validate reports the first field that is out of range.
+func (e *Event) Validate() error {
+	if err := checkCommon(e.ID, e.Device, e.Camera, e.Site, e.Zone); err != nil {
+		return err
+	}
+	if !contains(EventTypes, e.Type) {
+		return invalid("type", "unknown event type %q", e.Type)
+	}
+	if e.Class != "" && !contains(Classes, e.Class) {
+		return invalid("class", "unknown class %q", e.Class)
+	}
+	if e.Time.IsZero() {
+		return invalid("time", "missing")
+	}
+	if math.IsNaN(e.Confidence) || e.Confidence < 0 || e.Confidence > 1 {
+		return invalid("confidence", "%v is outside [0,1]", e.Confidence)
+	}
+	if s := e.Signal; s != nil {
+		switch s.Source {
+		case SignalCamera, SignalFeed, SignalPlan:
+		default:
+			return invalid("signal.source", "unknown source %q", s.Source)
+		}
+		if math.IsNaN(s.TimeIntoRedS) || s.TimeIntoRedS < 0 {
+			return invalid("signal.time_into_red_s", "%v is negative", s.TimeIntoRedS)
+		}
+	}
+	if len(e.Evidence) > MaxEvidenceBytes {
+		return invalid("evidence_jpeg", "%d bytes, limit %d", len(e.Evidence), MaxEvidenceBytes)
+	}
+	if len(e.Evidence) > 0 && !bytes.HasPrefix(e.Evidence, []byte{0xFF, 0xD8, 0xFF}) {
+		return invalid("evidence_jpeg", "not a JPEG")
+	}
+	return nil
+}
+
+// Validate reports the first field that is out of range.
+func (c *Counts) Validate() error {
+	if err := checkCommon(c.ID, c.Device, c.Camera, c.Site, c.Zone); err != nil {
+		return err
+	}
+	if c.Start.IsZero() {
+		return invalid("start", "missing")
+	}
+	if c.PeriodS <= 0 || c.PeriodS > 86400 {
+		return invalid("period_s", "%d is outside 1..86400", c.PeriodS)
+	}
+	for k, n := range c.Counts {
+		if !contains(Classes, k) {
+			return invalid("counts", "unknown class %q", k)
+		}
+		if n < 0 {
+			return invalid("counts."+k, "%d is negative", n)
+		}
+	}
+	return nil
+}
+
+func checkCommon(id, device, camera, site, zone string) error {
+	if err := CheckID(id); err != nil {
+		return err
+	}
+	for _, f := range [...]struct{ name, v string }{{"device", device}, {"camera", camera}, {"site", site}, {"zone", zone}} {
+		if err := CheckName(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckID reports whether id is a valid payload id: 1..MaxIDLen characters of [A-Za-z0-9._:-].
+func CheckID(id string) error { return checkChars("id", id, MaxIDLen, ":") }
+
+// CheckName reports whether v is a valid device, camera, site or zone name:
+// 1..MaxNameLen characters of [A-Za-z0-9._-]; it can never form an MQTT wildcard or level.
+func CheckName(field, v string) error { return checkChars(field, v, MaxNameLen, "") }
+
+func checkChars(field, v string, max int, extra string) error {
+	if v == "" {
+		return invalid(field, "missing")
+	}
+	if len(v) > max {
+		return invalid(field, "%d characters, limit %d", len(v), max)
+	}
+	for _, r := range v {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' || strings.ContainsRune(extra, r)
+		if !ok {
+			return invalid(field, "character %q not allowed", r)
+		}
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

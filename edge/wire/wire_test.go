@@ -1,0 +1,141 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var t0 = time.Date(2026, 11, 25, 8, 30, 0, 125e6, time.UTC)
+
+func goldenPayloads() map[string]any {
+	return map[string]any{
+		"event": Event{V: Version, ID: "cam-1-1795595400125-rl-nb-t7", Device: "edge-1", Camera: "cam-1",
+			Site: "main-st-nb", Zone: "nb-stop", Type: RedLightRunning, Time: t0, Class: "car", Confidence: 0.9,
+			Signal: &Signal{Source: SignalCamera, State: "red", TimeIntoRedS: 2.5, OnsetSeen: true}},
+		"counts": Counts{V: Version, ID: "cam-1-cnt-nb-stop-1795595400000", Device: "edge-1", Camera: "cam-1",
+			Site: "main-st-nb", Zone: "nb-stop", Start: t0.Truncate(time.Minute), PeriodS: 60, Counts: map[string]int{"car": 12, "bus": 1}},
+		"status": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Backlog: 3, OldestPendingS: 1.5, Software: "crosswatch-edge dev"},
+		"ack":    Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for name, v := range goldenPayloads() {
+		t.Run(name, func(t *testing.T) {
+			got, err := Encode(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, bytes.TrimSpace(want)) {
+				t.Fatalf("payload changed; a change to the wire format needs a new schema version\ngot  %s\nwant %s", got, want)
+			}
+			// Round trip through the decoder.
+			switch name {
+			case "event":
+				e, err := DecodeEvent(want)
+				if err != nil || e.ID != v.(Event).ID || !e.Time.Equal(t0) {
+					t.Fatalf("decode: %+v %v", e, err)
+				}
+			case "counts":
+				c, err := DecodeCounts(want)
+				if err != nil || c.Counts["car"] != 12 {
+					t.Fatalf("decode: %+v %v", c, err)
+				}
+			case "status":
+				if _, err := DecodeStatus(want); err != nil {
+					t.Fatal(err)
+				}
+			case "ack":
+				a, err := DecodeAck(want)
+				if err != nil || len(a.Committed) != 2 || a.Rejected[0].ID != "c" {
+					t.Fatalf("decode: %+v %v", a, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeEventRejects(t *testing.T) {
+	good, _ := os.ReadFile("testdata/event.golden.json")
+	cases := []struct {
+		name, from, to string
+		want           error
+		field          string
+	}{
+		{"version", `"v":1`, `"v":2`, ErrVersion, "v=2"},
+		{"unknown field", `"v":1,`, `"v":1,"plate":"AB123",`, ErrInvalid, "plate"},
+		{"type", `"red_light_running"`, `"speeding"`, ErrInvalid, "type"},
+		{"device wildcard", `"device":"edge-1"`, `"device":"edge/+"`, ErrInvalid, "device"},
+		{"confidence", `"confidence":0.9`, `"confidence":1.5`, ErrInvalid, "confidence"},
+		{"missing time", `"time":"2026-11-25T08:30:00.125Z",`, ``, ErrInvalid, "time"},
+		{"signal source", `"source":"camera"`, `"source":"guess"`, ErrInvalid, "signal.source"},
+		{"class", `"class":"car"`, `"class":"face"`, ErrInvalid, "class"},
+		{"not json", `{`, `[`, ErrInvalid, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := strings.Replace(string(good), c.from, c.to, 1)
+			if b == string(good) {
+				t.Fatalf("case does not change the payload")
+			}
+			_, err := DecodeEvent([]byte(b))
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.field) {
+				t.Fatalf("got %v, want %v naming %q", err, c.want, c.field)
+			}
+		})
+	}
+	big := make([]byte, MaxEventBytes+1)
+	if _, err := DecodeEvent(big); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized: %v", err)
+	}
+}
+
+func TestParseTopic(t *testing.T) {
+	d, k, err := ParseTopic(Topic("edge-1", KindEvents))
+	if err != nil || d != "edge-1" || k != KindEvents {
+		t.Fatalf("%q %q %v", d, k, err)
+	}
+	for _, bad := range []string{"crosswatch/v2/e/events", "crosswatch/v1/e/x", "crosswatch/v1/e/events/x", "crosswatch/v1//events", "other"} {
+		if _, _, err := ParseTopic(bad); !errors.Is(err, ErrTopic) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func FuzzDecodeEvent(f *testing.F) {
+	good, _ := os.ReadFile("testdata/event.golden.json")
+	f.Add(good)
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := DecodeEvent(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode and decode to a valid event again.
+		out, err := Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeEvent(out); err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+	})
+}
