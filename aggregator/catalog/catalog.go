@@ -2,17 +2,14 @@
 package catalog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/strictyaml"
 )
 
 // Load reads and validates a catalog file.
@@ -31,12 +28,7 @@ func Load(path string) (*aggregator.Catalog, error) {
 // Parse decodes strictly (unknown keys are errors) and validates.
 func Parse(b []byte) (*aggregator.Catalog, error) {
 	var c aggregator.Catalog
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	if err := d.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty file")
-		}
+	if err := strictyaml.Decode(b, &c); err != nil {
 		return nil, err
 	}
 	if err := Validate(&c); err != nil {

@@ -3,10 +3,8 @@
 package scene
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/strictyaml"
 )
 
 // Point is a normalised frame coordinate, written [x, y] in YAML.
@@ -106,12 +105,7 @@ func Load(path string) (*Scene, error) {
 // Parse decodes strictly (unknown keys are errors) and validates.
 func Parse(b []byte) (*Scene, error) {
 	s := Defaults()
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	if err := d.Decode(&s); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty file")
-		}
+	if err := strictyaml.Decode(b, &s); err != nil {
 		return nil, err
 	}
 	if err := s.Validate(); err != nil {

@@ -55,7 +55,8 @@ func OpenFile(path string) (*File, error) {
 		return nil, fmt.Errorf("clip: %w", err)
 	}
 	fh.Close()
-	vc, err := gocv.VideoCaptureFile(path)
+	// FFmpeg only: other backends (GStreamer) log OpenCV exceptions on files they cannot parse.
+	vc, err := gocv.VideoCaptureFileWithAPI(path, gocv.VideoCaptureFFmpeg)
 	if err != nil || !vc.IsOpened() {
 		if vc != nil {
 			vc.Close()

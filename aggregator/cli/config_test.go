@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedConfig(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main([]string{"check-config", "--config", "../../configs/aggregator.yaml"}, &out, &out); code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	cases := []struct{ name, from, to, want string }{
+		{"site kind", "kind: rail", "kind: tram", "sites[2].kind: must be road or rail"},
+		{"duplicate site", "id: synth-main-sb", "id: synth-main-nb", `sites[1].id: duplicate site "synth-main-nb"`},
+		{"lat", "lat: 48.2082", "lat: 98.2", "sites[0].lat"},
+		{"broker", "broker: embedded", "broker: localhost", "mqtt.broker"},
+		{"listen", "listen: 127.0.0.1:8080", "listen: nowhere", "http.listen"},
+		{"driver", "driver: sqlite", "driver: oracle", "store.driver"},
+		{"unknown key", "store:", "stor:", "field stor not found"},
+		{"catalog missing", "catalog: catalog.yaml", "catalog: nope.yaml", "nope.yaml"},
+	}
+	dir := t.TempDir()
+	// The catalog path is relative to the config file.
+	cat, _ := os.ReadFile("../../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := strings.Replace(string(good), c.from, c.to, 1)
+			if b == string(good) {
+				t.Fatalf("%q not in the config", c.from)
+			}
+			p := filepath.Join(dir, "agg.yaml")
+			os.WriteFile(p, []byte(b), 0o644)
+			var out bytes.Buffer
+			code := Main([]string{"check-config", "--config", p}, &out, &out)
+			if code == 0 || !strings.Contains(out.String(), c.want) {
+				t.Fatalf("exit %d, output %q, want %q", code, out.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestServeBadCatalog(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	os.WriteFile(filepath.Join(dir, "agg.yaml"), good, 0o644)
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte("version: \"1\"\nentries:\n  - {type: jaywalking, points: -3, site_kinds: [road], description: x}\n"), 0o644)
+	var out bytes.Buffer
+	code := Main([]string{"serve", "--config", filepath.Join(dir, "agg.yaml"), "--db", filepath.Join(dir, "a.db")}, &out, &out)
+	if code == 0 || !strings.Contains(out.String(), "catalog.yaml: entries[0].points") {
+		t.Fatalf("exit %d: %q", code, out.String())
+	}
+}

@@ -1,0 +1,241 @@
+// Package e2e runs the product end to end: a synthetic clip through crosswatch-edge replay, a
+// real Mosquitto on loopback started by the test, crosswatch-aggregator and its HTTP API.
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/synth"
+)
+
+// buildBinaries builds both commands once per test binary.
+func buildBinaries(t *testing.T) (edge, agg string) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../edge/cmd/crosswatch-edge", "../aggregator/cmd/crosswatch-aggregator")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "crosswatch-edge"), filepath.Join(dir, "crosswatch-aggregator")
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Mosquitto is a real broker on loopback, stopped when the test ends.
+type Mosquitto struct {
+	URL  string
+	cmd  *exec.Cmd
+	Port int
+}
+
+// StartMosquitto starts Mosquitto on a free loopback port.
+func StartMosquitto(t *testing.T) *Mosquitto {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("mosquitto is not installed; 'make test' installs it (scripts/deps.sh)")
+			}
+			t.Skip("mosquitto is not installed; run 'make deps'")
+		}
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n", port)), 0o644)
+	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port}
+	m.cmd = exec.Command(bin, "-c", conf)
+	logf, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.cmd.Process.Kill(); m.cmd.Wait(); logf.Close() })
+	waitPort(t, port)
+	return m
+}
+
+func waitPort(t *testing.T, port int) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("nothing listens on port %d", port)
+}
+
+// Aggregator is a running crosswatch-aggregator serve.
+type Aggregator struct {
+	API string
+	cmd *exec.Cmd
+}
+
+var readyLine = regexp.MustCompile(`ready api=(\S+)/api/v1/sites`)
+
+// StartAggregator runs the aggregator against broker with its database at db.
+func StartAggregator(t *testing.T, bin, broker, db string) *Aggregator {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", "../configs/aggregator.yaml", "--broker", broker, "--http", "127.0.0.1:0", "--db", db)
+	out, _ := cmd.StdoutPipe()
+	logf, _ := os.Create(db + ".log")
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &Aggregator{cmd: cmd}
+	t.Cleanup(func() { a.Stop(); logf.Close() })
+	lines := bufio.NewScanner(out)
+	ready := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if m := readyLine.FindStringSubmatch(lines.Text()); m != nil {
+				ready <- m[1]
+			}
+		}
+	}()
+	select {
+	case a.API = <-ready:
+	case <-time.After(20 * time.Second):
+		b, _ := os.ReadFile(db + ".log")
+		t.Fatalf("aggregator not ready:\n%s", b)
+	}
+	return a
+}
+
+// Stop interrupts the aggregator and waits for its graceful shutdown.
+func (a *Aggregator) Stop() {
+	if a.cmd.ProcessState != nil {
+		return
+	}
+	a.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		a.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func replay(t *testing.T, edgeBin, dir, broker, outbox string) string {
+	t.Helper()
+	cmd := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+		"--broker", broker, "--device", "e2e-edge", "--outbox", outbox, "--drain-timeout", "30s")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestClipToLedger: every violation in the ground truth becomes one priced ledger row at its
+// site, and replaying the same clip again adds nothing.
+func TestClipToLedger(t *testing.T) {
+	edgeBin, aggBin := buildBinaries(t)
+	mq := StartMosquitto(t)
+	dir := t.TempDir()
+	out, err := exec.Command(edgeBin, "synth", "--seed", "7", "--out", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, out)
+	}
+	var truth synth.Truth
+	b, _ := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err := json.Unmarshal(b, &truth); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, v := range truth.Violations {
+		want[v.Site+"/"+v.Type]++
+	}
+	if len(truth.Violations) < 3 || len(want) < 2 {
+		t.Fatalf("seed 7 should render violations at both sites; truth %+v", truth.Violations)
+	}
+	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
+
+	check := func(round string) {
+		var sites []aggregator.SiteScore
+		getJSON(t, agg.API+"/api/v1/sites", &sites)
+		got := map[string]int{}
+		for _, s := range sites {
+			var ledger []aggregator.LedgerEntry
+			getJSON(t, agg.API+"/api/v1/sites/"+s.ID+"/ledger", &ledger)
+			points := 0
+			for _, l := range ledger {
+				got[l.Site+"/"+l.Type]++
+				points += l.Points
+				if l.CatalogVersion == "" || l.EventID == "" || l.Device != "e2e-edge" {
+					t.Errorf("%s: ledger row not traceable: %+v", round, l)
+				}
+			}
+			if s.Score != aggregator.StartScore-points {
+				t.Errorf("%s: site %s score %d, ledger deducts %d", round, s.ID, s.Score, points)
+			}
+			if n := want[s.ID+"/red_light_running"]; n > 0 && s.Score != aggregator.StartScore-25*n {
+				t.Errorf("%s: site %s score %d, want %d for %d violations at 25 points", round, s.ID, s.Score, aggregator.StartScore-25*n, n)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: ledger rows per site/type %v, truth %v", round, got, want)
+		}
+		for i := 1; i < len(sites); i++ {
+			if sites[i].Score < sites[i-1].Score {
+				t.Fatalf("%s: sites not ranked worst first: %+v", round, sites)
+			}
+		}
+	}
+	o1 := replay(t, edgeBin, dir, mq.URL, filepath.Join(t.TempDir(), "outbox.db"))
+	if !strings.Contains(o1, "0 pending (all acknowledged") {
+		t.Fatalf("first replay left messages behind:\n%s", o1)
+	}
+	check("first replay")
+	// The same clip again, with a fresh outbox: the same event ids, so nothing new is recorded.
+	replay(t, edgeBin, dir, mq.URL, filepath.Join(t.TempDir(), "outbox.db"))
+	check("second replay")
+	var devices []aggregator.Device
+	getJSON(t, agg.API+"/api/v1/devices", &devices)
+	if len(devices) != 1 || devices[0].ID != "e2e-edge" {
+		t.Fatalf("devices %+v", devices)
+	}
+}

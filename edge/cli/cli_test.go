@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge/synth"
+)
+
+var (
+	clipOnce sync.Once
+	clipDir  string
+)
+
+// sharedClip renders one short synthetic clip for the tests in this package.
+func sharedClip(t *testing.T) string {
+	t.Helper()
+	clipOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crosswatch-cli")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := synth.DefaultConfig(3)
+		cfg.Duration = synth.DefaultConfig(3).Duration / 2
+		if _, err := synth.Generate(cfg, dir); err != nil {
+			t.Fatal(err)
+		}
+		clipDir = dir
+	})
+	if clipDir == "" {
+		t.Fatal("no clip")
+	}
+	return clipDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if clipDir != "" {
+		os.RemoveAll(clipDir)
+	}
+	os.Exit(code)
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestBadInputIsOneClearLine(t *testing.T) {
+	dir := sharedClip(t)
+	tmp := t.TempDir()
+	garbage := filepath.Join(tmp, "garbage.mp4")
+	os.WriteFile(garbage, bytes.Repeat([]byte("not a video "), 1000), 0o644)
+	empty := filepath.Join(tmp, "empty.mp4")
+	os.WriteFile(empty, nil, 0o644)
+	badScene := filepath.Join(tmp, "bad.yaml")
+	os.WriteFile(badScene, []byte("version: 1\ncamera: c\napproaches:\n  - {id: a, site: s, stop_line: [[0.1, 0.5], [0.1, 0.5]], direction: [0, -1], signal: nope}\n"), 0o644)
+	unknownKey := filepath.Join(tmp, "unknown.yaml")
+	os.WriteFile(unknownKey, []byte("version: 1\ncamera: c\nstopline: []\n"), 0o644)
+	scene := filepath.Join(dir, "scene.yaml")
+	clip := filepath.Join(dir, synth.ClipName)
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing clip", []string{"replay", "--scene", scene, "--clip", filepath.Join(tmp, "nope.mp4")}, []string{"clip", "nope.mp4", "no such file"}},
+		{"empty clip", []string{"replay", "--scene", scene, "--clip", empty}, []string{"empty.mp4", "empty file"}},
+		{"not a video", []string{"replay", "--scene", scene, "--clip", garbage}, []string{"garbage.mp4", "cannot open it as a video"}},
+		{"directory as clip", []string{"replay", "--scene", scene, "--clip", tmp}, []string{"not a regular file"}},
+		{"missing scene", []string{"replay", "--scene", filepath.Join(tmp, "x.yaml"), "--clip", clip}, []string{"scene", "x.yaml"}},
+		{"bad scene fields", []string{"check-config", "--scene", badScene}, []string{"bad.yaml", "approaches[0].stop_line: needs 2 distinct points", `approaches[0].signal: no signal "nope"`}},
+		{"unknown scene key", []string{"check-config", "--scene", unknownKey}, []string{"unknown.yaml", "field stopline not found"}},
+		{"bad device", []string{"replay", "--scene", scene, "--clip", clip, "--device", "a/b"}, []string{"--device"}},
+		{"bad broker", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "http://x"}, []string{"--broker", "scheme"}},
+		{"bad start", []string{"replay", "--scene", scene, "--clip", clip, "--start", "yesterday"}, []string{"--start"}},
+		{"no out", []string{"synth"}, []string{"--out is required"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := run(c.args...)
+			if code == 0 {
+				t.Fatalf("exit 0; stderr %q", stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q does not name %q", stderr, w)
+				}
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "Usage") {
+				t.Errorf("more than one line: %q", stderr)
+			}
+		})
+	}
+}
+
+// A broker that is not there: the run fails clearly, and every event it found is kept.
+func TestUnreachableBrokerKeepsEvents(t *testing.T) {
+	dir := sharedClip(t)
+	ob := filepath.Join(t.TempDir(), "outbox.db")
+	code, stdout, stderr := run("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+		"--broker", "tcp://127.0.0.1:1", "--outbox", ob, "--drain-timeout", "1s")
+	if code == 0 || !strings.Contains(stderr, "unreachable") || !strings.Contains(stderr, "kept in the outbox") {
+		t.Fatalf("exit %d stderr %q", code, stderr)
+	}
+	o, err := outbox.Open(ob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	st, _ := o.Stats(t.Context())
+	if st.Rows == 0 || !strings.Contains(stdout, "red_light_running=") {
+		t.Fatalf("outbox rows %d; stdout %q", st.Rows, stdout)
+	}
+}
+
+// A clip cut short mid-file is read up to the cut, without an OpenCV abort.
+func TestTruncatedClip(t *testing.T) {
+	dir := sharedClip(t)
+	b, err := os.ReadFile(filepath.Join(dir, synth.ClipName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.avi")
+	os.WriteFile(cut, b[:len(b)/3], 0o644)
+	_, stdout, stderr := run("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", cut,
+		"--broker", "tcp://127.0.0.1:1", "--outbox", filepath.Join(t.TempDir(), "o.db"), "--drain-timeout", "100ms")
+	if !strings.Contains(stdout, "replay: ") || strings.Contains(stderr, "panic") {
+		t.Fatalf("stdout %q stderr %q", stdout, stderr)
+	}
+}

@@ -1,0 +1,80 @@
+package scene
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedScenes(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/scenes/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no scenes in configs/scenes")
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	s, err := Load("../../configs/scenes/synth-intersection.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Parse(b)
+	if err != nil || len(s2.Approaches) != len(s.Approaches) || s2.Approaches[0].StopLine != s.Approaches[0].StopLine {
+		t.Fatalf("round trip: %v\n%s", err, b)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
+	cases := []struct{ name, from, to, want string }{
+		{"version", "version: 1", "version: 2", "version: must be 1"},
+		{"camera", "camera: synth-cam-1", "camera: 'cam 1'", "camera: character ' '"},
+		{"outside frame", "[0.5031, 0.65]", "[1.5, 0.65]", "approaches[0].stop_line[0]: point [1.5, 0.65] is outside the frame"},
+		{"direction along line", "direction: [0, -1]", "direction: [1, 0]", "approaches[0].direction: runs along the stop line"},
+		{"unknown signal", "signal: nb-head", "signal: east", `approaches[0].signal: no signal "east"`},
+		{"grace", "grace_s: 0.5", "grace_s: -1", "grace_s: must be within 0..5"},
+		{"signal kind", "kind: vehicle", "kind: tram", "signals[0].kind: must be vehicle or pedestrian"},
+		{"unknown key", "version: 1", "version: 1\nstoplines: []", "field stoplines not found"},
+		{"bad point", "[0.5031, 0.65]", "[0.5]", "a point is [x, y]"},
+		{"process width", "process_width: 640", "process_width: 10", "detector.process_width"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := strings.Replace(string(good), c.from, c.to, 1)
+			if b == string(good) {
+				t.Fatalf("%q not in the scene", c.from)
+			}
+			_, err := Parse([]byte(b))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("empty: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("parsed scene does not validate: %v", err)
+		}
+	})
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what crosswatch needs and the machine lacks: Debian packages (OpenCV 4.6 for gocv,
+# Mosquitto for the tests, pkg-config) and checks the Go toolchain. Safe to run again.
+set -euo pipefail
+
+packages=(pkg-config libopencv-dev mosquitto sqlite3 ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+		sudo=sudo
+	fi
+	echo "deps: installing ${missing[*]} (apt)"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+	if [ -x /usr/local/go/bin/go ]; then
+		echo "deps: Go is at /usr/local/go/bin but not on PATH; add it: export PATH=\$PATH:/usr/local/go/bin" >&2
+	else
+		echo "deps: Go $(sed -n 's/^go //p' go.mod) or newer is needed (https://go.dev/doc/install)" >&2
+	fi
+	exit 1
+fi
+want=$(sed -n 's/^go //p' go.mod)
+have=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -n1)" != "$want" ]; then
+	echo "deps: go.mod needs Go $want, this is $have" >&2
+	exit 1
+fi
+pkg-config --exists opencv4 || { echo "deps: pkg-config cannot find opencv4 after installing libopencv-dev" >&2; exit 1; }
