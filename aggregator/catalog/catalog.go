@@ -2,14 +2,13 @@
 package catalog
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/wire"
-	"github.com/crosswatch/crosswatch/internal/strictyaml"
+	"github.com/crosswatch/crosswatch/internal/cfgfile"
 )
 
 // Load reads and validates a catalog file.
@@ -28,7 +27,7 @@ func Load(path string) (*aggregator.Catalog, error) {
 // Parse decodes strictly (unknown keys are errors) and validates.
 func Parse(b []byte) (*aggregator.Catalog, error) {
 	var c aggregator.Catalog
-	if err := strictyaml.Decode(b, &c); err != nil {
+	if err := cfgfile.Decode(b, &c); err != nil {
 		return nil, err
 	}
 	if err := Validate(&c); err != nil {
@@ -39,10 +38,8 @@ func Parse(b []byte) (*aggregator.Catalog, error) {
 
 // Validate reports every problem with its field path.
 func Validate(c *aggregator.Catalog) error {
-	var errs []string
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
-	}
+	var problems cfgfile.Problems
+	bad := problems.Add
 	if strings.TrimSpace(c.Version) == "" {
 		bad("version", "missing")
 	} else if err := wire.CheckName("version", c.Version); err != nil {
@@ -86,8 +83,5 @@ func Validate(c *aggregator.Catalog) error {
 			bad(f+".description", "missing")
 		}
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return problems.Err()
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/wire"
-	"github.com/crosswatch/crosswatch/internal/strictyaml"
+	"github.com/crosswatch/crosswatch/internal/cfgfile"
 )
 
 // Config is the aggregator's configuration file.
@@ -52,7 +51,7 @@ func loadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	c := defaultConfig()
-	if err := strictyaml.Decode(b, &c); err != nil {
+	if err := cfgfile.Decode(b, &c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
@@ -63,8 +62,8 @@ func loadConfig(path string) (*Config, error) {
 
 // Validate reports every problem with its field path.
 func (c *Config) Validate() error {
-	var errs []string
-	bad := func(field, format string, args ...any) { errs = append(errs, field+": "+fmt.Sprintf(format, args...)) }
+	var problems cfgfile.Problems
+	bad := problems.Add
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%v", err)
 	}
@@ -118,8 +117,5 @@ func (c *Config) Validate() error {
 			bad(f+".lon", "must be within -180..180, got %v", s.Lon)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return problems.Err()
 }

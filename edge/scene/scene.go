@@ -3,7 +3,6 @@
 package scene
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crosswatch/crosswatch/edge/wire"
-	"github.com/crosswatch/crosswatch/internal/strictyaml"
+	"github.com/crosswatch/crosswatch/internal/cfgfile"
 )
 
 // Point is a normalised frame coordinate, written [x, y] in YAML.
@@ -105,7 +104,7 @@ func Load(path string) (*Scene, error) {
 // Parse decodes strictly (unknown keys are errors) and validates.
 func Parse(b []byte) (*Scene, error) {
 	s := Defaults()
-	if err := strictyaml.Decode(b, &s); err != nil {
+	if err := cfgfile.Decode(b, &s); err != nil {
 		return nil, err
 	}
 	if err := s.Validate(); err != nil {
@@ -119,10 +118,8 @@ func (s *Scene) Marshal() ([]byte, error) { return yaml.Marshal(s) }
 
 // Validate reports every problem, each with its field path.
 func (s *Scene) Validate() error {
-	var errs []string
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
-	}
+	var problems cfgfile.Problems
+	bad := problems.Add
 	name := func(field, v string) {
 		if err := wire.CheckName(field, v); err != nil {
 			bad(field, "%s", strings.TrimPrefix(err.Error(), wire.ErrInvalid.Error()+": "+field+": "))
@@ -222,8 +219,5 @@ func (s *Scene) Validate() error {
 	if d.PersonMaxArea <= d.MinArea || d.PersonMaxArea >= 1 {
 		bad("detector.person_max_area", "must be within (min_area,1), got %v", d.PersonMaxArea)
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return problems.Err()
 }
