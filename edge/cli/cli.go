@@ -129,6 +129,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait at the end for the aggregator to acknowledge everything")
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar")
 	verbose := fs.Bool("v", false, "debug logging")
+	maxRows, maxBytes := outboxFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *obPath == "" {
 		*obPath = filepath.Join(filepath.Dir(*clipPath), "crosswatch-outbox.db")
 	}
-	ob, err := outbox.Open(*obPath, nil)
+	ob, err := outbox.Open(*obPath, outbox.Options{MaxRows: *maxRows, MaxBytes: *maxBytes, Gap: pipeline.GapBuilder(*device)})
 	if err != nil {
 		return err
 	}
@@ -228,6 +229,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("the aggregator did not acknowledge %d messages within %v; they stay in the outbox %s", stats.Rows, *drain, *obPath)
 	}
 	return nil
+}
+
+// outboxFlags declares the outbox's bounds; past them the on-full policy evicts the lowest
+// severity, oldest first, and reports a gap.
+func outboxFlags(fs *flag.FlagSet) (*int, *int64) {
+	return fs.Int("outbox-max-rows", 2_000_000, "outbox bound in messages (0: none)"),
+		fs.Int64("outbox-max-bytes", 1<<30, "outbox bound in payload bytes (0: none)")
 }
 
 func clipStart(flagVal, clip string) (time.Time, error) {

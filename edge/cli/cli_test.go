@@ -109,7 +109,7 @@ func TestUnreachableBrokerKeepsEvents(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "unreachable") || !strings.Contains(stderr, "kept in the outbox") {
 		t.Fatalf("exit %d stderr %q", code, stderr)
 	}
-	o, err := outbox.Open(ob, nil)
+	o, err := outbox.Open(ob, outbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 func TestAppendPendingDeleteSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	o, err := Open(path, nil)
+	o, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestAppendPendingDeleteSurvivesReopen(t *testing.T) {
 		t.Fatalf("delete %d %v", n, err)
 	}
 	o.Close()
-	o, err = Open(path, nil)
+	o, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

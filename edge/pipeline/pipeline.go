@@ -190,7 +190,7 @@ func (p *Pipeline) Event(e edge.Event) {
 	if s := e.Signal; s != nil {
 		we.Signal = &wire.Signal{Source: s.Source, State: s.Light.String(), TimeIntoRedS: max(0, e.Time.Sub(s.Since).Seconds()), OnsetSeen: s.OnsetSeen}
 	}
-	p.add(we.ID, wire.KindEvents, we)
+	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.stats.Events[e.Type]++
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }
@@ -205,15 +205,15 @@ func (p *Pipeline) Count(c edge.Count) {
 			wc.Counts[edge.Class(cls).String()] = n
 		}
 	}
-	p.add(wc.ID, wire.KindCounts, wc)
+	p.add(wc.ID, wire.KindCounts, Severity("counts"), wc)
 	p.stats.Counts++
 }
 
-func (p *Pipeline) add(id, kind string, v any) {
+func (p *Pipeline) add(id, kind string, severity int, v any) {
 	b, err := wire.Encode(v)
 	if err != nil {
 		p.err = errors.Join(p.err, fmt.Errorf("encode %s: %w", id, err))
 		return
 	}
-	p.pending = append(p.pending, outbox.Message{ID: id, Topic: wire.Topic(p.cfg.Device, kind), Payload: b})
+	p.pending = append(p.pending, outbox.Message{ID: id, Topic: wire.Topic(p.cfg.Device, kind), Payload: b, Severity: severity})
 }

@@ -54,7 +54,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func setup(t *testing.T, n int, cfg Config) (*outbox.Outbox, *fakePub, *Relay, context.CancelFunc, *sync.WaitGroup) {
-	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), nil)
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), outbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ const (
 	MaxCountsBytes   = 16 << 10
 	MaxStatusBytes   = 4 << 10
 	MaxAckBytes      = 256 << 10
+	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128
 	MaxNameLen       = 64
 )
@@ -66,6 +67,7 @@ const (
 	KindCounts = "counts"
 	KindStatus = "status"
 	KindAck    = "ack"
+	KindGaps   = "gaps"
 )
 
 const topicPrefix = "crosswatch/v1/"
@@ -90,7 +92,7 @@ func ParseTopic(topic string) (device, kind string, err error) {
 		return "", "", fmt.Errorf("%w: %q", ErrTopic, topic)
 	}
 	switch kind {
-	case KindEvents, KindCounts, KindStatus, KindAck:
+	case KindEvents, KindCounts, KindStatus, KindAck, KindGaps:
 	default:
 		return "", "", fmt.Errorf("%w: unknown kind %q", ErrTopic, kind)
 	}
@@ -147,6 +149,64 @@ type Status struct {
 	Backlog        int       `json:"backlog"`
 	OldestPendingS float64   `json:"oldest_pending_s"`
 	Software       string    `json:"software,omitempty"`
+}
+
+// Gap reasons.
+const (
+	GapOutboxFull = "outbox_full" // the outbox reached its row or byte limit and evicted by policy
+	GapDiskFull   = "disk_full"   // the disk filled: evicted by policy, or not accepted at all
+)
+
+// Gap reports payloads a device lost on purpose, by its declared policy, so that no loss is
+// silent. Evicted counts messages per event type ("counts" for count records); NotAccepted
+// counts events the rules found but that could not be stored at all.
+type Gap struct {
+	V           int            `json:"v"`
+	ID          string         `json:"id"`
+	Device      string         `json:"device"`
+	Time        time.Time      `json:"time"`
+	Reason      string         `json:"reason"`
+	Evicted     map[string]int `json:"evicted,omitempty"`
+	NotAccepted int            `json:"not_accepted,omitempty"`
+	Oldest      time.Time      `json:"oldest"` // creation time of the oldest lost message
+	Newest      time.Time      `json:"newest"`
+}
+
+// Validate reports the first field that is out of range.
+func (g *Gap) Validate() error {
+	if err := CheckID(g.ID); err != nil {
+		return err
+	}
+	if err := CheckName("device", g.Device); err != nil {
+		return err
+	}
+	if g.Reason != GapOutboxFull && g.Reason != GapDiskFull {
+		return invalid("reason", "unknown reason %q", g.Reason)
+	}
+	if g.Time.IsZero() {
+		return invalid("time", "missing")
+	}
+	for k, n := range g.Evicted {
+		if k != "counts" && !contains(EventTypes, k) {
+			return invalid("evicted", "unknown kind %q", k)
+		}
+		if n < 0 {
+			return invalid("evicted."+k, "%d is negative", n)
+		}
+	}
+	if g.NotAccepted < 0 {
+		return invalid("not_accepted", "%d is negative", g.NotAccepted)
+	}
+	return nil
+}
+
+// DecodeGap parses and validates a gap payload.
+func DecodeGap(b []byte) (Gap, error) {
+	var g Gap
+	if err := decode(b, MaxGapBytes, &g); err != nil {
+		return Gap{}, err
+	}
+	return g, g.Validate()
 }
 
 // Rejection names a payload the aggregator refused and kept in its dead-letter table.

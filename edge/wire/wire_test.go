@@ -23,7 +23,9 @@ func goldenPayloads() map[string]any {
 		"counts": Counts{V: Version, ID: "cam-1-cnt-nb-stop-1795595400000", Device: "edge-1", Camera: "cam-1",
 			Site: "main-st-nb", Zone: "nb-stop", Start: t0.Truncate(time.Minute), PeriodS: 60, Counts: map[string]int{"car": 12, "bus": 1}},
 		"status": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Backlog: 3, OldestPendingS: 1.5, Software: "crosswatch-edge dev"},
-		"ack":    Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
+		"gap": Gap{V: Version, ID: "gap-edge-1-1795595400125", Device: "edge-1", Time: t0, Reason: GapOutboxFull,
+			Evicted: map[string]int{"counts": 40, Jaywalking: 2}, Oldest: t0.Add(-time.Hour), Newest: t0.Add(-50 * time.Minute)},
+		"ack": Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
 	}
 }
 
@@ -62,6 +64,11 @@ func TestGolden(t *testing.T) {
 			case "status":
 				if _, err := DecodeStatus(want); err != nil {
 					t.Fatal(err)
+				}
+			case "gap":
+				g, err := DecodeGap(want)
+				if err != nil || g.Evicted["counts"] != 40 {
+					t.Fatalf("decode: %+v %v", g, err)
 				}
 			case "ack":
 				a, err := DecodeAck(want)
