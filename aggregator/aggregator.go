@@ -151,10 +151,23 @@ type PricedEvent struct {
 	CatalogVersion string //
 }
 
+// Gap is a device's report of payloads it lost by its declared on-full policy.
+type Gap struct {
+	Device      string         `json:"device"`
+	ID          string         `json:"id"`
+	Time        time.Time      `json:"time"`
+	Reason      string         `json:"reason"`
+	Evicted     map[string]int `json:"evicted"`
+	NotAccepted int            `json:"not_accepted"`
+	Oldest      time.Time      `json:"oldest"`
+	Newest      time.Time      `json:"newest"`
+}
+
 // Batch is what one ingest transaction commits.
 type Batch struct {
 	Events      []PricedEvent
 	Counts      []Counts
+	Gaps        []Gap
 	DeadLetters []DeadLetter
 	Devices     []Device
 }

@@ -21,15 +21,23 @@ import (
 	"github.com/crosswatch/crosswatch/edge/synth"
 )
 
-// buildBinaries builds both commands once per test binary.
-func buildBinaries(t *testing.T) (edge, agg string) {
-	t.Helper()
-	dir := t.TempDir()
+var edgeBin, aggBin string
+
+// TestMain builds both commands once for every test here.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "crosswatch-e2e")
+	if err != nil {
+		panic(err)
+	}
 	cmd := exec.Command("go", "build", "-o", dir+"/", "../edge/cmd/crosswatch-edge", "../aggregator/cmd/crosswatch-aggregator")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
 	}
-	return filepath.Join(dir, "crosswatch-edge"), filepath.Join(dir, "crosswatch-aggregator")
+	edgeBin, aggBin = filepath.Join(dir, "crosswatch-edge"), filepath.Join(dir, "crosswatch-aggregator")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func freePort(t *testing.T) int {
@@ -45,8 +53,11 @@ func freePort(t *testing.T) int {
 // Mosquitto is a real broker on loopback, stopped when the test ends.
 type Mosquitto struct {
 	URL  string
-	cmd  *exec.Cmd
 	Port int
+	bin  string
+	conf string
+	log  *os.File
+	cmd  *exec.Cmd
 }
 
 // StartMosquitto starts Mosquitto on a free loopback port.
@@ -62,20 +73,38 @@ func StartMosquitto(t *testing.T) *Mosquitto {
 			t.Skip("mosquitto is not installed; run 'make deps'")
 		}
 	}
-	port := freePort(t)
+	return startMosquittoOn(t, bin, freePort(t))
+}
+
+func startMosquittoOn(t *testing.T, bin string, port int) *Mosquitto {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n", port)), 0o644)
-	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port}
-	m.cmd = exec.Command(bin, "-c", conf)
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\n", port)), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, bin: bin, conf: conf, log: logf}
+	m.Start(t)
+	t.Cleanup(func() { m.Kill(); logf.Close() })
+	return m
+}
+
+// Start (re)starts the broker on its port.
+func (m *Mosquitto) Start(t *testing.T) {
+	t.Helper()
+	m.cmd = exec.Command(m.bin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.cmd.Process.Kill(); m.cmd.Wait(); logf.Close() })
-	waitPort(t, port)
-	return m
+	waitPort(t, m.Port)
+}
+
+// Kill stops the broker with SIGKILL: with persistence off, whatever it held is gone.
+func (m *Mosquitto) Kill() {
+	if m.cmd != nil && m.cmd.ProcessState == nil {
+		m.cmd.Process.Kill()
+		m.cmd.Wait()
+	}
 }
 
 func waitPort(t *testing.T, port int) {
@@ -93,7 +122,16 @@ func waitPort(t *testing.T, port int) {
 // Aggregator is a running crosswatch-aggregator serve.
 type Aggregator struct {
 	API string
+	DB  string
 	cmd *exec.Cmd
+}
+
+// Kill stops the aggregator with SIGKILL, mid-whatever it was doing.
+func (a *Aggregator) Kill() {
+	if a.cmd.ProcessState == nil {
+		a.cmd.Process.Kill()
+		a.cmd.Wait()
+	}
 }
 
 var readyLine = regexp.MustCompile(`ready api=(\S+)/api/v1/sites`)
@@ -108,7 +146,7 @@ func StartAggregator(t *testing.T, bin, broker, db string) *Aggregator {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &Aggregator{cmd: cmd}
+	a := &Aggregator{cmd: cmd, DB: db}
 	t.Cleanup(func() { a.Stop(); logf.Close() })
 	lines := bufio.NewScanner(out)
 	ready := make(chan string, 1)
@@ -173,7 +211,6 @@ func replay(t *testing.T, edgeBin, dir, broker, outbox string) string {
 // TestClipToLedger: every violation in the ground truth becomes one priced ledger row at its
 // site, and replaying the same clip again adds nothing.
 func TestClipToLedger(t *testing.T) {
-	edgeBin, aggBin := buildBinaries(t)
 	mq := StartMosquitto(t)
 	dir := t.TempDir()
 	out, err := exec.Command(edgeBin, "synth", "--seed", "7", "--out", dir).CombinedOutput()

@@ -19,6 +19,7 @@ type Store interface {
 	FindLedger(ctx context.Context, site string) ([]aggregator.LedgerEntry, error)
 	FindDevices(ctx context.Context) ([]aggregator.Device, error)
 	FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error)
+	FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error)
 	Ping(ctx context.Context) error
 }
 
@@ -40,6 +41,10 @@ func Handler(st Store, cat *aggregator.Catalog, ready func() bool, log *slog.Log
 	mux.HandleFunc("GET /api/v1/dead-letters", func(w http.ResponseWriter, r *http.Request) {
 		d, err := st.FindDeadLetters(r.Context(), 500)
 		reply(w, log, d, err)
+	})
+	mux.HandleFunc("GET /api/v1/gaps", func(w http.ResponseWriter, r *http.Request) {
+		g, err := st.FindGaps(r.Context(), 500)
+		reply(w, log, g, err)
 	})
 	mux.HandleFunc("GET /api/v1/catalog", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, log, cat, nil)

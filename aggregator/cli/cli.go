@@ -156,8 +156,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopIngest()
 	var ing *ingest.Ingester
 	client := mqtt.New(ingCtx, mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Group: cfg.MQTT.Group, Log: log,
-		Submit: func(ctx context.Context, m ingest.Message) error { return ing.Submit(ctx, m) }})
-	ing = ingest.New(store, client, cat, cfg.Sites, ingest.DefaultConfig(), log, nil)
+		Submit: func(m ingest.Message) bool { return ing.TrySubmit(m) }})
+	ingCfg := ingest.DefaultConfig()
+	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
+	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()

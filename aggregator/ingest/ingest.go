@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
@@ -65,6 +66,7 @@ type Ingester struct {
 	done    chan struct{}
 	stats   Stats // owned by Run
 	statsCh chan chan Stats
+	shed    atomic.Int64
 }
 
 // New returns an ingester for the given sites and catalog.
@@ -91,6 +93,21 @@ func (g *Ingester) Submit(ctx context.Context, m Message) error {
 		return ctx.Err()
 	}
 }
+
+// TrySubmit queues a message without blocking; it returns false when the queue is full. A shed
+// message was not acknowledged, so its device sends it again: shedding loses nothing.
+func (g *Ingester) TrySubmit(m Message) bool {
+	select {
+	case g.in <- m:
+		return true
+	default:
+		g.shed.Add(1)
+		return false
+	}
+}
+
+// Shed returns how many messages TrySubmit refused. Safe for concurrent use.
+func (g *Ingester) Shed() int64 { return g.shed.Load() }
 
 // Stats returns the counters. Safe for concurrent use while Run runs.
 func (g *Ingester) Stats() Stats {
@@ -252,6 +269,21 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts})
 		a := acks.get(device)
 		a.Committed = append(a.Committed, c.ID)
+	case wire.KindGaps:
+		gp, err := wire.DecodeGap(m.Payload)
+		if err != nil {
+			reject(payloadID(m.Payload), err.Error())
+			return
+		}
+		if gp.Device != device {
+			reject(gp.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
+			return
+		}
+		g.log.Warn("device reports lost payloads", "device", device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
+		b.Gaps = append(b.Gaps, aggregator.Gap{Device: gp.Device, ID: gp.ID, Time: gp.Time, Reason: gp.Reason, Evicted: gp.Evicted,
+			NotAccepted: gp.NotAccepted, Oldest: gp.Oldest, Newest: gp.Newest})
+		a := acks.get(device)
+		a.Committed = append(a.Committed, gp.ID)
 	case wire.KindStatus:
 		s, err := wire.DecodeStatus(m.Payload)
 		if err != nil || s.Device != device {

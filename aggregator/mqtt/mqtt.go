@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -20,8 +21,10 @@ type Options struct {
 	ClientID string
 	// Group, when set, subscribes through MQTT shared subscriptions so that several aggregators
 	// split the stream.
-	Group  string
-	Submit func(ctx context.Context, m ingest.Message) error
+	Group string
+	// Submit queues a message without blocking and reports whether it was taken. It must not
+	// block: a paho handler that blocks stalls the client's comms, acks included.
+	Submit func(m ingest.Message) bool
 	Log    *slog.Logger
 }
 
@@ -30,6 +33,7 @@ type Client struct {
 	c    paho.Client
 	opts Options
 	ctx  context.Context
+	shed atomic.Int64
 }
 
 // New returns a client that is not connected yet; ctx bounds message delivery to Submit.
@@ -76,7 +80,7 @@ func (cl *Client) Connect(timeout time.Duration) error {
 
 func (cl *Client) onConnect(c paho.Client) {
 	filters := map[string]byte{}
-	for _, k := range []string{wire.KindEvents, wire.KindCounts, wire.KindStatus} {
+	for _, k := range []string{wire.KindEvents, wire.KindCounts, wire.KindGaps, wire.KindStatus} {
 		f := wire.Filter(k)
 		if cl.opts.Group != "" {
 			f = wire.SharedFilter(cl.opts.Group, k)
@@ -84,11 +88,12 @@ func (cl *Client) onConnect(c paho.Client) {
 		filters[f] = 1
 	}
 	handler := func(_ paho.Client, m paho.Message) {
-		// Blocks while the ingest queue is full: backpressure instead of loss. The PUBACK goes
-		// out after this returns, but only the aggregator's own ack lets a device delete.
-		err := cl.opts.Submit(cl.ctx, ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()})
-		if err != nil {
-			cl.opts.Log.Warn("message not queued; the device will resend it", "topic", m.Topic(), "err", err)
+		// Never blocks. A message shed here was not acknowledged, so its device resends it; the
+		// PUBACK that paho sends proves nothing to the device.
+		if !cl.opts.Submit(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()}) {
+			if n := cl.shed.Add(1); n%1000 == 1 {
+				cl.opts.Log.Warn("ingest queue full: shedding; devices will resend", "shed_total", n)
+			}
 		}
 	}
 	if t := c.SubscribeMultiple(filters, handler); t.WaitTimeout(10*time.Second) && t.Error() != nil {
@@ -97,17 +102,18 @@ func (cl *Client) onConnect(c paho.Client) {
 	cl.opts.Log.Info("subscribed", "broker", cl.opts.Broker)
 }
 
-// Ack publishes an acknowledgement to a device at QoS 1.
+// Ack publishes an acknowledgement to a device at QoS 1 without waiting for the broker: an ack
+// that is lost only makes the device resend, and the resend is acknowledged again.
 func (cl *Client) Ack(device string, a wire.Ack) error {
 	b, err := wire.Encode(a)
 	if err != nil {
 		return err
 	}
-	t := cl.c.Publish(wire.Topic(device, wire.KindAck), 1, false, b)
-	if !t.WaitTimeout(5 * time.Second) {
-		return fmt.Errorf("ack to %s: timed out", device)
+	if !cl.c.IsConnectionOpen() {
+		return fmt.Errorf("ack to %s: not connected", device)
 	}
-	return t.Error()
+	cl.c.Publish(wire.Topic(device, wire.KindAck), 1, false, b)
+	return nil
 }
 
 // Close disconnects, waiting up to 250 ms for in-flight work.

@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS counts (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
 	start_ms INTEGER NOT NULL, period_s INTEGER NOT NULL, counts TEXT NOT NULL, total INTEGER NOT NULL,
 	PRIMARY KEY (device, id));
+CREATE TABLE IF NOT EXISTS gaps (
+	device TEXT NOT NULL, id TEXT NOT NULL, time_ms INTEGER NOT NULL, reason TEXT NOT NULL, evicted TEXT NOT NULL,
+	not_accepted INTEGER NOT NULL, oldest_ms INTEGER NOT NULL, newest_ms INTEGER NOT NULL, PRIMARY KEY (device, id));
 CREATE TABLE IF NOT EXISTS devices (
 	id TEXT PRIMARY KEY, online INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, backlog INTEGER NOT NULL,
 	oldest_pending_s REAL NOT NULL, software TEXT NOT NULL);
@@ -124,6 +127,14 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total); err != nil {
 			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
+		}
+	}
+	for _, g := range b.Gaps {
+		ej, _ := json.Marshal(g.Evicted)
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO gaps (device, id, time_ms, reason, evicted, not_accepted, oldest_ms, newest_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, g.Device, g.ID, g.Time.UnixMilli(), g.Reason, string(ej), g.NotAccepted,
+			g.Oldest.UnixMilli(), g.Newest.UnixMilli()); err != nil {
+			return 0, fmt.Errorf("insert gap %s/%s: %w", g.Device, g.ID, err)
 		}
 	}
 	for _, d := range b.DeadLetters {
@@ -270,6 +281,28 @@ func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.De
 		}
 		d.Received = time.UnixMilli(ms).UTC()
 		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// FindGaps returns the gap records, newest first, at most limit.
+func (s *Store) FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, id, time_ms, reason, evicted, not_accepted, oldest_ms, newest_ms FROM gaps ORDER BY time_ms DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find gaps: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.Gap{}
+	for rows.Next() {
+		var g aggregator.Gap
+		var t, o, n int64
+		var ej string
+		if err := rows.Scan(&g.Device, &g.ID, &t, &g.Reason, &ej, &g.NotAccepted, &o, &n); err != nil {
+			return nil, fmt.Errorf("find gaps: %w", err)
+		}
+		json.Unmarshal([]byte(ej), &g.Evicted)
+		g.Time, g.Oldest, g.Newest = time.UnixMilli(t).UTC(), time.UnixMilli(o).UTC(), time.UnixMilli(n).UTC()
+		out = append(out, g)
 	}
 	return out, rows.Err()
 }

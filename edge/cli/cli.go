@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +36,7 @@ Commands:
   synth         render a seeded synthetic intersection clip with its scene and ground truth
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   check-config  validate a scene file
+  burst         fault and soak harness: append numbered synthetic events and send them
 Run 'crosswatch-edge COMMAND -h' for a command's flags.
 `
 
@@ -56,6 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		err = runCheck(args[1:], stdout)
+	case "burst":
+		err = runBurst(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -129,7 +131,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait at the end for the aggregator to acknowledge everything")
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar")
 	verbose := fs.Bool("v", false, "debug logging")
-	maxRows, maxBytes := outboxFlags(fs)
+	outboxOpts := outboxFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -164,24 +166,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *obPath == "" {
 		*obPath = filepath.Join(filepath.Dir(*clipPath), "crosswatch-outbox.db")
 	}
-	ob, err := outbox.Open(*obPath, outbox.Options{MaxRows: *maxRows, MaxBytes: *maxBytes, Gap: pipeline.GapBuilder(*device)})
+	ob, err := outbox.Open(*obPath, outboxOpts(*device))
 	if err != nil {
 		return err
 	}
 	defer ob.Close()
 
-	var rl *relay.Relay
-	client, err := mqtt.Dial(mqtt.Options{Broker: *broker, Device: *device, Software: Software, Log: log,
-		OnAck: func(ids []string) { rl.Ack(ctx, ids) }})
+	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, log)
 	if err != nil {
 		return err
 	}
-	rl = relay.New(ob, client, relay.DefaultConfig(), log, nil)
-	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); rl.Run(rctx) }()
-	defer func() { stopRelay(); wg.Wait(); client.Close() }()
+	defer stopSender()
 
 	p := pipeline.New(pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute},
 		src, ob, rl.Notify, log)
@@ -232,10 +227,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // outboxFlags declares the outbox's bounds; past them the on-full policy evicts the lowest
-// severity, oldest first, and reports a gap.
-func outboxFlags(fs *flag.FlagSet) (*int, *int64) {
-	return fs.Int("outbox-max-rows", 2_000_000, "outbox bound in messages (0: none)"),
-		fs.Int64("outbox-max-bytes", 1<<30, "outbox bound in payload bytes (0: none)")
+// severity, oldest first, and reports a gap. It returns a function that builds the options.
+func outboxFlags(fs *flag.FlagSet) func(device string) outbox.Options {
+	rows := fs.Int("outbox-max-rows", 2_000_000, "outbox bound in messages (0: none)")
+	bytes := fs.Int64("outbox-max-bytes", 1<<30, "outbox bound in payload bytes (0: none)")
+	reserve := fs.Int64("outbox-reserve", 4<<20, "bytes kept free beside the outbox for the disk-full policy")
+	return func(device string) outbox.Options {
+		return outbox.Options{MaxRows: *rows, MaxBytes: *bytes, ReserveBytes: *reserve, Gap: pipeline.GapBuilder(device)}
+	}
 }
 
 func clipStart(flagVal, clip string) (time.Time, error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"time"
 
@@ -25,8 +26,13 @@ type Options struct {
 	Software string
 	// OnAck receives the ids that the aggregator committed or dead-lettered; it may block.
 	OnAck func(ids []string)
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Backlog reports the outbox for the status message; may be nil.
+	Backlog func() (rows int, oldest time.Duration)
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
+	// 4·MinBackoff before each attempt.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // Client is the edge's connection. Safe for concurrent use.
@@ -52,13 +58,20 @@ func CheckBroker(broker string) error {
 	return nil
 }
 
-// Dial starts connecting in the background and keeps reconnecting; use WaitConnected to wait.
+// Dial starts connecting in the background and keeps reconnecting with jittered exponential
+// backoff; use WaitConnected to wait. Close stops it.
 func Dial(o Options) (*Client, error) {
 	if err := CheckBroker(o.Broker); err != nil {
 		return nil, err
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
 	}
 	cl := &Client{opts: o}
 	will, _ := wire.Encode(wire.Status{V: wire.Version, Device: o.Device, Online: false, Software: o.Software})
@@ -71,16 +84,37 @@ func Dial(o Options) (*Client, error) {
 		SetConnectTimeout(5*time.Second).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(15*time.Second).
+		SetConnectRetryInterval(o.MinBackoff).
+		SetMaxReconnectInterval(o.MaxBackoff).
+		// paho backs off exponentially but in step; a random pause before each attempt spreads
+		// many devices' reconnections after a broker restart (full jitter over one base interval).
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
+			time.Sleep(time.Duration(rand.Int64N(int64(o.MinBackoff)*4) + 1))
+		}).
 		SetWill(wire.Topic(o.Device, wire.KindStatus), string(will), 1, true).
 		SetOnConnectHandler(cl.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
 		})
 	cl.c = paho.NewClient(po)
-	cl.c.Connect()
+	cl.c.Connect() // with ConnectRetry, keeps trying in the background
 	return cl, nil
+}
+
+// RunStatus publishes the retained status with the outbox backlog every period until ctx ends.
+func (cl *Client) RunStatus(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if cl.c.IsConnectionOpen() {
+				cl.publishStatus()
+			}
+		}
+	}
 }
 
 func (cl *Client) onConnect(c paho.Client) {
@@ -100,11 +134,16 @@ func (cl *Client) onConnect(c paho.Client) {
 			cl.opts.OnAck(ids)
 		}
 	})
-	cl.PublishStatus(0, 0)
+	cl.publishStatus()
 }
 
-// PublishStatus publishes the retained online status with the backlog.
-func (cl *Client) PublishStatus(backlog int, oldest time.Duration) {
+// publishStatus publishes the retained online status with the backlog.
+func (cl *Client) publishStatus() {
+	var backlog int
+	var oldest time.Duration
+	if cl.opts.Backlog != nil {
+		backlog, oldest = cl.opts.Backlog()
+	}
 	b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: true, Time: cl.opts.Now().UTC(),
 		Backlog: backlog, OldestPendingS: oldest.Seconds(), Software: cl.opts.Software})
 	cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b)

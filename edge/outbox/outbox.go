@@ -113,7 +113,7 @@ type Outbox struct {
 	dir         string
 	commits     int
 	reserveGone bool
-	wg      sync.WaitGroup
+	wg          sync.WaitGroup
 
 	mu          sync.Mutex // guards the counters below
 	rows        int
@@ -289,7 +289,7 @@ func (o *Outbox) commit(msgs []Message) error {
 	o.mu.Lock()
 	need = max(need, o.opts.ReserveBytes, o.bytes/50)
 	o.mu.Unlock()
-	if eerr := o.evictForDisk(len(msgs)+1, need); eerr == nil {
+	if eerr := o.evictForDisk(len(msgs)+1, need, 16); eerr == nil {
 		o.db.Exec(`PRAGMA wal_checkpoint(RESTART)`)
 		err = o.insert(msgs)
 	}
@@ -395,7 +395,7 @@ func (o *Outbox) evictOverLimit(tx *sql.Tx, rows int, bytes int64, now time.Time
 	if overBytes {
 		needBytes = bytes - o.opts.MaxBytes + 1024
 	}
-	lost, freedBytes, err := o.pickVictims(tx, needRows, needBytes)
+	lost, freedBytes, err := o.pickVictims(tx, needRows, needBytes, 1<<30)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -412,8 +412,8 @@ func (o *Outbox) evictOverLimit(tx *sql.Tx, rows int, bytes int64, now time.Time
 }
 
 // pickVictims deletes the lowest-severity, oldest messages until at least needRows rows and
-// needBytes bytes are freed, and returns them.
-func (o *Outbox) pickVictims(tx *sql.Tx, needRows int, needBytes int64) ([]Lost, int64, error) {
+// needBytes bytes are freed, or maxRows rows are taken, and returns them.
+func (o *Outbox) pickVictims(tx *sql.Tx, needRows int, needBytes int64, maxRows int) ([]Lost, int64, error) {
 	q, err := tx.Query(`SELECT seq, id, topic, severity, created_ms, length(payload) FROM outbox WHERE severity < ? ORDER BY severity, seq`, GapSeverity)
 	if err != nil {
 		return nil, 0, fmt.Errorf("evict: %w", classify(err))
@@ -421,7 +421,7 @@ func (o *Outbox) pickVictims(tx *sql.Tx, needRows int, needBytes int64) ([]Lost,
 	var lost []Lost
 	var seqs []any
 	var freed int64
-	for q.Next() && (len(lost) < needRows || freed < needBytes) {
+	for len(lost) < maxRows && q.Next() && (len(lost) < needRows || freed < needBytes) {
 		var l Lost
 		var seq, ms, n int64
 		if err := q.Scan(&seq, &l.ID, &l.Topic, &l.Severity, &ms, &n); err != nil {
@@ -467,19 +467,19 @@ func (o *Outbox) roomInFile(msgs []Message) {
 		need += int64(len(m.Payload))*5/4 + 128
 	}
 	if have := freePages * pageSize; have < need {
-		o.evictForDisk(0, need-have+o.lowWater()/4)
+		// The disk still has a little room: one transaction, one gap record.
+		o.evictForDisk(0, need-have+o.lowWater()/4, 1<<30)
 	}
 }
 
-// evictForDisk evicts by policy after the disk filled, until at least n messages and need
-// bytes are freed. It works in small transactions, each with its own gap record and followed
-// by a checkpoint, so that the WAL never has to grow on the full disk.
-func (o *Outbox) evictForDisk(n int, need int64) error {
-	const chunk = 16
+// evictForDisk evicts by policy for disk space until at least n messages and need bytes are
+// freed, in transactions of at most chunk messages, each with its own gap record and followed
+// by a checkpoint. On a disk that is already full, small chunks keep the WAL from growing.
+func (o *Outbox) evictForDisk(n int, need int64, chunk int) error {
 	var freedAll int64
 	evictedAll := 0
 	for evictedAll < n || freedAll < need {
-		lost, freed, gr, gb, err := o.evictChunk(max(chunk, n-evictedAll))
+		lost, freed, gr, gb, err := o.evictChunk(max(n-evictedAll, 1), need-freedAll, chunk)
 		if err != nil || len(lost) == 0 {
 			if evictedAll > 0 {
 				return nil // some room was made; let the insert try
@@ -498,13 +498,15 @@ func (o *Outbox) evictForDisk(n int, need int64) error {
 	return nil
 }
 
-func (o *Outbox) evictChunk(n int) (lost []Lost, freed int64, gapRows int, gapBytes int64, err error) {
+// evictChunk evicts, in one transaction with its gap record, at least n messages and need
+// bytes, but at most maxRows messages.
+func (o *Outbox) evictChunk(n int, need int64, maxRows int) (lost []Lost, freed int64, gapRows int, gapBytes int64, err error) {
 	tx, err := o.db.Begin()
 	if err != nil {
 		return nil, 0, 0, 0, classify(err)
 	}
 	defer tx.Rollback()
-	lost, freed, err = o.pickVictims(tx, n, 0)
+	lost, freed, err = o.pickVictims(tx, n, need, maxRows)
 	if err != nil || len(lost) == 0 {
 		return nil, 0, 0, 0, err
 	}
@@ -541,8 +543,18 @@ func (o *Outbox) Pending(ctx context.Context, after int64, limit int, dst []Mess
 	return dst, rows.Err()
 }
 
-// Delete removes acknowledged messages by id and returns how many were queued.
+// Delete removes acknowledged messages by id and returns how many were queued. On a full disk
+// it lets the WAL restart and tries once more; if that fails the ids stay and are sent again.
 func (o *Outbox) Delete(ctx context.Context, ids []string) (int, error) {
+	n, err := o.delete(ctx, ids)
+	if errors.Is(err, ErrFull) {
+		o.db.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+		n, err = o.delete(ctx, ids)
+	}
+	return n, err
+}
+
+func (o *Outbox) delete(ctx context.Context, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}

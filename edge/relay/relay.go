@@ -6,6 +6,7 @@ package relay
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,10 +59,13 @@ type Relay struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
-	acks  chan []string
 	wake  chan struct{}
 
-	published, resent, acked atomic.Int64
+	ackMu   sync.Mutex
+	acked   []string // ids acknowledged and not yet deleted
+	ackWake chan struct{}
+
+	published, resent, nacked atomic.Int64
 }
 
 // New returns a relay; call Run to start it.
@@ -70,16 +74,28 @@ func New(store Store, pub Publisher, cfg Config, log *slog.Logger, now func() ti
 		now = time.Now
 	}
 	return &Relay{store: store, pub: pub, cfg: cfg, log: log, now: now,
-		acks: make(chan []string, 64), wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), ackWake: make(chan struct{}, 1)}
 }
 
-// Ack reports ids the aggregator committed. It blocks while the relay is busy (backpressure on
-// the transport's delivery goroutine) until ctx ends. Safe for concurrent use.
-func (r *Relay) Ack(ctx context.Context, ids []string) {
+// Ack reports ids the aggregator committed. It never blocks (it runs on the transport's
+// delivery goroutine, which must not stall). Safe for concurrent use.
+func (r *Relay) Ack(ids []string) {
+	r.ackMu.Lock()
+	r.acked = append(r.acked, ids...)
+	r.ackMu.Unlock()
 	select {
-	case r.acks <- ids:
-	case <-ctx.Done():
+	case r.ackWake <- struct{}{}:
+	default:
 	}
+}
+
+// takeAcks swaps out the acknowledged ids gathered so far.
+func (r *Relay) takeAcks(buf []string) []string {
+	r.ackMu.Lock()
+	defer r.ackMu.Unlock()
+	out := r.acked
+	r.acked = buf[:0]
+	return out
 }
 
 // Notify tells the relay that new rows were appended. Never blocks. Safe for concurrent use.
@@ -92,7 +108,7 @@ func (r *Relay) Notify() {
 
 // Stats returns the counters so far. Safe for concurrent use.
 func (r *Relay) Stats() Stats {
-	return Stats{Published: r.published.Load(), Resent: r.resent.Load(), Acked: r.acked.Load()}
+	return Stats{Published: r.published.Load(), Resent: r.resent.Load(), Acked: r.nacked.Load()}
 }
 
 // Run sends until ctx ends. It returns nil on cancellation; store errors are logged and retried.
@@ -103,21 +119,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	var cursor int64
 	var buf []outbox.Message
 	connected := false
-	var acked []string
+	var acked, spare []string
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ids := <-r.acks:
-			acked = append(acked[:0], ids...)
-		drain:
-			for {
-				select {
-				case more := <-r.acks:
-					acked = append(acked, more...)
-				default:
-					break drain
-				}
+		case <-r.ackWake:
+			acked, spare = r.takeAcks(spare), acked
+			if len(acked) == 0 {
+				continue
 			}
 			if _, err := r.store.Delete(ctx, acked); err != nil {
 				r.log.Error("delete acknowledged messages; they will be sent again", "n", len(acked), "err", err)
@@ -126,7 +136,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			for _, id := range acked {
 				delete(live, id)
 			}
-			r.acked.Add(int64(len(acked)))
+			r.nacked.Add(int64(len(acked)))
 		case <-r.wake:
 		case <-tick.C:
 		}

@@ -95,7 +95,7 @@ func TestDeleteOnlyOnAckAndResendOnReconnect(t *testing.T) {
 	if rows(t, ob) != 10 {
 		t.Fatal("rows deleted without an ack")
 	}
-	r.Ack(context.Background(), []string{"m0", "m1"})
+	r.Ack([]string{"m0", "m1"})
 	waitFor(t, "window to advance", func() bool { return pub.count("m5") == 1 })
 	if n := rows(t, ob); n != 8 {
 		t.Fatalf("rows %d, want 8", n)
@@ -113,9 +113,56 @@ func TestResendAfterTimeout(t *testing.T) {
 	cfg := Config{Window: 8, ResendAfter: 30 * time.Millisecond, Poll: 5 * time.Millisecond}
 	ob, pub, r, _, _ := setup(t, 2, cfg)
 	waitFor(t, "resend", func() bool { return pub.count("m1") >= 2 })
-	r.Ack(context.Background(), []string{"m0", "m1"})
+	r.Ack([]string{"m0", "m1"})
 	waitFor(t, "drain", func() bool { return rows(t, ob) == 0 })
 	if s := r.Stats(); s.Acked != 2 || s.Resent < 1 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// The wall clock jumps an hour back, then an hour forward: nothing is lost, everything is
+// eventually acknowledged and deleted, and resends stay bounded.
+func TestClockJumps(t *testing.T) {
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	jump := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	pub := &fakePub{connected: true}
+	r := New(ob, pub, Config{Window: 8, ResendAfter: time.Minute, Poll: 5 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("m%d", i)
+			ob.Append(context.Background(), outbox.Message{ID: id, Topic: "t", Payload: []byte(id)})
+		}
+		r.Notify()
+	}
+	add(0, 8)
+	waitFor(t, "first window", func() bool { return pub.count("m7") == 1 })
+	jump(-time.Hour) // back: in-flight messages look sent in the future; they are resent once, not lost
+	waitFor(t, "resend after the clock went back", func() bool { return pub.count("m0") >= 2 })
+	time.Sleep(30 * time.Millisecond)
+	if n := pub.count("m0"); n > 3 {
+		t.Fatalf("m0 sent %d times: resends not bounded after the jump", n)
+	}
+	jump(2 * time.Hour) // forward: everything in flight is due again
+	waitFor(t, "resend after the clock went forward", func() bool { return pub.count("m0") >= 3 })
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m%d", i)
+	}
+	r.Ack(ids)
+	add(8, 12)
+	waitFor(t, "the rest sent", func() bool { return pub.count("m11") >= 1 })
+	r.Ack([]string{"m8", "m9", "m10", "m11"})
+	waitFor(t, "drain", func() bool { return rows(t, ob) == 0 })
 }
