@@ -73,14 +73,22 @@ func StartMosquitto(t *testing.T) *Mosquitto {
 			t.Skip("mosquitto is not installed; run 'make deps'")
 		}
 	}
-	return startMosquittoOn(t, bin, freePort(t))
+	return startMosquittoOn(t, bin, freePort(t), "")
 }
 
-func startMosquittoOn(t *testing.T, bin string, port int) *Mosquitto {
+func mosquittoBin() string {
+	if bin, err := exec.LookPath("mosquitto"); err == nil {
+		return bin
+	}
+	return "/usr/sbin/mosquitto"
+}
+
+// startMosquittoOn starts Mosquitto on port; extra is appended to its configuration.
+func startMosquittoOn(t *testing.T, bin string, port int, extra string) *Mosquitto {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\n", port)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\n%s", port, extra)), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
 	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, bin: bin, conf: conf, log: logf}
 	m.Start(t)
@@ -121,9 +129,10 @@ func waitPort(t *testing.T, port int) {
 
 // Aggregator is a running crosswatch-aggregator serve.
 type Aggregator struct {
-	API string
-	DB  string
-	cmd *exec.Cmd
+	API    string
+	Broker string // the broker it uses; the embedded one's address when it runs one
+	DB     string
+	cmd    *exec.Cmd
 }
 
 // Kill stops the aggregator with SIGKILL, mid-whatever it was doing.
@@ -134,12 +143,19 @@ func (a *Aggregator) Kill() {
 	}
 }
 
-var readyLine = regexp.MustCompile(`ready api=(\S+)/api/v1/sites`)
+var readyLine = regexp.MustCompile(`ready api=(\S+)/api/v1/sites broker=(\S+)`)
 
-// StartAggregator runs the aggregator against broker with its database at db.
-func StartAggregator(t *testing.T, bin, broker, db string) *Aggregator {
+// StartAggregator runs the aggregator against broker with its database at db; extra flags follow.
+func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Aggregator {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", "../configs/aggregator.yaml", "--broker", broker, "--http", "127.0.0.1:0", "--db", db)
+	args := []string{"serve", "--config", "../configs/aggregator.yaml", "--http", "127.0.0.1:0", "--db", db}
+	if broker == "embedded" {
+		args = append(args, "--mqtt-listen", "127.0.0.1:0")
+	} else {
+		args = append(args, "--broker", broker)
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
 	logf, _ := os.Create(db + ".log")
 	cmd.Stderr = logf
@@ -149,16 +165,17 @@ func StartAggregator(t *testing.T, bin, broker, db string) *Aggregator {
 	a := &Aggregator{cmd: cmd, DB: db}
 	t.Cleanup(func() { a.Stop(); logf.Close() })
 	lines := bufio.NewScanner(out)
-	ready := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		for lines.Scan() {
 			if m := readyLine.FindStringSubmatch(lines.Text()); m != nil {
-				ready <- m[1]
+				ready <- m
 			}
 		}
 	}()
 	select {
-	case a.API = <-ready:
+	case m := <-ready:
+		a.API, a.Broker = m[1], m[2]
 	case <-time.After(20 * time.Second):
 		b, _ := os.ReadFile(db + ".log")
 		t.Fatalf("aggregator not ready:\n%s", b)
@@ -274,5 +291,42 @@ func TestClipToLedger(t *testing.T) {
 	getJSON(t, agg.API+"/api/v1/devices", &devices)
 	if len(devices) != 1 || devices[0].ID != "e2e-edge" {
 		t.Fatalf("devices %+v", devices)
+	}
+}
+
+// writeConfig writes a copy of configs/aggregator.yaml with mqttExtra added to its mqtt section.
+func writeConfig(t *testing.T, mqttExtra string) string {
+	t.Helper()
+	b, err := os.ReadFile("../configs/aggregator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cat, _ := os.ReadFile("../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	s := strings.Replace(string(b), "mqtt:\n", "mqtt:\n  "+mqttExtra+"\n", 1)
+	p := filepath.Join(dir, "aggregator.yaml")
+	os.WriteFile(p, []byte(s), 0o644)
+	return p
+}
+
+// The one-box default: the aggregator's embedded broker, with its device ACL, carries a replay.
+func TestEmbeddedBroker(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command(edgeBin, "synth", "--seed", "3", "--out", dir, "--duration", "30s").CombinedOutput(); err != nil {
+		t.Fatalf("synth: %v\n%s", err, out)
+	}
+	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"))
+	if !strings.HasPrefix(agg.Broker, "tcp://127.0.0.1:") {
+		t.Fatalf("broker %q", agg.Broker)
+	}
+	out := replay(t, edgeBin, dir, agg.Broker, filepath.Join(t.TempDir(), "outbox.db"))
+	if !strings.Contains(out, "0 pending (all acknowledged") {
+		t.Fatalf("replay through the embedded broker:\n%s", out)
+	}
+	var sites []aggregator.SiteScore
+	getJSON(t, agg.API+"/api/v1/sites", &sites)
+	if sites[0].Score >= aggregator.StartScore {
+		t.Fatalf("nothing priced: %+v", sites)
 	}
 }

@@ -185,16 +185,12 @@ func TestFaultBrokerKillRestart(t *testing.T) {
 
 // The broker is down while the edge buffers 100,000 events; then it comes back and the backlog drains.
 func TestFaultBrokerDownBuffer100k(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
 	port := freePort(t)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	const total = 100000
 	b := startBurst(t, "--broker", url, "--outbox", filepath.Join(t.TempDir(), "o.db"), "--to", strconv.Itoa(total), "--batch", "500", "--drain", "--drain-timeout", "4m")
 	waitUntil(t, 2*time.Minute, "100k events buffered", func() bool { return b.accepted.Load() == total-1 })
-	mq := startMosquittoOn(t, bin, port)
+	mq := startMosquittoOn(t, mosquittoBin(), port, "")
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
 	began := time.Now()
 	b.wait(t, 5*time.Minute)
@@ -267,17 +263,13 @@ func TestFaultEdgeDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs (%s): this test needs root", strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
 	port := freePort(t)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	const total = 40000
 	b := startBurst(t, "--broker", url, "--outbox", filepath.Join(dir, "o.db"), "--outbox-reserve", "524288",
 		"--to", strconv.Itoa(total), "--batch", "200", "--drain", "--drain-timeout", "3m")
 	waitUntil(t, 2*time.Minute, "the burst to be accepted", func() bool { return b.accepted.Load() == total-1 })
-	mq := startMosquittoOn(t, bin, port)
+	mq := startMosquittoOn(t, mosquittoBin(), port, "")
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
 	b.wait(t, 4*time.Minute)
 	agg.Stop()
@@ -314,4 +306,34 @@ func TestFaultEdgeDiskFull(t *testing.T) {
 		t.Fatalf("%d refused at the edge, %d reported in gap records", refused, notAccepted)
 	}
 	reconcile(t, agg.DB, total, lost+refused)
+}
+
+// With the shipped Mosquitto ACL, a device cannot publish under another device's topic, nor
+// read its acknowledgements; its own events are recorded.
+func TestMosquittoACL(t *testing.T) {
+	acl, err := filepath.Abs("../configs/mosquitto/acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mq := startMosquittoOn(t, mosquittoBin(), freePort(t), "acl_file "+acl+"\n")
+	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"), "--config", writeConfig(t, "username: crosswatch-aggregator"))
+	spoof, _ := wire.Encode(wire.Event{V: 1, ID: "spoof-1", Device: "victim", Camera: "c", Site: "synth-main-nb", Zone: "z",
+		Type: wire.RedLightRunning, Time: time.Now().UTC(), Class: "car", Confidence: 0.9})
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(mq.URL).SetClientID("attacker").SetUsername("attacker"))
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.Publish(wire.Topic("victim", wire.KindEvents), 1, false, spoof).Wait()
+	b := startBurst(t, "--broker", mq.URL, "--outbox", filepath.Join(t.TempDir(), "o.db"), "--to", "50", "--drain", "--drain-timeout", "30s")
+	b.wait(t, time.Minute)
+	c.Disconnect(50)
+	agg.Stop()
+	reconcile(t, agg.DB, 50, 0)
+	d, _ := sql.Open("sqlite3", "file:"+agg.DB+"?mode=ro")
+	defer d.Close()
+	var n int
+	d.QueryRow(`SELECT count(*) FROM events WHERE device = 'victim'`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("a spoofed event under another device's topic was recorded")
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
@@ -18,8 +17,9 @@ type Broker struct {
 	addr string
 }
 
-// Start listens on addr (host:port; port 0 picks a free one) and serves until Close.
-func Start(addr string, log *slog.Logger) (*Broker, error) {
+// Start listens on addr (host:port; port 0 picks a free one) and serves until Close, with acl
+// confining each device to its own topics.
+func Start(addr string, acl *ACL, log *slog.Logger) (*Broker, error) {
 	// Listen first so that a busy port is a clear error, then hand the port to mochi.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -28,7 +28,7 @@ func Start(addr string, log *slog.Logger) (*Broker, error) {
 	bound := ln.Addr().String()
 	ln.Close()
 	srv := mochi.New(&mochi.Options{Logger: log.With("component", "broker"), InlineClient: false})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := srv.AddHook(acl, nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
 	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: bound})); err != nil {

@@ -4,6 +4,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -138,9 +140,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	brokerURL := cfg.MQTT.Broker
+	brokerURL, user, pass := cfg.MQTT.Broker, cfg.MQTT.Username, cfg.MQTT.Password
 	if brokerURL == "embedded" {
-		b, err := broker.Start(cfg.MQTT.Listen, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		// The aggregator's own client proves itself with a secret made for this process.
+		var secret [16]byte
+		rand.Read(secret[:])
+		user, pass = "crosswatch-aggregator", hex.EncodeToString(secret[:])
+		acl := &broker.ACL{AggregatorUser: user, AggregatorSecret: pass}
+		b, err := broker.Start(cfg.MQTT.Listen, acl, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err
 		}
@@ -155,7 +162,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIngest()
 	var ing *ingest.Ingester
-	client := mqtt.New(ingCtx, mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Group: cfg.MQTT.Group, Log: log,
+	client := mqtt.New(ingCtx, mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Username: user, Password: pass, Group: cfg.MQTT.Group, Log: log,
 		Submit: func(m ingest.Message) bool { return ing.TrySubmit(m) }})
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload

@@ -22,7 +22,9 @@ type Config struct {
 		Broker   string `yaml:"broker"` // "embedded" or a URL such as tcp://127.0.0.1:1883
 		Listen   string `yaml:"listen"` // the embedded broker's address
 		ClientID string `yaml:"client_id"`
-		Group    string `yaml:"group"` // shared-subscription group, for several aggregators
+		Username string `yaml:"username"` // for an external broker
+		Password string `yaml:"password"` //
+		Group    string `yaml:"group"`    // shared-subscription group, for several aggregators
 	} `yaml:"mqtt"`
 	Store struct {
 		Driver string `yaml:"driver"`

@@ -19,6 +19,8 @@ import (
 type Options struct {
 	Broker   string
 	ClientID string
+	Username string
+	Password string
 	// Group, when set, subscribes through MQTT shared subscriptions so that several aggregators
 	// split the stream.
 	Group string
@@ -42,6 +44,8 @@ func New(ctx context.Context, o Options) *Client {
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(o.ClientID).
+		SetUsername(o.Username).
+		SetPassword(o.Password).
 		SetCleanSession(true).
 		SetOrderMatters(false).
 		SetKeepAlive(15 * time.Second).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -108,7 +109,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, log *slog.Logger) (*relay.Relay, *mqtt.Client, func(), error) {
 	var rl *relay.Relay
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	client, err := mqtt.Dial(mqtt.Options{Broker: broker, Device: device, Software: Software, Log: log,
+	client, err := mqtt.Dial(mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
 		OnAck: func(ids []string) { rl.Ack(ids) },
 		Backlog: func() (int, time.Duration) {
 			st, err := ob.Stats(rctx)

@@ -22,7 +22,8 @@ var ErrNotConnected = errors.New("mqtt: not connected")
 // Options configure a Client.
 type Options struct {
 	Broker   string // tcp://host:port
-	Device   string
+	Device   string // also the MQTT username: brokers confine a device to its own topics by it
+	Password string // the device's token, where the broker requires one
 	Software string
 	// OnAck receives the ids that the aggregator committed or dead-lettered; it may block.
 	OnAck func(ids []string)
@@ -78,6 +79,8 @@ func Dial(o Options) (*Client, error) {
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID("crosswatch-edge-"+o.Device).
+		SetUsername(o.Device).
+		SetPassword(o.Password).
 		SetCleanSession(true).
 		SetOrderMatters(false).
 		SetKeepAlive(15*time.Second).

@@ -1,0 +1,109 @@
+package broker
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+func connect(t *testing.T, url, user, pass string) (paho.Client, error) {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("t-" + user).SetUsername(user).SetPassword(pass).SetConnectTimeout(2 * time.Second))
+	tok := c.Connect()
+	tok.Wait()
+	if tok.Error() == nil {
+		t.Cleanup(func() { c.Disconnect(50) })
+	}
+	return c, tok.Error()
+}
+
+// A device publishes only under its own topic and reads only its own acks; only the
+// aggregator, with its secret, reads everything.
+func TestACLConfinesDevices(t *testing.T) {
+	acl := &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret"}
+	b, err := Start("127.0.0.1:0", acl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := connect(t, b.URL(), "agg", "wrong"); err == nil {
+		t.Fatal("aggregator admitted with a wrong secret")
+	}
+	if _, err := connect(t, b.URL(), "edge/+", ""); err == nil {
+		t.Fatal("a username that is not a device id was admitted")
+	}
+	agg, err := connect(t, b.URL(), "agg", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	agg.Subscribe("crosswatch/v1/#", 1, func(_ paho.Client, m paho.Message) { mu.Lock(); got[m.Topic()]++; mu.Unlock() }).Wait()
+
+	// A denied publish may cost the spoofer its connection: each attempt gets its own.
+	for _, topic := range []string{wire.Topic("edge-b", wire.KindEvents), wire.Topic("edge-a", wire.KindAck)} {
+		spoofer, err := connect(t, b.URL(), "edge-a", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoofer.Publish(topic, 1, false, "spoof").WaitTimeout(time.Second)
+	}
+	a, err := connect(t, b.URL(), "edge-a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Publish(wire.Topic("edge-a", wire.KindEvents), 1, false, "mine").Wait()
+	// edge-a may not read edge-b's acks, nor everything.
+	var spy sync.Mutex
+	leaked := 0
+	for _, filter := range []string{wire.Topic("edge-b", wire.KindAck), "crosswatch/#"} {
+		reader, err := connect(t, b.URL(), "edge-a", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader.Subscribe(filter, 1, func(paho.Client, paho.Message) { spy.Lock(); leaked++; spy.Unlock() }).WaitTimeout(time.Second)
+	}
+	agg.Publish(wire.Topic("edge-b", wire.KindAck), 1, false, "for b").Wait()
+
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := got[wire.Topic("edge-a", wire.KindEvents)]
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if got[wire.Topic("edge-a", wire.KindEvents)] != 1 {
+		t.Fatalf("a device's own event did not arrive: %v", got)
+	}
+	if got[wire.Topic("edge-b", wire.KindEvents)] != 0 || got[wire.Topic("edge-a", wire.KindAck)] != 0 {
+		t.Fatalf("spoofed publishes reached the aggregator: %v", got)
+	}
+	spy.Lock()
+	defer spy.Unlock()
+	if leaked != 0 {
+		t.Fatalf("edge-a read %d messages of another device", leaked)
+	}
+}
+
+func TestBusyPort(t *testing.T) {
+	b, err := Start("127.0.0.1:0", &ACL{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := Start(b.URL()[len("tcp://"):], &ACL{}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Fatal("a second broker started on a busy port")
+	}
+}
