@@ -37,6 +37,7 @@ Commands:
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   check-config  validate a scene file
   burst         fault and soak harness: append numbered synthetic events and send them
+  bench         decode alone vs the full pipeline on one clip, in one run
 Run 'crosswatch-edge COMMAND -h' for a command's flags.
 `
 
@@ -58,6 +59,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runCheck(args[1:], stdout)
 	case "burst":
 		err = runBurst(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

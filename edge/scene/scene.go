@@ -78,6 +78,9 @@ type Crosswalk struct {
 type Detector struct {
 	Kind         string `yaml:"kind"`          // classical (background model and blobs)
 	ProcessWidth int    `yaml:"process_width"` // frames wider than this are downscaled once
+	// AnalysisFPS caps how many frames per second of stream time are analysed; the others are
+	// decoded but not converted or analysed. 0 analyses every frame.
+	AnalysisFPS float64 `yaml:"analysis_fps"`
 	// Classical detector: blob areas as fractions of the frame.
 	MinArea       float64 `yaml:"min_area"`
 	PersonMaxArea float64 `yaml:"person_max_area"`
@@ -85,7 +88,7 @@ type Detector struct {
 
 // Defaults returns the values a scene gets for fields it leaves out.
 func Defaults() Scene {
-	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, AnalysisFPS: 15, MinArea: 0.0004, PersonMaxArea: 0.0035}}
 }
 
 // Load reads, decodes strictly and validates a scene file.
@@ -212,6 +215,9 @@ func (s *Scene) Validate() error {
 	}
 	if d.ProcessWidth < 64 || d.ProcessWidth > 4096 {
 		bad("detector.process_width", "must be within 64..4096, got %d", d.ProcessWidth)
+	}
+	if d.AnalysisFPS < 0 || d.AnalysisFPS > 120 || math.IsNaN(d.AnalysisFPS) {
+		bad("detector.analysis_fps", "must be within 0..120 (0: every frame), got %v", d.AnalysisFPS)
 	}
 	if d.MinArea <= 0 || d.MinArea >= 1 {
 		bad("detector.min_area", "must be within (0,1), got %v", d.MinArea)

@@ -22,27 +22,24 @@ func ProcessSize(w, h, maxW int) (int, int) {
 	return maxW, max(1, h*maxW/w)
 }
 
-// Prep downscales frames to the analysed size, once per frame.
+// Prep downscales frames to the analysed size, once per frame. It holds no Mats, so several
+// goroutines may use it.
 type Prep struct {
 	size image.Point
-	dst  gocv.Mat
 }
 
 // NewPrep returns a Prep that produces w×h frames.
-func NewPrep(w, h int) *Prep { return &Prep{size: image.Pt(w, h), dst: gocv.NewMat()} }
+func NewPrep(w, h int) *Prep { return &Prep{size: image.Pt(w, h)} }
 
-// Frame returns src at the analysed size: src itself when no resize is needed, else a Mat owned
-// by Prep and valid until the next call.
-func (p *Prep) Frame(src gocv.Mat) gocv.Mat {
+// Frame returns src at the analysed size: src itself when no resize is needed (no copy), else
+// dst, resized into (dst is reused across calls: no allocation in steady state).
+func (p *Prep) Frame(src gocv.Mat, dst *gocv.Mat) gocv.Mat {
 	if src.Cols() == p.size.X && src.Rows() == p.size.Y {
 		return src
 	}
-	gocv.Resize(src, &p.dst, p.size, 0, 0, gocv.InterpolationArea)
-	return p.dst
+	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationArea)
+	return *dst
 }
-
-// Close releases the Mats.
-func (p *Prep) Close() { p.dst.Close() }
 
 // Gate reports whether anything moved since the last frame it saw, on a tiny grey copy.
 type Gate struct {

@@ -36,6 +36,7 @@ type File struct {
 	FPS           float64 // as the container claims; may be wrong
 	seq           int
 	last          time.Duration
+	lastStep      time.Duration
 }
 
 // OpenFile opens a video file, checking it before OpenCV sees it.
@@ -76,7 +77,29 @@ func OpenFile(path string) (*File, error) {
 }
 
 // Read decodes the next frame into fr. It returns io.EOF at the end of the stream.
-func (f *File) Read(fr *Frame) error {
+func (f *File) Read(fr *Frame) error { return f.ReadAfter(fr, 0) }
+
+// ReadAfter decodes into fr the first frame at or after stream time notBefore (less half a
+// frame). Frames before it are grabbed but not converted to BGR: the codec must still decode
+// them, the colour conversion and copy are saved. fr.Seq counts every frame, grabbed or read.
+func (f *File) ReadAfter(fr *Frame, notBefore time.Duration) error {
+	interval := time.Duration(float64(time.Second) / f.FPS)
+	if f.lastStep > 0 {
+		interval = f.lastStep // variable-rate clips: the last observed step predicts the next
+	}
+	for f.seq > 0 && f.last+interval+interval/2 < notBefore {
+		f.vc.Grab(1)
+		pos := time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
+		if pos <= f.last {
+			if pos == 0 && f.last > 0 {
+				return io.EOF // the container reports no position past its end
+			}
+			pos = f.last + interval
+		}
+		f.lastStep = pos - f.last
+		f.last = pos
+		f.seq++
+	}
 	if !f.vc.Read(&fr.Mat) || fr.Mat.Empty() {
 		return io.EOF
 	}
@@ -87,7 +110,10 @@ func (f *File) Read(fr *Frame) error {
 	pos := time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
 	if pos <= f.last && f.seq > 1 {
 		// Some containers report no timestamps; fall back to the nominal rate.
-		pos = f.last + time.Duration(float64(time.Second)/f.FPS)
+		pos = f.last + interval
+	}
+	if f.seq > 1 {
+		f.lastStep = pos - f.last
 	}
 	f.last = pos
 	fr.Pos, fr.Seq = pos, f.seq

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge/pipeline"
+	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/hw/camera"
+)
+
+// BenchResult is what 'crosswatch-edge bench --json' prints.
+type BenchResult struct {
+	Clip        string  `json:"clip"`
+	Width       int     `json:"width"`
+	Height      int     `json:"height"`
+	Frames      int     `json:"frames"`
+	DecodeFPS   float64 `json:"decode_fps"`   // the same capture with no analysis
+	PipelineFPS float64 `json:"pipeline_fps"` // the full edge path into the outbox
+	Ratio       float64 `json:"ratio"`        // pipeline_fps / decode_fps
+	AnalysisFPS float64 `json:"analysis_fps"` // the scene's cap on analysed frames per stream second
+	Analysed    int     `json:"analysed"`     // frames that passed the motion gate
+	Events      int     `json:"events"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench")
+	clip := fs.String("clip", "", "video file (required)")
+	scenePath := fs.String("scene", "", "scene file (default: a scene with no zones, which still runs detection and tracking)")
+	maxFrames := fs.Int("frames", 0, "frames to measure (0: the whole clip)")
+	analysisFPS := fs.Float64("analysis-fps", -1, "override the scene's detector.analysis_fps (0: every frame)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *clip == "" {
+		return errors.New("--clip is required")
+	}
+	sc := &scene.Scene{}
+	if *scenePath != "" {
+		var err error
+		if sc, err = scene.Load(*scenePath); err != nil {
+			return err
+		}
+	} else {
+		d := scene.Defaults()
+		d.Version, d.Camera = 1, "bench"
+		sc = &d
+	}
+	if *analysisFPS >= 0 {
+		sc.Detector.AnalysisFPS = *analysisFPS
+	}
+	// Decode alone: the physical limit of this box for this clip.
+	src, err := camera.OpenFile(*clip)
+	if err != nil {
+		return err
+	}
+	fr := camera.NewFrame()
+	began := time.Now()
+	n := 0
+	for (*maxFrames == 0 || n < *maxFrames) && ctx.Err() == nil {
+		if err := src.Read(fr); err != nil {
+			break
+		}
+		n++
+	}
+	decode := time.Since(began)
+	fr.Close()
+	w, h := src.Width, src.Height
+	src.Close()
+	if n == 0 {
+		return fmt.Errorf("clip %s: no frames decoded", *clip)
+	}
+
+	// The full path, into a real outbox (no network: the sender is not on the frame path).
+	dir, err := os.MkdirTemp("", "crosswatch-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ob, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Options{ReserveBytes: -1})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	src, err = camera.OpenFile(*clip)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var limited pipeline.Source = src
+	if *maxFrames > 0 {
+		limited = &frameLimit{src: src, left: *maxFrames}
+	}
+	p := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute},
+		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer p.Close()
+	st, err := p.Run(ctx, nil)
+	if err != nil {
+		return err
+	}
+	r := BenchResult{Clip: filepath.Base(*clip), Width: w, Height: h, Frames: n,
+		DecodeFPS: float64(n) / decode.Seconds(), PipelineFPS: float64(st.Frames) / st.Elapsed.Seconds(), Analysed: st.Analysed,
+		AnalysisFPS: sc.Detector.AnalysisFPS}
+	for _, v := range st.Events {
+		r.Events += v
+	}
+	r.Ratio = r.PipelineFPS / r.DecodeFPS
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	fmt.Fprintf(stdout, "%s %dx%d, %d frames: decode %.1f fps, pipeline %.1f fps, ratio %.2f (analysis cap %g fps, %d analysed, %d events)\n",
+		r.Clip, w, h, n, r.DecodeFPS, r.PipelineFPS, r.Ratio, r.AnalysisFPS, r.Analysed, r.Events)
+	return nil
+}
+
+type frameLimit struct {
+	src  pipeline.Source
+	left int
+}
+
+func (f *frameLimit) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
+	if fr.Seq >= f.left {
+		return io.EOF
+	}
+	return f.src.ReadAfter(fr, notBefore)
+}
