@@ -89,6 +89,8 @@ func runSynth(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "output directory (required)")
 	dur := fs.Duration("duration", time.Minute, "clip length")
 	fps := fs.Int("fps", 15, "frames per second")
+	size := fs.String("size", "640x480", "frame size of the clip, WxH")
+	codec := fs.String("codec", "mjpg", "mjpg (clip.avi) or h264 (clip.mp4)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,13 +98,16 @@ func runSynth(args []string, stdout io.Writer) error {
 		return errors.New("--out is required")
 	}
 	cfg := synth.DefaultConfig(*seed)
-	cfg.Duration, cfg.FPS = *dur, *fps
+	cfg.Duration, cfg.FPS, cfg.Codec = *dur, *fps, *codec
+	if _, err := fmt.Sscanf(*size, "%dx%d", &cfg.Width, &cfg.Height); err != nil {
+		return fmt.Errorf("--size %q: want WxH such as 1280x720", *size)
+	}
 	t, err := synth.Generate(cfg, *out)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "synth: wrote %s, scene.yaml and truth.json in %s (%d violations, %.0f s at %d fps)\n",
-		synth.ClipName, *out, len(t.Violations), t.DurationS, t.FPS)
+		t.Clip, *out, len(t.Violations), t.DurationS, t.FPS)
 	return nil
 }
 

@@ -127,3 +127,18 @@ func TestCountsRollEveryPeriod(t *testing.T) {
 		t.Fatalf("counts %+v", out.counts)
 	}
 }
+
+func BenchmarkStep(b *testing.B) {
+	s, _ := scene.Parse([]byte(sceneYAML))
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	sig := []edge.SignalState{{Light: edge.Green, Since: base}}
+	tracks := make([]edge.Track, 20)
+	for i := range tracks {
+		tracks[i] = edge.Track{ID: i + 1, Box: edge.Box{X0: float32(i * 5), Y0: 60, X1: float32(i*5 + 4), Y1: 70}, Class: edge.Car, Hits: 5}
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		e.Step(base.Add(time.Duration(i)*time.Millisecond), sig, tracks, nil, out)
+	}
+}

@@ -78,6 +78,8 @@ type Crosswalk struct {
 type Detector struct {
 	Kind         string `yaml:"kind"`          // classical (background model and blobs)
 	ProcessWidth int    `yaml:"process_width"` // frames wider than this are downscaled once
+	// ModelWidth is the width the classical background model runs at (boxes are scaled back).
+	ModelWidth int `yaml:"model_width"`
 	// AnalysisFPS caps how many frames per second of stream time are analysed; the others are
 	// decoded but not converted or analysed. 0 analyses every frame.
 	AnalysisFPS float64 `yaml:"analysis_fps"`
@@ -88,7 +90,7 @@ type Detector struct {
 
 // Defaults returns the values a scene gets for fields it leaves out.
 func Defaults() Scene {
-	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, AnalysisFPS: 15, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15, MinArea: 0.0004, PersonMaxArea: 0.0035}}
 }
 
 // Load reads, decodes strictly and validates a scene file.
@@ -215,6 +217,9 @@ func (s *Scene) Validate() error {
 	}
 	if d.ProcessWidth < 64 || d.ProcessWidth > 4096 {
 		bad("detector.process_width", "must be within 64..4096, got %d", d.ProcessWidth)
+	}
+	if d.ModelWidth < 64 || d.ModelWidth > d.ProcessWidth {
+		bad("detector.model_width", "must be within 64..process_width (%d), got %d", d.ProcessWidth, d.ModelWidth)
 	}
 	if d.AnalysisFPS < 0 || d.AnalysisFPS > 120 || math.IsNaN(d.AnalysisFPS) {
 		bad("detector.analysis_fps", "must be within 0..120 (0: every frame), got %v", d.AnalysisFPS)

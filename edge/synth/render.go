@@ -16,9 +16,20 @@ import (
 	"github.com/crosswatch/crosswatch/edge/vision"
 )
 
-// ClipName is the file Generate writes the clip to: Motion-JPEG in AVI, which OpenCV writes
-// and reads without FFmpeg.
+// ClipName is the file Generate writes a Motion-JPEG clip to (OpenCV writes and reads it
+// without FFmpeg); an H.264 clip is clip.mp4.
 const ClipName = "clip.avi"
+
+// clipFile returns the clip's file name and fourcc for a codec.
+func clipFile(codec string) (name, fourcc string, err error) {
+	switch codec {
+	case "", "mjpg":
+		return ClipName, "MJPG", nil
+	case "h264":
+		return "clip.mp4", "avc1", nil
+	}
+	return "", "", fmt.Errorf("synth: codec %q: use mjpg or h264", codec)
+}
 
 // Epoch is the wall-clock start of a seed's clip, so that replays of it produce the same event ids.
 func Epoch(seed uint64) time.Time {
@@ -35,20 +46,33 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if cfg.Duration < 5*time.Second || cfg.Duration > time.Hour {
 		return nil, fmt.Errorf("synth: duration %v is outside 5s..1h", cfg.Duration)
 	}
+	if cfg.Width == 0 && cfg.Height == 0 {
+		cfg.Width, cfg.Height = W, H
+	}
+	if cfg.Width < 160 || cfg.Height < 120 || cfg.Width > 3840 || cfg.Height > 2160 || cfg.Width%2 != 0 || cfg.Height%2 != 0 {
+		return nil, fmt.Errorf("synth: size %dx%d: even width 160..3840 and height 120..2160", cfg.Width, cfg.Height)
+	}
+	name, fourcc, err := clipFile(cfg.Codec)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	truth := &Truth{Version: 1, Seed: cfg.Seed, Camera: Camera, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), Start: Epoch(cfg.Seed)}
+	truth := &Truth{Version: 1, Seed: cfg.Seed, Clip: name, Camera: Camera, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), Start: Epoch(cfg.Seed)}
 	w := newWorld(cfg, truth)
 
-	clip := filepath.Join(dir, ClipName)
-	vw, err := gocv.VideoWriterFile(clip, "MJPG", float64(cfg.FPS), W, H, true)
+	clip := filepath.Join(dir, name)
+	vw, err := gocv.VideoWriterFile(clip, fourcc, float64(cfg.FPS), cfg.Width, cfg.Height, true)
 	if err != nil || !vw.IsOpened() {
 		return nil, fmt.Errorf("synth: open video writer %s: %v", clip, err)
 	}
 	defer vw.Close()
 	r := newRenderer(cfg.Seed)
 	defer r.close()
+	out := r.frame
+	scaled := gocv.NewMat()
+	defer scaled.Close()
 	frames := int(cfg.Duration.Seconds() * float64(cfg.FPS))
 	inRed := false
 	for i := 0; i < frames; i++ {
@@ -61,7 +85,12 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 			}
 		}
 		r.draw(w)
-		if err := vw.Write(r.frame); err != nil {
+		out = r.frame
+		if cfg.Width != W || cfg.Height != H {
+			gocv.Resize(r.frame, &scaled, image.Pt(cfg.Width, cfg.Height), 0, 0, gocv.InterpolationLinear)
+			out = scaled
+		}
+		if err := vw.Write(out); err != nil {
 			return nil, fmt.Errorf("synth: write frame %d: %w", i, err)
 		}
 		w.step()
@@ -86,7 +115,7 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
-	head := fmt.Sprintf("# Scene of the synthetic intersection (crosswatch-edge synth --seed %d).\n# Coordinates are fractions of the %dx%d frame.\n", cfg.Seed, W, H)
+	head := fmt.Sprintf("# Scene of the synthetic intersection (crosswatch-edge synth --seed %d).\n# Coordinates are fractions of the frame (%dx%d here).\n", cfg.Seed, cfg.Width, cfg.Height)
 	if err := os.WriteFile(filepath.Join(dir, "scene.yaml"), append([]byte(head), sc...), 0o644); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}

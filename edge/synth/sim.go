@@ -41,15 +41,22 @@ type Config struct {
 	Seed     uint64
 	Duration time.Duration
 	FPS      int
+	// Width and Height of the written clip. The scene is rendered at 640×480 and scaled once;
+	// scene coordinates are normalised, so the same scene file holds.
+	Width, Height int
+	Codec         string // "mjpg" (clip.avi, no FFmpeg needed) or "h264" (clip.mp4)
 }
 
-// DefaultConfig is a one-minute clip at 15 fps.
-func DefaultConfig(seed uint64) Config { return Config{Seed: seed, Duration: time.Minute, FPS: 15} }
+// DefaultConfig is a one-minute 640×480 Motion-JPEG clip at 15 fps.
+func DefaultConfig(seed uint64) Config {
+	return Config{Seed: seed, Duration: time.Minute, FPS: 15, Width: W, Height: H, Codec: "mjpg"}
+}
 
 // Truth is what the clip contains, exactly.
 type Truth struct {
 	Version    int           `json:"version"`
 	Seed       uint64        `json:"seed"`
+	Clip       string        `json:"clip"`
 	Camera     string        `json:"camera"`
 	FPS        int           `json:"fps"`
 	DurationS  float64       `json:"duration_s"`

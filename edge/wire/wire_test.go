@@ -146,3 +146,21 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	good, _ := os.ReadFile("testdata/event.golden.json")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeEvent(good); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	e := goldenPayloads()["event"].(Event)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Encode(e)
+	}
+}

@@ -1,0 +1,95 @@
+package vision
+
+import (
+	"image"
+	"image/color"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/crosswatch/crosswatch/edge/scene"
+)
+
+// frames returns n 640×480 frames with a box moving across a noisy background.
+func frames(n int) []gocv.Mat {
+	out := make([]gocv.Mat, n)
+	for i := range out {
+		m := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
+		m.SetTo(gocv.NewScalar(70, 70, 70, 0))
+		x := 20 + (i*7)%560
+		gocv.Rectangle(&m, image.Rect(x, 200, x+34, 260), color.RGBA{200, 40, 40, 255}, -1)
+		out[i] = m
+	}
+	return out
+}
+
+func closeAll(ms []gocv.Mat) {
+	for _, m := range ms {
+		m.Close()
+	}
+}
+
+// The classical detector finds a moving box once the background model has learnt.
+func TestClassicalFindsMovingBox(t *testing.T) {
+	fs := frames(60)
+	defer closeAll(fs)
+	d := scene.Defaults()
+	c := NewClassical(640, 480, d.Detector, nil, nil)
+	defer c.Close()
+	var found int
+	for _, f := range fs {
+		found = len(c.Detect(f))
+	}
+	if found != 1 {
+		t.Fatalf("found %d blobs in the last frame, want 1", found)
+	}
+}
+
+func BenchmarkGate(b *testing.B) {
+	fs := frames(16)
+	defer closeAll(fs)
+	g := NewGate(640, 480)
+	defer g.Close()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		g.Moving(fs[i%len(fs)])
+	}
+}
+
+func BenchmarkClassicalDetect640(b *testing.B) {
+	fs := frames(16)
+	defer closeAll(fs)
+	c := NewClassical(640, 480, scene.Defaults().Detector, nil, nil)
+	defer c.Close()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c.Detect(fs[i%len(fs)])
+	}
+}
+
+func BenchmarkPrep720to640(b *testing.B) {
+	src := gocv.NewMatWithSize(720, 1280, gocv.MatTypeCV8UC3)
+	defer src.Close()
+	dst := gocv.NewMat()
+	defer dst.Close()
+	p := NewPrep(640, 360)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p.Frame(src, &dst)
+	}
+}
+
+func BenchmarkSignalRead(b *testing.B) {
+	fs := frames(1)
+	defer closeAll(fs)
+	s := scene.Defaults()
+	s.Signals = []scene.Signal{{ID: "a", Kind: "vehicle", Region: [2]scene.Point{{X: 0.6, Y: 0.2}, {X: 0.65, Y: 0.35}}}}
+	r := NewSignalReader(&s, 640, 480)
+	defer r.Close()
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r.Read(fs[0], now)
+	}
+}
