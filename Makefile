@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 TIMEOUT ?= 40m
 
-.PHONY: all deps build demo test test-short models clean
+.PHONY: all deps build demo test test-short bench models clean
 
 all: build
 
@@ -20,9 +20,15 @@ demo: build
 	@bash scripts/demo.sh
 
 # The whole suite: unit, adapter (SQLite, real Mosquitto on loopback) and end-to-end tests.
-test: deps
+test: build
 	$(GO) vet ./...
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
+	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot
+
+# Every figure in docs/BENCHMARKS.md: Go benchmarks, then decode vs pipeline on synthetic
+# 640x480/720p/1080p clips and the real clips in ../shared/videos.
+bench: build
+	@bash scripts/bench.sh
 
 test-short: deps
 	$(GO) test -count=1 -short ./...

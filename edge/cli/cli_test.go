@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,5 +134,34 @@ func TestTruncatedClip(t *testing.T) {
 		"--broker", "tcp://127.0.0.1:1", "--outbox", filepath.Join(t.TempDir(), "o.db"), "--drain-timeout", "100ms")
 	if !strings.Contains(stdout, "replay: ") || strings.Contains(stderr, "panic") {
 		t.Fatalf("stdout %q stderr %q", stdout, stderr)
+	}
+}
+
+// bench --json prints the fields the benchmarks document reads, measured on one clip in one run.
+func TestBenchJSON(t *testing.T) {
+	dir := sharedClip(t)
+	code, stdout, stderr := run("bench", "--clip", filepath.Join(dir, synth.ClipName), "--scene", filepath.Join(dir, "scene.yaml"), "--frames", "60", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r BenchResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	if r.Frames != 60 || r.DecodeFPS <= 0 || r.PipelineFPS <= 0 || r.Ratio <= 0 || r.Ratio > 2 || r.Width != 640 || r.Analysed == 0 {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+// A real H.264 clip from ../shared, when present: decoded to its end without error.
+func TestBenchRealClip(t *testing.T) {
+	clip := "../../../shared/videos/rlv_ahmadyahya_youtube.mp4"
+	if _, err := os.Stat(clip); err != nil {
+		t.Skipf("no ../shared/videos (%v): the real clips stay outside the repository", err)
+	}
+	code, stdout, stderr := run("bench", "--clip", clip, "--json")
+	var r BenchResult
+	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.Frames < 100 || r.Width != 352 {
+		t.Fatalf("exit %d %q %q", code, stdout, stderr)
 	}
 }

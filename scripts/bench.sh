@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# make bench: every figure in docs/BENCHMARKS.md. BENCH_SMOKE=1 runs a short form (CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out/bench${BENCH_SMOKE:+-smoke}}
+SHARED=${SHARED:-../shared/videos}
+smoke=${BENCH_SMOKE:-}
+dur=60s; benchtime=1s
+if [ -n "$smoke" ]; then dur=5s; benchtime=1x; fi
+mkdir -p "$OUT"
+
+echo "# crosswatch bench — $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3); OpenCV $(pkg-config --modversion opencv4)"
+echo
+echo "## Go benchmarks (per frame and per event)"
+go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./edge/track/ ./edge/rules/ ./edge/vision/ ./edge/wire/ | grep -E '^Benchmark'
+echo
+echo "## decode vs pipeline, same clip, same run (crosswatch-edge bench --json)"
+clips=()
+for spec in "640x480 mjpg 15" "1280x720 h264 30" "1920x1080 h264 30"; do
+	set -- $spec
+	d="$OUT/synth-$1-$2"
+	[ -f "$d/truth.json" ] && [ -z "$smoke" ] || bin/crosswatch-edge synth --seed 1 --out "$d" --size "$1" --codec "$2" --fps "$3" --duration "$dur" >/dev/null
+	clips+=("$(ls "$d"/clip.* | head -1)|$d/scene.yaml")
+done
+if [ -d "$SHARED" ] && [ -z "$smoke" ]; then
+	for f in platform_metroeyes_tokyo_metro_platform_fisheye general_metroeyes_subway_corridor general_kartikmalhotra_highway_overpass rlv_gutomadon_redlight ped_roxaaaaa_crosswalk; do
+		[ -f "$SHARED/$f.mp4" ] && clips+=("$SHARED/$f.mp4|")
+	done
+elif [ -z "$smoke" ]; then
+	echo "(no $SHARED: real clips skipped)"
+fi
+for c in "${clips[@]}"; do
+	clip=${c%%|*}; scene=${c#*|}
+	bin/crosswatch-edge bench --clip "$clip" ${scene:+--scene "$scene"} --json
+done
