@@ -5,6 +5,7 @@ package aggregator
 
 import (
 	"errors"
+	"math"
 	"time"
 )
 
@@ -60,13 +61,57 @@ type LedgerEntry struct {
 	Time           time.Time `json:"time"`
 }
 
-// SiteScore is a site with its score and what explains it.
+// SiteScore is a site with its score, the window it covers and what explains it.
 type SiteScore struct {
 	Site
-	Score      int            `json:"score"`
-	Events     map[string]int `json:"events"`     // per event type
-	RoadUsers  int            `json:"road_users"` // counted exposure
-	Deductions int            `json:"deductions"` // ledger rows
+	Score          int             `json:"score"`
+	CatalogVersion string          `json:"catalog_version"`
+	From           time.Time       `json:"from"` // the score's rolling window
+	To             time.Time       `json:"to"`
+	Events         map[string]int  `json:"events"`     // per event type, inside the window
+	RoadUsers      int             `json:"road_users"` // counted exposure inside the window
+	Deductions     int             `json:"deductions"` // ledger rows inside the window
+	Status         string          `json:"status"`     // StatusOK or StatusInsufficientData
+	Rates          map[string]Rate `json:"rates"`      // per event type; empty when data is insufficient
+}
+
+// Rate statuses.
+const (
+	StatusOK               = "ok"
+	StatusInsufficientData = "insufficient_data" // too few road users counted to rank on rates
+)
+
+// Rate is events per 1,000 road users with a 95 % Wilson score interval.
+type Rate struct {
+	Events      int     `json:"events"`
+	PerThousand float64 `json:"per_1000"`
+	Low         float64 `json:"low"`
+	High        float64 `json:"high"`
+}
+
+// NewRate computes the rate of k events among n road users; ok is false when n is zero or
+// smaller than k (counts missing for part of the window), when a rate would mislead.
+func NewRate(k, n int) (Rate, bool) {
+	if n <= 0 || k > n {
+		return Rate{Events: k}, false
+	}
+	const z = 1.959964
+	p, fn := float64(k)/float64(n), float64(n)
+	d := 1 + z*z/fn
+	c := (p + z*z/(2*fn)) / d
+	h := z * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn)) / d
+	low := math.Max(0, c-h)
+	if k == 0 {
+		low = 0 // exactly, not a rounding error above it
+	}
+	return Rate{Events: k, PerThousand: 1000 * p, Low: 1000 * low, High: 1000 * math.Min(1, c+h)}, true
+}
+
+// ScoreQuery selects how scores are computed.
+type ScoreQuery struct {
+	CatalogVersion string    // the ledger version to score with
+	From, To       time.Time // rolling window
+	MinRoadUsers   int       // below this exposure a site's rates are "insufficient_data"
 }
 
 // CatalogEntry prices one event type.

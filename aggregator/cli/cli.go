@@ -139,6 +139,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
 		return err
 	}
+	kinds := map[string]aggregator.SiteKind{}
+	for _, s := range cfg.Sites {
+		kinds[s.ID] = s.Kind
+	}
+	repriced, err := store.EnsureCatalog(ctx, cat, kinds)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Catalog, err)
+	}
+	if repriced > 0 {
+		log.Info("new catalog version: stored events re-priced", "version", cat.Version, "ledger_rows", repriced)
+	}
 
 	brokerURL, user, pass := cfg.MQTT.Broker, cfg.MQTT.Username, cfg.MQTT.Password
 	if brokerURL == "embedded" {
@@ -177,7 +188,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	srv := &http.Server{Handler: api.Handler(store, cat, client.Connected, log), ReadHeaderTimeout: 10 * time.Second}
+	scoring := api.Scoring{Window: cfg.Score.Window, MinRoadUsers: cfg.Score.MinRoadUsers, Now: time.Now}
+	srv := &http.Server{Handler: api.Handler(store, cat, scoring, client.Connected, log), ReadHeaderTimeout: 10 * time.Second}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	apiURL := "http://" + ln.Addr().String()
@@ -225,7 +237,7 @@ func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", req.URL, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tSITE\tKIND\tSCORE\tEVENTS\tROAD USERS")
+	fmt.Fprintln(tw, "RANK\tSITE\tKIND\tSCORE\tEVENTS\tROAD USERS\tRATE PER 1,000 (95% CI)")
 	for i, s := range sites {
 		var ev []string
 		for k, n := range s.Events {
@@ -235,7 +247,19 @@ func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(ev) == 0 {
 			ev = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\n", i+1, s.ID, s.Kind, s.Score, strings.Join(ev, " "), s.RoadUsers)
+		rate := "insufficient data"
+		if s.Status == aggregator.StatusOK {
+			var rs []string
+			for k, r := range s.Rates {
+				rs = append(rs, fmt.Sprintf("%s %.1f (%.1f–%.1f)", k, r.PerThousand, r.Low, r.High))
+			}
+			sort.Strings(rs)
+			rate = strings.Join(rs, " ")
+			if rate == "" {
+				rate = "0"
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\n", i+1, s.ID, s.Kind, s.Score, strings.Join(ev, " "), s.RoadUsers, rate)
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -30,6 +31,10 @@ type Config struct {
 		Driver string `yaml:"driver"`
 		Path   string `yaml:"path"`
 	} `yaml:"store"`
+	Score struct {
+		Window       time.Duration `yaml:"window"`         // rolling window of the score and rates
+		MinRoadUsers int           `yaml:"min_road_users"` // exposure below which rates are "insufficient data"
+	} `yaml:"score"`
 	Catalog string            `yaml:"catalog"` // relative to the config file
 	Sites   []aggregator.Site `yaml:"sites"`
 }
@@ -43,6 +48,8 @@ func defaultConfig() Config {
 	c.Store.Driver = "sqlite"
 	c.Store.Path = "crosswatch.db"
 	c.Catalog = "catalog.yaml"
+	c.Score.Window = 30 * 24 * time.Hour
+	c.Score.MinRoadUsers = 200
 	return c
 }
 
@@ -89,6 +96,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "missing")
+	}
+	if c.Score.Window < time.Hour || c.Score.Window > 5*366*24*time.Hour {
+		bad("score.window", "must be within 1h..5 years, got %v", c.Score.Window)
+	}
+	if c.Score.MinRoadUsers < 1 {
+		bad("score.min_road_users", "must be at least 1, got %d", c.Score.MinRoadUsers)
 	}
 	if c.Catalog == "" {
 		bad("catalog", "missing")

@@ -120,9 +120,11 @@ func (g *Ingester) Stats() Stats {
 	}
 }
 
-// Run commits batches until ctx ends, then commits what is already queued and returns.
+// Run commits batches until ctx ends, then commits what is already queued and returns. A
+// commit under way is never cancelled: shutdown finishes in-flight commits.
 func (g *Ingester) Run(ctx context.Context) error {
 	defer close(g.done)
+	commitCtx := context.WithoutCancel(ctx)
 	batch := make([]Message, 0, g.cfg.MaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -135,11 +137,11 @@ func (g *Ingester) Run(ctx context.Context) error {
 				case m := <-g.in:
 					batch = append(batch, m)
 					if len(batch) == cap(batch) {
-						g.flush(context.WithoutCancel(ctx), batch)
+						g.flush(commitCtx, batch)
 						batch = batch[:0]
 					}
 				default:
-					g.flush(context.WithoutCancel(ctx), batch)
+					g.flush(commitCtx, batch)
 					return nil
 				}
 			}
@@ -152,11 +154,11 @@ func (g *Ingester) Run(ctx context.Context) error {
 			batch = append(batch, m)
 			if len(batch) == cap(batch) {
 				timer.Stop()
-				g.flush(ctx, batch)
+				g.flush(commitCtx, batch)
 				batch = batch[:0]
 			}
 		case <-timer.C:
-			g.flush(ctx, batch)
+			g.flush(commitCtx, batch)
 			batch = batch[:0]
 		}
 	}

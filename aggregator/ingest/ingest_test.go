@@ -112,7 +112,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if stats.Committed != 3 || stats.Duplicates != 1 || stats.DeadLetters != 4 {
 		t.Fatalf("stats %+v", stats)
 	}
-	scores, err := st.FindSiteScores(ctx)
+	scores, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "2026.11-1", From: time.Unix(0, 0), To: time.Now(), MinRoadUsers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if scores[1].Score != 1000 || scores[1].Events[wire.RedLightRunning] != 1 {
 		t.Fatalf("rail site %+v", scores[1])
 	}
-	ledger, err := st.FindLedger(ctx, "main-nb")
+	ledger, err := st.FindLedger(ctx, "main-nb", "")
 	if err != nil || len(ledger) != 2 || ledger[0].EventID != "e1" || ledger[0].CatalogVersion != "2026.11-1" || ledger[0].Points != 25 {
 		t.Fatalf("ledger %+v %v", ledger, err)
 	}
@@ -130,7 +130,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if err != nil || len(dl) != 4 {
 		t.Fatalf("dead letters %+v %v", dl, err)
 	}
-	if _, err := st.FindLedger(ctx, "nope"); !errors.Is(err, aggregator.ErrNotFound) {
+	if _, err := st.FindLedger(ctx, "nope", ""); !errors.Is(err, aggregator.ErrNotFound) {
 		t.Fatalf("unknown site: %v", err)
 	}
 }

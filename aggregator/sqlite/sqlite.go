@@ -23,6 +23,7 @@ type Store struct {
 }
 
 const schema = `
+CREATE TABLE IF NOT EXISTS catalogs (version TEXT PRIMARY KEY, entries TEXT NOT NULL, loaded_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat REAL, lon REAL);
 CREATE TABLE IF NOT EXISTS events (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
@@ -35,10 +36,12 @@ CREATE TABLE IF NOT EXISTS ledger (
 	type TEXT NOT NULL, points INTEGER NOT NULL, catalog_version TEXT NOT NULL, time_ms INTEGER NOT NULL,
 	UNIQUE (device, event_id, catalog_version));
 CREATE INDEX IF NOT EXISTS ledger_site ON ledger (site, seq);
+CREATE INDEX IF NOT EXISTS ledger_version_time ON ledger (catalog_version, site, time_ms);
 CREATE TABLE IF NOT EXISTS counts (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
 	start_ms INTEGER NOT NULL, period_s INTEGER NOT NULL, counts TEXT NOT NULL, total INTEGER NOT NULL,
 	PRIMARY KEY (device, id));
+CREATE INDEX IF NOT EXISTS counts_site_time ON counts (site, start_ms);
 CREATE TABLE IF NOT EXISTS gaps (
 	device TEXT NOT NULL, id TEXT NOT NULL, time_ms INTEGER NOT NULL, reason TEXT NOT NULL, evicted TEXT NOT NULL,
 	not_accepted INTEGER NOT NULL, oldest_ms INTEGER NOT NULL, newest_ms INTEGER NOT NULL, PRIMARY KEY (device, id));
@@ -158,13 +161,81 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 	return inserted, nil
 }
 
-// FindSiteScores returns every site with its score, worst first.
-func (s *Store) FindSiteScores(ctx context.Context) ([]aggregator.SiteScore, error) {
+// ErrCatalogChanged means a catalog version is already stored with other entries.
+var ErrCatalogChanged = errors.New("catalog changed without a new version")
+
+// EnsureCatalog stores a catalog version the first time it is seen and re-prices every stored
+// event under it (ledger replay), in one transaction, so each ledger row names the version that
+// priced it and scores can be explained under any version. kinds gives each site's kind.
+// It returns how many ledger rows the replay wrote. A version stored with other entries is
+// ErrCatalogChanged: a changed catalog needs a new version.
+func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kinds map[string]aggregator.SiteKind) (int, error) {
+	body, _ := json.Marshal(cat.Entries)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("ensure catalog: %w", err)
+	}
+	defer tx.Rollback()
+	var stored string
+	switch err := tx.QueryRowContext(ctx, `SELECT entries FROM catalogs WHERE version = ?`, cat.Version).Scan(&stored); {
+	case err == nil:
+		if stored != string(body) {
+			return 0, fmt.Errorf("catalog version %s: %w", cat.Version, ErrCatalogChanged)
+		}
+		return 0, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("ensure catalog: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO catalogs (version, entries, loaded_ms) VALUES (?, ?, ?)`, cat.Version, string(body), time.Now().UnixMilli()); err != nil {
+		return 0, fmt.Errorf("ensure catalog: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT device, id, site, type, confidence, time_ms FROM events`)
+	if err != nil {
+		return 0, fmt.Errorf("reprice: %w", err)
+	}
+	type priced struct {
+		device, id, site, typ string
+		points                int
+		ms                    int64
+	}
+	var out []priced
+	for rows.Next() {
+		var p priced
+		var conf float64
+		if err := rows.Scan(&p.device, &p.id, &p.site, &p.typ, &conf, &p.ms); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("reprice: %w", err)
+		}
+		kind, ok := kinds[p.site]
+		if !ok {
+			continue // a site no longer configured keeps its old ledger rows only
+		}
+		if p.points, ok = cat.Price(p.typ, kind, conf); ok {
+			out = append(out, p)
+		}
+	}
+	rows.Close()
+	for _, p := range out {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (site, device, event_id, type, points, catalog_version, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.site, p.device, p.id, p.typ, p.points, cat.Version, p.ms); err != nil {
+			return 0, fmt.Errorf("reprice %s/%s: %w", p.device, p.id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("reprice: %w", err)
+	}
+	return len(out), nil
+}
+
+// FindSiteScores returns every site with its score under q's catalog version and window,
+// its events and exposure in the window and its rates, worst first.
+func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error) {
+	from, to := q.From.UnixMilli(), q.To.UnixMilli()
 	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.name, s.kind, s.lat, s.lon,
-		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id), 0),
-		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id), 0),
-		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id), 0)
-		FROM sites s`)
+		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
+		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
+		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id AND c.start_ms >= ? AND c.start_ms < ?), 0)
+		FROM sites s`, q.CatalogVersion, from, to, q.CatalogVersion, from, to, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("find site scores: %w", err)
 	}
@@ -172,20 +243,20 @@ func (s *Store) FindSiteScores(ctx context.Context) ([]aggregator.SiteScore, err
 	out := []aggregator.SiteScore{}
 	idx := map[string]int{}
 	for rows.Next() {
-		var sc aggregator.SiteScore
+		sc := aggregator.SiteScore{CatalogVersion: q.CatalogVersion, From: q.From.UTC(), To: q.To.UTC(),
+			Events: map[string]int{}, Rates: map[string]aggregator.Rate{}}
 		var points int
 		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
 			return nil, fmt.Errorf("find site scores: %w", err)
 		}
 		sc.Score = aggregator.StartScore - points
-		sc.Events = map[string]int{}
 		idx[sc.ID] = len(out)
 		out = append(out, sc)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find site scores: %w", err)
 	}
-	er, err := s.db.QueryContext(ctx, `SELECT site, type, count(*) FROM events GROUP BY site, type`)
+	er, err := s.db.QueryContext(ctx, `SELECT site, type, count(*) FROM events WHERE time_ms >= ? AND time_ms < ? GROUP BY site, type`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("find site scores: %w", err)
 	}
@@ -198,6 +269,21 @@ func (s *Store) FindSiteScores(ctx context.Context) ([]aggregator.SiteScore, err
 		}
 		if i, ok := idx[site]; ok {
 			out[i].Events[typ] = n
+		}
+	}
+	for i := range out {
+		sc := &out[i]
+		sc.Status = aggregator.StatusOK
+		if sc.RoadUsers < max(q.MinRoadUsers, 1) {
+			sc.Status = aggregator.StatusInsufficientData
+			continue
+		}
+		for typ, k := range sc.Events {
+			if r, ok := aggregator.NewRate(k, sc.RoadUsers); ok {
+				sc.Rates[typ] = r
+			} else {
+				sc.Status = aggregator.StatusInsufficientData
+			}
 		}
 	}
 	sortScores(out)
@@ -219,15 +305,17 @@ func less(a, b aggregator.SiteScore) bool {
 	return a.ID < b.ID
 }
 
-// FindLedger returns a site's ledger, oldest first. It returns ErrNotFound for an unknown site.
-func (s *Store) FindLedger(ctx context.Context, site string) ([]aggregator.LedgerEntry, error) {
+// FindLedger returns a site's ledger under a catalog version ("" for every version), oldest
+// first. It returns ErrNotFound for an unknown site.
+func (s *Store) FindLedger(ctx context.Context, site, version string) ([]aggregator.LedgerEntry, error) {
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM sites WHERE id = ?`, site).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger WHERE site = ? ORDER BY seq`, site)
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
+		WHERE site = ? AND (? = '' OR catalog_version = ?) ORDER BY seq`, site, version, version)
 	if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}

@@ -31,9 +31,11 @@ func clipFile(codec string) (name, fourcc string, err error) {
 	return "", "", fmt.Errorf("synth: codec %q: use mjpg or h264", codec)
 }
 
-// Epoch is the wall-clock start of a seed's clip, so that replays of it produce the same event ids.
-func Epoch(seed uint64) time.Time {
-	return time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(seed%1000) * 24 * time.Hour)
+// clipStart is the wall-clock start written into the clip's modification time and truth: the
+// clip ends a minute before it was rendered, so its events fall inside an aggregator's rolling
+// window. Replays of the same file use the same start, hence the same event ids.
+func clipStart(d time.Duration) time.Time {
+	return time.Now().UTC().Truncate(time.Second).Add(-d - time.Minute)
 }
 
 func bgr(b, g, r uint8) color.RGBA { return color.RGBA{R: r, G: g, B: b, A: 255} }
@@ -59,7 +61,7 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	truth := &Truth{Version: 1, Seed: cfg.Seed, Clip: name, Camera: Camera, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), Start: Epoch(cfg.Seed)}
+	truth := &Truth{Version: 1, Seed: cfg.Seed, Clip: name, Camera: Camera, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), Start: clipStart(cfg.Duration)}
 	w := newWorld(cfg, truth)
 
 	clip := filepath.Join(dir, name)
