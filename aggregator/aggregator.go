@@ -216,3 +216,17 @@ type Batch struct {
 	DeadLetters []DeadLetter
 	Devices     []Device
 }
+
+// EventFilter selects stored events.
+type EventFilter struct {
+	Site     string // "" for every site
+	From, To time.Time
+	Limit    int
+}
+
+// Bin is one interval of a site's time series.
+type Bin struct {
+	Start     time.Time      `json:"start"`
+	Events    map[string]int `json:"events"`
+	RoadUsers int            `json:"road_users"`
+}

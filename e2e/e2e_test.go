@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -287,6 +288,17 @@ func TestClipToLedger(t *testing.T) {
 	// The same clip again, with a fresh outbox: the same event ids, so nothing new is recorded.
 	replay(t, edgeBin, dir, mq.URL, filepath.Join(t.TempDir(), "outbox.db"))
 	check("second replay")
+	resp, err := http.Get(agg.API + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for outcome, n := range map[string]int{"committed": len(truth.Violations), "duplicate": len(truth.Violations)} {
+		if want := fmt.Sprintf(`crosswatch_ingest_messages_total{outcome="%s"} %d`, outcome, n); !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	var devices []aggregator.Device
 	getJSON(t, agg.API+"/api/v1/devices", &devices)
 	if len(devices) != 1 || devices[0].ID != "e2e-edge" {

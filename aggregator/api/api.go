@@ -4,10 +4,12 @@ package api
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
@@ -22,6 +24,9 @@ type Store interface {
 	FindDevices(ctx context.Context) ([]aggregator.Device, error)
 	FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error)
 	FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error)
+	FindEvents(ctx context.Context, f aggregator.EventFilter) ([]aggregator.Event, error)
+	// FindSeries returns ErrNotFound for an unknown site.
+	FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error)
 	Ping(ctx context.Context) error
 }
 
@@ -36,23 +41,127 @@ type Scoring struct {
 // may ask for another with ?version= and ?window= (a Go duration such as 24h).
 func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/sites", func(w http.ResponseWriter, r *http.Request) {
+	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
+	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
 		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, To: sc.Now(), MinRoadUsers: sc.MinRoadUsers}
-		window := sc.Window
-		if v := r.URL.Query().Get("window"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				badRequest(w, "window: a positive duration such as 24h or 720h")
-				return
-			}
-			window = d
-		}
+		window, ok := duration(w, r, "window", sc.Window)
 		if v := r.URL.Query().Get("version"); v != "" {
 			q.CatalogVersion = v
 		}
 		q.From = q.To.Add(-window)
+		return q, ok
+	}
+	mux.HandleFunc("GET /api/v1/sites", func(w http.ResponseWriter, r *http.Request) {
+		q, ok := scoreQuery(w, r)
+		if !ok {
+			return
+		}
 		s, err := st.FindSiteScores(r.Context(), q)
 		reply(w, log, s, err)
+	})
+	mux.HandleFunc("GET /api/v1/sites/{id}/series", func(w http.ResponseWriter, r *http.Request) {
+		window, ok1 := duration(w, r, "window", 24*time.Hour)
+		if !ok1 {
+			return
+		}
+		bin, ok2 := duration(w, r, "bin", 15*time.Minute)
+		if !ok2 {
+			return
+		}
+		if bin != 5*time.Minute && bin != 15*time.Minute && bin != time.Hour {
+			badRequest(w, "bin: 5m, 15m or 60m")
+			return
+		}
+		to := sc.Now()
+		s, err := st.FindSeries(r.Context(), r.PathValue("id"), to.Add(-window), to, bin)
+		reply(w, log, s, err)
+	})
+	events := func(w http.ResponseWriter, r *http.Request, site string) ([]aggregator.Event, bool) {
+		window, ok := duration(w, r, "window", sc.Window)
+		if !ok {
+			return nil, false
+		}
+		to := sc.Now()
+		e, err := st.FindEvents(r.Context(), aggregator.EventFilter{Site: site, From: to.Add(-window), To: to, Limit: 10000})
+		if err != nil {
+			reply(w, log, nil, err)
+			return nil, false
+		}
+		return e, true
+	}
+	mux.HandleFunc("GET /api/v1/sites/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		if e, ok := events(w, r, r.PathValue("id")); ok {
+			reply(w, log, e, nil)
+		}
+	})
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if e, ok := events(w, r, ""); ok {
+			reply(w, log, e, nil)
+		}
+	})
+	mux.HandleFunc("GET /api/v1/export/events.csv", func(w http.ResponseWriter, r *http.Request) {
+		e, ok := events(w, r, "")
+		if !ok {
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"time", "site", "zone", "type", "class", "confidence", "signal_source", "time_into_red_s", "device", "camera", "id"})
+		for _, x := range e {
+			cw.Write([]string{x.Time.Format(time.RFC3339Nano), x.Site, x.Zone, x.Type, x.Class, strconv.FormatFloat(x.Confidence, 'f', 3, 64),
+				x.SignalSource, strconv.FormatFloat(x.TimeIntoRedS, 'f', 2, 64), x.Device, x.Camera, x.ID})
+		}
+		cw.Flush()
+	})
+	mux.HandleFunc("GET /api/v1/export/sites.csv", func(w http.ResponseWriter, r *http.Request) {
+		q, ok := scoreQuery(w, r)
+		if !ok {
+			return
+		}
+		s, err := st.FindSiteScores(r.Context(), q)
+		if err != nil {
+			reply(w, log, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"rank", "site", "name", "kind", "lat", "lon", "score", "catalog_version", "from", "to", "events", "road_users", "status"})
+		for i, x := range s {
+			total := 0
+			for _, n := range x.Events {
+				total += n
+			}
+			cw.Write([]string{strconv.Itoa(i + 1), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64),
+				strconv.Itoa(x.Score), x.CatalogVersion, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status})
+		}
+		cw.Flush()
+	})
+	mux.HandleFunc("GET /api/v1/export/sites.geojson", func(w http.ResponseWriter, r *http.Request) {
+		q, ok := scoreQuery(w, r)
+		if !ok {
+			return
+		}
+		s, err := st.FindSiteScores(r.Context(), q)
+		if err != nil {
+			reply(w, log, nil, err)
+			return
+		}
+		type feature struct {
+			Type       string `json:"type"`
+			Geometry   any    `json:"geometry"`
+			Properties any    `json:"properties"`
+		}
+		fc := struct {
+			Type     string    `json:"type"`
+			Features []feature `json:"features"`
+		}{Type: "FeatureCollection", Features: []feature{}}
+		for _, x := range s {
+			fc.Features = append(fc.Features, feature{Type: "Feature",
+				Geometry:   map[string]any{"type": "Point", "coordinates": []float64{x.Lon, x.Lat}},
+				Properties: x})
+		}
+		w.Header().Set("Content-Type", "application/geo+json")
+		json.NewEncoder(w).Encode(fc)
 	})
 	mux.HandleFunc("GET /api/v1/sites/{id}/ledger", func(w http.ResponseWriter, r *http.Request) {
 		version := r.URL.Query().Get("version")
@@ -91,6 +200,20 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		w.Write([]byte("ready\n"))
 	})
 	return mux
+}
+
+// duration reads a positive Go duration from the query, or def; it answers 400 if malformed.
+func duration(w http.ResponseWriter, r *http.Request, name string, def time.Duration) (time.Duration, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		badRequest(w, name+": a positive duration such as 15m, 24h or 720h")
+		return 0, false
+	}
+	return d, true
 }
 
 func badRequest(w http.ResponseWriter, msg string) {

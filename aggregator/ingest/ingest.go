@@ -67,7 +67,14 @@ type Ingester struct {
 	stats   Stats // owned by Run
 	statsCh chan chan Stats
 	shed    atomic.Int64
+	metrics *Metrics // nil: none
 }
+
+// SetMetrics makes the ingester report to m. Call before Run.
+func (g *Ingester) SetMetrics(m *Metrics) { g.metrics = m }
+
+// QueueLen returns how many messages wait to be committed. Safe for concurrent use.
+func (g *Ingester) QueueLen() int { return len(g.in) }
 
 // New returns an ingester for the given sites and catalog.
 func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.Site, cfg Config, log *slog.Logger, now func() time.Time) *Ingester {
@@ -102,6 +109,9 @@ func (g *Ingester) TrySubmit(m Message) bool {
 		return true
 	default:
 		g.shed.Add(1)
+		if g.metrics != nil {
+			g.metrics.messages.WithLabelValues("shed").Inc()
+		}
 		return false
 	}
 }
@@ -192,11 +202,22 @@ func (g *Ingester) flush(ctx context.Context, msgs []Message) {
 		g.stats.Received++
 		g.classify(m, &b, &acks)
 	}
+	began := time.Now()
 	inserted, err := g.store.Commit(ctx, &b)
 	if err != nil {
 		// Nothing is acknowledged, so every device sends these again.
 		g.log.Error("commit batch; devices will resend", "messages", len(msgs), "err", err)
+		if g.metrics != nil {
+			g.metrics.messages.WithLabelValues("failed").Add(float64(len(msgs)))
+		}
 		return
+	}
+	if m := g.metrics; m != nil {
+		m.commitDur.Observe(time.Since(began).Seconds())
+		m.batches.Inc()
+		m.messages.WithLabelValues("committed").Add(float64(inserted))
+		m.messages.WithLabelValues("duplicate").Add(float64(len(b.Events) - inserted))
+		m.messages.WithLabelValues("dead_letter").Add(float64(len(b.DeadLetters)))
 	}
 	g.stats.Batches++
 	g.stats.Committed += int64(inserted)

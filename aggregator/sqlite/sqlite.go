@@ -394,3 +394,80 @@ func (s *Store) FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, erro
 	}
 	return out, rows.Err()
 }
+
+// FindEvents returns events matching f, newest first.
+func (s *Store) FindEvents(ctx context.Context, f aggregator.EventFilter) ([]aggregator.Event, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red
+		FROM events WHERE (? = '' OR site = ?) AND time_ms >= ? AND time_ms < ? ORDER BY time_ms DESC LIMIT ?`,
+		f.Site, f.Site, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("find events: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.Event{}
+	for rows.Next() {
+		var e aggregator.Event
+		var t, r int64
+		if err := rows.Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS); err != nil {
+			return nil, fmt.Errorf("find events: %w", err)
+		}
+		e.Time, e.Received = time.UnixMilli(t).UTC(), time.UnixMilli(r).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// FindSeries returns a site's events per type and counted road users in bins of width bin
+// over [from, to), every bin present (empty ones too), oldest first.
+func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error) {
+	if bin <= 0 || to.Sub(from)/bin > 10000 {
+		return nil, fmt.Errorf("find series: %v bins of %v: too many", to.Sub(from)/max(bin, 1), bin)
+	}
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM sites WHERE id = ?`, site).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
+	}
+	from = from.Truncate(bin)
+	n := int((to.Sub(from) + bin - 1) / bin)
+	out := make([]aggregator.Bin, n)
+	for i := range out {
+		out[i] = aggregator.Bin{Start: from.Add(time.Duration(i) * bin).UTC(), Events: map[string]int{}}
+	}
+	ms := bin.Milliseconds()
+	rows, err := s.db.QueryContext(ctx, `SELECT (time_ms - ?) / ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ? GROUP BY 1, 2`,
+		from.UnixMilli(), ms, site, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("find series: %w", err)
+	}
+	for rows.Next() {
+		var i, k int
+		var typ string
+		if err := rows.Scan(&i, &typ, &k); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find series: %w", err)
+		}
+		if i >= 0 && i < n {
+			out[i].Events[typ] = k
+		}
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT (start_ms - ?) / ?, sum(total) FROM counts WHERE site = ? AND start_ms >= ? AND start_ms < ? GROUP BY 1`,
+		from.UnixMilli(), ms, site, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("find series: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, k int
+		if err := rows.Scan(&i, &k); err != nil {
+			return nil, fmt.Errorf("find series: %w", err)
+		}
+		if i >= 0 && i < n {
+			out[i].RoadUsers = k
+		}
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/sqlite"
+)
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	sites := []aggregator.Site{{ID: "a", Name: "Main & 1st", Kind: aggregator.Road, Lat: 48.2, Lon: 16.37}, {ID: "b", Name: "Platform 5", Kind: aggregator.Rail, Lat: 48.21, Lon: 16.38}}
+	st.UpsertSites(ctx, sites)
+	cat := &aggregator.Catalog{Version: "v1", Entries: []aggregator.CatalogEntry{{Type: "red_light_running", Points: 25, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "x"}}}
+	st.EnsureCatalog(ctx, cat, map[string]aggregator.SiteKind{"a": aggregator.Road, "b": aggregator.Rail})
+	var b aggregator.Batch
+	for i, ago := range []time.Duration{10 * time.Minute, 20 * time.Minute, 50 * time.Minute, 3 * time.Hour} {
+		b.Events = append(b.Events, aggregator.PricedEvent{Event: aggregator.Event{Device: "d", ID: "e" + string(rune('0'+i)), Camera: "c", Site: "a", Zone: "z",
+			Type: "red_light_running", Class: "car", Time: now.Add(-ago), Received: now, Confidence: 0.9}, Points: 25, Priced: true, CatalogVersion: "v1"})
+	}
+	b.Counts = []aggregator.Counts{{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "z", Start: now.Add(-30 * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 400}}}
+	if _, err := st.Commit(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(st, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+func TestSitesRankedWithRates(t *testing.T) {
+	srv := server(t)
+	_, _, body := get(t, srv.URL+"/api/v1/sites")
+	var s []aggregator.SiteScore
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s[0].ID != "a" || s[0].Score != 900 || s[0].Status != aggregator.StatusOK || s[0].Rates["red_light_running"].PerThousand != 10 {
+		t.Fatalf("%+v", s[0])
+	}
+	if s[1].ID != "b" || s[1].Status != aggregator.StatusInsufficientData {
+		t.Fatalf("%+v", s[1])
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites?window=1h")
+	json.Unmarshal([]byte(body), &s)
+	if s[0].Score != 925 {
+		t.Fatalf("1 h window: %+v", s[0])
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/sites?window=yesterday"); code != 400 {
+		t.Fatalf("bad window: %d", code)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites?version=nope")
+	json.Unmarshal([]byte(body), &s)
+	if s[0].Score != 1000 {
+		t.Fatalf("unknown version deducts nothing: %+v", s[0])
+	}
+}
+
+func TestSeries(t *testing.T) {
+	srv := server(t)
+	for _, c := range []struct {
+		bin  string
+		bins int
+	}{{"5m", 12}, {"15m", 4}, {"60m", 1}} {
+		_, _, body := get(t, srv.URL+"/api/v1/sites/a/series?window=1h&bin="+c.bin)
+		var bins []aggregator.Bin
+		if err := json.Unmarshal([]byte(body), &bins); err != nil {
+			t.Fatalf("%s: %v %s", c.bin, err, body)
+		}
+		total, users := 0, 0
+		for _, b := range bins {
+			total += b.Events["red_light_running"]
+			users += b.RoadUsers
+		}
+		if len(bins) != c.bins || total != 3 || users != 400 {
+			t.Fatalf("bin %s: %d bins, %d events, %d road users", c.bin, len(bins), total, users)
+		}
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/sites/a/series?bin=7m"); code != 400 {
+		t.Fatalf("bin 7m: %d", code)
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/sites/zz/series"); code != 404 {
+		t.Fatalf("unknown site: %d", code)
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/sites/zz/ledger"); code != 404 {
+		t.Fatalf("unknown site ledger: %d", code)
+	}
+}
+
+func TestExports(t *testing.T) {
+	srv := server(t)
+	_, ct, body := get(t, srv.URL+"/api/v1/export/sites.csv")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || !strings.HasPrefix(ct, "text/csv") || len(rows) != 3 || rows[1][1] != "a" || rows[1][6] != "900" {
+		t.Fatalf("sites.csv %q %v %q", ct, err, body)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/export/events.csv?window=1h")
+	rows, _ = csv.NewReader(strings.NewReader(body)).ReadAll()
+	if len(rows) != 4 || rows[0][0] != "time" {
+		t.Fatalf("events.csv %q", body)
+	}
+	_, ct, body = get(t, srv.URL+"/api/v1/export/sites.geojson")
+	var fc struct {
+		Type     string
+		Features []struct {
+			Geometry struct {
+				Type        string
+				Coordinates []float64
+			}
+			Properties struct{ ID string }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &fc); err != nil || ct != "application/geo+json" || fc.Type != "FeatureCollection" || len(fc.Features) != 2 ||
+		fc.Features[0].Geometry.Coordinates[0] != 16.37 || fc.Features[0].Properties.ID != "a" {
+		t.Fatalf("geojson %v %s", err, body)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites/a/events?window=1h")
+	var ev []aggregator.Event
+	if json.Unmarshal([]byte(body), &ev); len(ev) != 3 || !ev[0].Time.After(ev[1].Time) {
+		t.Fatalf("events %s", body)
+	}
+}
+
+// Every route the handler serves is described in docs/openapi.yaml, and every documented path is served.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := os.ReadFile("api.go")
+	routes := regexp.MustCompile(`HandleFunc\("GET (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(routes) < 10 {
+		t.Fatalf("found %d routes", len(routes))
+	}
+	for _, r := range routes {
+		if !strings.Contains(string(doc), "\n  "+r[1]+":") {
+			t.Errorf("route %s is not in docs/openapi.yaml", r[1])
+		}
+	}
+	srv := server(t)
+	for _, m := range regexp.MustCompile(`\n  (/[^:]+):`).FindAllStringSubmatch(string(doc), -1) {
+		path := strings.ReplaceAll(m[1], "{id}", "a")
+		if path == "/metrics" {
+			continue // served by the command, next to this handler
+		}
+		if code, _, _ := get(t, srv.URL+path); code != 200 {
+			t.Errorf("documented %s answers %d", m[1], code)
+		}
+	}
+}
