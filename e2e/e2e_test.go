@@ -89,8 +89,10 @@ func startMosquittoOn(t *testing.T, bin string, port int, extra string) *Mosquit
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\n%s", port, extra)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\nlog_type unsubscribe\n%s", port, extra)), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
+	logFiles.Store(filepath.Join(dir, "mosquitto.log"), true)
+	t.Cleanup(func() { logFiles.Delete(filepath.Join(dir, "mosquitto.log")) })
 	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, bin: bin, conf: conf, log: logf}
 	m.Start(t)
 	t.Cleanup(func() { m.Kill(); logf.Close() })
@@ -159,12 +161,15 @@ func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Agg
 	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
 	logf, _ := os.Create(db + ".log")
+	logFiles.Store(db+".log", true)
+	t.Cleanup(func() { logFiles.Delete(db + ".log") })
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	a := &Aggregator{cmd: cmd, DB: db}
-	t.Cleanup(func() { a.Stop(); logf.Close() })
+	aggProcs.Store(cmd, db+".log")
+	t.Cleanup(func() { aggProcs.Delete(cmd); a.Stop(); logf.Close() })
 	lines := bufio.NewScanner(out)
 	ready := make(chan []string, 1)
 	go func() {

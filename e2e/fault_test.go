@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,12 +75,44 @@ func (b *burst) wait(t *testing.T, d time.Duration) {
 	select {
 	case err := <-b.done:
 		if err != nil {
-			t.Fatalf("burst: %v\n%s", err, b.stderr)
+			t.Fatalf("burst: %v\n%s%s", err, b.stderr, logTails())
 		}
 	case <-time.After(d):
-		b.cmd.Process.Kill()
-		t.Fatalf("burst did not finish within %v\n%s", d, b.stderr)
+		b.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack: where it is stuck
+		select {
+		case <-b.done:
+		case <-time.After(3 * time.Second):
+			b.cmd.Process.Kill()
+		}
+		aggProcs.Range(func(k, v any) bool {
+			k.(*exec.Cmd).Process.Signal(syscall.SIGQUIT)
+			time.Sleep(time.Second)
+			if data, err := os.ReadFile(v.(string)); err == nil {
+				dump := filepath.Join(os.TempDir(), fmt.Sprintf("crosswatch-aggregator-dump-%d.log", k.(*exec.Cmd).Process.Pid))
+				os.WriteFile(dump, data, 0o644)
+				t.Logf("aggregator goroutine dump: %s", dump)
+			}
+			return true
+		})
+		t.Fatalf("burst did not finish within %v\n%s%s", d, b.stderr, logTails())
 	}
+}
+
+// logFiles are the logs of the processes a test started, shown when it fails; aggProcs maps
+// running aggregators to their logs, for a goroutine dump when a test stalls.
+var logFiles, aggProcs sync.Map
+
+func logTails() string {
+	var sb strings.Builder
+	logFiles.Range(func(k, _ any) bool {
+		b, _ := os.ReadFile(k.(string))
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		fmt.Fprintf(&sb, "\n--- %s (tail)\n%s", k, b)
+		return true
+	})
+	return sb.String()
 }
 
 func (b *burst) kill() {

@@ -154,15 +154,15 @@ func Open(path string, opts Options) (*Outbox, error) {
 		severity INTEGER NOT NULL DEFAULT 0,
 		created_ms INTEGER NOT NULL);
 	CREATE INDEX IF NOT EXISTS outbox_evict ON outbox (severity, seq);`)
-	if err == nil {
-		err = db.QueryRow(`SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox`).Scan(new(int), new(int64))
-	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open outbox %s: %w", path, classify(err))
 	}
 	o := &Outbox{db: db, opts: opts, dir: filepath.Dir(path), reqs: make(chan appendReq, 64), quit: make(chan struct{}), stopped: make(chan struct{})}
-	db.QueryRow(`SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox`).Scan(&o.rows, &o.bytes)
+	if err := db.QueryRow(`SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox`).Scan(&o.rows, &o.bytes); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open outbox %s: %w", path, classify(err))
+	}
 	if opts.ReserveBytes > 0 {
 		o.reserve = path + ".reserve"
 		o.ensureReserve()
@@ -331,9 +331,12 @@ func (o *Outbox) insert(msgs []Message) error {
 		}
 	}
 	o.mu.Lock()
+	// A snapshot for the bound check only: the counters change by deltas after the commit, since
+	// a Delete may commit between this transaction's commit and the counters' update.
 	rows, bytes := o.rows+addRows, o.bytes+addBytes
 	loss, lossFirst, lossLast := o.pendingLoss, o.lossFirst, o.lossLast
 	o.mu.Unlock()
+	gapRows, gapBytes := 0, int64(0)
 	if loss > 0 && o.opts.Gap != nil {
 		// Space is back: report what could not be accepted while the disk was full.
 		g := o.opts.Gap(GapInfo{Reason: gapDiskFull, NotAccepted: loss, Oldest: lossFirst, Newest: lossLast, Now: now})
@@ -343,6 +346,7 @@ func (o *Outbox) insert(msgs []Message) error {
 			return err
 		}
 		rows, bytes = rows+r, bytes+b
+		gapRows, gapBytes = r, b
 	}
 	evRows, evBytes, evN, err := o.evictOverLimit(tx, rows, bytes, now)
 	if err != nil {
@@ -351,8 +355,12 @@ func (o *Outbox) insert(msgs []Message) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append: %w", classify(err))
 	}
+	if testHookAfterInsertCommit != nil {
+		testHookAfterInsertCommit()
+	}
 	o.mu.Lock()
-	o.rows, o.bytes = rows-evRows, bytes-evBytes
+	o.rows += addRows + gapRows - evRows
+	o.bytes += addBytes + gapBytes - evBytes
 	o.evicted += int64(evN)
 	if o.opts.Gap != nil {
 		o.pendingLoss -= loss
@@ -360,6 +368,9 @@ func (o *Outbox) insert(msgs []Message) error {
 	o.mu.Unlock()
 	return nil
 }
+
+// testHookAfterInsertCommit runs between an insert's commit and its counter update (tests only).
+var testHookAfterInsertCommit func()
 
 // Gap reasons, as in the wire contract (kept here so the outbox has no dependencies).
 const (

@@ -120,6 +120,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	var buf []outbox.Message
 	connected := false
 	var acked, spare []string
+	lastAck := r.now()
+	var lastWarn time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,14 +139,22 @@ func (r *Relay) Run(ctx context.Context) error {
 				delete(live, id)
 			}
 			r.nacked.Add(int64(len(acked)))
+			lastAck = r.now()
 		case <-r.wake:
 		case <-tick.C:
+		}
+		now := r.now()
+		if len(live) > 0 && now.Sub(lastAck) > 30*time.Second && now.Sub(lastWarn) > 30*time.Second {
+			// Acknowledgements stopped while messages wait: the aggregator or the path back is down.
+			lastWarn = now
+			st := r.Stats()
+			r.log.Warn("no acknowledgement from the aggregator for 30 s", "in_flight", len(live), "connected", r.pub.Connected(),
+				"published", st.Published, "resent", st.Resent, "acked", st.Acked, "cursor", cursor)
 		}
 		if !r.pub.Connected() {
 			connected = false
 			continue
 		}
-		now := r.now()
 		if !connected {
 			// A new session: whatever was in flight may have died with the old one.
 			connected = true
