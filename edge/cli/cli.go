@@ -38,6 +38,7 @@ Commands:
   check-config  validate a scene file
   burst         fault and soak harness: append numbered synthetic events and send them
   bench         decode alone vs the full pipeline on one clip, in one run
+  eval          precision and recall per event type against a ground-truth file
 Run 'crosswatch-edge COMMAND -h' for a command's flags.
 `
 
@@ -61,6 +62,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runBurst(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "eval":
+		err = runEval(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 var (
@@ -163,5 +166,55 @@ func TestBenchRealClip(t *testing.T) {
 	var r BenchResult
 	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.Frames < 100 || r.Width != 352 {
 		t.Fatalf("exit %d %q %q", code, stdout, stderr)
+	}
+}
+
+// On seeded synthetic scenes every event type reaches precision and recall >= 0.95, per seed
+// and in total; and the check can fail: one seed's detections against another seed's truth.
+func TestEvalSyntheticSeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders and analyses five one-minute clips")
+	}
+	total := map[string]*eval.Score{}
+	dirs := map[int]string{}
+	for seed := 1; seed <= 5; seed++ {
+		dir := t.TempDir()
+		dirs[seed] = dir
+		if code, _, stderr := run("synth", "--seed", strconv.Itoa(seed), "--out", dir); code != 0 {
+			t.Fatal(stderr)
+		}
+		code, stdout, stderr := run("eval", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+			"--truth", filepath.Join(dir, "truth.json"), "--json")
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		var r eval.Report
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		for typ, s := range r.Types {
+			if s.Precision < 0.95 || s.Recall < 0.95 {
+				t.Errorf("seed %d %s: %+v", seed, typ, s)
+			}
+			if total[typ] == nil {
+				total[typ] = &eval.Score{}
+			}
+			total[typ].TP += s.TP
+			total[typ].FP += s.FP
+			total[typ].FN += s.FN
+		}
+	}
+	for typ, s := range total {
+		t.Logf("seeds 1-5, %s: tp %d fp %d fn %d", typ, s.TP, s.FP, s.FN)
+		if s.TP < 5 || float64(s.TP)/float64(s.TP+s.FP) < 0.95 || float64(s.TP)/float64(s.TP+s.FN) < 0.95 {
+			t.Errorf("%s over seeds 1-5: %+v", typ, s)
+		}
+	}
+	_, stdout, _ := run("eval", "--scene", filepath.Join(dirs[1], "scene.yaml"), "--clip", filepath.Join(dirs[1], synth.ClipName),
+		"--truth", filepath.Join(dirs[3], "truth.json"), "--json")
+	var wrong eval.Report
+	json.Unmarshal([]byte(stdout), &wrong)
+	if s := wrong.Types[wire.RedLightRunning]; s.Precision >= 0.95 && s.Recall >= 0.95 {
+		t.Fatalf("seed 1 scored against seed 3's truth passes: the check cannot fail (%+v)", s)
 	}
 }
