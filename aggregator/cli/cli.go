@@ -33,7 +33,9 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/catalog"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
 	"github.com/crosswatch/crosswatch/aggregator/mqtt"
+	"github.com/crosswatch/crosswatch/aggregator/postgres"
 	"github.com/crosswatch/crosswatch/aggregator/sqlite"
+	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
 )
 
 const usage = `crosswatch-aggregator: stores safety events once, prices them onto sites, serves the API
@@ -79,7 +81,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 type serveFlags struct {
-	config, broker, mqttListen, http, db string
+	config, broker, mqttListen, http, db, dsn, clientID, group string
 }
 
 func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
@@ -90,6 +92,9 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	fs.StringVar(&f.mqttListen, "mqtt-listen", "", "address of the embedded broker (port 0: any free port)")
 	fs.StringVar(&f.http, "http", "", "HTTP listen address (port 0: any free port)")
 	fs.StringVar(&f.db, "db", "", "SQLite database path")
+	fs.StringVar(&f.dsn, "postgres", "", "PostgreSQL DSN (postgres://…): use PostgreSQL instead of SQLite")
+	fs.StringVar(&f.clientID, "client-id", "", "MQTT client id (each instance of a scaled-out group needs its own)")
+	fs.StringVar(&f.group, "group", "", "MQTT shared-subscription group: instances in one group split the stream")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -108,6 +113,15 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	}
 	if f.db != "" {
 		cfg.Store.Path = f.db
+	}
+	if f.dsn != "" {
+		cfg.Store.Driver, cfg.Store.DSN = "postgres", f.dsn
+	}
+	if f.clientID != "" {
+		cfg.MQTT.ClientID = f.clientID
+	}
+	if f.group != "" {
+		cfg.MQTT.Group = f.group
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", f.config, err)
@@ -135,7 +149,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	store, err := sqlite.Open(cfg.Store.Path)
+	var store *sqlstore.Store
+	if cfg.Store.Driver == "postgres" {
+		store, err = postgres.Open(cfg.Store.DSN)
+	} else {
+		store, err = sqlite.Open(cfg.Store.Path)
+	}
 	if err != nil {
 		return err
 	}
@@ -203,7 +222,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	apiURL := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "crosswatch-aggregator: ready api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, brokerURL, cfg.Store.Path, cat.Version)
+	where := cfg.Store.Path
+	if cfg.Store.Driver == "postgres" {
+		where = "postgres"
+	}
+	fmt.Fprintf(stdout, "crosswatch-aggregator: ready api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, brokerURL, where, cat.Version)
 
 	select {
 	case <-ctx.Done():

@@ -28,8 +28,9 @@ type Config struct {
 		Group    string `yaml:"group"`    // shared-subscription group, for several aggregators
 	} `yaml:"mqtt"`
 	Store struct {
-		Driver string `yaml:"driver"`
-		Path   string `yaml:"path"`
+		Driver string `yaml:"driver"` // sqlite (one box) or postgres (several instances)
+		Path   string `yaml:"path"`   // sqlite
+		DSN    string `yaml:"dsn"`    // postgres: postgres://user@host:5432/db?sslmode=…
 	} `yaml:"store"`
 	Score struct {
 		Window       time.Duration `yaml:"window"`         // rolling window of the score and rates
@@ -91,11 +92,17 @@ func (c *Config) Validate() error {
 			bad("mqtt.group", "letters, digits, '.', '_' or '-' only")
 		}
 	}
-	if c.Store.Driver != "sqlite" {
-		bad("store.driver", "must be sqlite, got %q", c.Store.Driver)
-	}
-	if c.Store.Path == "" {
-		bad("store.path", "missing")
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.Path == "" {
+			bad("store.path", "missing")
+		}
+	case "postgres":
+		if !strings.HasPrefix(c.Store.DSN, "postgres://") && !strings.HasPrefix(c.Store.DSN, "postgresql://") {
+			bad("store.dsn", "must be a postgres:// URL, got %q", c.Store.DSN)
+		}
+	default:
+		bad("store.driver", "must be sqlite or postgres, got %q", c.Store.Driver)
 	}
 	if c.Score.Window < time.Hour || c.Score.Window > 5*366*24*time.Hour {
 		bad("score.window", "must be within 1h..5 years, got %v", c.Score.Window)

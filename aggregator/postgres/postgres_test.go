@@ -1,0 +1,65 @@
+package postgres
+
+import (
+	"os"
+	"testing"
+
+	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+	"github.com/crosswatch/crosswatch/aggregator/storetest"
+	"github.com/crosswatch/crosswatch/internal/pgtest"
+)
+
+var (
+	cluster *pgtest.Cluster
+	skipWhy error
+)
+
+// TestMain starts a throwaway PostgreSQL cluster on a free loopback port for the package.
+func TestMain(m *testing.M) {
+	cluster, skipWhy = pgtest.Start()
+	code := m.Run()
+	cluster.Stop()
+	os.Exit(code)
+}
+
+func freshDB(t *testing.T) string {
+	t.Helper()
+	if skipWhy != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL: %v", skipWhy)
+		}
+		t.Skipf("PostgreSQL: %v", skipWhy)
+	}
+	return cluster.FreshDB(t)
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) *sqlstore.Store {
+		st, err := Open(freshDB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+// Several aggregator instances open one database at once: the schema is created once.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := freshDB(t)
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			st, err := Open(dsn)
+			if err == nil {
+				st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,243 @@
+// Package storetest is the conformance suite every aggregator store passes: SQLite and
+// PostgreSQL run the same tests against the same statements.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+)
+
+var sites = []aggregator.Site{{ID: "a", Name: "A", Kind: aggregator.Road}, {ID: "b", Name: "B", Kind: aggregator.Road}}
+
+var kinds = map[string]aggregator.SiteKind{"a": aggregator.Road, "b": aggregator.Road}
+
+func catalog(version string, points int) *aggregator.Catalog {
+	return &aggregator.Catalog{Version: version, Entries: []aggregator.CatalogEntry{
+		{Type: "red_light_running", Points: points, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "x"}}}
+}
+
+// Opener returns a new, empty store for one test.
+type Opener func(t *testing.T) *sqlstore.Store
+
+// Run runs the conformance suite against stores from open.
+func Run(t *testing.T, open Opener) {
+	setup := func(t *testing.T) *sqlstore.Store {
+		st := open(t)
+		if err := st.UpsertSites(context.Background(), sites); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	t.Run("NewCatalogVersionReprices", func(t *testing.T) { testNewCatalogVersionReprices(t, setup(t)) })
+	t.Run("WindowAndRates", func(t *testing.T) { testWindowAndRates(t, setup(t)) })
+	t.Run("ExactlyOnce", func(t *testing.T) { testExactlyOnce(t, setup(t)) })
+	t.Run("SeriesAndEvents", func(t *testing.T) { testSeriesAndEvents(t, setup(t)) })
+	t.Run("DevicesGapsDeadLetters", func(t *testing.T) { testDevicesGapsDeadLetters(t, setup(t)) })
+}
+
+// TestRate is not per store: the rate arithmetic.
+func TestRate(t *testing.T) { testNewRate(t) }
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func event(id, site string, at time.Time, cat *aggregator.Catalog) aggregator.PricedEvent {
+	p, ok := cat.Price("red_light_running", aggregator.Road, 0.9)
+	return aggregator.PricedEvent{Event: aggregator.Event{Device: "d", ID: id, Camera: "c", Site: site, Zone: "z",
+		Type: "red_light_running", Class: "car", Time: at, Received: at, Confidence: 0.9}, Points: p, Priced: ok, CatalogVersion: cat.Version}
+}
+
+// A new catalog version re-prices every stored event; the old version's rows stay, so any
+// score can be explained under either version.
+func testNewCatalogVersionReprices(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	if _, err := st.EnsureCatalog(ctx, v1, kinds); err != nil {
+		t.Fatal(err)
+	}
+	b := &aggregator.Batch{Events: []aggregator.PricedEvent{event("e1", "a", now.Add(-time.Hour), v1), event("e2", "a", now.Add(-2*time.Hour), v1)}}
+	if _, err := st.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	v2 := catalog("v2", 40)
+	n, err := st.EnsureCatalog(ctx, v2, kinds)
+	if err != nil || n != 2 {
+		t.Fatalf("repriced %d, %v", n, err)
+	}
+	if n, _ := st.EnsureCatalog(ctx, v2, kinds); n != 0 {
+		t.Fatalf("the same version re-priced again: %d", n)
+	}
+	q := aggregator.ScoreQuery{From: now.Add(-24 * time.Hour), To: now, MinRoadUsers: 1}
+	for _, c := range []struct {
+		version string
+		score   int
+	}{{"v1", 950}, {"v2", 920}} {
+		q.CatalogVersion = c.version
+		sc, err := st.FindSiteScores(ctx, q)
+		if err != nil || sc[0].ID != "a" || sc[0].Score != c.score {
+			t.Fatalf("%s: %+v %v", c.version, sc, err)
+		}
+	}
+	l, _ := st.FindLedger(ctx, "a", "v2")
+	if len(l) != 2 || l[0].Points != 40 || l[0].CatalogVersion != "v2" {
+		t.Fatalf("v2 ledger %+v", l)
+	}
+	all, _ := st.FindLedger(ctx, "a", "")
+	if len(all) != 4 {
+		t.Fatalf("ledger across versions: %d rows", len(all))
+	}
+	// The same version with other prices is refused: the ledger would no longer explain the score.
+	if _, err := st.EnsureCatalog(ctx, catalog("v2", 41), kinds); !errors.Is(err, sqlstore.ErrCatalogChanged) {
+		t.Fatalf("changed catalog under an old version: %v", err)
+	}
+}
+
+// Deductions leave the score when they leave the rolling window: a fixed site recovers.
+// Rates need exposure, and say so when there is too little.
+func testWindowAndRates(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	st.EnsureCatalog(ctx, v1, kinds)
+	b := &aggregator.Batch{
+		Events: []aggregator.PricedEvent{event("old", "a", now.Add(-40*24*time.Hour), v1), event("new", "a", now.Add(-time.Hour), v1)},
+		Counts: []aggregator.Counts{
+			{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "z", Start: now.Add(-2 * time.Hour), PeriodS: 60, Counts: map[string]int{"car": 300}},
+			{Device: "d", ID: "c2", Camera: "c", Site: "b", Zone: "z", Start: now.Add(-2 * time.Hour), PeriodS: 60, Counts: map[string]int{"car": 20}},
+		},
+	}
+	if _, err := st.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	q := aggregator.ScoreQuery{CatalogVersion: "v1", From: now.Add(-30 * 24 * time.Hour), To: now, MinRoadUsers: 200}
+	sc, err := st.FindSiteScores(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, bSite := sc[0], sc[1]
+	if a.ID != "a" || a.Score != 975 || a.Events["red_light_running"] != 1 || a.RoadUsers != 300 {
+		t.Fatalf("site a %+v: the 40-day-old event must have left the 30-day window", a)
+	}
+	r := a.Rates["red_light_running"]
+	if a.Status != aggregator.StatusOK || r.Events != 1 || r.PerThousand < 3.33 || r.PerThousand > 3.34 || r.Low >= r.PerThousand || r.High <= r.PerThousand {
+		t.Fatalf("rate %+v status %s", r, a.Status)
+	}
+	if bSite.Status != aggregator.StatusInsufficientData || len(bSite.Rates) != 0 {
+		t.Fatalf("site b with 20 road users: %+v", bSite)
+	}
+	q.From = now.Add(-60 * 24 * time.Hour)
+	sc, _ = st.FindSiteScores(ctx, q)
+	if sc[0].Score != 950 {
+		t.Fatalf("60-day window: %+v", sc[0])
+	}
+}
+
+func testNewRate(t *testing.T) {
+	r, ok := aggregator.NewRate(5, 1000)
+	// Wilson 95 % interval for 5/1000: 2.14 .. 11.65 per 1,000.
+	if !ok || r.PerThousand != 5 || r.Low < 2.1 || r.Low > 2.2 || r.High < 11.6 || r.High > 11.7 {
+		t.Fatalf("%+v", r)
+	}
+	if _, ok := aggregator.NewRate(3, 0); ok {
+		t.Fatal("a rate with no exposure")
+	}
+	if _, ok := aggregator.NewRate(30, 10); ok {
+		t.Fatal("more events than road users")
+	}
+	if r, _ := aggregator.NewRate(0, 500); r.Low != 0 || r.High <= 0 {
+		t.Fatalf("zero events: %+v", r)
+	}
+}
+
+// Concurrent commits of the same events (several aggregators, re-deliveries) record each once.
+func testExactlyOnce(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	st.EnsureCatalog(ctx, v1, kinds)
+	var b aggregator.Batch
+	for i := 0; i < 200; i++ {
+		b.Events = append(b.Events, event(fmt.Sprintf("e%d", i), "a", now.Add(-time.Duration(i)*time.Second), v1))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	inserted := 0
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := st.Commit(ctx, &b)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			inserted += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if inserted != 200 {
+		t.Fatalf("4 concurrent commits of 200 events inserted %d", inserted)
+	}
+	l, _ := st.FindLedger(ctx, "a", "v1")
+	if len(l) != 200 {
+		t.Fatalf("%d ledger rows for 200 events", len(l))
+	}
+}
+
+func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	st.EnsureCatalog(ctx, v1, kinds)
+	b := aggregator.Batch{Events: []aggregator.PricedEvent{event("x1", "a", now.Add(-10*time.Minute), v1), event("x2", "a", now.Add(-50*time.Minute), v1), event("x3", "b", now.Add(-5*time.Minute), v1)},
+		Counts: []aggregator.Counts{{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "z", Start: now.Add(-30 * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 7}}}}
+	if _, err := st.Commit(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	bins, err := st.FindSeries(ctx, "a", now.Add(-time.Hour), now, 15*time.Minute)
+	if err != nil || len(bins) != 4 || bins[0].Events["red_light_running"] != 1 || bins[3].Events["red_light_running"] != 1 || bins[2].RoadUsers != 7 {
+		t.Fatalf("series %+v %v", bins, err)
+	}
+	if _, err := st.FindSeries(ctx, "zz", now.Add(-time.Hour), now, time.Hour); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("unknown site: %v", err)
+	}
+	ev, err := st.FindEvents(ctx, aggregator.EventFilter{Site: "a", From: now.Add(-time.Hour), To: now})
+	if err != nil || len(ev) != 2 || ev[0].ID != "x1" {
+		t.Fatalf("events %+v %v", ev, err)
+	}
+	all, _ := st.FindEvents(ctx, aggregator.EventFilter{From: now.Add(-time.Hour), To: now})
+	if len(all) != 3 {
+		t.Fatalf("all events %d", len(all))
+	}
+}
+
+func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	b := aggregator.Batch{
+		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3}},
+		Gaps:    []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
+		DeadLetters: []aggregator.DeadLetter{{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")},
+			{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")}},
+	}
+	if _, err := st.Commit(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	// An older status does not move last_seen back.
+	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: false, LastSeen: now.Add(-time.Hour)}}})
+	d, err := st.FindDevices(ctx)
+	if err != nil || len(d) != 1 || d[0].Online || !d[0].LastSeen.Equal(now) {
+		t.Fatalf("devices %+v %v", d, err)
+	}
+	g, err := st.FindGaps(ctx, 10)
+	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {
+		t.Fatalf("gaps %+v %v", g, err)
+	}
+	dl, err := st.FindDeadLetters(ctx, 10)
+	if err != nil || len(dl) != 1 || string(dl[0].Payload) != "x" {
+		t.Fatalf("dead letters (the same payload twice is kept once) %+v %v", dl, err)
+	}
+}

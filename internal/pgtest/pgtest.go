@@ -1,0 +1,103 @@
+// Package pgtest starts a throwaway PostgreSQL cluster on a free loopback port for tests, as the
+// postgres user when running as root (PostgreSQL refuses root), and makes empty databases in it.
+package pgtest
+
+import (
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver
+)
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	dsn  string // with %s for the database name
+	stop func()
+	seq  atomic.Int32
+}
+
+// Start starts a cluster; call Stop when done.
+func Start() (*Cluster, error) {
+	cl := &Cluster{}
+	stop, err := cl.start()
+	cl.stop = stop
+	return cl, err
+}
+
+// Stop stops the cluster and removes its files.
+func (cl *Cluster) Stop() {
+	if cl != nil && cl.stop != nil {
+		cl.stop()
+	}
+}
+
+func (cl *Cluster) start() (func(), error) {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	if len(bins) == 0 {
+		return nil, fmt.Errorf("no PostgreSQL server installed (Debian package postgresql; 'make deps' installs it)")
+	}
+	bin := bins[len(bins)-1]
+	dir, err := os.MkdirTemp("", "crosswatch-pg")
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(dir, 0o755)
+	run := func(args ...string) *exec.Cmd { return exec.Command(args[0], args[1:]...) }
+	if os.Geteuid() == 0 {
+		// PostgreSQL refuses to run as root: run it as the postgres user.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root and there is no postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chown(dir, uid, gid)
+		run = func(args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := run(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "crosswatch", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, dir)
+	if out, err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
+	}
+	cl.dsn = fmt.Sprintf("postgres://crosswatch@127.0.0.1:%d/%%s?sslmode=disable", port)
+	return func() {
+		run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop").Run()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// FreshDB creates an empty database and returns its DSN.
+func (cl *Cluster) FreshDB(t testing.TB) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", fmt.Sprintf(cl.dsn, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("t%d", cl.seq.Add(1))
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(cl.dsn, name)
+}
