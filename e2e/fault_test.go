@@ -140,6 +140,12 @@ func reconcile(t *testing.T, db string, n int, lost int) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	reconcileDB(t, d, n, lost)
+}
+
+// reconcileDB is reconcile on an open database (SQLite or PostgreSQL).
+func reconcileDB(t *testing.T, d *sql.DB, n int, lost int) {
+	t.Helper()
 	events := map[string]bool{}
 	rows, err := d.Query(`SELECT id FROM events WHERE device = 'fault-edge'`)
 	if err != nil {
