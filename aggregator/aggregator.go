@@ -31,6 +31,8 @@ type Site struct {
 	Kind SiteKind `json:"kind"`
 	Lat  float64  `json:"lat"`
 	Lon  float64  `json:"lon"`
+	// Cameras that watch the site; when set, events from other cameras are rejected.
+	Cameras []string `json:"cameras" yaml:"cameras"`
 }
 
 // Event is a stored safety event, unique by (Device, ID).

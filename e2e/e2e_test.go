@@ -268,6 +268,11 @@ func TestClipToLedger(t *testing.T) {
 				if l.CatalogVersion == "" || l.EventID == "" || l.Device != "e2e-edge" {
 					t.Errorf("%s: ledger row not traceable: %+v", round, l)
 				}
+				var ev aggregator.Event
+				getJSON(t, agg.API+"/api/v1/events/"+l.Device+"/"+l.EventID, &ev)
+				if ev.Site != l.Site || ev.Type != l.Type || !ev.Time.Equal(l.Time) {
+					t.Errorf("%s: ledger row %+v traces to event %+v", round, l, ev)
+				}
 			}
 			if s.Score != aggregator.StartScore-points {
 				t.Errorf("%s: site %s score %d, ledger deducts %d", round, s.ID, s.Score, points)

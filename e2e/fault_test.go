@@ -261,7 +261,7 @@ func TestFaultDuplicatedReordered(t *testing.T) {
 	const n = 2000
 	var payloads [][]byte
 	for i := 0; i < n; i++ {
-		b, _ := wire.Encode(wire.Event{V: 1, ID: "burst-" + strconv.Itoa(i), Device: "fault-edge", Camera: "c", Site: "synth-main-nb",
+		b, _ := wire.Encode(wire.Event{V: 1, ID: "burst-" + strconv.Itoa(i), Device: "fault-edge", Camera: "synth-cam-1", Site: "synth-main-nb",
 			Zone: "z", Type: wire.RedLightRunning, Time: time.Date(2026, 1, 1, 0, 0, 0, i*1e6, time.UTC), Class: "car", Confidence: 0.9})
 		payloads = append(payloads, b, b)
 	}

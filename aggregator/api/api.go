@@ -25,6 +25,8 @@ type Store interface {
 	FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error)
 	FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error)
 	FindEvents(ctx context.Context, f aggregator.EventFilter) ([]aggregator.Event, error)
+	// FindEvent returns ErrNotFound for an unknown event.
+	FindEvent(ctx context.Context, device, id string) (aggregator.Event, error)
 	// FindSeries returns ErrNotFound for an unknown site.
 	FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error)
 	Ping(ctx context.Context) error
@@ -98,6 +100,10 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		if e, ok := events(w, r, ""); ok {
 			reply(w, log, e, nil)
 		}
+	})
+	mux.HandleFunc("GET /api/v1/events/{device}/{id}", func(w http.ResponseWriter, r *http.Request) {
+		e, err := st.FindEvent(r.Context(), r.PathValue("device"), r.PathValue("id"))
+		reply(w, log, e, err)
 	})
 	mux.HandleFunc("GET /api/v1/export/events.csv", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := events(w, r, "")

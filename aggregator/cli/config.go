@@ -138,6 +138,11 @@ func (c *Config) Validate() error {
 		if math.IsNaN(s.Lon) || s.Lon < -180 || s.Lon > 180 {
 			bad(f+".lon", "must be within -180..180, got %v", s.Lon)
 		}
+		for j, c := range s.Cameras {
+			if err := wire.CheckName("camera", c); err != nil {
+				bad(fmt.Sprintf("%s.cameras[%d]", f, j), "%q: letters, digits, '.', '_' or '-'", c)
+			}
+		}
 	}
 	return problems.Err()
 }

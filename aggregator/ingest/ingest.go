@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -258,6 +259,10 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		site, ok := g.sites[e.Site]
 		if !ok {
 			reject(e.ID, fmt.Sprintf("unknown site %q", e.Site))
+			return
+		}
+		if len(site.Cameras) > 0 && !slices.Contains(site.Cameras, e.Camera) {
+			reject(e.ID, fmt.Sprintf("camera %q is not one of site %q's cameras", e.Camera, e.Site))
 			return
 		}
 		if _, ok := g.catalog.Entry(e.Type); !ok {

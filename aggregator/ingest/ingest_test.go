@@ -91,6 +91,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 		{Topic: wire.Topic("edge-2", wire.KindEvents), Payload: event("e5", "main-nb", wire.Jaywalking)}, // device mismatch
 		{Topic: topic, Payload: []byte(`{"v":1,"id":"e6","oops":true}`)},                                 // malformed, id recoverable
 		{Topic: topic, Payload: []byte(`not json`)},                                                      // malformed, no id
+		{Topic: topic, Payload: oversizedEvidence("e7")},                                                 // evidence over the limit
 	}
 	for i := range msgs {
 		msgs[i].Received = time.Now()
@@ -103,13 +104,14 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if strings.Join(committed, ",") != "e1,e1,e2,e4" {
 		t.Fatalf("committed acks %v", committed)
 	}
-	if len(rejected) != 2 || rejected[0].ID != "e3" || !strings.Contains(rejected[0].Reason, `unknown site "nowhere"`) || rejected[1].ID != "e6" {
+	if len(rejected) != 3 || rejected[0].ID != "e3" || !strings.Contains(rejected[0].Reason, `unknown site "nowhere"`) || rejected[1].ID != "e6" ||
+		rejected[2].ID != "e7" || !strings.Contains(rejected[2].Reason, "evidence_jpeg") {
 		t.Fatalf("rejected %+v", rejected)
 	}
 	if c, r := a.all("edge-2"); len(c) != 0 || len(r) != 1 || !strings.Contains(r[0].Reason, "does not match") {
 		t.Fatalf("edge-2 acks %v %v", c, r)
 	}
-	if stats.Committed != 3 || stats.Duplicates != 1 || stats.DeadLetters != 4 {
+	if stats.Committed != 3 || stats.Duplicates != 1 || stats.DeadLetters != 5 {
 		t.Fatalf("stats %+v", stats)
 	}
 	scores, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "2026.11-1", From: time.Unix(0, 0), To: time.Now(), MinRoadUsers: 1})
@@ -127,7 +129,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 		t.Fatalf("ledger %+v %v", ledger, err)
 	}
 	dl, err := st.FindDeadLetters(ctx, 10)
-	if err != nil || len(dl) != 4 {
+	if err != nil || len(dl) != 5 {
 		t.Fatalf("dead letters %+v %v", dl, err)
 	}
 	if _, err := st.FindLedger(ctx, "nope", ""); !errors.Is(err, aggregator.ErrNotFound) {
@@ -146,5 +148,35 @@ func TestNoAckWithoutCommit(t *testing.T) {
 	a, _ := run(t, failingStore{}, []Message{{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: event("e1", "main-nb", wire.RedLightRunning)}})
 	if c, r := a.all("edge-1"); len(c)+len(r) != 0 {
 		t.Fatalf("acked %v %v without a commit", c, r)
+	}
+}
+
+func oversizedEvidence(id string) []byte {
+	jpeg := append([]byte{0xFF, 0xD8, 0xFF}, make([]byte, wire.MaxEvidenceBytes)...)
+	b, _ := wire.Encode(wire.Event{V: 1, ID: id, Device: "edge-1", Camera: "cam-1", Site: "main-nb", Zone: "z", Type: wire.RedLightRunning,
+		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC), Class: "car", Confidence: 0.9, Evidence: jpeg})
+	return b
+}
+
+// A site that lists its cameras rejects events from other cameras, with the reason.
+func TestSiteCameras(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "agg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, _ := catalog.Load("../../configs/catalog.yaml")
+	a := &acks{}
+	g := New(st, a, cat, []aggregator.Site{{ID: "main-nb", Name: "x", Kind: aggregator.Road, Cameras: []string{"cam-9"}}},
+		Config{MaxBatch: 8, MaxWait: time.Millisecond, Queue: 8}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.Run(ctx); close(done) }()
+	g.Submit(context.Background(), Message{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: event("e1", "main-nb", wire.RedLightRunning), Received: time.Now()})
+	cancel()
+	<-done
+	_, rejected := a.all("edge-1")
+	if len(rejected) != 1 || !strings.Contains(rejected[0].Reason, `camera "cam-1" is not one of site "main-nb"'s cameras`) {
+		t.Fatalf("rejected %+v", rejected)
 	}
 }

@@ -21,7 +21,7 @@ var ErrCatalogChanged = sqlstore.ErrCatalogChanged
 // schema is the SQLite schema.
 const schema = `
 CREATE TABLE IF NOT EXISTS catalogs (version TEXT PRIMARY KEY, entries TEXT NOT NULL, loaded_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat REAL, lon REAL);
+CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat REAL, lon REAL, cameras TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS events (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
 	type TEXT NOT NULL, class TEXT NOT NULL, time_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,

@@ -40,6 +40,12 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	if _, err := db.Exec(d.Schema); err != nil {
 		return nil, fmt.Errorf("create %s schema: %w", d.Name, err)
 	}
+	// Databases made before sites had cameras gain the column.
+	if _, err := db.Exec(`SELECT cameras FROM sites LIMIT 0`); err != nil {
+		if _, err := db.Exec(`ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`); err != nil {
+			return nil, fmt.Errorf("migrate %s schema: %w", d.Name, err)
+		}
+	}
 	return s, nil
 }
 
@@ -72,9 +78,10 @@ func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error 
 	}
 	defer tx.Rollback()
 	for _, st := range sites {
-		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon`),
-			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon)
+		cams, _ := json.Marshal(append([]string{}, st.Cameras...))
+		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras`),
+			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams))
 		if err != nil {
 			return fmt.Errorf("upsert site %s: %w", st.ID, err)
 		}
@@ -228,7 +235,7 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 // its events and exposure in the window and its rates, worst first.
 func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error) {
 	from, to := q.From.UnixMilli(), q.To.UnixMilli()
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon,
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon, s.cameras,
 		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
 		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
 		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id AND c.start_ms >= ? AND c.start_ms < ?), 0)
@@ -243,8 +250,13 @@ func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]
 		sc := aggregator.SiteScore{CatalogVersion: q.CatalogVersion, From: q.From.UTC(), To: q.To.UTC(),
 			Events: map[string]int{}, Rates: map[string]aggregator.Rate{}}
 		var points int
-		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
+		var cams string
+		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &cams, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
 			return nil, fmt.Errorf("find site scores: %w", err)
+		}
+		json.Unmarshal([]byte(cams), &sc.Cameras)
+		if sc.Cameras == nil {
+			sc.Cameras = []string{}
 		}
 		sc.Score = aggregator.StartScore - points
 		idx[sc.ID] = len(out)
@@ -467,4 +479,20 @@ func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time,
 		}
 	}
 	return out, rows.Err()
+}
+
+// FindEvent returns one event; ErrNotFound if it is not stored.
+func (s *Store) FindEvent(ctx context.Context, device, id string) (aggregator.Event, error) {
+	var e aggregator.Event
+	var t, r int64
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red
+		FROM events WHERE device = ? AND id = ?`), device, id).Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("event %s/%s: %w", device, id, aggregator.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("find event: %w", err)
+	}
+	e.Time, e.Received = time.UnixMilli(t).UTC(), time.UnixMilli(r).UTC()
+	return e, nil
 }
