@@ -49,6 +49,10 @@ type Event struct {
 	Confidence   float64   `json:"confidence"`
 	SignalSource string    `json:"signal_source,omitempty"`
 	TimeIntoRedS float64   `json:"time_into_red_s,omitempty"`
+	// Evidence is the anonymised JPEG the edge attached (every person pixelated), if any. It is
+	// stored with the event and served at /api/v1/events/{device}/{id}/evidence.jpg.
+	Evidence    []byte `json:"-"`
+	HasEvidence bool   `json:"has_evidence"`
 }
 
 // LedgerEntry is one deduction from a site's score, traceable to its event and catalog version.

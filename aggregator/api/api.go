@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -104,6 +105,19 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 	mux.HandleFunc("GET /api/v1/events/{device}/{id}", func(w http.ResponseWriter, r *http.Request) {
 		e, err := st.FindEvent(r.Context(), r.PathValue("device"), r.PathValue("id"))
 		reply(w, log, e, err)
+	})
+	mux.HandleFunc("GET /api/v1/events/{device}/{id}/evidence.jpg", func(w http.ResponseWriter, r *http.Request) {
+		e, err := st.FindEvent(r.Context(), r.PathValue("device"), r.PathValue("id"))
+		if err == nil && !e.HasEvidence {
+			err = fmt.Errorf("event %s has no evidence image: %w", e.ID, aggregator.ErrNotFound)
+		}
+		if err != nil {
+			reply(w, log, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Header().Set("Cache-Control", "private, max-age=3600")
+		w.Write(e.Evidence)
 	})
 	mux.HandleFunc("GET /api/v1/export/events.csv", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := events(w, r, "")

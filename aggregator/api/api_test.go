@@ -38,6 +38,7 @@ func server(t *testing.T) *httptest.Server {
 		b.Events = append(b.Events, aggregator.PricedEvent{Event: aggregator.Event{Device: "d", ID: "e" + string(rune('0'+i)), Camera: "c", Site: "a", Zone: "z",
 			Type: "red_light_running", Class: "car", Time: now.Add(-ago), Received: now, Confidence: 0.9}, Points: 25, Priced: true, CatalogVersion: "v1"})
 	}
+	b.Events[0].Evidence = jpegBytes
 	b.Counts = []aggregator.Counts{{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "z", Start: now.Add(-30 * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 400}}}
 	if _, err := st.Commit(ctx, &b); err != nil {
 		t.Fatal(err)
@@ -172,8 +173,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	srv := server(t)
 	for _, m := range regexp.MustCompile(`\n  (/[^:]+):`).FindAllStringSubmatch(string(doc), -1) {
 		path := strings.ReplaceAll(m[1], "{id}", "a")
-		if m[1] == "/api/v1/events/{device}/{id}" {
+		switch m[1] {
+		case "/api/v1/events/{device}/{id}":
 			path = "/api/v1/events/d/e0"
+		case "/api/v1/events/{device}/{id}/evidence.jpg":
+			path = "/api/v1/events/d/e0/evidence.jpg"
 		}
 		if path == "/metrics" {
 			continue // served by the command, next to this handler
@@ -181,5 +185,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if code, _, _ := get(t, srv.URL+path); code != 200 {
 			t.Errorf("documented %s answers %d", m[1], code)
 		}
+	}
+}
+
+var jpegBytes = []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9}
+
+func TestEvidence(t *testing.T) {
+	srv := server(t)
+	code, ct, body := get(t, srv.URL+"/api/v1/events/d/e0/evidence.jpg")
+	if code != 200 || ct != "image/jpeg" || body != string(jpegBytes) {
+		t.Fatalf("%d %q %q", code, ct, body)
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/events/d/e1/evidence.jpg"); code != 404 {
+		t.Fatalf("an event without evidence: %d", code)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/events/d/e0")
+	var e aggregator.Event
+	if json.Unmarshal([]byte(body), &e); !e.HasEvidence {
+		t.Fatalf("has_evidence false: %s", body)
 	}
 }

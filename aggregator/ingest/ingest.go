@@ -270,7 +270,8 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			return
 		}
 		pe := aggregator.PricedEvent{Event: aggregator.Event{Device: e.Device, ID: e.ID, Camera: e.Camera, Site: e.Site,
-			Zone: e.Zone, Type: e.Type, Class: e.Class, Time: e.Time, Received: m.Received, Confidence: e.Confidence},
+			Zone: e.Zone, Type: e.Type, Class: e.Class, Time: e.Time, Received: m.Received, Confidence: e.Confidence,
+			Evidence: e.Evidence, HasEvidence: len(e.Evidence) > 0},
 			CatalogVersion: g.catalog.Version}
 		if e.Signal != nil {
 			pe.SignalSource, pe.TimeIntoRedS = e.Signal.Source, e.Signal.TimeIntoRedS

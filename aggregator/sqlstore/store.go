@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind 
 CREATE TABLE IF NOT EXISTS events (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
 	type TEXT NOT NULL, class TEXT NOT NULL, time_ms {INT} NOT NULL, received_ms {INT} NOT NULL,
-	confidence {REAL} NOT NULL, signal_source TEXT NOT NULL, time_into_red {REAL} NOT NULL,
+	confidence {REAL} NOT NULL, signal_source TEXT NOT NULL, time_into_red {REAL} NOT NULL, evidence {BLOB},
 	PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS events_site_time ON events (site, time_ms);
 CREATE TABLE IF NOT EXISTS ledger (
@@ -79,10 +79,15 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	if _, err := db.Exec(d.types.Replace(schema)); err != nil {
 		return nil, fmt.Errorf("create %s schema: %w", d.Name, err)
 	}
-	// Databases made before sites had cameras gain the column.
-	if _, err := db.Exec(`SELECT cameras FROM sites LIMIT 0`); err != nil {
-		if _, err := db.Exec(`ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`); err != nil {
-			return nil, fmt.Errorf("migrate %s schema: %w", d.Name, err)
+	// Databases made before these columns existed gain them.
+	for _, m := range []struct{ probe, add string }{
+		{`SELECT cameras FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`},
+		{`SELECT evidence FROM events LIMIT 0`, d.types.Replace(`ALTER TABLE events ADD COLUMN evidence {BLOB}`)},
+	} {
+		if _, err := db.Exec(m.probe); err != nil {
+			if _, err := db.Exec(m.add); err != nil {
+				return nil, fmt.Errorf("migrate %s schema: %w", d.Name, err)
+			}
 		}
 	}
 	return s, nil
@@ -138,10 +143,14 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 	defer tx.Rollback()
 	inserted := 0
 	for _, e := range b.Events {
+		var evidence any // NULL without evidence
+		if len(e.Evidence) > 0 {
+			evidence = e.Evidence
+		}
 		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO events (device, id, camera, site, zone, type, class, time_ms, received_ms,
-			confidence, signal_source, time_into_red) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+			confidence, signal_source, time_into_red, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 			e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
-			e.Confidence, e.SignalSource, e.TimeIntoRedS)
+			e.Confidence, e.SignalSource, e.TimeIntoRedS, evidence)
 		if err != nil {
 			return 0, fmt.Errorf("insert event %s/%s: %w", e.Device, e.ID, err)
 		}
@@ -448,8 +457,8 @@ func (s *Store) FindEvents(ctx context.Context, f aggregator.EventFilter) ([]agg
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red
-		FROM events WHERE (? = '' OR site = ?) AND time_ms >= ? AND time_ms < ? ORDER BY time_ms DESC LIMIT ?`),
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red,
+		evidence IS NOT NULL FROM events WHERE (? = '' OR site = ?) AND time_ms >= ? AND time_ms < ? ORDER BY time_ms DESC LIMIT ?`),
 		f.Site, f.Site, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
@@ -459,7 +468,7 @@ func (s *Store) FindEvents(ctx context.Context, f aggregator.EventFilter) ([]agg
 	for rows.Next() {
 		var e aggregator.Event
 		var t, r int64
-		if err := rows.Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS); err != nil {
+		if err := rows.Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS, &e.HasEvidence); err != nil {
 			return nil, fmt.Errorf("find events: %w", err)
 		}
 		e.Time, e.Received = time.UnixMilli(t).UTC(), time.UnixMilli(r).UTC()
@@ -524,8 +533,8 @@ func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time,
 func (s *Store) FindEvent(ctx context.Context, device, id string) (aggregator.Event, error) {
 	var e aggregator.Event
 	var t, r int64
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red
-		FROM events WHERE device = ? AND id = ?`), device, id).Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS)
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red, evidence
+		FROM events WHERE device = ? AND id = ?`), device, id).Scan(&e.Device, &e.ID, &e.Camera, &e.Site, &e.Zone, &e.Type, &e.Class, &t, &r, &e.Confidence, &e.SignalSource, &e.TimeIntoRedS, &e.Evidence)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("event %s/%s: %w", device, id, aggregator.ErrNotFound)
 	}
@@ -533,5 +542,6 @@ func (s *Store) FindEvent(ctx context.Context, device, id string) (aggregator.Ev
 		return e, fmt.Errorf("find event: %w", err)
 	}
 	e.Time, e.Received = time.UnixMilli(t).UTC(), time.UnixMilli(r).UTC()
+	e.HasEvidence = len(e.Evidence) > 0
 	return e, nil
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ExactlyOnce", func(t *testing.T) { testExactlyOnce(t, setup(t)) })
 	t.Run("SeriesAndEvents", func(t *testing.T) { testSeriesAndEvents(t, setup(t)) })
 	t.Run("DevicesGapsDeadLetters", func(t *testing.T) { testDevicesGapsDeadLetters(t, setup(t)) })
+	t.Run("EventAndEvidence", func(t *testing.T) { testEventAndEvidence(t, setup(t)) })
 }
 
 // TestRate is not per store: the rate arithmetic.
@@ -239,5 +240,36 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	dl, err := st.FindDeadLetters(ctx, 10)
 	if err != nil || len(dl) != 1 || string(dl[0].Payload) != "x" {
 		t.Fatalf("dead letters (the same payload twice is kept once) %+v %v", dl, err)
+	}
+}
+
+func testEventAndEvidence(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	with := event("ev1", "a", now.Add(-time.Minute), v1)
+	with.Evidence = []byte{0xFF, 0xD8, 0xFF, 0xDB, 0, 1, 2}
+	without := event("ev2", "a", now.Add(-time.Minute), v1)
+	if _, err := st.Commit(ctx, &aggregator.Batch{Events: []aggregator.PricedEvent{with, without}}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.FindEvent(ctx, "d", "ev1")
+	if err != nil || !e.HasEvidence || string(e.Evidence) != string(with.Evidence) || e.Site != "a" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if e, _ := st.FindEvent(ctx, "d", "ev2"); e.HasEvidence {
+		t.Fatal("evidence on an event without")
+	}
+	if _, err := st.FindEvent(ctx, "d", "nope"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("unknown event: %v", err)
+	}
+	list, _ := st.FindEvents(ctx, aggregator.EventFilter{Site: "a", From: now.Add(-time.Hour), To: now})
+	n := 0
+	for _, x := range list {
+		if x.HasEvidence {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d events listed with evidence, want 1", n)
 	}
 }
