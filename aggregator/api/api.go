@@ -54,13 +54,23 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		q.From = q.To.Add(-window)
 		return q, ok
 	}
-	mux.HandleFunc("GET /api/v1/sites", func(w http.ResponseWriter, r *http.Request) {
+	// sites answers the error itself; ok is false then.
+	sites := func(w http.ResponseWriter, r *http.Request) ([]aggregator.SiteScore, bool) {
 		q, ok := scoreQuery(w, r)
 		if !ok {
-			return
+			return nil, false
 		}
 		s, err := st.FindSiteScores(r.Context(), q)
-		reply(w, log, s, err)
+		if err != nil {
+			reply(w, log, nil, err)
+			return nil, false
+		}
+		return s, true
+	}
+	mux.HandleFunc("GET /api/v1/sites", func(w http.ResponseWriter, r *http.Request) {
+		if s, ok := sites(w, r); ok {
+			reply(w, log, s, nil)
+		}
 	})
 	mux.HandleFunc("GET /api/v1/sites/{id}/series", func(w http.ResponseWriter, r *http.Request) {
 		window, ok1 := duration(w, r, "window", 24*time.Hour)
@@ -134,13 +144,8 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		cw.Flush()
 	})
 	mux.HandleFunc("GET /api/v1/export/sites.csv", func(w http.ResponseWriter, r *http.Request) {
-		q, ok := scoreQuery(w, r)
+		s, ok := sites(w, r)
 		if !ok {
-			return
-		}
-		s, err := st.FindSiteScores(r.Context(), q)
-		if err != nil {
-			reply(w, log, nil, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -157,13 +162,8 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		cw.Flush()
 	})
 	mux.HandleFunc("GET /api/v1/export/sites.geojson", func(w http.ResponseWriter, r *http.Request) {
-		q, ok := scoreQuery(w, r)
+		s, ok := sites(w, r)
 		if !ok {
-			return
-		}
-		s, err := st.FindSiteScores(r.Context(), q)
-		if err != nil {
-			reply(w, log, nil, err)
 			return
 		}
 		type feature struct {
