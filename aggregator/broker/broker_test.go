@@ -107,3 +107,21 @@ func TestBusyPort(t *testing.T) {
 		t.Fatal("a second broker started on a busy port")
 	}
 }
+
+// With device tokens, a device is admitted only with its own token.
+func TestDeviceTokens(t *testing.T) {
+	acl := &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret", DeviceTokens: map[string]string{"edge-a": "token-of-edge-a-0001"}}
+	b, err := Start("127.0.0.1:0", acl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := connect(t, b.URL(), "edge-a", "token-of-edge-a-0001"); err != nil {
+		t.Fatalf("own token refused: %v", err)
+	}
+	for _, c := range []struct{ user, pass string }{{"edge-a", "wrong"}, {"edge-a", ""}, {"edge-b", "token-of-edge-a-0001"}} {
+		if _, err := connect(t, b.URL(), c.user, c.pass); err == nil {
+			t.Errorf("%s with %q admitted", c.user, c.pass)
+		}
+	}
+}

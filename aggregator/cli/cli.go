@@ -181,6 +181,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rand.Read(secret[:])
 		user, pass = "crosswatch-aggregator", hex.EncodeToString(secret[:])
 		acl := &broker.ACL{AggregatorUser: user, AggregatorSecret: pass}
+		if f := cfg.MQTT.DeviceTokensFile; f != "" {
+			if acl.DeviceTokens, err = loadDeviceTokens(f); err != nil {
+				return err
+			}
+		}
 		b, err := broker.Start(cfg.MQTT.Listen, acl, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err

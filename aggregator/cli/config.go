@@ -26,6 +26,9 @@ type Config struct {
 		Username string `yaml:"username"` // for an external broker
 		Password string `yaml:"password"` //
 		Group    string `yaml:"group"`    // shared-subscription group, for several aggregators
+		// DeviceTokensFile lists "device-id token" per line; the embedded broker then admits only
+		// devices presenting their token (relative to the config file).
+		DeviceTokensFile string `yaml:"device_tokens_file"`
 	} `yaml:"mqtt"`
 	Store struct {
 		Driver string `yaml:"driver"` // sqlite (one box) or postgres (several instances)
@@ -66,6 +69,9 @@ func loadConfig(path string) (*Config, error) {
 	}
 	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
 		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
+	}
+	if f := c.MQTT.DeviceTokensFile; f != "" && !filepath.IsAbs(f) {
+		c.MQTT.DeviceTokensFile = filepath.Join(filepath.Dir(path), f)
 	}
 	return &c, nil
 }
@@ -145,4 +151,34 @@ func (c *Config) Validate() error {
 		}
 	}
 	return problems.Err()
+}
+
+// loadDeviceTokens reads "device-id token" lines; blank lines and # comments are skipped.
+func loadDeviceTokens(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt.device_tokens_file: %w", err)
+	}
+	tokens := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%s:%d: want \"device-id token\"", path, i+1)
+		}
+		if err := wire.CheckName("device", f[0]); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+		}
+		if len(f[1]) < 16 {
+			return nil, fmt.Errorf("%s:%d: token of %s is shorter than 16 characters", path, i+1, f[0])
+		}
+		if _, dup := tokens[f[0]]; dup {
+			return nil, fmt.Errorf("%s:%d: device %s listed twice", path, i+1, f[0])
+		}
+		tokens[f[0]] = f[1]
+	}
+	return tokens, nil
 }

@@ -59,3 +59,25 @@ func TestServeBadCatalog(t *testing.T) {
 		t.Fatalf("exit %d: %q", code, out.String())
 	}
 }
+
+func TestDeviceTokensFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "ok")
+	os.WriteFile(good, []byte("# device token\nedge-1 0123456789abcdef0123\n\nedge-2 fedcba9876543210fedc\n"), 0o600)
+	m, err := loadDeviceTokens(good)
+	if err != nil || len(m) != 2 || m["edge-2"] != "fedcba9876543210fedc" {
+		t.Fatalf("%v %v", m, err)
+	}
+	for body, want := range map[string]string{
+		"edge-1\n":                      ":1: want",
+		"edge-1 short\n":                "shorter than 16",
+		"edge/1 0123456789abcdef0123\n": ":1:",
+		"a 0123456789abcdef0123\na 0123456789abcdef0124\n": "listed twice",
+	} {
+		p := filepath.Join(dir, "bad")
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := loadDeviceTokens(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
