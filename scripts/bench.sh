@@ -34,3 +34,7 @@ for c in "${clips[@]}"; do
 	clip=${c%%|*}; scene=${c#*|}
 	bin/crosswatch-edge bench --clip "$clip" ${scene:+--scene "$scene"} --json
 done
+
+echo
+echo "## delivery latency and ingest throughput (real Mosquitto on loopback, same run)"
+CROSSWATCH_BENCH=1 BENCH_SMOKE="$smoke" go test -count=1 -v -run 'TestBench' ./e2e/ | grep '^BENCH'

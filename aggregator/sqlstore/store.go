@@ -142,28 +142,39 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 	}
 	defer tx.Rollback()
 	inserted := 0
-	for _, e := range b.Events {
-		var evidence any // NULL without evidence
-		if len(e.Evidence) > 0 {
-			evidence = e.Evidence
-		}
-		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO events (device, id, camera, site, zone, type, class, time_ms, received_ms,
-			confidence, signal_source, time_into_red, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-			e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
-			e.Confidence, e.SignalSource, e.TimeIntoRedS, evidence)
+	if len(b.Events) > 0 {
+		// Prepared once per batch: the same two statements run for every event.
+		insEvent, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO events (device, id, camera, site, zone, type, class, time_ms, received_ms,
+			confidence, signal_source, time_into_red, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
 		if err != nil {
-			return 0, fmt.Errorf("insert event %s/%s: %w", e.Device, e.ID, err)
+			return 0, fmt.Errorf("commit batch: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // already stored: exactly once
+		defer insEvent.Close()
+		insLedger, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO ledger (site, device, event_id, type, points, catalog_version, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
+		if err != nil {
+			return 0, fmt.Errorf("commit batch: %w", err)
 		}
-		inserted++
-		if !e.Priced {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO ledger (site, device, event_id, type, points, catalog_version, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			e.Site, e.Device, e.ID, e.Type, e.Points, e.CatalogVersion, e.Time.UnixMilli()); err != nil {
-			return 0, fmt.Errorf("insert ledger row for %s/%s: %w", e.Device, e.ID, err)
+		defer insLedger.Close()
+		for _, e := range b.Events {
+			var evidence any // NULL without evidence
+			if len(e.Evidence) > 0 {
+				evidence = e.Evidence
+			}
+			res, err := insEvent.ExecContext(ctx, e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
+				e.Confidence, e.SignalSource, e.TimeIntoRedS, evidence)
+			if err != nil {
+				return 0, fmt.Errorf("insert event %s/%s: %w", e.Device, e.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // already stored: exactly once
+			}
+			inserted++
+			if !e.Priced {
+				continue
+			}
+			if _, err := insLedger.ExecContext(ctx, e.Site, e.Device, e.ID, e.Type, e.Points, e.CatalogVersion, e.Time.UnixMilli()); err != nil {
+				return 0, fmt.Errorf("insert ledger row for %s/%s: %w", e.Device, e.ID, err)
+			}
 		}
 	}
 	for _, c := range b.Counts {

@@ -30,6 +30,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	obPath := fs.String("outbox", "burst-outbox.db", "outbox database")
 	site := fs.String("site", "synth-main-nb", "site of the events")
 	cam := fs.String("camera", "synth-cam-1", "camera of the events")
+	stampNow := fs.Bool("now", false, "stamp each event with the wall-clock time of its append (for delivery latency)")
 	from := fs.Int("from", 0, "first event number")
 	to := fs.Int("to", 1000, "one past the last event number")
 	batch := fs.Int("batch", 100, "events per outbox transaction")
@@ -66,8 +67,12 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		msgs = msgs[:0]
 		for ; i < *to && len(msgs) < *batch; i++ {
 			id := "burst-" + strconv.Itoa(i)
+			at := epoch.Add(time.Duration(i) * time.Millisecond)
+			if *stampNow {
+				at = time.Now().UTC()
+			}
 			e := wire.Event{V: wire.Version, ID: id, Device: *device, Camera: *cam, Site: *site, Zone: "z",
-				Type: wire.RedLightRunning, Time: epoch.Add(time.Duration(i) * time.Millisecond), Class: "car", Confidence: 0.9}
+				Type: wire.RedLightRunning, Time: at, Class: "car", Confidence: 0.9}
 			b, _ := wire.Encode(e)
 			msgs = append(msgs, outbox.Message{ID: id, Topic: wire.Topic(*device, wire.KindEvents), Payload: b, Severity: pipeline.Severity(e.Type)})
 		}

@@ -56,25 +56,28 @@ type Stats struct {
 	Counts   int // count records written
 	Stream   time.Duration
 	Elapsed  time.Duration
+	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
+	EventLatency []time.Duration
 }
 
 // Pipeline is one camera's analysis. Not safe for concurrent use.
 type Pipeline struct {
-	cfg     Config
-	src     Source
-	ob      Outbox
-	notify  func()
-	log     *slog.Logger
-	prep    *vision.Prep
-	gate    *vision.Gate
-	det     *vision.Classical
-	sig     *vision.SignalReader
-	tracker *track.Tracker
-	rules   *rules.Engine
-	zoneIdx map[string]int
-	pending []outbox.Message
-	stats   Stats
-	err     error
+	cfg       Config
+	src       Source
+	ob        Outbox
+	notify    func()
+	log       *slog.Logger
+	prep      *vision.Prep
+	gate      *vision.Gate
+	det       *vision.Classical
+	sig       *vision.SignalReader
+	tracker   *track.Tracker
+	rules     *rules.Engine
+	zoneIdx   map[string]int
+	pending   []outbox.Message
+	newEvents int // events in pending
+	stats     Stats
+	err       error
 }
 
 // New builds the pipeline's stages. notify is called after each commit to the outbox.
@@ -106,10 +109,11 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) *Pi
 
 // slot is one decoded frame and its analysed-size copy, passed from the decoder to the analysis.
 type slot struct {
-	fr    *camera.Frame
-	small gocv.Mat // owned; used when the frame must be downscaled
-	frame gocv.Mat // the analysed frame: fr.Mat itself, or small
-	err   error
+	fr      *camera.Frame
+	decoded time.Time // when decoding finished: the start of the frame-to-outbox latency
+	small   gocv.Mat  // owned; used when the frame must be downscaled
+	frame   gocv.Mat  // the analysed frame: fr.Mat itself, or small
+	err     error
 }
 
 // slots is how many frames are decoded ahead; enough to keep both cores busy, bounded memory.
@@ -145,6 +149,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 				return
 			}
 			sl.err = p.src.ReadAfter(sl.fr, next)
+			sl.decoded = time.Now()
 			next = sl.fr.Pos + period
 			if sl.err == nil {
 				sl.frame = p.prep.Frame(sl.fr.Mat, &sl.small)
@@ -193,8 +198,17 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			p.rules.Step(now, signals, nil, nil, p)
 		}
 		free <- sl
+		events := p.newEvents
 		if err := p.commit(ctx); err != nil {
 			return p.finish(ctx, began, err)
+		}
+		if events > 0 {
+			// From the decoded frame that completed the events to their durable commit.
+			lat := time.Since(sl.decoded)
+			for ; events > 0; events-- {
+				p.stats.EventLatency = append(p.stats.EventLatency, lat)
+			}
+			p.newEvents = 0
 		}
 		if progress != nil && time.Since(lastProgress) > 500*time.Millisecond {
 			lastProgress = time.Now()
@@ -253,6 +267,7 @@ func (p *Pipeline) Event(e edge.Event) {
 	}
 	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.stats.Events[e.Type]++
+	p.newEvents++
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }
 
