@@ -36,6 +36,7 @@ Commands:
   synth         render a seeded synthetic intersection clip with its scene and ground truth
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   check-config  validate a scene file
+  scene draw    draw a scene over a frame of its clip, to PNG, to check it by eye
   burst         fault and soak harness: append numbered synthetic events and send them
   bench         decode alone vs the full pipeline on one clip, in one run
   eval          precision and recall per event type against a ground-truth file
@@ -58,6 +59,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		err = runCheck(args[1:], stdout)
+	case "scene":
+		err = runScene(ctx, args[1:], stdout)
 	case "burst":
 		err = runBurst(ctx, args[1:], stdout, stderr)
 	case "bench":

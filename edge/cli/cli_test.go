@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"gocv.io/x/gocv"
+
 	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/synth"
@@ -216,5 +218,28 @@ func TestEvalSyntheticSeeds(t *testing.T) {
 	json.Unmarshal([]byte(stdout), &wrong)
 	if s := wrong.Types[wire.RedLightRunning]; s.Precision >= 0.95 && s.Recall >= 0.95 {
 		t.Fatalf("seed 1 scored against seed 3's truth passes: the check cannot fail (%+v)", s)
+	}
+}
+
+// scene draw writes a PNG of the clip's size with the stop lines drawn on it.
+func TestSceneDraw(t *testing.T) {
+	dir := sharedClip(t)
+	out := filepath.Join(t.TempDir(), "scene.png")
+	code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", out, "--at", "2s")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	img := gocv.IMRead(out, gocv.IMReadColor)
+	defer img.Close()
+	if img.Cols() != 640 || img.Rows() != 480 {
+		t.Fatalf("png %dx%d", img.Cols(), img.Rows())
+	}
+	// The northbound stop line (y = 0.65) is drawn in red over the white painted line.
+	v := img.GetVecbAt(312, 358)
+	if v[2] < 200 || v[1] > 90 {
+		t.Fatalf("stop line pixel BGR %v, want red", v)
+	}
+	if code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", out+".jpg"); code == 0 || !strings.Contains(stderr, ".png") {
+		t.Fatalf("non-png out: %d %q", code, stderr)
 	}
 }

@@ -87,14 +87,22 @@ func (f *File) ReadAfter(fr *Frame, notBefore time.Duration) error {
 	if f.lastStep > 0 {
 		interval = f.lastStep // variable-rate clips: the last observed step predicts the next
 	}
-	for f.seq > 0 && f.last+interval+interval/2 < notBefore {
+	stuck := 0
+	for f.last+interval+interval/2 < notBefore {
 		f.vc.Grab(1)
 		pos := time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
 		if pos <= f.last {
 			if pos == 0 && f.last > 0 {
 				return io.EOF // the container reports no position past its end
 			}
+			// Grab says nothing at the end of a stream; a position that stops advancing may be
+			// the end or a container without timestamps. Stop skipping and let Read decide.
+			if stuck++; stuck > 30 {
+				break
+			}
 			pos = f.last + interval
+		} else {
+			stuck = 0
 		}
 		f.lastStep = pos - f.last
 		f.last = pos

@@ -1,0 +1,63 @@
+package vision
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gocv.io/x/gocv"
+
+	"github.com/crosswatch/crosswatch/edge/scene"
+)
+
+var (
+	colMask      = color.RGBA{R: 160, G: 160, B: 160, A: 255}
+	colSignal    = color.RGBA{R: 255, G: 200, B: 0, A: 255}
+	colStopLine  = color.RGBA{R: 255, G: 40, B: 40, A: 255}
+	colCrosswalk = color.RGBA{R: 40, G: 220, B: 255, A: 255}
+)
+
+// DrawScene draws a scene's masks, signal heads, stop lines (with the direction of travel) and
+// crosswalks over img, labelled, so that a person can check them against the picture.
+func DrawScene(img *gocv.Mat, s *scene.Scene) {
+	w, h := img.Cols(), img.Rows()
+	px := func(p scene.Point) image.Point { return image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))) }
+	thick := max(1, w/480)
+	label := func(text string, at image.Point, c color.RGBA) {
+		gocv.PutText(img, text, at.Add(image.Pt(3, -4)), gocv.FontHersheySimplex, 0.4*float64(thick), c, thick)
+	}
+	poly := func(pts []scene.Point, c color.RGBA) image.Point {
+		ps := make([]image.Point, len(pts))
+		for i, p := range pts {
+			ps[i] = px(p)
+		}
+		pv := gocv.NewPointsVectorFromPoints([][]image.Point{ps})
+		gocv.Polylines(img, pv, true, c, thick)
+		pv.Close()
+		return ps[0]
+	}
+	for i, m := range s.Masks {
+		label("mask "+strconv.Itoa(i), poly(m, colMask), colMask)
+	}
+	for _, g := range s.Signals {
+		r := SignalRect(g, w, h)
+		gocv.Rectangle(img, r, colSignal, thick)
+		label(g.ID, r.Min, colSignal)
+	}
+	for _, c := range s.Crosswalks {
+		label(c.ID, poly(c.Polygon, colCrosswalk), colCrosswalk)
+	}
+	for _, a := range s.Approaches {
+		p0, p1 := px(a.StopLine[0]), px(a.StopLine[1])
+		gocv.Line(img, p0, p1, colStopLine, 2*thick)
+		// An arrow from the line's middle along the direction of travel.
+		mid := image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2)
+		dx, dy := a.Direction.X*float64(w), a.Direction.Y*float64(h)
+		n := math.Hypot(dx, dy)
+		l := 0.08 * float64(min(w, h))
+		tip := mid.Add(image.Pt(int(dx/n*l), int(dy/n*l)))
+		gocv.ArrowedLine(img, mid, tip, colStopLine, thick)
+		label(a.ID+" ("+a.Site+", "+a.Signal+")", p0, colStopLine)
+	}
+}
