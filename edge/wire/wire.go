@@ -230,27 +230,47 @@ func decode(b []byte, limit int, dst any) error {
 	if len(b) > limit {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), limit)
 	}
+	// One strict parse on the happy path; the version is checked after it. Only a failure
+	// re-reads "v", so that a payload of another version is reported as such.
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	err := d.Decode(dst)
+	if err == nil && d.More() {
+		err = errors.New("trailing data")
+	}
 	var probe struct {
 		V *int `json:"v"`
 	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err != nil || versionOf(dst) != Version {
+		if perr := json.Unmarshal(b, &probe); perr != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, perr)
+		}
+		switch {
+		case probe.V == nil:
+			return fmt.Errorf("%w: missing field v", ErrInvalid)
+		case *probe.V != Version:
+			return fmt.Errorf("%w: v=%d", ErrVersion, *probe.V)
+		}
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if probe.V == nil {
-		return fmt.Errorf("%w: missing field v", ErrInvalid)
-	}
-	if *probe.V != Version {
-		return fmt.Errorf("%w: v=%d", ErrVersion, *probe.V)
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(dst); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if d.More() {
-		return fmt.Errorf("%w: trailing data", ErrInvalid)
 	}
 	return nil
+}
+
+// versionOf returns the decoded payload's schema version.
+func versionOf(v any) int {
+	switch p := v.(type) {
+	case *Event:
+		return p.V
+	case *Counts:
+		return p.V
+	case *Status:
+		return p.V
+	case *Ack:
+		return p.V
+	case *Gap:
+		return p.V
+	}
+	return -1
 }
 
 // DecodeEvent parses and validates an event payload.
