@@ -15,9 +15,6 @@ import (
 // Store is the SQL store, opened on SQLite.
 type Store = sqlstore.Store
 
-// ErrCatalogChanged: see sqlstore.ErrCatalogChanged.
-var ErrCatalogChanged = sqlstore.ErrCatalogChanged
-
 // Open opens or creates the database at path.
 func Open(path string) (*Store, error) {
 	q := url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}, "_txlock": {"immediate"}, "_foreign_keys": {"1"}}
