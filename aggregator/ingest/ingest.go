@@ -6,7 +6,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,9 +15,6 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
-
-// ErrClosed means the ingester has stopped taking messages.
-var ErrClosed = errors.New("ingest: closed")
 
 // Store commits batches.
 type Store interface {
@@ -88,18 +84,6 @@ func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.S
 	}
 	return &Ingester{store: store, acker: acker, catalog: cat, sites: m, cfg: cfg, log: log, now: now,
 		in: make(chan Message, cfg.Queue), done: make(chan struct{}), statsCh: make(chan chan Stats)}
-}
-
-// Submit queues a message, blocking while the queue is full (backpressure to the broker).
-func (g *Ingester) Submit(ctx context.Context, m Message) error {
-	select {
-	case g.in <- m:
-		return nil
-	case <-g.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // TrySubmit queues a message without blocking; it returns false when the queue is full. A shed

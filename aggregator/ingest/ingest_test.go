@@ -62,8 +62,8 @@ func run(t *testing.T, store Store, msgs []Message) (*acks, Stats) {
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
 	for _, m := range msgs {
-		if err := g.Submit(context.Background(), m); err != nil {
-			t.Fatal(err)
+		if !g.TrySubmit(m) {
+			t.Fatal("queue full")
 		}
 	}
 	cancel() // graceful stop commits everything already submitted
@@ -172,7 +172,9 @@ func TestSiteCameras(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
-	g.Submit(context.Background(), Message{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: event("e1", "main-nb", wire.RedLightRunning), Received: time.Now()})
+	if !g.TrySubmit(Message{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: event("e1", "main-nb", wire.RedLightRunning), Received: time.Now()}) {
+		t.Fatal("queue full")
+	}
 	cancel()
 	<-done
 	_, rejected := a.all("edge-1")
