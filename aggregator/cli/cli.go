@@ -201,7 +201,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIngest()
 	var ing *ingest.Ingester
-	client := mqtt.New(ingCtx, mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Username: user, Password: pass, Group: cfg.MQTT.Group, Log: log,
+	client := mqtt.New(mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Username: user, Password: pass, Group: cfg.MQTT.Group, Log: log,
 		Submit: func(m ingest.Message) bool { return ing.TrySubmit(m) }})
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload

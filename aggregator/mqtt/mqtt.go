@@ -3,7 +3,6 @@
 package mqtt
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -34,13 +33,12 @@ type Options struct {
 type Client struct {
 	c    paho.Client
 	opts Options
-	ctx  context.Context
 	shed atomic.Int64
 }
 
-// New returns a client that is not connected yet; ctx bounds message delivery to Submit.
-func New(ctx context.Context, o Options) *Client {
-	cl := &Client{opts: o, ctx: ctx}
+// New returns a client that is not connected yet.
+func New(o Options) *Client {
+	cl := &Client{opts: o}
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(o.ClientID).
