@@ -29,8 +29,10 @@ type Options struct {
 	OnAck func(ids []string)
 	// Backlog reports the outbox for the status message; may be nil.
 	Backlog func() (rows int, oldest time.Duration)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// SignalDisagreements reports how often the signal-state sources disagreed; may be nil.
+	SignalDisagreements func() int
+	Log                 *slog.Logger
+	Now                 func() time.Time
 	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
 	// 4·MinBackoff before each attempt.
 	MinBackoff, MaxBackoff time.Duration
@@ -147,8 +149,12 @@ func (cl *Client) publishStatus() {
 	if cl.opts.Backlog != nil {
 		backlog, oldest = cl.opts.Backlog()
 	}
+	var disagreements int
+	if cl.opts.SignalDisagreements != nil {
+		disagreements = cl.opts.SignalDisagreements()
+	}
 	b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: true, Time: cl.opts.Now().UTC(),
-		Backlog: backlog, OldestPendingS: oldest.Seconds(), Software: cl.opts.Software})
+		Backlog: backlog, OldestPendingS: oldest.Seconds(), Software: cl.opts.Software, SignalDisagreements: disagreements})
 	cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b)
 }
 

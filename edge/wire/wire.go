@@ -149,6 +149,9 @@ type Status struct {
 	Backlog        int       `json:"backlog"`
 	OldestPendingS float64   `json:"oldest_pending_s"`
 	Software       string    `json:"software,omitempty"`
+	// SignalDisagreements counts, since the device started, how often two of its signal-state
+	// sources disagreed (SignalCamera, SignalFeed, SignalPlan); absent means none.
+	SignalDisagreements int `json:"signal_disagreements,omitempty"`
 }
 
 // Gap reasons.
@@ -296,6 +299,12 @@ func DecodeStatus(b []byte) (Status, error) {
 	var s Status
 	if err := decode(b, MaxStatusBytes, &s); err != nil {
 		return Status{}, err
+	}
+	switch {
+	case s.Backlog < 0:
+		return Status{}, invalid("backlog", "%d is negative", s.Backlog)
+	case s.SignalDisagreements < 0:
+		return Status{}, invalid("signal_disagreements", "%d is negative", s.SignalDisagreements)
 	}
 	return s, CheckName("device", s.Device)
 }
