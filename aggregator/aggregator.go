@@ -192,6 +192,18 @@ type Device struct {
 	Backlog        int       `json:"backlog"`
 	OldestPendingS float64   `json:"oldest_pending_s"`
 	Software       string    `json:"software,omitempty"`
+	// SignalDisagreements counts, since the device started, the times two of its signal-state
+	// sources (camera, controller feed, fixed-time plan) disagreed for longer than a moment.
+	SignalDisagreements int `json:"signal_disagreements"`
+}
+
+// CameraDevice is a camera of a site and a device that has sent records from it.
+type CameraDevice struct {
+	Camera string `json:"camera"`
+	// Device is "" for a camera the site lists that no device has reported from yet.
+	Device     string    `json:"device"`
+	LastRecord time.Time `json:"last_record"` // the newest event or count record's time; zero if none
+	Events     int       `json:"events"`
 }
 
 // PricedEvent is an event with the deduction the catalog gave it.
@@ -230,9 +242,57 @@ type EventFilter struct {
 	Limit    int
 }
 
+// LedgerFilter selects ledger rows of one site.
+type LedgerFilter struct {
+	Site    string
+	Version string // "" for every catalog version
+	// Newest, when positive, returns only the rows of the newest events, newest first;
+	// otherwise every row in the order it was written.
+	Newest int
+}
+
 // Bin is one interval of a site's time series.
 type Bin struct {
 	Start     time.Time      `json:"start"`
 	Events    map[string]int `json:"events"`
 	RoadUsers int            `json:"road_users"`
+}
+
+// Change says what ingest commits changed, for live views: how many new events, the sites
+// whose records may have changed and the devices that reported. It names no event: a view
+// refetches what it shows.
+type Change struct {
+	Events      int      `json:"events"`
+	Sites       []string `json:"sites,omitempty"`
+	Devices     []string `json:"devices,omitempty"`
+	Gaps        int      `json:"gaps,omitempty"`
+	DeadLetters int      `json:"dead_letters,omitempty"`
+}
+
+// Merge adds o to c: counts add up, site and device sets unite.
+func (c *Change) Merge(o Change) {
+	c.Events += o.Events
+	c.Gaps += o.Gaps
+	c.DeadLetters += o.DeadLetters
+	c.Sites = union(c.Sites, o.Sites)
+	c.Devices = union(c.Devices, o.Devices)
+}
+
+// Empty reports whether c changes nothing.
+func (c *Change) Empty() bool {
+	return c.Events == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0
+}
+
+// union appends to a the members of b it lacks; sets here are small (sites, devices).
+func union(a, b []string) []string {
+next:
+	for _, x := range b {
+		for _, y := range a {
+			if x == y {
+				continue next
+			}
+		}
+		a = append(a, x)
+	}
+	return a
 }

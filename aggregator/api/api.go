@@ -19,9 +19,10 @@ import (
 // Store is what the API reads.
 type Store interface {
 	FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error)
-	// FindLedger returns a site's ledger under a catalog version ("" for all); ErrNotFound for
-	// an unknown site.
-	FindLedger(ctx context.Context, site, version string) ([]aggregator.LedgerEntry, error)
+	// FindLedger returns a site's ledger rows; ErrNotFound for an unknown site.
+	FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]aggregator.LedgerEntry, error)
+	// FindSiteCameras returns ErrNotFound for an unknown site.
+	FindSiteCameras(ctx context.Context, site string) ([]aggregator.CameraDevice, error)
 	FindDevices(ctx context.Context) ([]aggregator.Device, error)
 	FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error)
 	FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error)
@@ -41,9 +42,13 @@ type Scoring struct {
 }
 
 // Handler returns the API's routes. Scores use the catalog's version and sc's window; a request
-// may ask for another with ?version= and ?window= (a Go duration such as 24h).
-func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, log *slog.Logger) http.Handler {
+// may ask for another with ?version= and ?window= (a Go duration such as 24h). live, if not
+// nil, serves /api/v1/stream.
+func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, live *Live, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	if live != nil {
+		mux.Handle("GET /api/v1/stream", live)
+	}
 	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
 	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
 		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, To: sc.Now(), MinRoadUsers: sc.MinRoadUsers}
@@ -94,8 +99,12 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		if !ok {
 			return nil, false
 		}
+		limit, ok := count(w, r, "limit", 10000, 100000)
+		if !ok {
+			return nil, false
+		}
 		to := sc.Now()
-		e, err := st.FindEvents(r.Context(), aggregator.EventFilter{Site: site, From: to.Add(-window), To: to, Limit: 10000})
+		e, err := st.FindEvents(r.Context(), aggregator.EventFilter{Site: site, From: to.Add(-window), To: to, Limit: limit})
 		if err != nil {
 			reply(w, log, nil, err)
 			return nil, false
@@ -191,8 +200,16 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		case "all":
 			version = ""
 		}
-		l, err := st.FindLedger(r.Context(), r.PathValue("id"), version)
+		newest, ok := count(w, r, "newest", 0, 100000)
+		if !ok {
+			return
+		}
+		l, err := st.FindLedger(r.Context(), aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest})
 		reply(w, log, l, err)
+	})
+	mux.HandleFunc("GET /api/v1/sites/{id}/cameras", func(w http.ResponseWriter, r *http.Request) {
+		c, err := st.FindSiteCameras(r.Context(), r.PathValue("id"))
+		reply(w, log, c, err)
 	})
 	mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, r *http.Request) {
 		d, err := st.FindDevices(r.Context())
@@ -234,6 +251,20 @@ func duration(w http.ResponseWriter, r *http.Request, name string, def time.Dura
 		return 0, false
 	}
 	return d, true
+}
+
+// count reads a whole number in [1, max] from the query, or def; it answers 400 if malformed.
+func count(w http.ResponseWriter, r *http.Request, name string, def, max int) (int, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		badRequest(w, fmt.Sprintf("%s: a whole number from 1 to %d", name, max))
+		return 0, false
+	}
+	return n, true
 }
 
 func badRequest(w http.ResponseWriter, msg string) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -23,13 +24,19 @@ var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
+	srv, _ := serverLive(t)
+	return srv
+}
+
+func serverLive(t *testing.T) (*httptest.Server, *Live) {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	sites := []aggregator.Site{{ID: "a", Name: "Main & 1st", Kind: aggregator.Road, Lat: 48.2, Lon: 16.37}, {ID: "b", Name: "Platform 5", Kind: aggregator.Rail, Lat: 48.21, Lon: 16.38}}
+	sites := []aggregator.Site{{ID: "a", Name: "Main & 1st", Kind: aggregator.Road, Lat: 48.2, Lon: 16.37, Cameras: []string{"c"}}, {ID: "b", Name: "Platform 5", Kind: aggregator.Rail, Lat: 48.21, Lon: 16.38}}
 	st.UpsertSites(ctx, sites)
 	cat := &aggregator.Catalog{Version: "v1", Entries: []aggregator.CatalogEntry{{Type: "red_light_running", Points: 25, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "x"}}}
 	st.EnsureCatalog(ctx, cat, map[string]aggregator.SiteKind{"a": aggregator.Road, "b": aggregator.Rail})
@@ -43,11 +50,15 @@ func server(t *testing.T) *httptest.Server {
 	if _, err := st.Commit(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
+	live := NewLive()
+	live.Every = 50 * time.Millisecond
 	h := Handler(st, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
+		live, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.RegisterOnShutdown(live.Close)
+	srv.Start()
+	t.Cleanup(func() { live.Close(); srv.Close() })
+	return srv, live
 }
 
 func get(t *testing.T, url string) (int, string, string) {
@@ -161,7 +172,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := os.ReadFile("api.go")
-	routes := regexp.MustCompile(`HandleFunc\("GET (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	routes := regexp.MustCompile(`Handle(?:Func)?\("GET (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(routes) < 10 {
 		t.Fatalf("found %d routes", len(routes))
 	}
@@ -181,6 +192,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if path == "/metrics" {
 			continue // served by the command, next to this handler
+		}
+		if path == "/api/v1/stream" {
+			continue // never ends; TestLiveStream reads it
 		}
 		if code, _, _ := get(t, srv.URL+path); code != 200 {
 			t.Errorf("documented %s answers %d", m[1], code)
@@ -203,5 +217,105 @@ func TestEvidence(t *testing.T) {
 	var e aggregator.Event
 	if json.Unmarshal([]byte(body), &e); !e.HasEvidence {
 		t.Fatalf("has_evidence false: %s", body)
+	}
+}
+
+func TestLedgerNewestAndCameras(t *testing.T) {
+	srv := server(t)
+	_, _, body := get(t, srv.URL+"/api/v1/sites/a/ledger?newest=2")
+	var l []aggregator.LedgerEntry
+	if err := json.Unmarshal([]byte(body), &l); err != nil || len(l) != 2 || l[0].EventID != "e0" || l[1].EventID != "e1" {
+		t.Fatalf("newest 2, newest first: %v %s", err, body)
+	}
+	for _, q := range []string{"ledger?newest=0", "ledger?newest=x", "events?limit=-1", "events?limit=1000000"} {
+		if code, _, _ := get(t, srv.URL+"/api/v1/sites/a/"+q); code != 400 {
+			t.Errorf("%s: %d, want 400", q, code)
+		}
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites/a/events?limit=1")
+	var ev []aggregator.Event
+	if json.Unmarshal([]byte(body), &ev); len(ev) != 1 || ev[0].ID != "e0" {
+		t.Fatalf("limit 1: %s", body)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites/a/cameras")
+	var c []aggregator.CameraDevice
+	if json.Unmarshal([]byte(body), &c); len(c) != 1 || c[0].Camera != "c" || c[0].Device != "d" || c[0].Events != 4 {
+		t.Fatalf("cameras: %s", body)
+	}
+	if code, _, _ := get(t, srv.URL+"/api/v1/sites/zz/cameras"); code != 404 {
+		t.Fatalf("unknown site's cameras: %d", code)
+	}
+}
+
+// readEvent reads one server-sent event: its name and data.
+func readEvent(t *testing.T, r *bufio.Reader) (string, string) {
+	t.Helper()
+	var name, data string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case line == "" && name != "":
+			return name, data
+		case strings.HasPrefix(line, "event: "):
+			name = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			data = line[len("data: "):]
+		}
+	}
+}
+
+func TestLiveStream(t *testing.T) {
+	srv, live := serverLive(t)
+	resp, err := http.Get(srv.URL + "/api/v1/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	r := bufio.NewReader(resp.Body)
+	if name, _ := readEvent(t, r); name != "ready" {
+		t.Fatalf("first event %q", name)
+	}
+	// Changes published close together arrive merged, in one message.
+	live.Publish(aggregator.Change{Events: 2, Sites: []string{"a"}})
+	live.Publish(aggregator.Change{Events: 3, Sites: []string{"a", "b"}, Devices: []string{"d"}})
+	live.Publish(aggregator.Change{}) // nothing: no message of its own
+	name, data := readEvent(t, r)
+	var c aggregator.Change
+	if err := json.Unmarshal([]byte(data), &c); err != nil || name != "change" {
+		t.Fatalf("%q %q %v", name, data, err)
+	}
+	// The first change may be sent before the second is merged; read on until 5 are seen.
+	total := c.Events
+	for total < 5 {
+		_, data = readEvent(t, r)
+		var more aggregator.Change
+		json.Unmarshal([]byte(data), &more)
+		c.Merge(more)
+		total = c.Events
+	}
+	if total != 5 || strings.Join(c.Sites, ",") != "a,b" || strings.Join(c.Devices, ",") != "d" {
+		t.Fatalf("merged change %+v", c)
+	}
+	if live.Subscribers() != 1 {
+		t.Fatalf("%d subscribers", live.Subscribers())
+	}
+	// Shutdown ends the stream instead of waiting for the browser to leave.
+	live.Close()
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatalf("stream did not end cleanly: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for live.Subscribers() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := live.Subscribers(); n != 0 {
+		t.Fatalf("%d subscribers after close", n)
 	}
 }

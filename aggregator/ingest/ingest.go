@@ -64,8 +64,13 @@ type Ingester struct {
 	stats   Stats // owned by Run
 	statsCh chan chan Stats
 	shed    atomic.Int64
-	metrics *Metrics // nil: none
+	metrics *Metrics                // nil: none
+	notify  func(aggregator.Change) // nil: none
 }
+
+// SetOnCommit makes the ingester tell f what each commit changed, after it is durable. f runs
+// on the commit path and must not block. Call before Run.
+func (g *Ingester) SetOnCommit(f func(aggregator.Change)) { g.notify = f }
 
 // SetMetrics makes the ingester report to m. Call before Run.
 func (g *Ingester) SetMetrics(m *Metrics) { g.metrics = m }
@@ -208,6 +213,22 @@ func (g *Ingester) flush(ctx context.Context, msgs []Message) {
 	g.stats.Committed += int64(inserted)
 	g.stats.Duplicates += int64(len(b.Events) - inserted)
 	g.stats.DeadLetters += int64(len(b.DeadLetters))
+	if g.notify != nil {
+		c := aggregator.Change{Events: inserted, Gaps: len(b.Gaps), DeadLetters: len(b.DeadLetters)}
+		if inserted > 0 {
+			for _, e := range b.Events {
+				if !slices.Contains(c.Sites, e.Site) {
+					c.Sites = append(c.Sites, e.Site)
+				}
+			}
+		}
+		for _, d := range b.Devices {
+			c.Devices = append(c.Devices, d.ID)
+		}
+		if !c.Empty() {
+			g.notify(c)
+		}
+	}
 	for _, dev := range acks.order {
 		if err := g.acker.Ack(dev, *acks.acks[dev]); err != nil {
 			g.log.Warn("send ack; the device will resend and be acknowledged then", "device", dev, "err", err)
@@ -312,7 +333,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			seen = m.Received
 		}
 		b.Devices = append(b.Devices, aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
-			OldestPendingS: s.OldestPendingS, Software: s.Software})
+			OldestPendingS: s.OldestPendingS, Software: s.Software, SignalDisagreements: s.SignalDisagreements})
 	default:
 		reject("", "devices do not publish "+kind)
 	}

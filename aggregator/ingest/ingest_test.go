@@ -124,7 +124,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if scores[1].Score != 1000 || scores[1].Events[wire.RedLightRunning] != 1 {
 		t.Fatalf("rail site %+v", scores[1])
 	}
-	ledger, err := st.FindLedger(ctx, "main-nb", "")
+	ledger, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "main-nb", Version: ""})
 	if err != nil || len(ledger) != 2 || ledger[0].EventID != "e1" || ledger[0].CatalogVersion != "2026.11-1" || ledger[0].Points != 25 {
 		t.Fatalf("ledger %+v %v", ledger, err)
 	}
@@ -132,7 +132,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if err != nil || len(dl) != 5 {
 		t.Fatalf("dead letters %+v %v", dl, err)
 	}
-	if _, err := st.FindLedger(ctx, "nope", ""); !errors.Is(err, aggregator.ErrNotFound) {
+	if _, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "nope", Version: ""}); !errors.Is(err, aggregator.ErrNotFound) {
 		t.Fatalf("unknown site: %v", err)
 	}
 }
@@ -180,5 +180,55 @@ func TestSiteCameras(t *testing.T) {
 	_, rejected := a.all("edge-1")
 	if len(rejected) != 1 || !strings.Contains(rejected[0].Reason, `camera "cam-1" is not one of site "main-nb"'s cameras`) {
 		t.Fatalf("rejected %+v", rejected)
+	}
+}
+
+// Live views hear about each commit after it is durable: new events only, with their sites and
+// the devices that reported; a batch of duplicates changes nothing.
+func TestOnCommitTellsWhatChanged(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "agg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.UpsertSites(context.Background(), sites)
+	cat, _ := catalog.Load("../../configs/catalog.yaml")
+	var mu sync.Mutex
+	var got aggregator.Change
+	calls := 0
+	feed := func(msgs ...Message) {
+		g := New(st, &acks{}, cat, sites, Config{MaxBatch: 100, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		g.SetOnCommit(func(c aggregator.Change) {
+			// The change is reported only once it is stored.
+			if c.Events > 0 {
+				if ev, _ := st.FindEvents(context.Background(), aggregator.EventFilter{From: time.Unix(0, 0), To: time.Now()}); len(ev) == 0 {
+					t.Error("notified before the commit")
+				}
+			}
+			mu.Lock()
+			got.Merge(c)
+			calls++
+			mu.Unlock()
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { g.Run(ctx); close(done) }()
+		for _, m := range msgs {
+			g.TrySubmit(m)
+		}
+		cancel()
+		<-done
+	}
+	topic := wire.Topic("edge-1", wire.KindEvents)
+	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: time.Now()})
+	feed(Message{Topic: topic, Payload: event("e1", "main-nb", wire.RedLightRunning)}, Message{Topic: topic, Payload: event("e2", "plat-5", wire.TrackIntrusion)},
+		Message{Topic: wire.Topic("edge-1", wire.KindStatus), Payload: status})
+	if got.Events != 2 || strings.Join(got.Sites, ",") != "main-nb,plat-5" || strings.Join(got.Devices, ",") != "edge-1" {
+		t.Fatalf("change %+v", got)
+	}
+	n := calls
+	feed(Message{Topic: topic, Payload: event("e1", "main-nb", wire.RedLightRunning)}) // a duplicate
+	if calls != n {
+		t.Fatalf("a batch of duplicates was reported as a change")
 	}
 }

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS gaps (
 	not_accepted {INT} NOT NULL, oldest_ms {INT} NOT NULL, newest_ms {INT} NOT NULL, PRIMARY KEY (device, id));
 CREATE TABLE IF NOT EXISTS devices (
 	id TEXT PRIMARY KEY, online {BOOL} NOT NULL, last_seen_ms {INT} NOT NULL, backlog {INT} NOT NULL,
-	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL);
+	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL, signal_disagreements {INT} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
 	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE);
@@ -83,6 +83,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	for _, m := range []struct{ probe, add string }{
 		{`SELECT cameras FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`},
 		{`SELECT evidence FROM events LIMIT 0`, d.types.Replace(`ALTER TABLE events ADD COLUMN evidence {BLOB}`)},
+		{`SELECT signal_disagreements FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN signal_disagreements {INT} NOT NULL DEFAULT 0`)},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -204,11 +205,12 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		}
 	}
 	for _, d := range b.Devices {
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software) VALUES (?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
-			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software`),
-			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software); err != nil {
+			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software,
+			signal_disagreements = excluded.signal_disagreements`),
+			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
@@ -373,17 +375,23 @@ func less(a, b aggregator.SiteScore) bool {
 	return a.ID < b.ID
 }
 
-// FindLedger returns a site's ledger under a catalog version ("" for every version), oldest
-// first. It returns ErrNotFound for an unknown site.
-func (s *Store) FindLedger(ctx context.Context, site, version string) ([]aggregator.LedgerEntry, error) {
+// FindLedger returns a site's ledger rows selected by f. It returns ErrNotFound for an unknown
+// site.
+func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]aggregator.LedgerEntry, error) {
+	site, version := f.Site, f.Version
 	var one int
 	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT 1 FROM sites WHERE id = ?`), site).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
-		WHERE site = ? AND (? = '' OR catalog_version = ?) ORDER BY seq`), site, version, version)
+	q, args := `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
+		WHERE site = ? AND (? = '' OR catalog_version = ?) ORDER BY seq`, []any{site, version, version}
+	if f.Newest > 0 {
+		q = strings.Replace(q, "ORDER BY seq", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
+		args = append(args, f.Newest)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
@@ -401,9 +409,52 @@ func (s *Store) FindLedger(ctx context.Context, site, version string) ([]aggrega
 	return out, rows.Err()
 }
 
+// FindSiteCameras returns a site's cameras with the devices that sent records from them:
+// every camera the site lists, and every (camera, device) pair seen in its events or counts.
+// It returns ErrNotFound for an unknown site.
+func (s *Store) FindSiteCameras(ctx context.Context, site string) ([]aggregator.CameraDevice, error) {
+	var cj string
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT cameras FROM sites WHERE id = ?`), site).Scan(&cj); errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("find site cameras: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT camera, device, max(t), sum(n) FROM (
+		SELECT camera, device, max(time_ms) AS t, count(*) AS n FROM events WHERE site = ? GROUP BY camera, device
+		UNION ALL SELECT camera, device, max(start_ms + period_s * 1000), 0 FROM counts WHERE site = ? GROUP BY camera, device) AS r
+		GROUP BY camera, device ORDER BY camera, device`), site, site)
+	if err != nil {
+		return nil, fmt.Errorf("find site cameras: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.CameraDevice{}
+	seen := map[string]bool{}
+	for rows.Next() {
+		var c aggregator.CameraDevice
+		var ms int64
+		if err := rows.Scan(&c.Camera, &c.Device, &ms, &c.Events); err != nil {
+			return nil, fmt.Errorf("find site cameras: %w", err)
+		}
+		c.LastRecord = time.UnixMilli(ms).UTC()
+		seen[c.Camera] = true
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find site cameras: %w", err)
+	}
+	var listed []string
+	json.Unmarshal([]byte(cj), &listed)
+	for _, c := range listed {
+		if !seen[c] {
+			out = append(out, aggregator.CameraDevice{Camera: c})
+		}
+	}
+	return out, nil
+}
+
 // FindDevices returns every device's last status.
 func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software FROM devices ORDER BY id`))
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements FROM devices ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
@@ -412,7 +463,7 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	for rows.Next() {
 		var d aggregator.Device
 		var ms int64
-		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software); err != nil {
+		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements); err != nil {
 			return nil, fmt.Errorf("find devices: %w", err)
 		}
 		d.LastSeen = time.UnixMilli(ms).UTC()

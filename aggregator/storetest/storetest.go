@@ -14,7 +14,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
 )
 
-var sites = []aggregator.Site{{ID: "a", Name: "A", Kind: aggregator.Road}, {ID: "b", Name: "B", Kind: aggregator.Road}}
+var sites = []aggregator.Site{{ID: "a", Name: "A", Kind: aggregator.Road, Cameras: []string{"c", "spare"}}, {ID: "b", Name: "B", Kind: aggregator.Road}}
 
 var kinds = map[string]aggregator.SiteKind{"a": aggregator.Road, "b": aggregator.Road}
 
@@ -41,6 +41,59 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SeriesAndEvents", func(t *testing.T) { testSeriesAndEvents(t, setup(t)) })
 	t.Run("DevicesGapsDeadLetters", func(t *testing.T) { testDevicesGapsDeadLetters(t, setup(t)) })
 	t.Run("EventAndEvidence", func(t *testing.T) { testEventAndEvidence(t, setup(t)) })
+	t.Run("NewestLedgerRows", func(t *testing.T) { testNewestLedgerRows(t, setup(t)) })
+	t.Run("SiteCameras", func(t *testing.T) { testSiteCameras(t, setup(t)) })
+}
+
+// The dashboard shows a site's newest deductions without loading its whole ledger.
+func testNewestLedgerRows(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	b := &aggregator.Batch{}
+	for i := range 5 {
+		b.Events = append(b.Events, event(fmt.Sprint("e", i), "a", now.Add(-time.Duration(5-i)*time.Minute), v1))
+	}
+	if _, err := st.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1", Newest: 2})
+	if err != nil || len(l) != 2 || l[0].EventID != "e4" || l[1].EventID != "e3" {
+		t.Fatalf("newest 2: %+v %v", l, err)
+	}
+	all, _ := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a"})
+	if len(all) != 5 || all[0].EventID != "e0" {
+		t.Fatalf("whole ledger, oldest first: %+v", all)
+	}
+}
+
+// A site's cameras: those it lists (even silent ones) and every device that reported from one.
+func testSiteCameras(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	e1, e2 := event("e1", "a", now.Add(-time.Hour), v1), event("e2", "a", now.Add(-time.Minute), v1)
+	e3 := event("e3", "a", now.Add(-2*time.Minute), v1)
+	e3.Device = "d2"
+	b := &aggregator.Batch{Events: []aggregator.PricedEvent{e1, e2, e3},
+		Counts: []aggregator.Counts{{Device: "d3", ID: "k1", Camera: "c", Site: "a", Zone: "z", Start: now.Add(-10 * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 3}}}}
+	if _, err := st.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.FindSiteCameras(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []aggregator.CameraDevice{
+		{Camera: "c", Device: "d", LastRecord: now.Add(-time.Minute), Events: 2},
+		{Camera: "c", Device: "d2", LastRecord: now.Add(-2 * time.Minute), Events: 1},
+		{Camera: "c", Device: "d3", LastRecord: now.Add(-9 * time.Minute), Events: 0},
+		{Camera: "spare"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("cameras\n got %v\nwant %v", got, want)
+	}
+	if _, err := st.FindSiteCameras(ctx, "nope"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("unknown site: %v", err)
+	}
 }
 
 // TestRate is not per store: the rate arithmetic.
@@ -85,11 +138,11 @@ func testNewCatalogVersionReprices(t *testing.T, st *sqlstore.Store) {
 			t.Fatalf("%s: %+v %v", c.version, sc, err)
 		}
 	}
-	l, _ := st.FindLedger(ctx, "a", "v2")
+	l, _ := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v2"})
 	if len(l) != 2 || l[0].Points != 40 || l[0].CatalogVersion != "v2" {
 		t.Fatalf("v2 ledger %+v", l)
 	}
-	all, _ := st.FindLedger(ctx, "a", "")
+	all, _ := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: ""})
 	if len(all) != 4 {
 		t.Fatalf("ledger across versions: %d rows", len(all))
 	}
@@ -184,7 +237,7 @@ func testExactlyOnce(t *testing.T, st *sqlstore.Store) {
 	if inserted != 200 {
 		t.Fatalf("4 concurrent commits of 200 events inserted %d", inserted)
 	}
-	l, _ := st.FindLedger(ctx, "a", "v1")
+	l, _ := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1"})
 	if len(l) != 200 {
 		t.Fatalf("%d ledger rows for 200 events", len(l))
 	}
@@ -219,7 +272,7 @@ func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
 func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	b := aggregator.Batch{
-		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3}},
+		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2}},
 		Gaps:    []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
 		DeadLetters: []aggregator.DeadLetter{{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")},
 			{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")}},
@@ -228,9 +281,9 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	// An older status does not move last_seen back.
-	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: false, LastSeen: now.Add(-time.Hour)}}})
+	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: false, LastSeen: now.Add(-time.Hour), SignalDisagreements: 5}}})
 	d, err := st.FindDevices(ctx)
-	if err != nil || len(d) != 1 || d[0].Online || !d[0].LastSeen.Equal(now) {
+	if err != nil || len(d) != 1 || d[0].Online || !d[0].LastSeen.Equal(now) || d[0].SignalDisagreements != 5 {
 		t.Fatalf("devices %+v %v", d, err)
 	}
 	g, err := st.FindGaps(ctx, 10)
