@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +34,11 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	site := fs.String("site", "synth-main-nb", "site of the events")
 	cam := fs.String("camera", "synth-cam-1", "camera of the events")
 	stampNow := fs.Bool("now", false, "stamp each event with the wall-clock time of its append (for delivery latency)")
+	span := fs.Duration("span", 0, "spread the events evenly over this long before now (e.g. 720h); 0: one per millisecond from 2026-01-01")
+	types := fs.String("types", wire.RedLightRunning, "comma-separated event types, used in turn")
+	idPrefix := fs.String("id-prefix", "burst-", "event ids are this prefix and the event number")
+	roadUsers := fs.Int("road-users", 0, "with --span: also send hourly count records that add up to this many road users over the span")
+	evidencePath := fs.String("evidence", "", "a JPEG to attach to every event as its evidence image (already anonymised)")
 	from := fs.Int("from", 0, "first event number")
 	to := fs.Int("to", 1000, "one past the last event number")
 	batch := fs.Int("batch", 100, "events per outbox transaction")
@@ -48,6 +56,29 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *from < 0 || *to < *from || *batch < 1 {
 		return errors.New("--from, --to and --batch: need 0 <= from <= to and batch >= 1")
 	}
+	if *span < 0 {
+		return errors.New("--span: must not be negative")
+	}
+	if *roadUsers < 0 || (*roadUsers > 0 && *span < time.Hour) {
+		return errors.New("--road-users: needs a --span of at least 1h and a count of 0 or more")
+	}
+	typeList := strings.Split(*types, ",")
+	for _, t := range typeList {
+		if !slices.Contains(wire.EventTypes, t) {
+			return fmt.Errorf("--types: unknown event type %q (one of %s)", t, strings.Join(wire.EventTypes, ", "))
+		}
+	}
+	var evidence []byte
+	if *evidencePath != "" {
+		b, err := os.ReadFile(*evidencePath)
+		if err != nil {
+			return fmt.Errorf("--evidence: %w", err)
+		}
+		if len(b) > wire.MaxEvidenceBytes || !bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}) {
+			return fmt.Errorf("--evidence %s: not a JPEG of at most %d bytes", *evidencePath, wire.MaxEvidenceBytes)
+		}
+		evidence = b
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ob, err := outbox.Open(*obPath, outboxOpts(*device))
 	if err != nil {
@@ -60,19 +91,27 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stop()
 
-	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Event i is at epoch + (i-first)·step.
+	epoch, first, step := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 0, time.Millisecond
+	if *span > 0 {
+		epoch, first, step = time.Now().UTC().Add(-*span), *from, *span/time.Duration(max(1, *to-*from))
+	}
 	msgs := make([]outbox.Message, 0, *batch)
 	began := time.Now()
 	for i := *from; i < *to && ctx.Err() == nil; {
 		msgs = msgs[:0]
 		for ; i < *to && len(msgs) < *batch; i++ {
-			id := "burst-" + strconv.Itoa(i)
-			at := epoch.Add(time.Duration(i) * time.Millisecond)
+			id := *idPrefix + strconv.Itoa(i)
+			at := epoch.Add(time.Duration(i-first) * step)
 			if *stampNow {
 				at = time.Now().UTC()
 			}
 			e := wire.Event{V: wire.Version, ID: id, Device: *device, Camera: *cam, Site: *site, Zone: "z",
-				Type: wire.RedLightRunning, Time: at, Class: "car", Confidence: 0.9}
+				Type: typeList[i%len(typeList)], Time: at, Class: "car", Confidence: 0.9}
+			if e.Type != wire.RedLightRunning {
+				e.Class = "person"
+			}
+			e.Evidence = evidence
 			b, _ := wire.Encode(e)
 			msgs = append(msgs, outbox.Message{ID: id, Topic: wire.Topic(*device, wire.KindEvents), Payload: b, Severity: pipeline.Severity(e.Type)})
 		}
@@ -91,6 +130,12 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				time.Sleep(ahead)
 			}
 		}
+	}
+	if *roadUsers > 0 && ctx.Err() == nil {
+		if err := appendCounts(ctx, ob, *device, *cam, *site, *idPrefix, epoch, *span, *roadUsers, typeList); err != nil {
+			return err
+		}
+		rl.Notify()
 	}
 	if !*drain {
 		return nil
@@ -136,4 +181,26 @@ func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, 
 	go func() { defer wg.Done(); rl.Run(rctx) }()
 	go func() { defer wg.Done(); client.RunStatus(rctx, 5*time.Second) }()
 	return rl, client, func() { cancel(); wg.Wait(); client.Close() }, nil
+}
+
+// appendCounts appends hourly count records over [epoch, epoch+span) whose totals add up to n
+// road users: cars for road event types, people for the others.
+func appendCounts(ctx context.Context, ob *outbox.Outbox, device, cam, site, prefix string, epoch time.Time, span time.Duration, n int, types []string) error {
+	class := "car"
+	if !slices.Contains(types, wire.RedLightRunning) {
+		class = "person"
+	}
+	hours := int(span / time.Hour)
+	msgs := make([]outbox.Message, 0, hours)
+	for h := range hours {
+		k := n*(h+1)/hours - n*h/hours // exact total, spread evenly
+		c := wire.Counts{V: wire.Version, ID: prefix + "counts-" + strconv.Itoa(h), Device: device, Camera: cam, Site: site, Zone: "z",
+			Start: epoch.Add(time.Duration(h) * time.Hour), PeriodS: 3600, Counts: map[string]int{class: k}}
+		b, _ := wire.Encode(c)
+		msgs = append(msgs, outbox.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: pipeline.Severity("counts")})
+	}
+	if err := ob.Append(ctx, msgs...); err != nil {
+		return fmt.Errorf("append counts: %w", err)
+	}
+	return nil
 }
