@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 TIMEOUT ?= 40m
 
-.PHONY: all deps build demo test test-short bench models clean
+.PHONY: all deps build demo test test-short bench models screenshots clean
 
 all: build
 
@@ -21,6 +21,7 @@ demo: build
 
 # The whole suite: unit, adapter (SQLite, real Mosquitto on loopback) and end-to-end tests.
 test: build
+	@bash scripts/browser-deps.sh   # chromium + playwright-core for the dashboard's browser tests
 	$(GO) vet ./...
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot
@@ -35,6 +36,11 @@ test-short: deps
 
 models:
 	@bash models/install.sh
+
+# Refresh the dashboard screenshots in docs/screenshots (the README shows them).
+screenshots: build
+	@bash scripts/browser-deps.sh
+	$(GO) test -count=1 -run TestDashboardInBrowser ./e2e/ -update-screenshots
 
 clean:
 	rm -rf $(BIN) out

@@ -146,7 +146,7 @@ func (a *Aggregator) Kill() {
 	}
 }
 
-var readyLine = regexp.MustCompile(`ready api=(\S+)/api/v1/sites broker=(\S+)`)
+var readyLine = regexp.MustCompile(`ready dashboard=\S+ api=(\S+)/api/v1/sites broker=(\S+)`)
 
 // StartAggregator runs the aggregator against broker with its database at db; extra flags follow.
 func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Aggregator {

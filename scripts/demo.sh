@@ -38,6 +38,7 @@ bin/crosswatch-edge replay --scene "$OUT/scene.yaml" --clip "$OUT/clip.avi" --br
 echo "== 4. sites, worst first (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
 bin/crosswatch-aggregator sites --api "http://$HTTP"
 echo
+echo "Dashboard: http://$HTTP/"
 echo "API:    http://$HTTP/api/v1/sites"
 echo "Ledger: http://$HTTP/api/v1/sites/synth-main-nb/ledger"
 if [ -n "${KEEP:-}" ]; then

@@ -29,6 +29,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/api"
+	"github.com/crosswatch/crosswatch/aggregator/dashboard"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/aggregator/catalog"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
@@ -222,8 +223,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scoring := api.Scoring{Window: cfg.Score.Window, MinRoadUsers: cfg.Score.MinRoadUsers, Now: time.Now}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", api.Handler(store, cat, scoring, client.Connected, log))
+	live := api.NewLive()
+	ing.SetOnCommit(live.Publish)
+	apiHandler := api.Handler(store, cat, scoring, client.Connected, live, log)
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/readyz", apiHandler)
+	mux.Handle("/", dashboard.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(live.Close) // streams never end by themselves; Shutdown would wait for them
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	apiURL := "http://" + ln.Addr().String()
@@ -231,7 +239,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Store.Driver == "postgres" {
 		where = "postgres"
 	}
-	fmt.Fprintf(stdout, "crosswatch-aggregator: ready api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, brokerURL, where, cat.Version)
+	fmt.Fprintf(stdout, "crosswatch-aggregator: ready dashboard=%s/ api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, apiURL, brokerURL, where, cat.Version)
 
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,247 @@
+// Browser tests of the dashboard: Playwright (playwright-core) driving Debian's chromium
+// against an aggregator that e2e/dashboard_test.go started and fed through real ingest.
+//
+// Environment (set by the Go test):
+//   CROSSWATCH_URL          the aggregator's base URL
+//   CROSSWATCH_SCREENSHOTS  directory for one PNG per page
+//   CROSSWATCH_LIVE_CMD     JSON argv of a command that publishes one new event ...
+//   CROSSWATCH_LIVE_SITE    ... at this site, with ...
+//   CROSSWATCH_LIVE_ID      ... this event id
+//   CHROMIUM                the browser (default /usr/bin/chromium)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.CROSSWATCH_URL;
+const shots = process.env.CROSSWATCH_SCREENSHOTS;
+assert.ok(base, "CROSSWATCH_URL is not set: run through e2e/dashboard_test.go");
+assert.ok(shots, "CROSSWATCH_SCREENSHOTS is not set");
+mkdirSync(shots, { recursive: true });
+
+let browser, context, page;
+const consoleErrors = [];
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    chromiumSandbox: false,
+    // Without these, chromium keeps dialling Google on a machine with no internet.
+    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: "reduce" });
+  // Nothing may leave the machine: the dashboard uses no CDN. Any request elsewhere fails the test.
+  const foreign = [];
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin !== new URL(base).origin && url.protocol !== "data:") {
+      foreign.push(url.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  context.foreign = foreign;
+  page = await context.newPage();
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function apiJSON(path) {
+  const r = await fetch(base + path);
+  assert.equal(r.status, 200, `GET ${path}`);
+  return r.json();
+}
+
+// ready waits until the view has rendered (main[data-view], not busy) and returns render count.
+async function ready(view) {
+  await page.waitForSelector(`main[data-view="${view}"][aria-busy="false"]`, { timeout: 15000 });
+  return Number(await page.getAttribute("body", "data-renders"));
+}
+
+const text = async (loc) => (await loc.innerText()).trim();
+const num = (s) => Number(String(s).replace(/[^\d.-]/g, ""));
+
+test("sites page: first render, ranking and numbers match the API", async () => {
+  await page.goto(base + "/");
+  await ready("sites");
+  const firstRender = Number(await page.getAttribute("body", "data-first-render-ms"));
+  const stored = (await apiJSON("/api/v1/events?window=8760h&limit=100000")).length;
+  console.log(`first render of the sites page: ${firstRender} ms with ${stored} events stored`);
+  assert.ok(stored >= 10000, `only ${stored} events stored; the test needs 10,000`);
+  // The target is 1 s (docs/BENCHMARKS.md reports the figure); this bound only catches a
+  // pathological regression on a loaded machine.
+  assert.ok(firstRender < 3000, `first render took ${firstRender} ms`);
+
+  const sites = await apiJSON("/api/v1/sites");
+  const cat = await apiJSON("/api/v1/catalog");
+  const rows = page.locator("#sites-table tbody tr");
+  assert.equal(await rows.count(), sites.length);
+  for (let i = 0; i < sites.length; i++) {
+    const s = sites[i], row = rows.nth(i);
+    assert.equal(await row.getAttribute("data-site"), s.id, `rank ${i + 1}`);
+    assert.equal(await text(row.locator('[data-col="score"]')), String(s.score), `${s.id} score`);
+    for (const e of cat.entries) {
+      const cell = row.locator(`td[data-type="${e.type}"]`);
+      assert.equal(num(await text(cell.locator('[data-col="events"]'))), (s.events || {})[e.type] || 0, `${s.id} ${e.type} events`);
+      const rate = cell.locator('[data-col="rate"]');
+      if (s.status === "ok" && s.rates[e.type]) {
+        assert.ok((await text(rate)).startsWith(s.rates[e.type].per_1000.toFixed(1)), `${s.id} ${e.type} rate`);
+      } else {
+        assert.equal(await rate.count(), 0, `${s.id} ${e.type}: no rate without data`);
+      }
+    }
+    assert.equal(num(await text(row.locator('[data-col="road-users"]').first())), s.road_users, `${s.id} road users`);
+    assert.equal(await row.locator('[data-col="status"]').count(), s.status === "insufficient_data" ? 1 : 0, `${s.id} insufficient-data badge`);
+  }
+  assert.ok(sites.some((s) => s.status === "insufficient_data") && sites.some((s) => s.status === "ok"),
+    "the fixture should have sites with and without enough road users");
+  // The plan view has one link per site with coordinates; sparklines were filled in.
+  assert.equal(await page.locator("svg.planview a.plan-site").count(), sites.filter((s) => s.lat || s.lon).length);
+  await page.waitForFunction(() => document.querySelectorAll("svg.sparkline").length > 0);
+  await page.screenshot({ path: join(shots, "sites.png"), fullPage: true });
+
+  // Filter by kind.
+  await page.selectOption("#kind", "rail");
+  await page.waitForFunction(() => location.hash === "#/?kind=rail");
+  await ready("sites");
+  const rail = sites.filter((s) => s.kind === "rail");
+  assert.equal(await rows.count(), rail.length);
+  for (let i = 0; i < rail.length; i++) assert.equal(await rows.nth(i).getAttribute("data-site"), rail[i].id);
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("keyboard: skip link, then reach and open a site with Tab and Enter", async () => {
+  await page.goto(base + "/#/");
+  await ready("sites");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "skip");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "main");
+  const sites = await apiJSON("/api/v1/sites");
+  const target = "site-" + sites[0].id;
+  let found = false;
+  for (let i = 0; i < 80 && !found; i++) {
+    await page.keyboard.press("Tab");
+    found = await page.evaluate((k) => document.activeElement?.getAttribute("data-key") === k, target);
+  }
+  assert.ok(found, "the worst site's link is reachable by Tab");
+  // Focus is visible: the focused link has an outline.
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, "none");
+  await page.keyboard.press("Enter");
+  await ready("site");
+  assert.equal(await page.evaluate(() => location.hash), "#/site/" + sites[0].id);
+});
+
+test("site page: charts, ledger, events with evidence, cameras match the API", async () => {
+  const sites = await apiJSON("/api/v1/sites");
+  const site = sites.find((s) => s.id === process.env.CROSSWATCH_LIVE_SITE) || sites[0];
+  const enc = encodeURIComponent(site.id);
+  await page.goto(`${base}/#/site/${enc}?bin=60m`);
+  await ready("site");
+  assert.equal(await text(page.locator("#site-facts [data-col=score]")), String(site.score));
+  assert.equal(num(await text(page.locator("#site-facts [data-col=deductions]"))), site.deductions);
+  for (const [type, n] of Object.entries(site.events)) {
+    assert.equal(num(await text(page.locator(`#site-rates tr[data-type="${type}"] [data-col=events]`))), n, type);
+  }
+  // Charts: each type's total over the window equals the series API's.
+  const series = await apiJSON(`/api/v1/sites/${enc}/series?bin=60m&window=168h`);
+  for (const fig of await page.locator("figure.chart-box").all()) {
+    const type = await fig.getAttribute("data-type");
+    const want = series.reduce((a, b) => a + (type === "road_users" ? b.road_users : b.events[type] || 0), 0);
+    const caption = await text(fig.locator("figcaption"));
+    assert.equal(num(caption.split("—")[1]), want, `chart ${type}: ${caption}`);
+  }
+  assert.equal(await page.locator("a.button[aria-current]").innerText(), "1 h bins");
+  // Ledger: the newest 100 rows, each linking to its event.
+  const ledger = await apiJSON(`/api/v1/sites/${enc}/ledger?newest=100`);
+  const lrows = page.locator("#ledger tbody tr");
+  assert.equal(await lrows.count(), ledger.length);
+  assert.equal(await lrows.first().getAttribute("data-event"), ledger[0].event_id);
+  assert.equal(await text(lrows.first().locator("[data-col=points]")), "−" + ledger[0].points);
+  // Events feed, newest first, with anonymised evidence thumbnails that load.
+  const events = await apiJSON(`/api/v1/sites/${enc}/events?limit=12`);
+  const items = page.locator("#feed li");
+  assert.equal(await items.count(), events.length);
+  assert.equal(await items.first().getAttribute("data-event"), events[0].id);
+  const withEvidence = events.filter((e) => e.has_evidence).length;
+  assert.ok(withEvidence > 0, "the fixture attaches evidence to some events");
+  assert.equal(await page.locator("#feed img.thumb").count(), withEvidence);
+  const thumb = page.locator("#feed img.thumb").first();
+  await thumb.scrollIntoViewIfNeeded();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await thumb.elementHandle());
+  // More events on request.
+  await page.click("[data-key=more-events]");
+  await page.waitForFunction(() => document.querySelectorAll("#feed li").length === 36);
+  assert.equal(await page.evaluate(() => location.hash), `#/site/${enc}?bin=60m&events=36`);
+  // Cameras and devices.
+  const cams = await apiJSON(`/api/v1/sites/${enc}/cameras`);
+  assert.equal(await page.locator("#cameras tbody tr").count(), cams.length);
+  await page.goto(`${base}/#/site/${enc}?bin=60m`);
+  await ready("site");
+  await page.waitForFunction(() => [...document.querySelectorAll("#feed img")].every((i) => i.complete));
+  await page.screenshot({ path: join(shots, "site.png"), fullPage: true });
+
+  // The event behind a feed item, with its evidence image.
+  await items.first().locator("a").click();
+  await ready("event");
+  if (events[0].has_evidence) {
+    await page.waitForFunction(() => document.querySelector("img.evidence")?.naturalWidth > 0);
+  }
+  await page.screenshot({ path: join(shots, "event.png"), fullPage: true });
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("devices page matches the API", async () => {
+  await page.goto(base + "/#/devices");
+  await ready("devices");
+  const devices = await apiJSON("/api/v1/devices");
+  assert.ok(devices.length > 0);
+  for (const d of devices) {
+    const row = page.locator(`#devices tr[data-device="${d.id}"]`);
+    assert.equal(await text(row.locator("[data-col=online]")), d.online ? "online" : "offline", d.id);
+    assert.equal(num(await text(row.locator("[data-col=backlog]"))), d.backlog, d.id);
+    assert.equal(num(await text(row.locator("[data-col=disagreements]"))), d.signal_disagreements, d.id);
+  }
+  await page.screenshot({ path: join(shots, "devices.png"), fullPage: true });
+});
+
+test("catalog page matches the API", async () => {
+  await page.goto(base + "/#/catalog");
+  await ready("catalog");
+  const cat = await apiJSON("/api/v1/catalog");
+  assert.equal(await text(page.locator("#catalog-version")), cat.version);
+  assert.equal(await page.locator("#catalog tbody tr").count(), cat.entries.length);
+  for (const e of cat.entries) {
+    assert.equal(num(await text(page.locator(`#catalog tr[data-type="${e.type}"] [data-col=points]`))), e.points);
+  }
+  await page.screenshot({ path: join(shots, "catalog.png"), fullPage: true });
+});
+
+test("a new event appears live, without a reload", async () => {
+  const siteID = process.env.CROSSWATCH_LIVE_SITE, id = process.env.CROSSWATCH_LIVE_ID;
+  const cmd = JSON.parse(process.env.CROSSWATCH_LIVE_CMD);
+  await page.goto(`${base}/#/site/${encodeURIComponent(siteID)}`);
+  const renders = await ready("site");
+  await page.waitForSelector("#live.on"); // the stream is connected
+  const before = (await apiJSON("/api/v1/sites")).find((s) => s.id === siteID);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  execFileSync(cmd[0], cmd.slice(1), { stdio: "inherit", timeout: 60000 });
+  await page.waitForSelector(`#feed li[data-event="${id}"]`, { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");
+  assert.ok(Number(await page.getAttribute("body", "data-renders")) > renders);
+  const after = (await apiJSON("/api/v1/sites")).find((s) => s.id === siteID);
+  assert.equal(after.deductions, before.deductions + 1);
+  await page.waitForFunction((n) => document.querySelector("#site-facts [data-col=deductions]")?.textContent.replace(/\D/g, "") === String(n), after.deductions);
+  assert.equal(await text(page.locator("#site-facts [data-col=score]")), String(after.score));
+  assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(context.foreign, [], "requests left the aggregator's origin");
+});

@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the dashboard screenshots to docs/screenshots (the README shows them)")
+
+// dashboardSites extends the example config with sites of both kinds around the synthetic
+// intersection, so that the plan view and the kind filter have something to show.
+const dashboardSites = `
+  - {id: ring-rd-eb, name: "Ring Rd, eastbound approach", kind: road, lat: 48.2061, lon: 16.3690}
+  - {id: harbour-st-wb, name: "Harbour St, westbound approach", kind: road, lat: 48.2125, lon: 16.3660}
+  - {id: central-platform-2, name: "Central station, platform 2", kind: rail, lat: 48.2040, lon: 16.3800}
+`
+
+// TestDashboardInBrowser drives the dashboard in Debian's chromium with Playwright against an
+// aggregator fed through real ingest (embedded broker): a replayed synthetic clip (events with
+// counts) and 10,000 more events spread over the past month, some with an evidence JPEG.
+// The browser side is aggregator/dashboard/browsertest/dashboard.test.mjs.
+func TestDashboardInBrowser(t *testing.T) {
+	node, chromium, testDir := browserTools(t)
+	cfgPath := writeConfig(t, "")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, append(cfg, dashboardSites...), 0o644)
+	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"), "--config", cfgPath)
+
+	dir := t.TempDir()
+	if out, err := exec.Command(edgeBin, "synth", "--seed", "7", "--out", dir).CombinedOutput(); err != nil {
+		t.Fatalf("synth: %v\n%s", err, out)
+	}
+	replay(t, edgeBin, dir, agg.Broker, filepath.Join(t.TempDir(), "outbox.db"))
+
+	evidence := filepath.Join(dir, "evidence.jpg")
+	writeEvidenceJPEG(t, evidence)
+	// 10,000 events from four devices in parallel, as four boxes would send them.
+	// One site has no counts: its rates show "insufficient data".
+	type feed struct {
+		device, site, camera, types string
+		roadUsers                   int
+	}
+	feeds := []feed{
+		{"dash-edge-1", "synth-main-nb", "synth-cam-1", "red_light_running,ped_against_signal,jaywalking,red_light_running", 200_000},
+		{"dash-edge-2", "ring-rd-eb", "ring-cam-1", "red_light_running,jaywalking", 150_000},
+		{"dash-edge-3", "harbour-st-wb", "harbour-cam-1", "ped_against_signal,red_light_running,red_light_running", 0},
+		{"dash-edge-4", "central-platform-2", "platform-cam-2", "platform_edge_intrusion,platform_edge_intrusion,track_intrusion", 400_000},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(feeds))
+	for i, f := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := []string{"burst", "--broker", agg.Broker, "--device", f.device, "--site", f.site, "--camera", f.camera,
+				"--outbox", filepath.Join(dir, f.device+".db"), "--from", "0", "--to", "2500", "--batch", "500",
+				"--span", "700h", "--road-users", strconv.Itoa(f.roadUsers), "--types", f.types, "--id-prefix", f.device + "-", "--drain", "--drain-timeout", "2m"}
+			if i != 2 { // one site's events come without images
+				args = append(args, "--evidence", evidence)
+			}
+			if out, err := exec.Command(edgeBin, args...).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("burst %s: %v\n%s", f.device, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	shots := t.TempDir()
+	if *updateScreenshots {
+		shots, _ = filepath.Abs("../docs/screenshots")
+	}
+	live, _ := json.Marshal([]string{edgeBin, "burst", "--broker", agg.Broker, "--device", "dash-edge-live", "--site", "ring-rd-eb",
+		"--camera", "ring-cam-1", "--outbox", filepath.Join(dir, "live.db"), "--from", "1", "--to", "2", "--now",
+		"--id-prefix", "live-", "--evidence", evidence, "--drain", "--drain-timeout", "1m"})
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(testDir, "dashboard.test.mjs"))
+	cmd.Dir = testDir
+	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium,
+		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1")
+	if os.Getenv("CROSSWATCH_DASHBOARD_HOLD") != "" {
+		t.Logf("dashboard at %s/ (holding for %s)", agg.API, os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))
+		d, _ := time.ParseDuration(os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))
+		time.Sleep(d)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser tests:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser tests failed: %v", err)
+	}
+	for _, name := range []string{"sites", "site", "event", "devices", "catalog"} {
+		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 10_000 {
+			t.Errorf("screenshot %s.png: %v", name, err)
+		}
+	}
+}
+
+// browserTools finds node, chromium and the installed playwright-core, or skips (fails in CI,
+// where 'make test' installs them with scripts/deps.sh).
+func browserTools(t *testing.T) (node, chromium, testDir string) {
+	t.Helper()
+	testDir, _ = filepath.Abs("../aggregator/dashboard/browsertest")
+	missing := func(what string) {
+		msg := what + " is missing; 'make test' installs it (scripts/browser-deps.sh)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node")
+	}
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing("chromium")
+	}
+	if _, err := os.Stat(filepath.Join(testDir, "node_modules", "playwright-core")); err != nil {
+		missing("playwright-core (npm ci in aggregator/dashboard/browsertest)")
+	}
+	return node, chromium, testDir
+}
+
+// writeEvidenceJPEG writes a small JPEG standing in for an anonymised evidence image: a road
+// scene in flat colours, a car-sized box and a pixelated person-sized block.
+func writeEvidenceJPEG(t *testing.T, path string) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 640, 360))
+	for y := 0; y < 360; y++ {
+		for x := 0; x < 640; x++ {
+			c := color.RGBA{90, 94, 100, 255} // asphalt
+			switch {
+			case y < 120:
+				c = color.RGBA{150, 180, 210, 255}
+			case y > 230 && y < 240:
+				c = color.RGBA{240, 240, 240, 255} // stop line
+			case x > 250 && x < 390 && y > 180 && y < 260:
+				c = color.RGBA{170, 30, 30, 255} // a car
+			case x > 460 && x < 500 && y > 150 && y < 250:
+				v := uint8(80 + 40*((x/10+y/10)%3)) // a pixelated person
+				c = color.RGBA{v, v, v, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
