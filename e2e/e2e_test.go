@@ -253,6 +253,12 @@ func TestClipToLedger(t *testing.T) {
 		t.Fatalf("seed 7 should render violations at both sites; truth %+v", truth.Violations)
 	}
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
+	var cat aggregator.Catalog
+	getJSON(t, agg.API+"/api/v1/catalog", &cat)
+	price := map[string]int{}
+	for _, e := range cat.Entries {
+		price[e.Type] = e.Points
+	}
 
 	check := func(round string) {
 		var sites []aggregator.SiteScore
@@ -277,8 +283,15 @@ func TestClipToLedger(t *testing.T) {
 			if s.Score != aggregator.StartScore-points {
 				t.Errorf("%s: site %s score %d, ledger deducts %d", round, s.ID, s.Score, points)
 			}
-			if n := want[s.ID+"/red_light_running"]; n > 0 && s.Score != aggregator.StartScore-25*n {
-				t.Errorf("%s: site %s score %d, want %d for %d violations at 25 points", round, s.ID, s.Score, aggregator.StartScore-25*n, n)
+			// The catalog's points for the truth's events at this site.
+			wantPoints := 0
+			for key, n := range want {
+				if site, typ, _ := strings.Cut(key, "/"); site == s.ID {
+					wantPoints += price[typ] * n
+				}
+			}
+			if s.Score != aggregator.StartScore-wantPoints {
+				t.Errorf("%s: site %s score %d, want %d for the truth's events", round, s.ID, s.Score, aggregator.StartScore-wantPoints)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {

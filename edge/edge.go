@@ -82,8 +82,12 @@ type Detection struct {
 // Track is an object followed across frames of one camera. Its ID lives only as long as the track
 // and identifies no one.
 type Track struct {
-	ID     int
-	Box    Box
+	ID  int
+	Box Box // filtered: the Kalman anchor with a smoothed size
+	// Meas is the detection matched in the latest matched frame, unfiltered. Rules that judge
+	// where an object's edge is (a stop line, a zone's border) use it: a filter's velocity
+	// carries the box past where a braking vehicle really stopped.
+	Meas   Box
 	Class  Class
 	Score  float32
 	Hits   int     // frames with a matched detection

@@ -33,7 +33,7 @@ const Software = "crosswatch-edge 0.1"
 const usage = `crosswatch-edge: camera analytics for road and rail safety (identifies no one)
 
 Commands:
-  synth         render a seeded synthetic intersection clip with its scene and ground truth
+  synth         render a seeded synthetic intersection or platform clip with its scene and ground truth
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   check-config  validate a scene file
   scene draw    draw a scene over a frame of its clip, to PNG, to check it by eye
@@ -97,6 +97,8 @@ func runSynth(args []string, stdout io.Writer) error {
 	fps := fs.Int("fps", 15, "frames per second")
 	size := fs.String("size", "640x480", "frame size of the clip, WxH")
 	codec := fs.String("codec", "mjpg", "mjpg (clip.avi) or h264 (clip.mp4)")
+	kind := fs.String("kind", synth.Intersection, "intersection (red light, crossings, jaywalking) or platform (edge dwell, track)")
+	variant := fs.String("variant", synth.Day, "day, night (dusk: low contrast, more noise) or occlusion (a tree canopy or a pillar)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,7 +106,7 @@ func runSynth(args []string, stdout io.Writer) error {
 		return errors.New("--out is required")
 	}
 	cfg := synth.DefaultConfig(*seed)
-	cfg.Duration, cfg.FPS, cfg.Codec = *dur, *fps, *codec
+	cfg.Duration, cfg.FPS, cfg.Codec, cfg.Kind, cfg.Variant = *dur, *fps, *codec, *kind, *variant
 	if _, err := fmt.Sscanf(*size, "%dx%d", &cfg.Width, &cfg.Height); err != nil {
 		return fmt.Errorf("--size %q: want WxH such as 1280x720", *size)
 	}

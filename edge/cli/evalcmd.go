@@ -39,6 +39,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	truthPath := fs.String("truth", "", "ground truth JSON with a violations list of {type, t, zone} (required)")
 	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
 	asJSON := fs.Bool("json", false, "print JSON")
+	list := fs.Bool("list", false, "also list every truth event and detection, to find what was missed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +96,28 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, k := range types {
 		s := r.Types[k]
 		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %.3f  recall %.3f\n", k, s.TP, s.FP, s.FN, s.Precision, s.Recall)
+	}
+	if *list {
+		all := make([]struct {
+			who string
+			e   eval.Event
+		}, 0, len(truth.Violations)+len(got))
+		for _, e := range truth.Violations {
+			all = append(all, struct {
+				who string
+				e   eval.Event
+			}{"truth", e})
+		}
+		for _, e := range got {
+			all = append(all, struct {
+				who string
+				e   eval.Event
+			}{"found", e})
+		}
+		sort.SliceStable(all, func(i, j int) bool { return all[i].e.T < all[j].e.T })
+		for _, x := range all {
+			fmt.Fprintf(stdout, "%8.2f s  %-5s  %-24s %s\n", x.e.T, x.who, x.e.Type, x.e.Zone)
+		}
 	}
 	return nil
 }

@@ -98,13 +98,34 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) *Pi
 		zoneIdx: map[string]int{},
 		stats:   Stats{Events: map[string]int{}},
 	}
-	for i, a := range s.Approaches {
-		p.zoneIdx[a.ID] = i
-	}
-	for i, c := range s.Crosswalks {
-		p.zoneIdx[c.ID] = len(s.Approaches) + i
+	// Zone numbers in event and count ids: approaches, crosswalks, roadways, platform edges,
+	// tracks, in scene order (a scene's zone ids are unique).
+	n := 0
+	for _, id := range zoneIDs(s) {
+		p.zoneIdx[id] = n
+		n++
 	}
 	return p
+}
+
+func zoneIDs(s *scene.Scene) []string {
+	var ids []string
+	for _, a := range s.Approaches {
+		ids = append(ids, a.ID)
+	}
+	for _, c := range s.Crosswalks {
+		ids = append(ids, c.ID)
+	}
+	for _, z := range s.Roadways {
+		ids = append(ids, z.ID)
+	}
+	for _, z := range s.PlatformEdges {
+		ids = append(ids, z.ID)
+	}
+	for _, z := range s.Tracks {
+		ids = append(ids, z.ID)
+	}
+	return ids
 }
 
 // slot is one decoded frame and its analysed-size copy, passed from the decoder to the analysis.
@@ -172,6 +193,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 	began := time.Now()
 	lastProgress := began
 	var lastTrack time.Duration
+	var dets []edge.Detection // the latest detections; owned by the detector
 	for sl := range full {
 		if errors.Is(sl.err, io.EOF) {
 			break
@@ -187,16 +209,17 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.stats.Stream = fr.Pos
 		now := p.cfg.Start.Add(fr.Pos)
 		signals := p.sig.Read(sl.frame, now)
-		if p.gate.Moving(sl.frame) {
+		if p.gate.Moving(sl.frame) || p.det.Learning() {
 			p.stats.Analysed++
-			dets := p.det.Detect(sl.frame)
-			dt := float32((fr.Pos - lastTrack).Seconds())
-			lastTrack = fr.Pos
-			tracks, ended := p.tracker.Update(dt, dets)
-			p.rules.Step(now, signals, tracks, ended, p)
-		} else {
-			p.rules.Step(now, signals, nil, nil, p)
+			dets = p.det.Detect(sl.frame)
 		}
+		// When nothing moved, the last detections still hold: the tracker sees everything
+		// where it was (its velocities settle to zero) and dwell rules keep counting a person
+		// who stands too still for the gate.
+		dt := float32((fr.Pos - lastTrack).Seconds())
+		lastTrack = fr.Pos
+		tracks, ended := p.tracker.Update(dt, dets)
+		p.rules.Step(now, signals, tracks, ended, p)
 		free <- sl
 		events := p.newEvents
 		if err := p.commit(ctx); err != nil {

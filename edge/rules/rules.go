@@ -31,14 +31,103 @@ type approach struct {
 type trackState struct {
 	before  []bool // per approach: the track was seen with its leading corner before the line
 	crossed []bool // per approach: the crossing was already judged
+	areas   []areaState
+	jay     areaState // in a roadway outside every crosswalk
 }
+
+// areaState is one track's history with one polygon zone.
+type areaState struct {
+	outside  bool      // seen outside the zone (so a later inside is an entry)
+	inside   bool      // in a visit (with hysteresis)
+	seen     bool      // seen inside in the latest frame
+	entered  time.Time // when the current visit began
+	lastIn   time.Time // the last frame seen inside
+	fired    bool      // this visit's event was emitted
+	counted  bool      // this track's entry was counted
+	judged   bool      // a crosswalk entry was judged against its signal
+	entryIdx int       // for jaywalking: the roadway entered
+}
+
+// Area kinds.
+const (
+	kindCrosswalk = iota
+	kindRoadway
+	kindPlatformEdge
+	kindTrack
+)
+
+// area is a polygon zone in pixels with the rule it carries.
+type area struct {
+	kind   int
+	id     string
+	site   string
+	poly   []float32 // x0, y0, x1, y1, …
+	signal int       // crosswalk: index of its signal, -1 for none
+	ped    bool      // crosswalk: the signal is a pedestrian head (else the conflicting vehicle phase)
+	graceS float64
+	dwellS float64 // platform edge
+	count  edge.Count
+	counts bool // counts entries by people and cycles
+	recent [4]recentEvent
+}
+
+// recentEvent is where an area's rule fired and when its track was last seen in the area. A
+// person whose track breaks (an occluder, a dark coat on dark ballast) comes back as a new
+// track; the same event from the same place within repeatWindow of losing the first track is
+// that person again, not a second event.
+type recentEvent struct {
+	x, y  float32
+	t     time.Time
+	track int
+}
+
+// repeatWindow and repeatRadius (a fraction of the frame diagonal) bound the above.
+const (
+	repeatWindow = 3 * time.Second
+	repeatRadius = 0.06
+)
+
+// repeated reports whether an event of track at (x, y) repeats a recent event of another
+// track at the same place, one no longer seen, and remembers it if not. The same track's
+// second visit is an event of its own, and so is a second person while the first is in view.
+func (a *area) repeated(track int, x, y float32, now time.Time, radius float32, tracks []edge.Track) bool {
+	oldest := 0
+	for i, r := range a.recent {
+		if !r.t.IsZero() && r.track != track && now.Sub(r.t) < repeatWindow && (r.x-x)*(r.x-x)+(r.y-y)*(r.y-y) < radius*radius &&
+			!seen(tracks, r.track) {
+			a.recent[i] = recentEvent{x, y, now, track} // the same person, still here
+			return true
+		}
+		if r.t.Before(a.recent[oldest].t) {
+			oldest = i
+		}
+	}
+	a.recent[oldest] = recentEvent{x, y, now, track}
+	return false
+}
+
+// Timing of the person rules: an entry is confirmed once a track was seen inside for confirm,
+// and a visit ends after leave outside, so a box jittering on a zone's border neither fires
+// nor re-enters. Durations inside are measured between frames seen inside, never extended by
+// the hysteresis.
+const (
+	confirm = 200 * time.Millisecond
+	leave   = 500 * time.Millisecond
+	// jayConfirm: how long a person must be in the roadway outside every crosswalk.
+	jayConfirm = 500 * time.Millisecond
+)
 
 // Engine applies the scene's rules. Not safe for concurrent use.
 type Engine struct {
 	approaches []approach
+	areas      []area
+	crosswalks []int // indexes into areas
+	roadways   []int
 	tracks     map[int]*trackState
 	period     time.Duration
 	bucket     time.Time // start of the current count period
+	margin     float32   // pixels: a person this close to a crosswalk is on it
+	radius     float32   // pixels: repeatRadius
 }
 
 // New returns an engine for a scene analysed at w×h pixels, counting in periods of period.
@@ -63,6 +152,38 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		ap.count = edge.Count{Site: a.Site, Zone: a.ID, Period: period}
 		e.approaches = append(e.approaches, ap)
 	}
+	e.margin = 0.01 * float32(math.Hypot(float64(w), float64(h)))
+	e.radius = repeatRadius * float32(math.Hypot(float64(w), float64(h)))
+	px := func(pts []scene.Point) []float32 {
+		out := make([]float32, 0, 2*len(pts))
+		for _, p := range pts {
+			out = append(out, float32(p.X)*fw, float32(p.Y)*fh)
+		}
+		return out
+	}
+	add := func(a area) int {
+		a.count = edge.Count{Site: a.site, Zone: a.id, Period: period}
+		e.areas = append(e.areas, a)
+		return len(e.areas) - 1
+	}
+	for _, c := range s.Crosswalks {
+		a := area{kind: kindCrosswalk, id: c.ID, site: c.Site, poly: px(c.Polygon), signal: -1, graceS: c.GraceS, counts: true}
+		for i, g := range s.Signals {
+			if g.ID == c.Signal {
+				a.signal, a.ped = i, g.Kind == "pedestrian"
+			}
+		}
+		e.crosswalks = append(e.crosswalks, add(a))
+	}
+	for _, z := range s.Roadways {
+		e.roadways = append(e.roadways, add(area{kind: kindRoadway, id: z.ID, site: z.Site, poly: px(z.Polygon)}))
+	}
+	for _, z := range s.PlatformEdges {
+		add(area{kind: kindPlatformEdge, id: z.ID, site: z.Site, poly: px(z.Polygon), dwellS: z.DwellS, counts: true})
+	}
+	for _, z := range s.Tracks {
+		add(area{kind: kindTrack, id: z.ID, site: z.Site, poly: px(z.Polygon)})
+	}
 	return e
 }
 
@@ -74,10 +195,16 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		if tk.Misses > 0 {
 			continue // coasting: position is a prediction, not evidence
 		}
+		if tk.Meas.Area() > 0 {
+			tk.Box = tk.Meas // judge by what was measured (see edge.Track.Meas)
+		}
 		st := e.tracks[tk.ID]
 		if st == nil {
-			st = &trackState{before: make([]bool, len(e.approaches)), crossed: make([]bool, len(e.approaches))}
+			st = &trackState{before: make([]bool, len(e.approaches)), crossed: make([]bool, len(e.approaches)), areas: make([]areaState, len(e.areas))}
 			e.tracks[tk.ID] = st
+		}
+		if tk.Class == edge.Person || tk.Class == edge.Bicycle {
+			e.stepPerson(now, signals, tk, tracks, st, sink)
 		}
 		for i := range e.approaches {
 			a := &e.approaches[i]
@@ -115,15 +242,200 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 	}
 }
 
+// stepPerson applies the crosswalk, roadway, platform-edge and track rules to a person (or a
+// cyclist, who is counted on crosswalks but judged by none of the person rules).
+func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.Track, tracks []edge.Track, st *trackState, sink Sink) {
+	// The anchor is the bottom centre: where the feet are.
+	x, y := (tk.Box.X0+tk.Box.X1)/2, tk.Box.Y1
+	onCrosswalk := false
+	for i := range e.areas {
+		a, as := &e.areas[i], &st.areas[i]
+		in := inside(a.poly, x, y)
+		if a.kind == kindCrosswalk && !in && distance(a.poly, x, y) <= e.margin {
+			in = true // on the paint's border
+		}
+		if a.kind == kindCrosswalk && in {
+			onCrosswalk = true
+		}
+		visit(as, in, now)
+		as.seen = in
+		if in && as.fired {
+			a.touch(tk.ID, x, y, now)
+		}
+		if !as.inside || as.lastIn.Sub(as.entered) < confirm {
+			continue
+		}
+		if a.counts && !as.counted {
+			as.counted = true
+			a.count.N[tk.Class]++
+		}
+		if tk.Class != edge.Person {
+			continue
+		}
+		switch a.kind {
+		case kindCrosswalk:
+			// Only an entry from outside is judged: a person already on the crosswalk when the
+			// light changed, or when first seen, is finishing a crossing.
+			if as.judged || !as.outside {
+				continue
+			}
+			as.judged = true
+			if a.signal < 0 || a.signal >= len(signals) {
+				continue
+			}
+			sig := signals[a.signal]
+			if !dontWalk(sig.Light, a.ped) || (sig.OnsetSeen && as.entered.Sub(sig.Since).Seconds() < a.graceS) {
+				continue
+			}
+			s := sig
+			sink.Event(edge.Event{Type: wire.PedAgainstSignal, Time: as.entered, Site: a.site, Zone: a.id,
+				Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})
+		case kindPlatformEdge:
+			if as.fired || as.lastIn.Sub(as.entered).Seconds() < a.dwellS {
+				continue
+			}
+			as.fired = true
+			if a.repeated(tk.ID, x, y, now, e.radius, tracks) {
+				continue
+			}
+			sink.Event(edge.Event{Type: wire.PlatformEdgeIntrusion, Time: as.entered.Add(time.Duration(a.dwellS * float64(time.Second))),
+				Site: a.site, Zone: a.id, Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
+		case kindTrack:
+			if as.fired {
+				continue
+			}
+			as.fired = true
+			if a.repeated(tk.ID, x, y, now, e.radius, tracks) {
+				continue
+			}
+			sink.Event(edge.Event{Type: wire.TrackIntrusion, Time: as.entered, Site: a.site, Zone: a.id,
+				Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
+		}
+	}
+	if tk.Class != edge.Person {
+		return
+	}
+	// Jaywalking: in a roadway, off every crosswalk, having come from outside the roadway.
+	road := -1
+	for _, i := range e.roadways {
+		if st.areas[i].seen {
+			road = i
+			break
+		}
+	}
+	jay := &st.jay
+	visit(jay, road >= 0 && !onCrosswalk, now)
+	if !jay.inside || jay.fired || road < 0 {
+		return
+	}
+	jay.entryIdx = road
+	if jay.lastIn.Sub(jay.entered) < jayConfirm {
+		return
+	}
+	r := &e.areas[jay.entryIdx]
+	if !st.areas[jay.entryIdx].outside {
+		return // first seen in the roadway: a worker, or a track that began mid-crossing
+	}
+	jay.fired = true
+	if r.repeated(tk.ID, x, y, now, e.radius, tracks) {
+		return
+	}
+	sink.Event(edge.Event{Type: wire.Jaywalking, Time: jay.entered, Site: r.site, Zone: r.id,
+		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
+}
+
+// touch notes that track, whose event the area remembers, is still in the area at (x, y).
+func (a *area) touch(track int, x, y float32, now time.Time) {
+	for i := range a.recent {
+		if a.recent[i].track == track && !a.recent[i].t.IsZero() {
+			a.recent[i] = recentEvent{x, y, now, track}
+		}
+	}
+}
+
+// seen reports whether track id was matched in this frame.
+func seen(tracks []edge.Track, id int) bool {
+	for _, t := range tracks {
+		if t.ID == id {
+			return t.Misses == 0
+		}
+	}
+	return false
+}
+
+// visit updates a track's presence in a zone with hysteresis: a visit begins at the first
+// frame inside and ends after leave outside.
+func visit(as *areaState, in bool, now time.Time) {
+	switch {
+	case in && !as.inside:
+		as.inside, as.entered, as.fired, as.judged = true, now, false, false
+		as.lastIn = now
+	case in:
+		as.lastIn = now
+	case as.inside && now.Sub(as.lastIn) >= leave:
+		as.inside, as.outside = false, true
+	case !as.inside:
+		as.outside = true
+	}
+}
+
+// dontWalk reports whether a crosswalk's signal says not to walk: a pedestrian head on red or
+// amber (flashing don't walk), or the conflicting vehicle phase on green or amber.
+func dontWalk(l edge.Light, ped bool) bool {
+	if ped {
+		return l == edge.Red || l == edge.Amber
+	}
+	return l == edge.Green || l == edge.Amber
+}
+
+// inside reports whether (x, y) is inside the polygon (even-odd rule).
+func inside(poly []float32, x, y float32) bool {
+	in := false
+	n := len(poly) / 2
+	for i, j := 0, n-1; i < n; j, i = i, i+1 {
+		xi, yi, xj, yj := poly[2*i], poly[2*i+1], poly[2*j], poly[2*j+1]
+		if (yi > y) != (yj > y) && x < (xj-xi)*(y-yi)/(yj-yi)+xi {
+			in = !in
+		}
+	}
+	return in
+}
+
+// distance returns how far (x, y) is from the polygon's boundary.
+func distance(poly []float32, x, y float32) float32 {
+	best := float32(math.MaxFloat32)
+	n := len(poly) / 2
+	for i, j := 0, n-1; i < n; j, i = i, i+1 {
+		ax, ay, bx, by := poly[2*j], poly[2*j+1], poly[2*i], poly[2*i+1]
+		dx, dy := bx-ax, by-ay
+		t := float32(0)
+		if l := dx*dx + dy*dy; l > 0 {
+			t = min(1, max(0, ((x-ax)*dx+(y-ay)*dy)/l))
+		}
+		px, py := ax+t*dx-x, ay+t*dy-y
+		best = min(best, float32(math.Sqrt(float64(px*px+py*py))))
+	}
+	return best
+}
+
 // Flush emits the counts of the current, incomplete period.
 func (e *Engine) Flush(sink Sink) {
 	if e.bucket.IsZero() {
 		return
 	}
+	e.emitCounts(sink)
+	e.bucket = time.Time{}
+}
+
+func (e *Engine) emitCounts(sink Sink) {
 	for i := range e.approaches {
 		sink.Count(e.approaches[i].count)
 	}
-	e.bucket = time.Time{}
+	for i := range e.areas {
+		if e.areas[i].counts {
+			sink.Count(e.areas[i].count)
+		}
+	}
 }
 
 func (e *Engine) rollCounts(now time.Time, sink Sink) {
@@ -132,13 +444,15 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 		return
 	}
 	if !e.bucket.IsZero() {
-		for i := range e.approaches {
-			sink.Count(e.approaches[i].count)
-		}
+		e.emitCounts(sink)
 	}
 	e.bucket = b
 	for i := range e.approaches {
 		a := &e.approaches[i]
+		a.count.Start, a.count.N = b, [edge.NumClasses]int{}
+	}
+	for i := range e.areas {
+		a := &e.areas[i]
 		a.count.Start, a.count.N = b, [edge.NumClasses]int{}
 	}
 }

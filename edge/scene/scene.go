@@ -46,7 +46,28 @@ type Scene struct {
 	Signals    []Signal    `yaml:"signals,omitempty"`
 	Approaches []Approach  `yaml:"approaches,omitempty"`
 	Crosswalks []Crosswalk `yaml:"crosswalks,omitempty"`
-	Detector   Detector    `yaml:"detector"`
+	// Roadways are carriageway polygons: a person crossing one outside every crosswalk is
+	// jaywalking.
+	Roadways []Zone `yaml:"roadways,omitempty"`
+	// PlatformEdges are the danger strips along platform edges (between the warning line and
+	// the edge): a person staying longer than the zone's dwell time is an intrusion.
+	PlatformEdges []PlatformEdge `yaml:"platform_edges,omitempty"`
+	// Tracks are track zones: any person entering one is an intrusion.
+	Tracks   []Zone   `yaml:"tracks,omitempty"`
+	Detector Detector `yaml:"detector"`
+}
+
+// Zone is a named polygon of a site.
+type Zone struct {
+	ID      string  `yaml:"id"`
+	Site    string  `yaml:"site"`
+	Polygon []Point `yaml:"polygon"`
+}
+
+// PlatformEdge is a platform-edge danger zone.
+type PlatformEdge struct {
+	Zone   `yaml:",inline"`
+	DwellS float64 `yaml:"dwell_s"` // how long a person may be in the zone before it counts
 }
 
 // Signal is a signal head visible to the camera.
@@ -66,12 +87,15 @@ type Approach struct {
 	GraceS    float64  `yaml:"grace_s"` // time into red before a crossing counts
 }
 
-// Crosswalk is a marked pedestrian crossing.
+// Crosswalk is a marked pedestrian crossing. Its signal, if any, says when not to walk: a
+// pedestrian head showing red (or flashing amber), or the conflicting vehicle phase showing
+// green or amber.
 type Crosswalk struct {
 	ID      string  `yaml:"id"`
 	Site    string  `yaml:"site"`
 	Polygon []Point `yaml:"polygon"`
 	Signal  string  `yaml:"signal,omitempty"`
+	GraceS  float64 `yaml:"grace_s,omitempty"` // time into don't-walk before an entry counts
 }
 
 // Detector configures the detection stage for this camera.
@@ -83,6 +107,9 @@ type Detector struct {
 	// AnalysisFPS caps how many frames per second of stream time are analysed; the others are
 	// decoded but not converted or analysed. 0 analyses every frame.
 	AnalysisFPS float64 `yaml:"analysis_fps"`
+	// StationaryS is about how long the classical detector still sees an object that stopped
+	// (a car at a red light, a person waiting at the edge) before it fades into the background.
+	StationaryS float64 `yaml:"stationary_s"`
 	// Classical detector: blob areas as fractions of the frame.
 	MinArea       float64 `yaml:"min_area"`
 	PersonMaxArea float64 `yaml:"person_max_area"`
@@ -90,7 +117,7 @@ type Detector struct {
 
 // Defaults returns the values a scene gets for fields it leaves out.
 func Defaults() Scene {
-	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15, StationaryS: 30, MinArea: 0.0004, PersonMaxArea: 0.0035}}
 }
 
 // Load reads, decodes strictly and validates a scene file.
@@ -210,6 +237,32 @@ func (s *Scene) Validate() error {
 		if _, ok := signals[c.Signal]; c.Signal != "" && !ok {
 			bad(f+".signal", "no signal %q in signals", c.Signal)
 		}
+		if c.GraceS < 0 || c.GraceS > 5 {
+			bad(f+".grace_s", "must be within 0..5 s, got %v", c.GraceS)
+		}
+	}
+	poly := func(f string, z Zone) {
+		zone(f, z.ID)
+		name(f+".site", z.Site)
+		if len(z.Polygon) < 3 {
+			bad(f+".polygon", "needs at least 3 points, got %d", len(z.Polygon))
+		}
+		for j, p := range z.Polygon {
+			pt(fmt.Sprintf("%s.polygon[%d]", f, j), p)
+		}
+	}
+	for i, z := range s.Roadways {
+		poly(fmt.Sprintf("roadways[%d]", i), z)
+	}
+	for i, z := range s.PlatformEdges {
+		f := fmt.Sprintf("platform_edges[%d]", i)
+		poly(f, z.Zone)
+		if z.DwellS < 0 || z.DwellS > 60 || math.IsNaN(z.DwellS) {
+			bad(f+".dwell_s", "must be within 0..60 s, got %v", z.DwellS)
+		}
+	}
+	for i, z := range s.Tracks {
+		poly(fmt.Sprintf("tracks[%d]", i), z)
 	}
 	d := s.Detector
 	if d.Kind != "classical" {
@@ -223,6 +276,9 @@ func (s *Scene) Validate() error {
 	}
 	if d.AnalysisFPS < 0 || d.AnalysisFPS > 120 || math.IsNaN(d.AnalysisFPS) {
 		bad("detector.analysis_fps", "must be within 0..120 (0: every frame), got %v", d.AnalysisFPS)
+	}
+	if d.StationaryS < 1 || d.StationaryS > 600 || math.IsNaN(d.StationaryS) {
+		bad("detector.stationary_s", "must be within 1..600 s, got %v", d.StationaryS)
 	}
 	if d.MinArea <= 0 || d.MinArea >= 1 {
 		bad("detector.min_area", "must be within (0,1), got %v", d.MinArea)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/vision"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 // ClipName is the file Generate writes a Motion-JPEG clip to (OpenCV writes and reads it
@@ -58,11 +59,31 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Kind == "" {
+		cfg.Kind = Intersection
+	}
+	if cfg.Variant == "" {
+		cfg.Variant = Day
+	}
+	if cfg.Kind != Intersection && cfg.Kind != Platform {
+		return nil, fmt.Errorf("synth: kind %q: use %s or %s", cfg.Kind, Intersection, Platform)
+	}
+	if cfg.Variant != Day && cfg.Variant != Night && cfg.Variant != Occlusion {
+		return nil, fmt.Errorf("synth: variant %q: use %s, %s or %s", cfg.Variant, Day, Night, Occlusion)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	truth := &Truth{Version: 1, Seed: cfg.Seed, Clip: name, Camera: Camera, FPS: cfg.FPS, DurationS: cfg.Duration.Seconds(), Start: clipStart(cfg.Duration)}
-	w := newWorld(cfg, truth)
+	truth := &Truth{Version: 1, Kind: cfg.Kind, Variant: cfg.Variant, Seed: cfg.Seed, Clip: name, Camera: Camera, FPS: cfg.FPS,
+		DurationS: cfg.Duration.Seconds(), Start: clipStart(cfg.Duration)}
+	var w *world
+	var pw *platformWorld
+	sc := Scene()
+	if cfg.Kind == Platform {
+		pw, sc, truth.Camera = newPlatformWorld(cfg, truth), PlatformScene(), PlatformCamera
+	} else {
+		w = newWorld(cfg, truth)
+	}
 
 	clip := filepath.Join(dir, name)
 	vw, err := gocv.VideoWriterFile(clip, fourcc, float64(cfg.FPS), cfg.Width, cfg.Height, true)
@@ -70,14 +91,21 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 		return nil, fmt.Errorf("synth: open video writer %s: %v", clip, err)
 	}
 	defer vw.Close()
-	r := newRenderer(cfg.Seed)
+	r := newRenderer(cfg, truth.Start)
 	defer r.close()
-	out := r.frame
 	scaled := gocv.NewMat()
 	defer scaled.Close()
 	frames := int(cfg.Duration.Seconds() * float64(cfg.FPS))
 	inRed := false
 	for i := 0; i < frames; i++ {
+		if pw != nil {
+			r.draw(pw.draw, nil, pw.t)
+			if err := r.write(vw, cfg, &scaled, i); err != nil {
+				return nil, err
+			}
+			pw.step()
+			continue
+		}
 		if red := w.light() == edge.Red; red != inRed {
 			inRed = red
 			if red {
@@ -86,26 +114,37 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 				truth.Plan[n-1].EndS = round3(w.t)
 			}
 		}
-		r.draw(w)
-		out = r.frame
-		if cfg.Width != W || cfg.Height != H {
-			gocv.Resize(r.frame, &scaled, image.Pt(cfg.Width, cfg.Height), 0, 0, gocv.InterpolationLinear)
-			out = scaled
-		}
-		if err := vw.Write(out); err != nil {
-			return nil, fmt.Errorf("synth: write frame %d: %w", i, err)
+		light := w.light()
+		r.draw(w.draw, func(m *gocv.Mat) {
+			for _, g := range sc.Signals {
+				drawHead(m, vision.SignalRect(g, W, H), light)
+			}
+		}, w.t)
+		if err := r.write(vw, cfg, &scaled, i); err != nil {
+			return nil, err
 		}
 		w.step()
 	}
-	if n := len(truth.Plan); n > 0 && truth.Plan[n-1].EndS < 0 {
-		truth.Plan[n-1].EndS = round3(w.t)
+	if pw != nil {
+		pw.finish()
+	} else {
+		if n := len(truth.Plan); n > 0 && truth.Plan[n-1].EndS < 0 {
+			truth.Plan[n-1].EndS = round3(w.t)
+		}
+		for _, z := range []struct{ site, zone string }{{SiteNB, ZoneNB}, {SiteSB, ZoneSB}} {
+			truth.Crossings = append(truth.Crossings, TruthCount{Site: z.site, Zone: z.zone, Class: "car", N: w.crossed[z.site+"|"+z.zone]})
+		}
 	}
-	for _, z := range []struct{ site, zone string }{{SiteNB, ZoneNB}, {SiteSB, ZoneSB}} {
-		truth.Crossings = append(truth.Crossings, TruthCount{Site: z.site, Zone: z.zone, Class: "car", N: w.crossed[z.site+"|"+z.zone]})
+	// An event the clip ends before it could be confirmed is not in the truth: a person must be
+	// seen in the roadway for half a second before it is jaywalking, in a zone for a fifth.
+	settle := map[string]float64{wire.Jaywalking: 0.7, wire.PedAgainstSignal: 0.4, wire.TrackIntrusion: 0.4}
+	kept := []TruthEvent{}
+	for _, v := range truth.Violations {
+		if v.T+settle[v.Type] < truth.DurationS {
+			kept = append(kept, v)
+		}
 	}
-	if truth.Violations == nil {
-		truth.Violations = []TruthEvent{}
-	}
+	truth.Violations = kept
 	if err := vw.Close(); err != nil {
 		return nil, fmt.Errorf("synth: close %s: %w", clip, err)
 	}
@@ -113,12 +152,13 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if err := os.Chtimes(clip, truth.Start, truth.Start); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	sc, err := Scene().Marshal()
+	sb, err := sc.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	head := fmt.Sprintf("# Scene of the synthetic intersection (crosswatch-edge synth --seed %d).\n# Coordinates are fractions of the frame (%dx%d here).\n", cfg.Seed, cfg.Width, cfg.Height)
-	if err := os.WriteFile(filepath.Join(dir, "scene.yaml"), append([]byte(head), sc...), 0o644); err != nil {
+	head := fmt.Sprintf("# Scene of the synthetic %s (crosswatch-edge synth --kind %s --variant %s --seed %d).\n# Coordinates are fractions of the frame (%dx%d here).\n",
+		cfg.Kind, cfg.Kind, cfg.Variant, cfg.Seed, cfg.Width, cfg.Height)
+	if err := os.WriteFile(filepath.Join(dir, "scene.yaml"), append([]byte(head), sb...), 0o644); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
 	tb, _ := json.MarshalIndent(truth, "", "  ")
@@ -132,12 +172,38 @@ type renderer struct {
 	bg, frame gocv.Mat
 	noise     []gocv.Mat
 	n         int
+	variant   string
+	kind      string
+	start     time.Time
 }
 
-func newRenderer(seed uint64) *renderer {
-	r := &renderer{bg: gocv.NewMatWithSize(H, W, gocv.MatTypeCV8UC3), frame: gocv.NewMat()}
-	r.bg.SetTo(gocv.NewScalar(88, 112, 92, 0)) // verge
-	rect := func(x0, y0, x1, y1 int, c color.RGBA) { gocv.Rectangle(&r.bg, image.Rect(x0, y0, x1, y1), c, -1) }
+func newRenderer(cfg Config, start time.Time) *renderer {
+	r := &renderer{bg: gocv.NewMatWithSize(H, W, gocv.MatTypeCV8UC3), frame: gocv.NewMat(), variant: cfg.Variant, kind: cfg.Kind, start: start}
+	if cfg.Kind == Platform {
+		drawPlatformBackground(&r.bg)
+	} else {
+		drawIntersectionBackground(&r.bg)
+	}
+	// Sensor noise: a few fixed patterns from the seed, cycled, so the clip is deterministic.
+	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
+	buf := make([]byte, W*H*3)
+	sigma := 3.0
+	if cfg.Variant == Night {
+		sigma = 5 // a dark image is gained up: more noise relative to the signal
+	}
+	for k := 0; k < 6; k++ {
+		for i := range buf {
+			buf[i] = uint8(128 + int(rng.NormFloat64()*sigma))
+		}
+		m, _ := gocv.NewMatFromBytes(H, W, gocv.MatTypeCV8UC3, buf)
+		r.noise = append(r.noise, m)
+	}
+	return r
+}
+
+func drawIntersectionBackground(m *gocv.Mat) {
+	m.SetTo(gocv.NewScalar(88, 112, 92, 0)) // verge
+	rect := func(x0, y0, x1, y1 int, c color.RGBA) { gocv.Rectangle(m, image.Rect(x0, y0, x1, y1), c, -1) }
 	rect(150, 0, 210, H, bgr(150, 150, 145))    // west sidewalk
 	rect(430, 0, 490, H, bgr(150, 150, 145))    // east sidewalk
 	rect(mainX0, 0, mainX1, H, bgr(62, 62, 60)) // main street
@@ -149,48 +215,87 @@ func newRenderer(seed uint64) *renderer {
 	}
 	rect(322, nbStopY, 398, nbStopY+5, bgr(235, 235, 235)) // stop lines
 	rect(242, sbStopY-5, 318, sbStopY, bgr(235, 235, 235))
-	for x := mainX0 + 6; x < mainX1-6; x += 16 { // zebra crosswalks
+	for x := mainX0 + 6; x < mainX1-6; x += 16 { // zebra crosswalks over the main street
 		rect(x, 284, x+8, 304, bgr(215, 215, 215))
 		rect(x, 176, x+8, 196, bgr(215, 215, 215))
 	}
-	// Sensor noise: a few fixed patterns from the seed, cycled, so the clip is deterministic.
-	rng := rand.New(rand.NewPCG(seed, 7))
-	buf := make([]byte, W*H*3)
-	for k := 0; k < 6; k++ {
-		for i := range buf {
-			buf[i] = uint8(128 + int(rng.NormFloat64()*3))
-		}
-		m, _ := gocv.NewMatFromBytes(H, W, gocv.MatTypeCV8UC3, buf)
-		r.noise = append(r.noise, m)
+	for y := crossY0 + 6; y < crossY1-6; y += 16 { // and over the cross street, on the sidewalks' lines
+		rect(sideW0+4, y, sideW1-4, y+8, bgr(215, 215, 215))
+		rect(sideE0+4, y, sideE1-4, y+8, bgr(215, 215, 215))
 	}
-	return r
 }
 
-func (r *renderer) draw(w *world) {
-	r.bg.CopyTo(&r.frame)
-	light := w.light()
-	for _, g := range Scene().Signals {
-		drawHead(&r.frame, vision.SignalRect(g, W, H), light)
+// Occluders of the occlusion variant, drawn over everything that moves.
+func (r *renderer) occlude() {
+	if r.variant != Occlusion {
+		return
 	}
+	if r.kind == Platform {
+		gocv.Rectangle(&r.frame, image.Rect(300, 0, 318, 268), bgr(120, 120, 125), -1) // a pillar
+		gocv.Rectangle(&r.frame, image.Rect(296, 0, 322, 12), bgr(100, 100, 105), -1)
+		return
+	}
+	// A tree canopy over the west sidewalk and the verge north of the cross street.
+	gocv.Circle(&r.frame, image.Pt(180, 80), 46, bgr(40, 95, 45), -1)
+	gocv.Circle(&r.frame, image.Pt(150, 110), 34, bgr(35, 85, 40), -1)
+	gocv.Circle(&r.frame, image.Pt(210, 115), 30, bgr(45, 100, 50), -1)
+}
+
+// draw renders one frame: background, moving things, occluders, the variant's lighting, the
+// emissive lamps, the burned-in clock, and sensor noise.
+func (r *renderer) draw(things, lamps func(*gocv.Mat), t float64) {
+	r.bg.CopyTo(&r.frame)
+	things(&r.frame)
+	r.occlude()
+	if r.variant == Night {
+		r.frame.ConvertToWithParams(&r.frame, gocv.MatTypeCV8UC3, 0.4, 14)
+	}
+	if lamps != nil {
+		lamps(&r.frame)
+	}
+	// A camera's burned-in clock: it changes every second; the scene masks it.
+	stamp := r.start.Add(time.Duration(t) * time.Second).Format("2006-01-02 15:04:05")
+	gocv.Rectangle(&r.frame, image.Rect(0, 0, 228, 30), bgr(0, 0, 0), -1)
+	gocv.PutText(&r.frame, stamp, image.Pt(6, 21), gocv.FontHersheySimplex, 0.55, bgr(255, 255, 255), 1)
+	gocv.AddWeighted(r.frame, 1, r.noise[r.n%len(r.noise)], 1, -128, &r.frame)
+	r.n++
+}
+
+// write appends the frame to the clip, scaled to the clip's size.
+func (r *renderer) write(vw *gocv.VideoWriter, cfg Config, scaled *gocv.Mat, i int) error {
+	out := r.frame
+	if cfg.Width != W || cfg.Height != H {
+		gocv.Resize(r.frame, scaled, image.Pt(cfg.Width, cfg.Height), 0, 0, gocv.InterpolationLinear)
+		out = *scaled
+	}
+	if err := vw.Write(out); err != nil {
+		return fmt.Errorf("synth: write frame %d: %w", i, err)
+	}
+	return nil
+}
+
+func (w *world) draw(m *gocv.Mat) {
 	for _, v := range w.vehicles {
 		b := v.box()
 		rr := image.Rect(int(b.X0), int(b.Y0), int(b.X1), int(b.Y1))
-		gocv.Rectangle(&r.frame, rr, bgr(v.color[0], v.color[1], v.color[2]), -1)
+		gocv.Rectangle(m, rr, bgr(v.color[0], v.color[1], v.color[2]), -1)
 		ws := rr.Inset(6)
 		if v.nb {
 			ws.Max.Y = ws.Min.Y + 12
 		} else {
 			ws.Min.Y = ws.Max.Y - 12
 		}
-		gocv.Rectangle(&r.frame, ws, bgr(70, 50, 40), -1) // windscreen
+		gocv.Rectangle(m, ws, bgr(70, 50, 40), -1) // windscreen
 	}
 	for _, p := range w.peds {
-		b := p.box()
-		gocv.Rectangle(&r.frame, image.Rect(int(b.X0), int(b.Y0)+6, int(b.X1), int(b.Y1)), bgr(p.color[0], p.color[1], p.color[2]), -1)
-		gocv.Circle(&r.frame, image.Pt(int(p.x), int(b.Y0)+4), 4, bgr(120, 160, 200), -1)
+		drawPerson(m, p.box(), p.color)
 	}
-	gocv.AddWeighted(r.frame, 1, r.noise[r.n%len(r.noise)], 1, -128, &r.frame)
-	r.n++
+}
+
+// drawPerson draws a person seen from above and in front: body and head.
+func drawPerson(m *gocv.Mat, b edge.Box, c [3]uint8) {
+	gocv.Rectangle(m, image.Rect(int(b.X0), int(b.Y0)+6, int(b.X1), int(b.Y1)), bgr(c[0], c[1], c[2]), -1)
+	gocv.Circle(m, image.Pt(int((b.X0+b.X1)/2), int(b.Y0)+4), 4, bgr(120, 160, 200), -1)
 }
 
 func drawHead(m *gocv.Mat, rect image.Rectangle, light edge.Light) {

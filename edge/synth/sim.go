@@ -36,9 +36,24 @@ const (
 	graceS               = 0.5
 )
 
+// Scenario kinds and variants.
+const (
+	Intersection = "intersection" // a signalised crossroads: red-light running, crossings, jaywalking
+	Platform     = "platform"     // a rail platform: edge-zone dwell and track intrusion
+
+	Day       = "day"
+	Night     = "night"     // dusk: low contrast and stronger sensor noise; signal lamps stay bright
+	Occlusion = "occlusion" // static occluders (a tree canopy, a pillar) that objects pass behind
+)
+
+// WarmUpS is how long each clip shows its empty scene before anything enters it.
+const WarmUpS = 3.0
+
 // Config selects the clip.
 type Config struct {
-	Seed     uint64
+	Kind    string // Intersection (default) or Platform
+	Variant string // Day (default), Night or Occlusion
+	Seed    uint64
 	Duration time.Duration
 	FPS      int
 	// Width and Height of the written clip. The scene is rendered at 640×480 and scaled once;
@@ -47,14 +62,16 @@ type Config struct {
 	Codec         string // "mjpg" (clip.avi, no FFmpeg needed) or "h264" (clip.mp4)
 }
 
-// DefaultConfig is a one-minute 640×480 Motion-JPEG clip at 15 fps.
+// DefaultConfig is a one-minute 640×480 Motion-JPEG clip of the intersection by day at 15 fps.
 func DefaultConfig(seed uint64) Config {
-	return Config{Seed: seed, Duration: time.Minute, FPS: 15, Width: W, Height: H, Codec: "mjpg"}
+	return Config{Kind: Intersection, Variant: Day, Seed: seed, Duration: time.Minute, FPS: 15, Width: W, Height: H, Codec: "mjpg"}
 }
 
 // Truth is what the clip contains, exactly.
 type Truth struct {
 	Version    int           `json:"version"`
+	Kind       string        `json:"kind"`
+	Variant    string        `json:"variant"`
 	Seed       uint64        `json:"seed"`
 	Clip       string        `json:"clip"`
 	Camera     string        `json:"camera"`
@@ -62,7 +79,7 @@ type Truth struct {
 	DurationS  float64       `json:"duration_s"`
 	Start      time.Time     `json:"start"` // the clip's wall-clock start; replay uses it as --start
 	Violations []TruthEvent  `json:"violations"`
-	Crossings  []TruthCount  `json:"crossings"` // vehicles crossing each stop line, for exposure
+	Crossings  []TruthCount  `json:"crossings"` // road users entering each counted zone, for exposure
 	Plan       []TruthSignal `json:"plan"`      // red intervals of the main street
 }
 
@@ -99,7 +116,23 @@ const (
 	SigNB   = "nb-head"
 	SigSB   = "sb-head"
 	walkPad = 1.0 // pedestrians start walking this long after main red begins
+
+	XwalkS = "south-xwalk" // across the main street, governed by the northbound phase
+	XwalkN = "north-xwalk" // governed by the southbound phase
+	XwalkW = "west-xwalk"  // across the cross street, unsignalised in this scene
+	XwalkE = "east-xwalk"
+	RoadS  = "main-south" // roadway polygons
+	RoadN  = "main-north"
+	RoadX  = "cross-street"
 )
+
+// clockMask is where the burned-in clock is drawn: masked in every scene.
+var clockMask = []scene.Point{{X: 0, Y: 0}, {X: 0.36, Y: 0}, {X: 0.36, Y: 0.07}, {X: 0, Y: 0.07}}
+
+// rectPoly returns a rectangle polygon in scene coordinates.
+func rectPoly(x0, y0, x1, y1 float64) []scene.Point {
+	return []scene.Point{norm(x0, y0), norm(x1, y0), norm(x1, y1), norm(x0, y1)}
+}
 
 func norm(x, y float64) scene.Point { return scene.Point{X: x / W, Y: y / H} }
 
@@ -116,12 +149,27 @@ func Scene() *scene.Scene {
 		{ID: ZoneNB, Site: SiteNB, StopLine: [2]scene.Point{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},
 		{ID: ZoneSB, Site: SiteSB, StopLine: [2]scene.Point{norm(242, sbStopY), norm(318, sbStopY)}, Direction: scene.Point{X: 0, Y: 1}, Signal: SigSB, GraceS: graceS},
 	}
+	// The crosswalks over the main street say "don't walk" while its phase is green or amber.
 	s.Crosswalks = []scene.Crosswalk{
-		{ID: "south-xwalk", Site: SiteNB, Polygon: []scene.Point{norm(mainX0, 284), norm(mainX1, 284), norm(mainX1, 304), norm(mainX0, 304)}},
-		{ID: "north-xwalk", Site: SiteSB, Polygon: []scene.Point{norm(mainX0, 176), norm(mainX1, 176), norm(mainX1, 196), norm(mainX0, 196)}},
+		{ID: XwalkS, Site: SiteNB, Polygon: rectPoly(mainX0, 284, mainX1, 304), Signal: SigNB},
+		{ID: XwalkN, Site: SiteSB, Polygon: rectPoly(mainX0, 176, mainX1, 196), Signal: SigSB},
+		{ID: XwalkW, Site: SiteNB, Polygon: rectPoly(sideW0, crossY0, sideW1, crossY1)},
+		{ID: XwalkE, Site: SiteSB, Polygon: rectPoly(sideE0, crossY0, sideE1, crossY1)},
 	}
+	s.Roadways = []scene.Zone{
+		{ID: RoadS, Site: SiteNB, Polygon: rectPoly(mainX0, crossY1, mainX1, H)},
+		{ID: RoadN, Site: SiteSB, Polygon: rectPoly(mainX0, 0, mainX1, crossY0)},
+		{ID: RoadX, Site: SiteNB, Polygon: rectPoly(0, crossY0, W, crossY1)},
+	}
+	s.Masks = [][]scene.Point{clockMask}
 	return &s
 }
+
+// Sidewalk crossings of the cross street (x ranges).
+const (
+	sideW0, sideW1 = 160, 212
+	sideE0, sideE1 = 428, 480
+)
 
 // mainLight returns the main street's light at t seconds, given the plan's offset.
 func mainLight(t, offset float64) edge.Light {
@@ -176,9 +224,20 @@ func (v *vehicle) box() edge.Box {
 	return edge.Box{X0: x - carW/2, Y0: f - carL, X1: x + carW/2, Y1: f}
 }
 
+// Pedestrian kinds in the intersection.
+const (
+	pedSidewalk = iota // walks along a sidewalk, over the cross street's crosswalks
+	pedLegal           // crosses the main street on a crosswalk during its walk phase
+	pedAgainst         // crosses on a crosswalk while the main street has green
+	pedJaywalk         // crosses the main street mid-block
+)
+
 type pedestrian struct {
 	x, y, vx, vy float64
 	color        [3]uint8
+	kind         int
+	entered      bool // the truth moment (crosswalk or roadway entry) has passed
+	site, zone   string
 }
 
 func (p *pedestrian) box() edge.Box {
@@ -202,7 +261,10 @@ type world struct {
 func newWorld(cfg Config, truth *Truth) *world {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63726f7373776174))
 	w := &world{rng: rng, dt: 1 / float64(cfg.FPS), offset: rng.Float64() * cycleS, truth: truth, crossed: map[string]int{}}
-	w.nextCar = [2]float64{rng.Float64() * 2, rng.Float64() * 2}
+	// Nothing enters before WarmUpS: a background model learns the empty scene first, as a
+	// camera's detector does after it starts.
+	w.nextCar = [2]float64{WarmUpS + rng.Float64()*2, WarmUpS + rng.Float64()*2}
+	w.nextPed = WarmUpS
 	return w
 }
 
@@ -222,8 +284,13 @@ func (w *world) step() {
 		}
 	}
 	for _, p := range w.peds {
+		before := p.x
+		if w.waits(p) {
+			continue
+		}
 		p.x += p.vx * w.dt
 		p.y += p.vy * w.dt
+		w.judge(p, before)
 	}
 	// Drop what left the frame.
 	n := 0
@@ -245,8 +312,70 @@ func (w *world) step() {
 	w.t += w.dt
 }
 
+// judge records the truth of a pedestrian crossing the main street: entering a crosswalk
+// against the signal (the rules' crosswalk border is one margin outside the paint), or entering
+// the roadway off the crosswalks.
+func (w *world) judge(p *pedestrian, before float64) {
+	if p.entered || p.vx == 0 {
+		return
+	}
+	edgeX := float64(mainX0)
+	if p.vx < 0 {
+		edgeX = mainX1
+	}
+	if p.kind == pedAgainst || p.kind == pedLegal {
+		edgeX -= math.Copysign(ruleMargin, p.vx)
+	}
+	if (before-edgeX)*(p.x-edgeX) > 0 {
+		return // not crossed this step
+	}
+	p.entered = true
+	t := w.t + w.dt*math.Abs(before-edgeX)/math.Abs(p.x-before)
+	switch p.kind {
+	case pedAgainst:
+		if l := mainLight(t, w.offset); l == edge.Green || l == edge.Amber {
+			w.truth.Violations = append(w.truth.Violations, TruthEvent{Type: wire.PedAgainstSignal, T: round3(t), Site: p.site, Zone: p.zone})
+		}
+	case pedJaywalk:
+		w.truth.Violations = append(w.truth.Violations, TruthEvent{Type: wire.Jaywalking, T: round3(t), Site: p.site, Zone: p.zone})
+	}
+}
+
+// ruleMargin is the rules' crosswalk border at 640×480: 1 % of the frame diagonal.
+const ruleMargin = 8.0
+
+// yieldTo returns how far v may still travel before a pedestrian who is crossing, or about to
+// cross, its lane: vehicles stop for people in the road, with room to spare.
+func (w *world) yieldTo(v *vehicle) float64 {
+	laneX := float64(sbLaneX)
+	if v.nb {
+		laneX = nbLaneX
+	}
+	stop := math.Inf(1)
+	for _, p := range w.peds {
+		if p.vx == 0 || p.x < mainX0-60 || p.x > mainX1+60 {
+			continue
+		}
+		// Past this lane already?
+		if (p.vx > 0 && p.x-pedW > laneX+carW/2+6) || (p.vx < 0 && p.x+pedW < laneX-carW/2-6) {
+			continue
+		}
+		var d float64
+		if v.nb {
+			d = v.front() - (p.y + 24) // front must stay below the feet
+		} else {
+			d = (p.y - pedH - 24) - v.front()
+		}
+		if d < -carL/2 || d > 200 {
+			continue // already beside or past the person, or far away
+		}
+		stop = math.Min(stop, math.Max(0, d))
+	}
+	return stop
+}
+
 func (w *world) drive(v, ahead *vehicle, light edge.Light) {
-	stopAt := math.Inf(1) // distance the front may still travel
+	stopAt := w.yieldTo(v) // distance the front may still travel
 	if !v.crossed && !v.violator && !v.committed {
 		d := v.distToLine()
 		switch light {
@@ -344,23 +473,105 @@ func (w *world) spawn() {
 
 func (w *world) carColor() [3]uint8 {
 	palette := [][3]uint8{{40, 40, 200}, {200, 60, 40}, {230, 230, 230}, {20, 20, 20}, {60, 160, 60}, {40, 180, 220}, {150, 150, 160}}
-	return palette[w.rng.IntN(len(palette))]
+	c := palette[w.rng.IntN(len(palette))]
+	// No two cars share a paint exactly: a background model that saw one wait in a queue would
+	// take the next of the same colour for road.
+	for i := range c {
+		c[i] = uint8(min(250, max(5, int(c[i])+w.rng.IntN(41)-20)))
+	}
+	return c
+}
+
+// vehicleNear reports whether a vehicle occupies or is about to occupy the rows y0..y1.
+func (w *world) vehicleNear(y0, y1 float64) bool {
+	for _, v := range w.vehicles {
+		b := v.box()
+		if float64(b.Y1) > y0-20 && float64(b.Y0) < y1+20 {
+			return true
+		}
+	}
+	return false
+}
+
+// waits reports whether a pedestrian at the kerb waits for a vehicle in their path to pass:
+// nobody walks into a car.
+func (w *world) waits(p *pedestrian) bool {
+	if p.vx == 0 || p.entered {
+		return false
+	}
+	kerb := float64(mainX0)
+	if p.vx < 0 {
+		kerb = mainX1
+	}
+	if math.Abs(p.x-kerb) > 14 {
+		return false
+	}
+	for _, v := range w.vehicles {
+		b := v.box()
+		if float64(b.Y1) > p.y-pedH-16 && float64(b.Y0) < p.y+16 {
+			return true
+		}
+	}
+	return false
+}
+
+// crosserNear reports whether someone is already crossing the main street near row y: two
+// people passing each other would be one blob to a camera for a moment.
+func (w *world) crosserNear(y float64) bool {
+	for _, p := range w.peds {
+		if p.vx != 0 && math.Abs(p.y-y) < 2*pedH {
+			return true
+		}
+	}
+	return false
+}
+
+// crossFrom places p at one kerb of the main street, walking across at speed.
+func (w *world) crossFrom(p *pedestrian, speed, startPad float64) {
+	p.x, p.vx = mainX0-startPad, speed
+	if w.rng.IntN(2) == 0 {
+		p.x, p.vx = mainX1+startPad, -speed
+	}
 }
 
 func (w *world) spawnPed(light edge.Light) {
 	p := &pedestrian{color: [3]uint8{uint8(60 + w.rng.IntN(150)), uint8(40 + w.rng.IntN(150)), uint8(60 + w.rng.IntN(150))}}
 	speed := 35 + w.rng.Float64()*20
 	rs := redSince(w.t, w.offset)
-	if light == edge.Red && rs > walkPad && rs < redS-(mainX1-mainX0+60)/speed-1 && w.rng.Float64() < 0.7 {
-		// Cross the main street on a crosswalk while it is red (the walk phase).
-		p.y = 300
-		if w.rng.IntN(2) == 0 {
-			p.y = 192
+	r := w.rng.Float64()
+	south := w.rng.IntN(2) == 0
+	xwalkY, site, zone := 192.0, SiteSB, XwalkN
+	if south {
+		xwalkY, site, zone = 300, SiteNB, XwalkS
+	}
+	const pad = 45 // start this far from the kerb: seen on the pavement first
+	// Seconds from now until the walker enters the crosswalk.
+	enter := (pad - ruleMargin) / speed
+	switch {
+	case light == edge.Red && rs > walkPad && rs < redS-(mainX1-mainX0+2*pad)/speed-1 && r < 0.6:
+		// Cross the main street on a crosswalk during its walk phase (main street red).
+		p.kind, p.y, p.site, p.zone = pedLegal, xwalkY, site, zone
+		w.crossFrom(p, speed, pad)
+	case light == edge.Green && math.Mod(w.t+w.offset, cycleS)+enter > 1 && math.Mod(w.t+w.offset, cycleS)+enter < greenS+amberS-1 &&
+		r < 0.3 && !w.vehicleNear(xwalkY-pedH, xwalkY):
+		// Step onto the crosswalk while the main street has green: against the signal.
+		p.kind, p.y, p.site, p.zone = pedAgainst, xwalkY, site, zone
+		w.crossFrom(p, speed, pad)
+	case r < 0.45:
+		// Cross mid-block, away from every crosswalk, when no vehicle is close.
+		p.kind = pedJaywalk
+		// Rows clear of the signal heads (their regions are not searched) and of the clock.
+		p.y, p.site, p.zone = 400+w.rng.Float64()*45, SiteNB, RoadS
+		if !south {
+			p.y, p.site, p.zone = 62+w.rng.Float64()*34, SiteSB, RoadN
 		}
-		p.x, p.vx = mainX0-25, speed
-		if w.rng.IntN(2) == 0 {
-			p.x, p.vx = mainX1+25, -speed
+		if w.vehicleNear(p.y-pedH, p.y) || w.crosserNear(p.y) {
+			p.kind = pedSidewalk
+			break
 		}
+		w.crossFrom(p, speed, pad)
+	}
+	if p.kind != pedSidewalk {
 		w.peds = append(w.peds, p)
 		return
 	}

@@ -46,7 +46,8 @@ func (k *axis) correct(z, r float32) {
 
 type state struct {
 	edge.Track
-	x, y axis    // bottom-centre anchor
+	votes [edge.NumClasses]int32 // matched frames per detected class
+	x, y  axis                   // bottom-centre anchor
 	w, h float32 // smoothed size
 	pred edge.Box
 }
@@ -110,10 +111,12 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		s.y.correct(d.Box.Y1, r)
 		s.w += 0.5 * (d.Box.W() - s.w)
 		s.h += 0.5 * (d.Box.H() - s.h)
+		s.Meas = d.Box
 		s.Misses = 0
 		s.Hits++
 		s.Score = d.Score
-		s.Class = vote(s.Class, d.Class, s.Hits)
+		s.votes[d.Class]++
+		s.Class = vote(&s.votes)
 	}
 	// End stale tracks, keeping order stable.
 	tr.ended = tr.ended[:0]
@@ -136,10 +139,11 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		cx := (d.Box.X0 + d.Box.X1) / 2
 		big := float32(1e4)
 		tr.live = append(tr.live, state{
-			Track: edge.Track{ID: tr.nextID, Class: d.Class, Score: d.Score, Hits: 1},
+			Track: edge.Track{ID: tr.nextID, Class: d.Class, Score: d.Score, Hits: 1, Meas: d.Box},
 			x:     axis{p: cx, a: 4, c: big}, y: axis{p: d.Box.Y1, a: 4, c: big},
 			w: d.Box.W(), h: d.Box.H(),
 		})
+		tr.live[len(tr.live)-1].votes[d.Class]++
 		tr.nextID++
 	}
 	tr.out = tr.out[:0]
@@ -155,13 +159,17 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	return tr.out, tr.ended
 }
 
-// vote keeps a track's class unless the new class is seen while the track is young; classes
-// from size are noisy at the frame edge, so early frames decide.
-func vote(cur, seen edge.Class, hits int) edge.Class {
-	if cur == edge.ClassUnknown || (hits <= 3 && seen != edge.ClassUnknown) {
-		return seen
+// vote returns the class seen in most matched frames (unknown only when nothing else was
+// seen). A class from one frame is noisy: a vehicle entering the frame, or split by an
+// occluder, looks person-sized for a few frames.
+func vote(v *[edge.NumClasses]int32) edge.Class {
+	best := edge.ClassUnknown
+	for c := 1; c < edge.NumClasses; c++ {
+		if v[c] > v[best] || (best == edge.ClassUnknown && v[c] > 0) {
+			best = edge.Class(c)
+		}
 	}
-	return cur
+	return best
 }
 
 // comparePairs orders by IoU, best first, then by index so that ties are deterministic.

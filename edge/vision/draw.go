@@ -16,10 +16,14 @@ var (
 	colSignal    = color.RGBA{R: 255, G: 200, B: 0, A: 255}
 	colStopLine  = color.RGBA{R: 255, G: 40, B: 40, A: 255}
 	colCrosswalk = color.RGBA{R: 40, G: 220, B: 255, A: 255}
+	colRoadway   = color.RGBA{R: 120, G: 255, B: 120, A: 255}
+	colEdge      = color.RGBA{R: 255, G: 140, B: 0, A: 255}
+	colTrack     = color.RGBA{R: 255, G: 60, B: 200, A: 255}
 )
 
-// DrawScene draws a scene's masks, signal heads, stop lines (with the direction of travel) and
-// crosswalks over img, labelled, so that a person can check them against the picture.
+// DrawScene draws a scene's masks, signal heads, stop lines (with the direction of travel),
+// crosswalks, roadways, platform-edge and track zones over img, labelled, so that a person can
+// check them against the picture.
 func DrawScene(img *gocv.Mat, s *scene.Scene) {
 	w, h := img.Cols(), img.Rows()
 	px := func(p scene.Point) image.Point { return image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))) }
@@ -45,8 +49,21 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 		gocv.Rectangle(img, r, colSignal, thick)
 		label(g.ID, r.Min, colSignal)
 	}
+	for _, z := range s.Roadways {
+		label("roadway "+z.ID, poly(z.Polygon, colRoadway), colRoadway)
+	}
 	for _, c := range s.Crosswalks {
-		label(c.ID, poly(c.Polygon, colCrosswalk), colCrosswalk)
+		text := c.ID
+		if c.Signal != "" {
+			text += " (" + c.Signal + ")"
+		}
+		label(text, poly(c.Polygon, colCrosswalk), colCrosswalk)
+	}
+	for _, z := range s.PlatformEdges {
+		label("edge "+z.ID+" (dwell "+strconv.FormatFloat(z.DwellS, 'g', -1, 64)+" s)", poly(z.Polygon, colEdge), colEdge)
+	}
+	for _, z := range s.Tracks {
+		label("track "+z.ID, poly(z.Polygon, colTrack), colTrack)
 	}
 	for _, a := range s.Approaches {
 		p0, p1 := px(a.StopLine[0]), px(a.StopLine[1])

@@ -83,7 +83,7 @@ func (g *Gate) Close() {
 // Classical finds moving blobs with a background model and classes them by size. It needs no
 // model file; it cannot tell a stopped object from the background for long.
 type Classical struct {
-	mog           gocv.BackgroundSubtractorMOG2
+	mog           *bgModel
 	small         gocv.Mat // the frame at the model's size
 	fg, kOpen     gocv.Mat
 	kClose, allow gocv.Mat
@@ -94,6 +94,26 @@ type Classical struct {
 	dets          []edge.Detection
 }
 
+// warmFrames is how many analysed frames the background model learns fast: two seconds.
+func warmFrames(d scene.Detector) int {
+	fps := d.AnalysisFPS
+	if fps <= 0 {
+		fps = 30
+	}
+	return int(2 * fps)
+}
+
+// backgroundHistory returns MOG2's history in analysed frames for the scene's StationaryS. MOG2
+// takes a new stationary colour into the background once its weight reaches 1 − its background
+// ratio (0.9), after about a tenth of the history.
+func backgroundHistory(d scene.Detector) int {
+	fps := d.AnalysisFPS
+	if fps <= 0 {
+		fps = 30
+	}
+	return max(100, int(10*d.StationaryS*fps))
+}
+
 // NewClassical returns a detector for w×h frames. Its background model runs at
 // d.ModelWidth wide (boxes are scaled back to the frame). Pixels inside masks and exclude
 // (given in frame pixels) are ignored.
@@ -101,7 +121,7 @@ func NewClassical(w, h int, d scene.Detector, masks [][]scene.Point, exclude []i
 	mw, mh := ProcessSize(w, h, max(d.ModelWidth, 64))
 	scale := float32(w) / float32(mw)
 	c := &Classical{
-		mog:   gocv.NewBackgroundSubtractorMOG2WithParams(500, 16, false),
+		mog:   newBgModel(backgroundHistory(d), 16, warmFrames(d)),
 		small: gocv.NewMat(),
 		fg:    gocv.NewMat(),
 		model: image.Pt(mw, mh),
@@ -148,7 +168,10 @@ func (c *Classical) Detect(frame gocv.Mat) []edge.Detection {
 		gocv.Resize(frame, &c.small, c.model, 0, 0, gocv.InterpolationArea)
 		in = c.small
 	}
-	c.mog.Apply(in, &c.fg)
+	if err := c.mog.apply(in, &c.fg); err != nil {
+		c.dets = c.dets[:0]
+		return c.dets // a frame the model rejects has nothing to find
+	}
 	gocv.Threshold(c.fg, &c.fg, 127, 255, gocv.ThresholdBinary)
 	gocv.BitwiseAnd(c.fg, c.allow, &c.fg)
 	gocv.MorphologyEx(c.fg, &c.fg, gocv.MorphOpen, c.kOpen)
@@ -176,9 +199,13 @@ func (c *Classical) Detect(frame gocv.Mat) []edge.Detection {
 	return c.dets
 }
 
+// Learning reports whether the background model is still learning the scene: the caller should
+// run Detect on every frame until it is not, motion or none.
+func (c *Classical) Learning() bool { return c.mog.n < c.mog.warm }
+
 // Close releases the Mats and the background model.
 func (c *Classical) Close() {
-	c.mog.Close()
+	c.mog.close()
 	for _, m := range []*gocv.Mat{&c.small, &c.fg, &c.kOpen, &c.kClose, &c.allow} {
 		m.Close()
 	}

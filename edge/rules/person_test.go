@@ -1,0 +1,205 @@
+package rules
+
+import (
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// A 100×100 frame: a north-south roadway (x 40..80) with two crosswalks, one governed by the
+// conflicting vehicle phase and one by a pedestrian head, and a platform on the left with its
+// edge strip and the track.
+const personScene = `
+version: 1
+camera: cam-1
+signals:
+  - {id: nb, kind: vehicle, region: [[0.9, 0.1], [0.95, 0.3]]}
+  - {id: walk, kind: pedestrian, region: [[0.9, 0.5], [0.95, 0.6]]}
+crosswalks:
+  - {id: cw-veh, site: main, polygon: [[0.4, 0.2], [0.8, 0.2], [0.8, 0.3], [0.4, 0.3]], signal: nb}
+  - {id: cw-ped, site: main, polygon: [[0.4, 0.7], [0.8, 0.7], [0.8, 0.8], [0.4, 0.8]], signal: walk, grace_s: 1}
+  - {id: cw-none, site: main, polygon: [[0.4, 0.9], [0.8, 0.9], [0.8, 0.95], [0.4, 0.95]]}
+roadways:
+  - {id: road, site: main, polygon: [[0.4, 0], [0.8, 0], [0.8, 1], [0.4, 1]]}
+platform_edges:
+  - {id: edge-1, site: plat, polygon: [[0, 0.4], [0.3, 0.4], [0.3, 0.5], [0, 0.5]], dwell_s: 2}
+tracks:
+  - {id: track-1, site: plat, polygon: [[0, 0.6], [0.3, 0.6], [0.3, 0.8], [0, 0.8]]}
+`
+
+type pos struct{ x, y float32 }
+
+// walk moves one track along path (one position per 100 ms frame) and returns what the rules found.
+func walk(t *testing.T, class edge.Class, signals []edge.SignalState, path []pos) *sink {
+	t.Helper()
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	for f, p := range path {
+		now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+		tk := edge.Track{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - 8, X1: p.x + 2, Y1: p.y}, Class: class, Score: 1, Hits: f + 3}
+		e.Step(now, signals, []edge.Track{tk}, nil, out)
+	}
+	e.Flush(out)
+	return out
+}
+
+// line is a straight path from a to b in n frames, then still for hold frames.
+func line(a, b pos, n, hold int) []pos {
+	var out []pos
+	for i := 0; i <= n; i++ {
+		f := float32(i) / float32(n)
+		out = append(out, pos{a.x + (b.x-a.x)*f, a.y + (b.y-a.y)*f})
+	}
+	for range hold {
+		out = append(out, b)
+	}
+	return out
+}
+
+func concat(ps ...[]pos) []pos {
+	var out []pos
+	for _, p := range ps {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func lights(veh, ped edge.Light) []edge.SignalState {
+	return []edge.SignalState{{Light: veh, Since: base.Add(-10 * time.Second), OnsetSeen: true, Source: wire.SignalCamera},
+		{Light: ped, Since: base.Add(-10 * time.Second), OnsetSeen: true, Source: wire.SignalCamera}}
+}
+
+func TestPersonRules(t *testing.T) {
+	acrossVeh := line(pos{20, 25}, pos{95, 25}, 40, 0) // over cw-veh, west to east
+	acrossPed := line(pos{33, 75}, pos{95, 75}, 31, 0)
+	cases := []struct {
+		name    string
+		class   edge.Class
+		signals []edge.SignalState
+		path    []pos
+		want    map[string]string // event type → zone
+		at      float64           // seconds after base of the (single) event, or -1
+	}{
+		{"crosswalk while the conflicting phase is green", edge.Person, lights(edge.Green, edge.Green), acrossVeh, map[string]string{wire.PedAgainstSignal: "cw-veh"}, 1.0},
+		{"crosswalk while the conflicting phase is amber", edge.Person, lights(edge.Amber, edge.Green), acrossVeh, map[string]string{wire.PedAgainstSignal: "cw-veh"}, 1.0},
+		{"crosswalk while the conflicting phase is red", edge.Person, lights(edge.Red, edge.Green), acrossVeh, nil, -1},
+		{"crosswalk, signal unknown", edge.Person, lights(edge.LightUnknown, edge.Green), acrossVeh, nil, -1},
+		{"pedestrian head red", edge.Person, lights(edge.Red, edge.Red), acrossPed, map[string]string{wire.PedAgainstSignal: "cw-ped"}, 0.3},
+		{"pedestrian head green", edge.Person, lights(edge.Green, edge.Green), acrossPed, nil, -1},
+		{"first seen on the crosswalk", edge.Person, lights(edge.Green, edge.Green), line(pos{50, 25}, pos{95, 25}, 20, 0), nil, -1},
+		{"a cyclist on the crosswalk is not judged", edge.Bicycle, lights(edge.Green, edge.Green), acrossVeh, nil, -1},
+		{"unsignalised crosswalk", edge.Person, lights(edge.Green, edge.Red), line(pos{20, 92}, pos{95, 92}, 40, 0), nil, -1},
+		{"jaywalking mid-block", edge.Person, lights(edge.Red, edge.Green), line(pos{20, 50}, pos{95, 50}, 40, 0), map[string]string{wire.Jaywalking: "road"}, 1.0},
+		{"a cyclist in the roadway is not jaywalking", edge.Bicycle, lights(edge.Red, edge.Green), line(pos{20, 50}, pos{95, 50}, 40, 0), nil, -1},
+		{"steps off the kerb and back", edge.Person, lights(edge.Red, edge.Green), concat(line(pos{30, 50}, pos{42, 50}, 6, 0), line(pos{42, 50}, pos{30, 50}, 6, 0)), nil, -1},
+		{"platform edge, longer than the dwell", edge.Person, nil, line(pos{15, 30}, pos{15, 45}, 5, 30), map[string]string{wire.PlatformEdgeIntrusion: "edge-1"}, 0.4 + 2},
+		{"platform edge, shorter than the dwell", edge.Person, nil, concat(line(pos{15, 30}, pos{15, 45}, 5, 10), line(pos{15, 45}, pos{15, 30}, 5, 10)), nil, -1},
+		{"on the track", edge.Person, nil, line(pos{15, 30}, pos{15, 70}, 20, 5), map[string]string{wire.TrackIntrusion: "track-1", wire.PlatformEdgeIntrusion: ""}, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := walk(t, c.class, c.signals, c.path)
+			got := map[string]string{}
+			for _, e := range out.events {
+				if _, dup := got[e.Type]; dup {
+					t.Fatalf("two %s events: %+v", e.Type, out.events)
+				}
+				got[e.Type] = e.Zone
+			}
+			for typ, zone := range c.want {
+				if zone == "" { // must not fire
+					if _, ok := got[typ]; ok {
+						t.Errorf("unexpected %s", typ)
+					}
+					delete(c.want, typ)
+					continue
+				}
+				if got[typ] != zone {
+					t.Errorf("%s in %q, want %q (events %+v)", typ, got[typ], zone, out.events)
+				}
+			}
+			if len(got) != len(c.want) {
+				t.Errorf("events %+v, want %v", out.events, c.want)
+			}
+			if c.at >= 0 && len(out.events) == 1 {
+				if d := out.events[0].Time.Sub(base).Seconds() - c.at; d < -0.11 || d > 0.11 {
+					t.Errorf("event at %.2f s, want %.2f", out.events[0].Time.Sub(base).Seconds(), c.at)
+				}
+			}
+		})
+	}
+}
+
+func TestPersonRulesGraceAndRevisits(t *testing.T) {
+	// The walker enters at 0.3 s. With a grace of 1 s, 0.8 s into a pedestrian red does not
+	// count; 1.8 s in does.
+	for _, c := range []struct {
+		since float64
+		n     int
+	}{{-0.5, 0}, {-1.5, 1}} {
+		sig := lights(edge.Red, edge.Red)
+		sig[1].Since = base.Add(time.Duration(c.since * float64(time.Second)))
+		if out := walk(t, edge.Person, sig, line(pos{33, 75}, pos{95, 75}, 31, 0)); len(out.events) != c.n {
+			t.Errorf("red since %.1f s: %+v", c.since, out.events)
+		}
+	}
+	// Two visits to the platform edge, each longer than the dwell: two events.
+	visits := concat(line(pos{15, 30}, pos{15, 45}, 5, 30), line(pos{15, 45}, pos{15, 30}, 5, 10), line(pos{15, 30}, pos{15, 45}, 5, 30))
+	if out := walk(t, edge.Person, nil, visits); len(out.events) != 2 {
+		t.Errorf("two visits: %+v", out.events)
+	}
+}
+
+func TestZoneCounts(t *testing.T) {
+	out := walk(t, edge.Person, lights(edge.Red, edge.Green), line(pos{20, 25}, pos{95, 25}, 40, 0))
+	got := map[string]int{}
+	for _, c := range out.counts {
+		got[c.Zone] += c.N[edge.Person]
+	}
+	if got["cw-veh"] != 1 || got["cw-ped"] != 0 || got["edge-1"] != 0 {
+		t.Fatalf("counts %v", got)
+	}
+	if _, ok := got["road"]; ok {
+		t.Fatal("roadways are not counted")
+	}
+}
+
+// A person whose track breaks and comes back as a new track at the same place is one event;
+// a second person at the same place while the first is still in view is another.
+func TestRepeatAfterTrackBreak(t *testing.T) {
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	at := func(f int) time.Time { return base.Add(time.Duration(f) * 100 * time.Millisecond) }
+	person := func(id int, x, y float32) edge.Track {
+		return edge.Track{ID: id, Box: edge.Box{X0: x - 2, Y0: y - 8, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: 10}
+	}
+	f := 0
+	for ; f < 10; f++ { // track 1 steps onto the track
+		e.Step(at(f), nil, []edge.Track{person(1, 15, 55+float32(f))}, nil, out)
+	}
+	e.Step(at(f), nil, nil, []int{1}, out) // lost
+	f += 5
+	for end := f + 10; f < end; f++ { // back as track 2, same place
+		e.Step(at(f), nil, []edge.Track{person(2, 15, 66)}, nil, out)
+	}
+	if len(out.events) != 1 {
+		t.Fatalf("a broken track counted twice: %+v", out.events)
+	}
+	for end := f + 10; f < end; f++ { // track 2 still there; track 3 steps on beside it
+		e.Step(at(f), nil, []edge.Track{person(2, 15, 66), person(3, 18, 55+float32(f%10))}, nil, out)
+	}
+	if len(out.events) != 2 {
+		t.Fatalf("a second person next to the first: %+v", out.events)
+	}
+}
