@@ -29,9 +29,9 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/api"
-	"github.com/crosswatch/crosswatch/aggregator/dashboard"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/aggregator/catalog"
+	"github.com/crosswatch/crosswatch/aggregator/dashboard"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
 	"github.com/crosswatch/crosswatch/aggregator/mqtt"
 	"github.com/crosswatch/crosswatch/aggregator/postgres"

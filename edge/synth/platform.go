@@ -257,11 +257,11 @@ func drawPlatformBackground(m *gocv.Mat) {
 	rect := func(x0, y0, x1, y1 int, c [3]uint8) {
 		gocv.Rectangle(m, image.Rect(x0, y0, x1, y1), bgr(c[0], c[1], c[2]), -1)
 	}
-	rect(0, warnY-10, W, warnY, [3]uint8{20, 200, 235})  // yellow tactile warning line
-	rect(0, warnY, W, edgeY, [3]uint8{150, 152, 150})    // danger strip
-	rect(0, edgeY, W, trackY, [3]uint8{210, 210, 205})   // edge coping
-	rect(0, trackY, W, H, [3]uint8{60, 70, 80})          // ballast
-	for x := 4; x < W; x += 26 {                         // sleepers
+	rect(0, warnY-10, W, warnY, [3]uint8{20, 200, 235}) // yellow tactile warning line
+	rect(0, warnY, W, edgeY, [3]uint8{150, 152, 150})   // danger strip
+	rect(0, edgeY, W, trackY, [3]uint8{210, 210, 205})  // edge coping
+	rect(0, trackY, W, H, [3]uint8{60, 70, 80})         // ballast
+	for x := 4; x < W; x += 26 {                        // sleepers
 		rect(x, 380, x+12, 470, [3]uint8{50, 60, 75})
 	}
 	rect(0, 392, W, 397, [3]uint8{175, 175, 180}) // rails

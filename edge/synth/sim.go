@@ -51,9 +51,9 @@ const WarmUpS = 3.0
 
 // Config selects the clip.
 type Config struct {
-	Kind    string // Intersection (default) or Platform
-	Variant string // Day (default), Night or Occlusion
-	Seed    uint64
+	Kind     string // Intersection (default) or Platform
+	Variant  string // Day (default), Night or Occlusion
+	Seed     uint64
 	Duration time.Duration
 	FPS      int
 	// Width and Height of the written clip. The scene is rendered at 640×480 and scaled once;

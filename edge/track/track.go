@@ -48,8 +48,8 @@ type state struct {
 	edge.Track
 	votes [edge.NumClasses]int32 // matched frames per detected class
 	x, y  axis                   // bottom-centre anchor
-	w, h float32 // smoothed size
-	pred edge.Box
+	w, h  float32                // smoothed size
+	pred  edge.Box
 }
 
 type pair struct {
