@@ -22,6 +22,7 @@ demo: build
 # The whole suite: unit, adapter (SQLite, real Mosquitto on loopback) and end-to-end tests.
 test: build
 	@bash scripts/browser-deps.sh   # chromium + playwright-core for the dashboard's browser tests
+	@bash models/install.sh || echo "models: some files are missing; the tests that need them say so"
 	$(GO) vet ./...
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot

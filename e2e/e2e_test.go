@@ -24,6 +24,10 @@ import (
 
 var edgeBin, aggBin string
 
+// modelsInstalled: 'make models' put the detectors in ../models/files, so replayed events
+// carry evidence images.
+var modelsInstalled = func() bool { _, err := os.Stat("../models/files/MANIFEST.tsv"); return err == nil }()
+
 // TestMain builds both commands once for every test here.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "crosswatch-e2e")
@@ -223,7 +227,7 @@ func getJSON(t *testing.T, url string, v any) {
 func replay(t *testing.T, edgeBin, dir, broker, outbox string) string {
 	t.Helper()
 	cmd := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
-		"--broker", broker, "--device", "e2e-edge", "--outbox", outbox, "--drain-timeout", "30s")
+		"--broker", broker, "--device", "e2e-edge", "--outbox", outbox, "--drain-timeout", "30s", "--models", "../models/files")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("replay: %v\n%s", err, out)
@@ -278,6 +282,9 @@ func TestClipToLedger(t *testing.T) {
 				getJSON(t, agg.API+"/api/v1/events/"+l.Device+"/"+l.EventID, &ev)
 				if ev.Site != l.Site || ev.Type != l.Type || !ev.Time.Equal(l.Time) {
 					t.Errorf("%s: ledger row %+v traces to event %+v", round, l, ev)
+				}
+				if modelsInstalled && !ev.HasEvidence {
+					t.Errorf("%s: event %s has no evidence image although the models are installed", round, ev.ID)
 				}
 			}
 			if s.Score != aggregator.StartScore-points {

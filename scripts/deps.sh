@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what crosswatch needs and the machine lacks: Debian packages (OpenCV 4.6 for gocv,
+# Installs what crosswatch needs and the machine lacks: Debian packages (OpenCV 4.6 for gocv, its
+# Haar cascades (opencv-data) for the evidence test,
 # Mosquitto and PostgreSQL for the tests, which start their own instances, pkg-config) and
 # checks the Go toolchain. Safe to run again.
 set -euo pipefail
 
-packages=(pkg-config libopencv-dev mosquitto sqlite3 postgresql ca-certificates)
+packages=(pkg-config libopencv-dev opencv-data mosquitto sqlite3 postgresql ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

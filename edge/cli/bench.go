@@ -115,8 +115,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *maxFrames > 0 {
 		limited = &frameLimit{src: src, left: *maxFrames}
 	}
-	p := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute},
+	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: modelsIfAny(sc)},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
 	defer p.Close()
 	st, err := p.Run(ctx, nil)
 	if err != nil {

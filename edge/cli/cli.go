@@ -23,6 +23,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/relay"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
@@ -37,6 +38,7 @@ Commands:
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   check-config  validate a scene file
   scene draw    draw a scene over a frame of its clip, to PNG, to check it by eye
+  evidence      write anonymised evidence images of a clip's frames (people pixelated, faces blurred)
   burst         fault and soak harness: append numbered synthetic events and send them
   bench         decode alone vs the full pipeline on one clip, in one run
   eval          precision and recall per event type against a ground-truth file
@@ -53,6 +55,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	var err error
 	switch args[0] {
+	case "evidence":
+		err = runEvidence(ctx, args[1:], stdout)
 	case "synth":
 		err = runSynth(args[1:], stdout)
 	case "replay":
@@ -147,6 +151,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait at the end for the aggregator to acknowledge everything")
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar")
 	verbose := fs.Bool("v", false, "debug logging")
+	models := fs.String("models", defaultModels(), "installed models directory (make models): the evidence images need its person and face detectors")
+	evidence := fs.Bool("evidence", true, "attach an anonymised evidence image to each event (needs --models)")
 	outboxOpts := outboxFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -194,8 +200,27 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stopSender()
 
-	p := pipeline.New(pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute},
-		src, ob, rl.Notify, log)
+	cfg := pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute}
+	if sc.Detector.Kind == "dnn" {
+		if cfg.Models, err = vision.OpenModels(*models); err != nil {
+			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
+		}
+	}
+	if *evidence {
+		// Without the models there is no evidence image at all: an image that might show a
+		// face never leaves the box.
+		a, closeA, err := openAnonymiser(*models)
+		if err != nil {
+			fmt.Fprintf(stderr, "replay: events carry no evidence image: %v\n", err)
+		} else {
+			defer closeA()
+			cfg.Evidence = a
+		}
+	}
+	p, err := pipeline.New(cfg, src, ob, rl.Notify, log)
+	if err != nil {
+		return err
+	}
 	defer p.Close()
 	var bar func(pipeline.Stats)
 	if *progress {

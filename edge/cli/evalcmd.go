@@ -70,8 +70,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	defer src.Close()
 	var mem memOutbox
 	start := time.Unix(0, 0).UTC()
-	p := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute},
+	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc)},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
 	defer p.Close()
 	if _, err := p.Run(ctx, nil); err != nil {
 		return err

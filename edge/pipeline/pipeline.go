@@ -46,7 +46,20 @@ type Config struct {
 	Height      int       //
 	Start       time.Time // wall-clock time of stream position 0
 	CountPeriod time.Duration
+	// Evidence, if set, makes each event's anonymised evidence image. Owned by the caller.
+	Evidence *vision.Anonymiser
+	// Models is the installed models directory, for a scene whose detector is "dnn".
+	Models *vision.Models
 }
+
+// detector finds road users in a frame; the slice is valid until the next call.
+type detector interface {
+	Detect(frame gocv.Mat) []edge.Detection
+	Close()
+}
+
+// learner is a detector with a background model that must see every frame while it learns.
+type learner interface{ Learning() bool }
 
 // Stats summarises a run.
 type Stats struct {
@@ -69,29 +82,52 @@ type Pipeline struct {
 	log       *slog.Logger
 	prep      *vision.Prep
 	gate      *vision.Gate
-	det       *vision.Classical
+	det       detector
 	sig       *vision.SignalReader
 	tracker   *track.Tracker
 	rules     *rules.Engine
 	zoneIdx   map[string]int
 	pending   []outbox.Message
 	newEvents int // events in pending
+	// The frame being analysed and its tracks, for evidence images made inside rules.Step.
+	curFrame  gocv.Mat
+	curTracks []edge.Track
+	people    []edge.Box
 	stats     Stats
 	err       error
 }
 
-// New builds the pipeline's stages. notify is called after each commit to the outbox.
-func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) *Pipeline {
+// New builds the pipeline's stages. notify is called after each commit to the outbox. It fails
+// only when the scene's detector model cannot be loaded.
+func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*Pipeline, error) {
 	s := cfg.Scene
 	w, h := vision.ProcessSize(cfg.Width, cfg.Height, s.Detector.ProcessWidth)
-	var exclude []image.Rectangle
-	for _, g := range s.Signals {
-		exclude = append(exclude, vision.SignalRect(g, w, h)) // lamps changing colour are not objects
+	var det detector
+	switch s.Detector.Kind {
+	case "dnn":
+		if cfg.Models == nil {
+			return nil, fmt.Errorf("detector.kind dnn: no models directory (run 'make models')")
+		}
+		minScore := s.Detector.MinScore
+		if minScore == 0 {
+			minScore = 0.3
+		}
+		d, err := vision.NewDNN(cfg.Models, s.Detector.Model, minScore)
+		if err != nil {
+			return nil, fmt.Errorf("detector.model: %w", err)
+		}
+		det = &maskedDNN{DNN: d, masks: vision.MaskPolygons(s.Masks, w, h)}
+	default:
+		var exclude []image.Rectangle
+		for _, g := range s.Signals {
+			exclude = append(exclude, vision.SignalRect(g, w, h)) // lamps changing colour are not objects
+		}
+		det = vision.NewClassical(w, h, s.Detector, s.Masks, exclude)
 	}
 	p := &Pipeline{cfg: cfg, src: src, ob: ob, notify: notify, log: log,
 		prep:    vision.NewPrep(w, h),
 		gate:    vision.NewGate(w, h),
-		det:     vision.NewClassical(w, h, s.Detector, s.Masks, exclude),
+		det:     det,
 		sig:     vision.NewSignalReader(s, w, h),
 		tracker: track.New(track.DefaultConfig()),
 		rules:   rules.New(s, w, h, cfg.CountPeriod),
@@ -105,7 +141,24 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) *Pi
 		p.zoneIdx[id] = n
 		n++
 	}
-	return p
+	return p, nil
+}
+
+// maskedDNN drops detections whose anchor lies in a mask (a caption is not a person).
+type maskedDNN struct {
+	*vision.DNN
+	masks [][]image.Point
+	out   []edge.Detection
+}
+
+func (m *maskedDNN) Detect(frame gocv.Mat) []edge.Detection {
+	m.out = m.out[:0]
+	for _, d := range m.DNN.Detect(frame) {
+		if !vision.InPolygons(m.masks, int((d.Box.X0+d.Box.X1)/2), int(d.Box.Y1)) {
+			m.out = append(m.out, d)
+		}
+	}
+	return m.out
 }
 
 func zoneIDs(s *scene.Scene) []string {
@@ -209,7 +262,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.stats.Stream = fr.Pos
 		now := p.cfg.Start.Add(fr.Pos)
 		signals := p.sig.Read(sl.frame, now)
-		if p.gate.Moving(sl.frame) || p.det.Learning() {
+		if l, ok := p.det.(learner); p.gate.Moving(sl.frame) || ok && l.Learning() {
 			p.stats.Analysed++
 			dets = p.det.Detect(sl.frame)
 		}
@@ -219,6 +272,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		dt := float32((fr.Pos - lastTrack).Seconds())
 		lastTrack = fr.Pos
 		tracks, ended := p.tracker.Update(dt, dets)
+		p.curFrame, p.curTracks = sl.frame, tracks
 		p.rules.Step(now, signals, tracks, ended, p)
 		free <- sl
 		events := p.newEvents
@@ -287,6 +341,20 @@ func (p *Pipeline) Event(e edge.Event) {
 		Time: e.Time.UTC(), Class: e.Class.String(), Confidence: e.Confidence}
 	if s := e.Signal; s != nil {
 		we.Signal = &wire.Signal{Source: s.Source, State: s.Light.String(), TimeIntoRedS: max(0, e.Time.Sub(s.Since).Seconds()), OnsetSeen: s.OnsetSeen}
+	}
+	if p.cfg.Evidence != nil && !p.curFrame.Empty() {
+		p.people = p.people[:0]
+		for _, t := range p.curTracks {
+			if t.Class == edge.Person || t.Class == edge.Bicycle || t.Class == edge.Motorbike || t.Class == edge.ClassUnknown {
+				p.people = append(p.people, t.Box)
+			}
+		}
+		jpg, err := p.cfg.Evidence.JPEG(p.curFrame, p.people)
+		if err != nil {
+			p.log.Warn("event without evidence image", "id", we.ID, "err", err)
+		} else if len(jpg) <= wire.MaxEvidenceBytes {
+			we.Evidence = jpg
+		}
 	}
 	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.stats.Events[e.Type]++

@@ -100,8 +100,12 @@ type Crosswalk struct {
 
 // Detector configures the detection stage for this camera.
 type Detector struct {
-	Kind         string `yaml:"kind"`          // classical (background model and blobs)
-	ProcessWidth int    `yaml:"process_width"` // frames wider than this are downscaled once
+	Kind string `yaml:"kind"` // classical (background model and blobs) or dnn
+	// Model is the dnn detector's darknet model in the models directory (name.cfg and
+	// name.weights), e.g. yolo-fastest-1.1-xl; MinScore its least confidence (default 0.3).
+	Model        string  `yaml:"model,omitempty"`
+	MinScore     float64 `yaml:"min_score,omitempty"`
+	ProcessWidth int     `yaml:"process_width"` // frames wider than this are downscaled once
 	// ModelWidth is the width the classical background model runs at (boxes are scaled back).
 	ModelWidth int `yaml:"model_width"`
 	// AnalysisFPS caps how many frames per second of stream time are analysed; the others are
@@ -265,8 +269,20 @@ func (s *Scene) Validate() error {
 		poly(fmt.Sprintf("tracks[%d]", i), z)
 	}
 	d := s.Detector
-	if d.Kind != "classical" {
-		bad("detector.kind", "must be classical, got %q", d.Kind)
+	switch d.Kind {
+	case "classical":
+		if d.Model != "" {
+			bad("detector.model", "only a dnn detector has a model")
+		}
+	case "dnn":
+		if d.Model == "" || strings.ContainsAny(d.Model, "/\\") || strings.HasPrefix(d.Model, ".") {
+			bad("detector.model", "a model name from the models directory, such as yolo-fastest-1.1-xl, got %q", d.Model)
+		}
+		if d.MinScore < 0 || d.MinScore >= 1 {
+			bad("detector.min_score", "must be within (0,1) (0 or absent: 0.3), got %v", d.MinScore)
+		}
+	default:
+		bad("detector.kind", "must be classical or dnn, got %q", d.Kind)
 	}
 	if d.ProcessWidth < 64 || d.ProcessWidth > 4096 {
 		bad("detector.process_width", "must be within 64..4096, got %d", d.ProcessWidth)

@@ -293,3 +293,31 @@ func (r *SignalReader) Close() {
 	r.hsv.Close()
 	r.lit.Close()
 }
+
+// MaskPolygons converts scene masks to pixel polygons of a w×h frame.
+func MaskPolygons(masks [][]scene.Point, w, h int) [][]image.Point {
+	out := make([][]image.Point, len(masks))
+	for i, m := range masks {
+		for _, p := range m {
+			out[i] = append(out[i], image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))))
+		}
+	}
+	return out
+}
+
+// InPolygons reports whether (x, y) is inside any of the polygons (even-odd rule).
+func InPolygons(polys [][]image.Point, x, y int) bool {
+	for _, poly := range polys {
+		in := false
+		for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
+			a, b := poly[i], poly[j]
+			if (a.Y > y) != (b.Y > y) && x < (b.X-a.X)*(y-a.Y)/(b.Y-a.Y)+a.X {
+				in = !in
+			}
+		}
+		if in {
+			return true
+		}
+	}
+	return false
+}
