@@ -25,6 +25,7 @@ test: build
 	@bash models/install.sh || echo "models: some files are missing; the tests that need them say so"
 	$(GO) vet ./...
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
+	CI=$${CI:-} $(GO) test -count=1 -tags matprofile -run TestNoMatLeaks ./edge/cli/   # every gocv.Mat closed
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot
 
 # Every figure in docs/BENCHMARKS.md: Go benchmarks, then decode vs pipeline on synthetic

@@ -110,3 +110,9 @@ func modelsIfAny(sc *scene.Scene) *vision.Models {
 	m, _ := vision.OpenModels(defaultModels())
 	return m
 }
+
+// modelsPresent reports whether dir is an installed models directory.
+func modelsPresent(dir string) bool {
+	_, err := vision.OpenModels(dir)
+	return err == nil
+}
