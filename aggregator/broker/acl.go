@@ -62,5 +62,5 @@ func (h *ACL) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return kind == wire.KindEvents || kind == wire.KindCounts || kind == wire.KindStatus || kind == wire.KindGaps
 	}
-	return kind == wire.KindAck
+	return kind == wire.KindAck || kind == wire.KindPhase
 }

@@ -157,10 +157,10 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startSender wires the MQTT client and the relay for an outbox, and returns a stop function
 // that stops both, in order.
-func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, log *slog.Logger) (*relay.Relay, *mqtt.Client, func(), error) {
+func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
 	var rl *relay.Relay
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	client, err := mqtt.Dial(mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
+	opts := mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
 		OnAck: func(ids []string) { rl.Ack(ids) },
 		Backlog: func() (int, time.Duration) {
 			st, err := ob.Stats(rctx)
@@ -168,7 +168,11 @@ func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, 
 				return st.Rows, 0
 			}
 			return st.Rows, time.Since(st.Oldest)
-		}})
+		}}
+	for _, f := range extra {
+		f(&opts)
+	}
+	client, err := mqtt.Dial(opts)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
+	signals "github.com/crosswatch/crosswatch/hw/signal"
 )
 
 // Software names this build in status messages.
@@ -123,6 +125,25 @@ func runSynth(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// loadPhases reads a recorded controller feed: one phase message (JSON) per line.
+func loadPhases(path string, feed *signals.Feed) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--phases: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		p, err := wire.DecodePhase([]byte(line))
+		if err != nil {
+			return fmt.Errorf("--phases %s:%d: %w", path, i+1, err)
+		}
+		feed.Add(p)
+	}
+	return nil
+}
+
 func runCheck(args []string, stdout io.Writer) error {
 	fs := newFlags("check-config")
 	scenePath := fs.String("scene", "", "scene file to validate (required)")
@@ -153,6 +174,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	verbose := fs.Bool("v", false, "debug logging")
 	models := fs.String("models", defaultModels(), "installed models directory (make models): the evidence images need its person and face detectors")
 	evidence := fs.Bool("evidence", true, "attach an anonymised evidence image to each event (needs --models)")
+	phases := fs.String("phases", "", "a recorded signal-controller feed: JSON lines of phase messages, for signals with feed: true")
 	outboxOpts := outboxFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -194,13 +216,28 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer ob.Close()
 
-	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, log)
+	feed := signals.NewFeed()
+	if *phases != "" {
+		if err := loadPhases(*phases, feed); err != nil {
+			return err
+		}
+	}
+	var pipe atomic.Pointer[pipeline.Pipeline]
+	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, log, func(o *mqtt.Options) {
+		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
+		o.SignalDisagreements = func() int {
+			if p := pipe.Load(); p != nil {
+				return p.SignalDisagreements()
+			}
+			return 0
+		}
+	})
 	if err != nil {
 		return err
 	}
 	defer stopSender()
 
-	cfg := pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute}
+	cfg := pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute, Feed: feed}
 	if sc.Detector.Kind == "dnn" {
 		if cfg.Models, err = vision.OpenModels(*models); err != nil {
 			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
@@ -222,6 +259,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer p.Close()
+	pipe.Store(p)
 	var bar func(pipeline.Stats)
 	if *progress {
 		// No percentage: container frame counts over-report. Frames, rate and stream time instead.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -271,5 +272,56 @@ func TestSceneDraw(t *testing.T) {
 	}
 	if code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", out+".jpg"); code == 0 || !strings.Contains(stderr, ".png") {
 		t.Fatalf("non-png out: %d %q", code, stderr)
+	}
+}
+
+// The controller's feed decides the signal state when the scene says so: with the true feed the
+// results equal the camera's, with a feed six seconds late they are wrong and the device counts
+// the camera and the feed disagreeing.
+func TestSignalFeed(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run("synth", "--seed", "3", "--out", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	sc, _ := os.ReadFile(filepath.Join(dir, "scene.yaml"))
+	withFeed := strings.NewReplacer("    - id: nb-head\n", "    - id: nb-head\n      feed: true\n", "    - id: sb-head\n", "    - id: sb-head\n      feed: true\n").Replace(string(sc))
+	if withFeed == string(sc) {
+		t.Fatal("no signal to give a feed")
+	}
+	os.WriteFile(filepath.Join(dir, "feed.yaml"), []byte(withFeed), 0o644)
+	phases, _ := os.ReadFile(filepath.Join(dir, "phases.jsonl"))
+	var late []string
+	for _, line := range strings.Split(strings.TrimSpace(string(phases)), "\n") {
+		var p wire.Phase
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatal(err)
+		}
+		p.Time = p.Time.Add(6 * time.Second)
+		b, _ := json.Marshal(p)
+		late = append(late, string(b))
+	}
+	os.WriteFile(filepath.Join(dir, "late.jsonl"), []byte(strings.Join(late, "\n")), 0o644)
+	eval := func(phases string) (map[string]eval.Score, string) {
+		args := []string{"eval", "--scene", filepath.Join(dir, "feed.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--truth", filepath.Join(dir, "truth.json"), "--phases", phases}
+		code, stdout, stderr := run(args...)
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		_, jsonOut, _ := run(append(args, "--json")...)
+		var r eval.Report
+		json.Unmarshal([]byte(jsonOut), &r)
+		return r.Types, stdout
+	}
+	good, out := eval(filepath.Join(dir, "phases.jsonl"))
+	if s := good[wire.RedLightRunning]; s.TP == 0 || s.Precision < 1 || s.Recall < 1 || !strings.Contains(out, "disagreed 0 times") {
+		t.Fatalf("true feed: %+v\n%s", s, out)
+	}
+	bad, out := eval(filepath.Join(dir, "late.jsonl"))
+	if s := bad[wire.RedLightRunning]; s.Precision >= 0.95 || strings.Contains(out, "disagreed 0 times") {
+		t.Fatalf("late feed: %+v\n%s", s, out)
+	}
+	if code, _, stderr := run("eval", "--scene", filepath.Join(dir, "feed.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--truth",
+		filepath.Join(dir, "truth.json"), "--phases", filepath.Join(dir, "scene.yaml")); code == 0 || !strings.Contains(stderr, "scene.yaml:1") {
+		t.Fatalf("a malformed feed file: %d %s", code, stderr)
 	}
 }

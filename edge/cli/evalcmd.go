@@ -17,6 +17,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
+	signals "github.com/crosswatch/crosswatch/hw/signal"
 )
 
 // memOutbox keeps what the pipeline appends, for evaluation.
@@ -30,6 +31,7 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 // truthFile is the ground truth format: synth writes it, and real clips are labelled in it.
 type truthFile struct {
 	Violations []eval.Event `json:"violations"`
+	Start      time.Time    `json:"start"` // the clip's wall-clock start, when known
 }
 
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
@@ -40,6 +42,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
 	asJSON := fs.Bool("json", false, "print JSON")
 	list := fs.Bool("list", false, "also list every truth event and detection, to find what was missed")
+	phases := fs.String("phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,11 +73,27 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	defer src.Close()
 	var mem memOutbox
 	start := time.Unix(0, 0).UTC()
-	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc)},
+	feed := signals.NewFeed()
+	if *phases != "" {
+		// The feed's times are wall-clock: the clip starts at the truth's start.
+		if truth.Start.IsZero() {
+			return fmt.Errorf("--phases: the truth file has no start time to align the feed with")
+		}
+		start = truth.Start
+		if err := loadPhases(*phases, feed); err != nil {
+			return err
+		}
+	}
+	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if !*asJSON {
+			fmt.Fprintf(stdout, "signal sources disagreed %d times\n", p.SignalDisagreements())
+		}
+	}()
 	defer p.Close()
 	if _, err := p.Run(ctx, nil); err != nil {
 		return err

@@ -31,6 +31,9 @@ type Options struct {
 	Backlog func() (rows int, oldest time.Duration)
 	// SignalDisagreements reports how often the signal-state sources disagreed; may be nil.
 	SignalDisagreements func() int
+	// OnPhase, if set, receives the signal controller's phase messages from
+	// crosswatch/v1/{device}/phase. It must not block.
+	OnPhase func(wire.Phase)
 	Log                 *slog.Logger
 	Now                 func() time.Time
 	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
@@ -124,6 +127,16 @@ func (cl *Client) RunStatus(ctx context.Context, period time.Duration) {
 
 func (cl *Client) onConnect(c paho.Client) {
 	cl.opts.Log.Info("connected to broker", "broker", cl.opts.Broker)
+	if cl.opts.OnPhase != nil {
+		c.Subscribe(wire.Topic(cl.opts.Device, wire.KindPhase), 0, func(_ paho.Client, m paho.Message) {
+			p, err := wire.DecodePhase(m.Payload())
+			if err != nil {
+				cl.opts.Log.Warn("ignore malformed phase message", "err", err)
+				return
+			}
+			cl.opts.OnPhase(p)
+		})
+	}
 	c.Subscribe(wire.Topic(cl.opts.Device, wire.KindAck), 1, func(_ paho.Client, m paho.Message) {
 		a, err := wire.DecodeAck(m.Payload())
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
+	"github.com/crosswatch/crosswatch/hw/signal"
 )
 
 // Source yields decoded frames.
@@ -50,6 +51,8 @@ type Config struct {
 	Evidence *vision.Anonymiser
 	// Models is the installed models directory, for a scene whose detector is "dnn".
 	Models *vision.Models
+	// Feed holds the signal controller's phases, for signals with feed: true; may be nil.
+	Feed *signal.Feed
 }
 
 // detector finds road users in a frame; the slice is valid until the next call.
@@ -84,6 +87,7 @@ type Pipeline struct {
 	gate      *vision.Gate
 	det       detector
 	sig       *vision.SignalReader
+	sources   *signal.Sources
 	tracker   *track.Tracker
 	rules     *rules.Engine
 	zoneIdx   map[string]int
@@ -120,7 +124,9 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 	default:
 		var exclude []image.Rectangle
 		for _, g := range s.Signals {
-			exclude = append(exclude, vision.SignalRect(g, w, h)) // lamps changing colour are not objects
+			if r := vision.SignalRect(g, w, h); !r.Empty() {
+				exclude = append(exclude, r) // lamps changing colour are not objects
+			}
 		}
 		det = vision.NewClassical(w, h, s.Detector, s.Masks, exclude)
 	}
@@ -129,6 +135,7 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		gate:    vision.NewGate(w, h),
 		det:     det,
 		sig:     vision.NewSignalReader(s, w, h),
+		sources: signal.NewSources(s.Signals, cfg.Feed),
 		tracker: track.New(track.DefaultConfig()),
 		rules:   rules.New(s, w, h, cfg.CountPeriod),
 		zoneIdx: map[string]int{},
@@ -261,7 +268,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.stats.Frames = fr.Seq
 		p.stats.Stream = fr.Pos
 		now := p.cfg.Start.Add(fr.Pos)
-		signals := p.sig.Read(sl.frame, now)
+		signals := p.sources.Combine(now, p.sig.Read(sl.frame, now))
 		if l, ok := p.det.(learner); p.gate.Moving(sl.frame) || ok && l.Learning() {
 			p.stats.Analysed++
 			dets = p.det.Detect(sl.frame)
@@ -317,6 +324,10 @@ func (p *Pipeline) commit(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SignalDisagreements returns how often two signal-state sources disagreed. Safe for
+// concurrent use.
+func (p *Pipeline) SignalDisagreements() int { return p.sources.Disagreements() }
 
 // Close releases the stages' Mats.
 func (p *Pipeline) Close() {

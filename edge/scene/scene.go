@@ -70,11 +70,26 @@ type PlatformEdge struct {
 	DwellS float64 `yaml:"dwell_s"` // how long a person may be in the zone before it counts
 }
 
-// Signal is a signal head visible to the camera.
+// Signal is a signal head. Its state comes from up to three sources: the camera (a region
+// where the head is visible), the controller's phase feed, and a fixed-time plan. Rules use the
+// first that knows the state, in the order Prefer gives (default feed, camera, plan); when two
+// sources disagree, the device counts it.
 type Signal struct {
-	ID     string   `yaml:"id"`
-	Kind   string   `yaml:"kind"`   // vehicle | pedestrian
-	Region [2]Point `yaml:"region"` // rectangle, two opposite corners
+	ID     string    `yaml:"id"`
+	Kind   string    `yaml:"kind"`             // vehicle | pedestrian
+	Region *[2]Point `yaml:"region,omitempty"` // rectangle, two opposite corners; none: not visible
+	Feed   bool      `yaml:"feed,omitempty"`   // the controller publishes its phases (crosswatch/v1/{device}/phase)
+	Plan   *Plan     `yaml:"plan,omitempty"`
+	Prefer []string  `yaml:"prefer,omitempty"` // source order, e.g. [camera, feed, plan]
+}
+
+// Plan is a fixed-time signal plan: every CycleS seconds, counted from OffsetS seconds after
+// the Unix epoch, green for GreenS, amber for AmberS, then red.
+type Plan struct {
+	CycleS  float64 `yaml:"cycle_s"`
+	GreenS  float64 `yaml:"green_s"`
+	AmberS  float64 `yaml:"amber_s"`
+	OffsetS float64 `yaml:"offset_s"`
 }
 
 // Approach is an intersection approach: a stop line crossed in one direction, governed by a signal.
@@ -190,10 +205,30 @@ func (s *Scene) Validate() error {
 		if g.Kind != "vehicle" && g.Kind != "pedestrian" {
 			bad(f+".kind", "must be vehicle or pedestrian, got %q", g.Kind)
 		}
-		pt(f+".region[0]", g.Region[0])
-		pt(f+".region[1]", g.Region[1])
-		if math.Abs(g.Region[0].X-g.Region[1].X) < 0.002 || math.Abs(g.Region[0].Y-g.Region[1].Y) < 0.002 {
-			bad(f+".region", "is empty")
+		if g.Region == nil && !g.Feed && g.Plan == nil {
+			bad(f, "needs a source: a region where the camera sees it, feed: true, or a plan")
+		}
+		if r := g.Region; r != nil {
+			pt(f+".region[0]", r[0])
+			pt(f+".region[1]", r[1])
+			if math.Abs(r[0].X-r[1].X) < 0.002 || math.Abs(r[0].Y-r[1].Y) < 0.002 {
+				bad(f+".region", "is empty")
+			}
+		}
+		if p := g.Plan; p != nil {
+			if !(p.CycleS >= 10 && p.CycleS <= 600) {
+				bad(f+".plan.cycle_s", "must be within 10..600 s, got %v", p.CycleS)
+			}
+			if !(p.GreenS > 0 && p.AmberS >= 0 && p.GreenS+p.AmberS < p.CycleS) {
+				bad(f+".plan", "green_s > 0 and amber_s >= 0 must leave red time in the cycle")
+			}
+		}
+		for j, src := range g.Prefer {
+			switch src {
+			case "camera", "feed", "plan":
+			default:
+				bad(fmt.Sprintf("%s.prefer[%d]", f, j), "must be camera, feed or plan, got %q", src)
+			}
 		}
 	}
 	zones := map[string]bool{}

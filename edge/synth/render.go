@@ -97,6 +97,8 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	defer scaled.Close()
 	frames := int(cfg.Duration.Seconds() * float64(cfg.FPS))
 	inRed := false
+	var lastLight edge.Light
+	var phases []byte // the controller's feed, JSON lines
 	for i := 0; i < frames; i++ {
 		if pw != nil {
 			r.draw(pw.draw, nil, pw.t)
@@ -105,6 +107,14 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 			}
 			pw.step()
 			continue
+		}
+		if l := w.light(); i == 0 || l != lastLight {
+			// What the signal controller would publish: both main-street heads change together.
+			lastLight = l
+			for _, g := range []string{SigNB, SigSB} {
+				b, _ := json.Marshal(wire.Phase{V: wire.Version, Signal: g, State: l.String(), Time: truth.Start.Add(time.Duration(w.t * float64(time.Second)))})
+				phases = append(append(phases, b...), '\n')
+			}
 		}
 		if red := w.light() == edge.Red; red != inRed {
 			inRed = red
@@ -160,6 +170,11 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 		cfg.Kind, cfg.Kind, cfg.Variant, cfg.Seed, cfg.Width, cfg.Height)
 	if err := os.WriteFile(filepath.Join(dir, "scene.yaml"), append([]byte(head), sb...), 0o644); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
+	}
+	if len(phases) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "phases.jsonl"), phases, 0o644); err != nil {
+			return nil, fmt.Errorf("synth: %w", err)
+		}
 	}
 	tb, _ := json.MarshalIndent(truth, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "truth.json"), append(tb, '\n'), 0o644); err != nil {

@@ -142,8 +142,8 @@ func Scene() *scene.Scene {
 	s.Version = 1
 	s.Camera = Camera
 	s.Signals = []scene.Signal{
-		{ID: SigNB, Kind: "vehicle", Region: [2]scene.Point{norm(410, 106), norm(432, 172)}},
-		{ID: SigSB, Kind: "vehicle", Region: [2]scene.Point{norm(208, 308), norm(230, 374)}},
+		{ID: SigNB, Kind: "vehicle", Region: &[2]scene.Point{norm(410, 106), norm(432, 172)}},
+		{ID: SigSB, Kind: "vehicle", Region: &[2]scene.Point{norm(208, 308), norm(230, 374)}},
 	}
 	s.Approaches = []scene.Approach{
 		{ID: ZoneNB, Site: SiteNB, StopLine: [2]scene.Point{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},

@@ -46,6 +46,9 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 	}
 	for _, g := range s.Signals {
 		r := SignalRect(g, w, h)
+		if r.Empty() {
+			continue
+		}
 		gocv.Rectangle(img, r, colSignal, thick)
 		label(g.ID, r.Min, colSignal)
 	}

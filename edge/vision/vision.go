@@ -234,8 +234,12 @@ func NewSignalReader(s *scene.Scene, w, h int) *SignalReader {
 	return r
 }
 
-// SignalRect returns a signal head's region in w×h pixels, clipped to the frame.
+// SignalRect returns a signal head's region in w×h pixels, clipped to the frame; empty for a
+// head the camera does not see.
 func SignalRect(g scene.Signal, w, h int) image.Rectangle {
+	if g.Region == nil {
+		return image.Rectangle{}
+	}
 	return image.Rect(int(g.Region[0].X*float64(w)), int(g.Region[0].Y*float64(h)),
 		int(g.Region[1].X*float64(w)), int(g.Region[1].Y*float64(h))).Canon().Intersect(image.Rect(0, 0, w, h))
 }
@@ -254,6 +258,9 @@ var lampRanges = [...]struct {
 // Read updates and returns the signal states; the slice is owned by the reader.
 func (r *SignalReader) Read(frame gocv.Mat, now time.Time) []edge.SignalState {
 	for i, rect := range r.regions {
+		if rect.Empty() {
+			continue // not seen by the camera: its state comes from elsewhere
+		}
 		roi := frame.Region(rect)
 		gocv.CvtColor(roi, &r.hsv, gocv.ColorBGRToHSV)
 		roi.Close()

@@ -68,6 +68,9 @@ const (
 	KindStatus = "status"
 	KindAck    = "ack"
 	KindGaps   = "gaps"
+	// KindPhase carries a signal controller's phase changes to a device (SPaT-style): the
+	// controller, or a gateway in front of it, publishes; the device subscribes.
+	KindPhase = "phase"
 )
 
 const topicPrefix = "crosswatch/v1/"
@@ -92,7 +95,7 @@ func ParseTopic(topic string) (device, kind string, err error) {
 		return "", "", fmt.Errorf("%w: %q", ErrTopic, topic)
 	}
 	switch kind {
-	case KindEvents, KindCounts, KindStatus, KindAck, KindGaps:
+	case KindEvents, KindCounts, KindStatus, KindAck, KindGaps, KindPhase:
 	default:
 		return "", "", fmt.Errorf("%w: unknown kind %q", ErrTopic, kind)
 	}
@@ -270,6 +273,8 @@ func versionOf(v any) int {
 		return p.V
 	case *Ack:
 		return p.V
+	case *Phase:
+		return p.V
 	case *Gap:
 		return p.V
 	}
@@ -307,6 +312,32 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, invalid("signal_disagreements", "%d is negative", s.SignalDisagreements)
 	}
 	return s, CheckName("device", s.Device)
+}
+
+// Phase is one signal head's state from the controller: from Time on, Signal shows State.
+type Phase struct {
+	V      int       `json:"v"`
+	Signal string    `json:"signal"` // the scene's signal id
+	State  string    `json:"state"`  // red, amber or green
+	Time   time.Time `json:"time"`
+}
+
+// MaxPhaseBytes bounds a phase message.
+const MaxPhaseBytes = 1 << 10
+
+// DecodePhase parses and validates a phase message.
+func DecodePhase(b []byte) (Phase, error) {
+	var p Phase
+	if err := decode(b, MaxPhaseBytes, &p); err != nil {
+		return Phase{}, err
+	}
+	switch {
+	case p.State != "red" && p.State != "amber" && p.State != "green":
+		return Phase{}, invalid("state", "must be red, amber or green, got %q", p.State)
+	case p.Time.IsZero():
+		return Phase{}, invalid("time", "missing")
+	}
+	return p, CheckName("signal", p.Signal)
 }
 
 // DecodeAck parses an acknowledgement.
