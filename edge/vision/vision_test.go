@@ -84,7 +84,7 @@ func BenchmarkSignalRead(b *testing.B) {
 	fs := frames(1)
 	defer closeAll(fs)
 	s := scene.Defaults()
-	s.Signals = []scene.Signal{{ID: "a", Kind: "vehicle", Region: [2]scene.Point{{X: 0.6, Y: 0.2}, {X: 0.65, Y: 0.35}}}}
+	s.Signals = []scene.Signal{{ID: "a", Kind: "vehicle", Region: &[2]scene.Point{{X: 0.6, Y: 0.2}, {X: 0.65, Y: 0.35}}}}
 	r := NewSignalReader(&s, 640, 480)
 	defer r.Close()
 	now := time.Now()
