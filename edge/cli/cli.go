@@ -164,7 +164,7 @@ func runCheck(args []string, stdout io.Writer) error {
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay")
 	scenePath := fs.String("scene", "", "scene file of the camera (required)")
-	clipPath := fs.String("clip", "", "video file to replay (required)")
+	clipPath := fs.String("clip", "", "video file to replay, or a live source: rtsp://…, http://…, /dev/videoN (required)")
 	device := fs.String("device", "edge-1", "this device's id")
 	broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL")
 	obPath := fs.String("outbox", "", "outbox database (default: crosswatch-outbox.db beside the clip)")
@@ -198,17 +198,39 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	src, err := camera.OpenFile(*clipPath)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	t0, err := clipStart(*start, *clipPath)
-	if err != nil {
-		return err
+	var pipe atomic.Pointer[pipeline.Pipeline]
+	var src pipeline.Source
+	var width, height int
+	var t0 time.Time
+	if camera.IsLive(*clipPath) {
+		// A live camera: runs until interrupted, reconnecting when the stream drops; each
+		// outage goes to the aggregator as a gap record.
+		st, err := camera.OpenStream(ctx, *clipPath, camera.StreamOptions{Log: log, OnGap: func(from, to time.Time) {
+			if p := pipe.Load(); p != nil {
+				p.SourceGap(from, to)
+			}
+		}})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		src, width, height, t0 = st, st.Width, st.Height, time.Now().UTC()
+	} else {
+		f, err := camera.OpenFile(*clipPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src, width, height = f, f.Width, f.Height
+		if t0, err = clipStart(*start, *clipPath); err != nil {
+			return err
+		}
 	}
 	if *obPath == "" {
 		*obPath = filepath.Join(filepath.Dir(*clipPath), "crosswatch-outbox.db")
+		if camera.IsLive(*clipPath) {
+			*obPath = "crosswatch-outbox.db"
+		}
 	}
 	ob, err := outbox.Open(*obPath, outboxOpts(*device))
 	if err != nil {
@@ -222,7 +244,6 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	var pipe atomic.Pointer[pipeline.Pipeline]
 	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, log, func(o *mqtt.Options) {
 		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
 		o.SignalDisagreements = func() int {
@@ -237,7 +258,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stopSender()
 
-	cfg := pipeline.Config{Device: *device, Scene: sc, Width: src.Width, Height: src.Height, Start: t0, CountPeriod: time.Minute, Feed: feed}
+	cfg := pipeline.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed}
 	if sc.Detector.Kind == "dnn" {
 		if cfg.Models, err = vision.OpenModels(*models); err != nil {
 			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
@@ -276,13 +297,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		st.Frames, st.Stream.Seconds(), st.Elapsed.Seconds(), float64(st.Frames)/st.Elapsed.Seconds(), st.Analysed)
 	fmt.Fprintf(stdout, "events: %s; count records: %d\n", formatEvents(st.Events), st.Counts)
 
-	// Wait for the aggregator to acknowledge everything, unless we were interrupted.
+	// Wait for the aggregator to acknowledge everything, unless we were interrupted. A live
+	// source ends only by an interrupt: that is its normal stop, and a second one skips the wait.
+	live := camera.IsLive(*clipPath)
+	stopped := ctx
+	if live {
+		var stop context.CancelFunc
+		stopped, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
 	defer cancel()
 	connected := client.WaitConnected(dctx)
 	rl.Notify()
 	stats, _ := ob.Stats(context.Background())
-	for connected && stats.Rows > 0 && dctx.Err() == nil && ctx.Err() == nil {
+	for connected && stats.Rows > 0 && dctx.Err() == nil && stopped.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 		stats, _ = ob.Stats(context.Background())
 	}
@@ -295,7 +324,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case runErr != nil:
 		return runErr
-	case ctx.Err() != nil:
+	case stopped.Err() != nil:
 		return errors.New("interrupted; everything found so far is in the outbox")
 	case !connected:
 		return fmt.Errorf("broker %s unreachable for %v; %d messages kept in the outbox %s", *broker, *drain, stats.Rows, *obPath)

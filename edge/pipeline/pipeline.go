@@ -99,6 +99,30 @@ type Pipeline struct {
 	people    []edge.Box
 	stats     Stats
 	err       error
+	gaps      chan [2]time.Time // source outages, from the decode goroutine
+}
+
+// SourceGap records that the source was down from one time to another; the gap record goes to
+// the outbox with the next frame. Safe to call from the source's goroutine; never blocks.
+func (p *Pipeline) SourceGap(from, to time.Time) {
+	select {
+	case p.gaps <- [2]time.Time{from, to}:
+	default:
+		p.log.Warn("source gap not recorded: too many at once", "from", from, "to", to)
+	}
+}
+
+func (p *Pipeline) addGaps() {
+	for {
+		select {
+		case g := <-p.gaps:
+			wg := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-down-" + strconv.FormatInt(g[0].UnixMilli(), 10), Device: p.cfg.Device,
+				Time: g[1].UTC(), Reason: wire.GapSourceDown, Evicted: map[string]int{}, Oldest: g[0].UTC(), Newest: g[1].UTC()}
+			p.add(wg.ID, wire.KindGaps, Severity(wire.TrackIntrusion)+1, wg) // kept before any event
+		default:
+			return
+		}
+	}
 }
 
 // New builds the pipeline's stages. notify is called after each commit to the outbox. It fails
@@ -140,6 +164,7 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		rules:   rules.New(s, w, h, cfg.CountPeriod),
 		zoneIdx: map[string]int{},
 		stats:   Stats{Events: map[string]int{}},
+		gaps:    make(chan [2]time.Time, 16),
 	}
 	// Zone numbers in event and count ids: approaches, crosswalks, roadways, platform edges,
 	// tracks, in scene order (a scene's zone ids are unique).
@@ -282,6 +307,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.curFrame, p.curTracks = sl.frame, tracks
 		p.rules.Step(now, signals, tracks, ended, p)
 		free <- sl
+		p.addGaps()
 		events := p.newEvents
 		if err := p.commit(ctx); err != nil {
 			return p.finish(ctx, began, err)

@@ -161,6 +161,8 @@ type Status struct {
 const (
 	GapOutboxFull = "outbox_full" // the outbox reached its row or byte limit and evicted by policy
 	GapDiskFull   = "disk_full"   // the disk filled: evicted by policy, or not accepted at all
+	// GapSourceDown: the camera's stream dropped from Oldest to Newest; nothing was analysed.
+	GapSourceDown = "source_down"
 )
 
 // Gap reports payloads a device lost on purpose, by its declared policy, so that no loss is
@@ -186,7 +188,7 @@ func (g *Gap) Validate() error {
 	if err := CheckName("device", g.Device); err != nil {
 		return err
 	}
-	if g.Reason != GapOutboxFull && g.Reason != GapDiskFull {
+	if g.Reason != GapOutboxFull && g.Reason != GapDiskFull && g.Reason != GapSourceDown {
 		return invalid("reason", "unknown reason %q", g.Reason)
 	}
 	if g.Time.IsZero() {

@@ -1,0 +1,163 @@
+package camera
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// IsLive reports whether source names a live source rather than a file: an RTSP or HTTP(S)
+// stream, or a V4L2 device.
+func IsLive(source string) bool {
+	for _, p := range []string{"rtsp://", "rtsps://", "http://", "https://", "/dev/video"} {
+		if strings.HasPrefix(source, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// StreamOptions tune a live source.
+type StreamOptions struct {
+	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, each wait jittered by up to
+	// a half, so that many cameras behind one failed switch do not all retry at once.
+	MinBackoff, MaxBackoff time.Duration
+	// OnGap is told of each outage once the source is back: from the last frame before it to
+	// the first frame after it (wall clock). It must not block.
+	OnGap func(from, to time.Time)
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Stream reads a live source (RTSP or HTTP through OpenCV's FFmpeg backend, or a V4L2 device)
+// and reconnects when it drops. Frame times are wall-clock time since Open: a live stream's
+// own timestamps restart at every reconnect, and some cameras send none. Not safe for
+// concurrent use.
+type Stream struct {
+	source        string
+	opts          StreamOptions
+	ctx           context.Context
+	vc            *gocv.VideoCapture
+	Width, Height int
+	start         time.Time
+	last          time.Time // wall time of the last frame read
+	seq           int
+	Reconnects    int
+}
+
+// OpenStream connects to source, retrying with backoff until ctx ends. The size of the first
+// frame's stream is the size every later frame must have.
+func OpenStream(ctx context.Context, source string, opts StreamOptions) (*Stream, error) {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 500 * time.Millisecond
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Stream{source: source, opts: opts, ctx: ctx}
+	if err := s.connect(); err != nil {
+		return nil, err
+	}
+	s.Width, s.Height = int(s.vc.Get(gocv.VideoCaptureFrameWidth)), int(s.vc.Get(gocv.VideoCaptureFrameHeight))
+	if s.Width <= 0 || s.Height <= 0 {
+		s.vc.Close()
+		return nil, fmt.Errorf("source %s: no video with a frame size", source)
+	}
+	s.start = opts.Now()
+	s.last = s.start
+	return s, nil
+}
+
+// connect opens the capture, retrying with jittered exponential backoff until ctx ends.
+func (s *Stream) connect() error {
+	wait := s.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		api := gocv.VideoCaptureFFmpeg
+		if strings.HasPrefix(s.source, "/dev/video") {
+			api = gocv.VideoCaptureV4L2
+		}
+		vc, err := gocv.OpenVideoCaptureWithAPI(s.source, api)
+		if err == nil && vc.IsOpened() {
+			s.vc = vc
+			return nil
+		}
+		if vc != nil {
+			vc.Close()
+		}
+		s.opts.Log.Warn("video source unreachable; retrying", "source", s.source, "attempt", attempt, "in", wait)
+		t := time.NewTimer(wait/2 + time.Duration(rand.Int64N(int64(wait))))
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("source %s: %w", s.source, s.ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, s.opts.MaxBackoff)
+	}
+}
+
+// Read decodes the next frame into fr. When the source drops, it reconnects (with backoff)
+// and reports the outage through OnGap; it returns io.EOF only when ctx ends.
+func (s *Stream) Read(fr *Frame) error { return s.ReadAfter(fr, 0) }
+
+// ReadAfter reads frames until one arrives at or after notBefore (wall time since Open); the
+// ones before it are grabbed, not converted.
+func (s *Stream) ReadAfter(fr *Frame, notBefore time.Duration) error {
+	for {
+		if s.ctx.Err() != nil {
+			return io.EOF
+		}
+		now := s.opts.Now()
+		if now.Sub(s.start) < notBefore {
+			s.vc.Grab(1) // a dropped source shows at the next Read
+			s.seq++
+			if s.seq%64 != 0 {
+				continue
+			}
+			// Now and then read instead, so that a dead source is noticed while skipping.
+		}
+		if !s.vc.Read(&fr.Mat) || fr.Mat.Empty() {
+			if err := s.reconnect(); err != nil {
+				return err
+			}
+			continue
+		}
+		if fr.Mat.Cols() != s.Width || fr.Mat.Rows() != s.Height {
+			return fmt.Errorf("source %s: frame is %dx%d, stream was %dx%d: %w", s.source, fr.Mat.Cols(), fr.Mat.Rows(), s.Width, s.Height, ErrFrameSize)
+		}
+		s.seq++
+		s.last = s.opts.Now()
+		fr.Pos, fr.Seq = s.last.Sub(s.start), s.seq
+		return nil
+	}
+}
+
+// reconnect replaces a dropped capture and reports the gap once frames flow again.
+func (s *Stream) reconnect() error {
+	from := s.last
+	s.vc.Close()
+	s.opts.Log.Warn("video source dropped; reconnecting", "source", s.source)
+	if err := s.connect(); err != nil {
+		return io.EOF // ctx ended while retrying
+	}
+	s.Reconnects++
+	if s.opts.OnGap != nil {
+		s.opts.OnGap(from, s.opts.Now())
+	}
+	return nil
+}
+
+// Close releases the capture.
+func (s *Stream) Close() error { return s.vc.Close() }

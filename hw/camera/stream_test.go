@@ -1,0 +1,117 @@
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// serve starts ffmpeg serving clip as an MPEG-TS HTTP stream in real time on port, as a
+// network camera would; the returned function kills it.
+func serve(t *testing.T, clip string, port int) func() {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v", "mpeg2video", "-q:v", "5",
+		"-f", "mpegts", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d", port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(kill)
+	return kill
+}
+
+// testClip writes a small Motion-JPEG clip of moving squares.
+func testClip(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	vw, err := gocv.VideoWriterFile(path, "MJPG", 15, 320, 240, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gocv.NewMatWithSize(240, 320, gocv.MatTypeCV8UC3)
+	defer m.Close()
+	for i := 0; i < 45; i++ {
+		m.SetTo(gocv.NewScalar(float64(i*5%255), 80, 120, 0))
+		vw.Write(m)
+	}
+	vw.Close()
+	return path
+}
+
+// A network camera that drops is reconnected with backoff, frames flow again, and the outage
+// is reported once.
+func TestStreamReconnects(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg (Debian package) serves the test stream; not installed")
+	}
+	clip := testClip(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	kill := serve(t, clip, port)
+	var gaps []time.Duration
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := OpenStream(ctx, fmt.Sprintf("http://127.0.0.1:%d", port), StreamOptions{MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second,
+		OnGap: func(from, to time.Time) { mu.Lock(); gaps = append(gaps, to.Sub(from)); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Width != 320 || s.Height != 240 {
+		t.Fatalf("size %dx%d", s.Width, s.Height)
+	}
+	fr := NewFrame()
+	defer fr.Close()
+	for i := 0; i < 10; i++ {
+		if err := s.Read(fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kill() // the camera goes away …
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		serve(t, clip, port) // … and comes back
+	}()
+	before := fr.Pos
+	// Frames already buffered come first; read until the drop is noticed and 10 frames after.
+	for after := 0; after < 10; {
+		if err := s.Read(fr); err != nil {
+			t.Fatal(err)
+		}
+		if s.Reconnects > 0 {
+			after++
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no reconnect within a minute")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if s.Reconnects != 1 || len(gaps) != 1 || gaps[0] < time.Second {
+		t.Fatalf("reconnects %d, gaps %v", s.Reconnects, gaps)
+	}
+	if fr.Pos-before < time.Second {
+		t.Fatalf("stream time did not move across the outage: %v → %v", before, fr.Pos)
+	}
+}
+
+// A source that never answers is retried until the context ends, then reported: no abort.
+func TestStreamUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := OpenStream(ctx, "http://127.0.0.1:9/none", StreamOptions{MinBackoff: 100 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+}
