@@ -325,3 +325,31 @@ func TestSignalFeed(t *testing.T) {
 		t.Fatalf("a malformed feed file: %d %s", code, stderr)
 	}
 }
+
+// The labelled real clips in configs/scenes/real are measured (docs/ACCURACY.md): each runs,
+// and every labelled violation is found.
+func TestEvalRealClips(t *testing.T) {
+	scenes, _ := filepath.Glob("../../configs/scenes/real/*.yaml")
+	if len(scenes) == 0 {
+		t.Fatal("no real-clip scenes")
+	}
+	for _, sc := range scenes {
+		name := strings.TrimSuffix(filepath.Base(sc), ".yaml")
+		clip := "../../../shared/videos/" + name + ".mp4"
+		if _, err := os.Stat(clip); err != nil {
+			t.Skipf("no %s (%v): the real clips stay outside the repository", clip, err)
+		}
+		code, stdout, stderr := run("eval", "--scene", sc, "--clip", clip, "--truth", strings.TrimSuffix(sc, ".yaml")+".truth.json", "--json")
+		if code != 0 {
+			t.Fatalf("%s: %s", name, stderr)
+		}
+		var r eval.Report
+		json.Unmarshal([]byte(stdout), &r)
+		for typ, s := range r.Types {
+			t.Logf("%s %s: tp %d fp %d fn %d", name, typ, s.TP, s.FP, s.FN)
+			if s.FN > 0 {
+				t.Errorf("%s %s: missed %d labelled events", name, typ, s.FN)
+			}
+		}
+	}
+}
