@@ -53,6 +53,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxFrames := fs.Int("frames", 0, "frames to measure (0: the whole clip)")
 	analysisFPS := fs.Float64("analysis-fps", -1, "override the scene's detector.analysis_fps (0: every frame)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	streams := fs.Int("streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
+	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +74,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *analysisFPS >= 0 {
 		sc.Detector.AnalysisFPS = *analysisFPS
+	}
+	if *streams > 0 {
+		r, err := runLiveBench(ctx, *clip, sc, *streams, *duration)
+		if err != nil {
+			return err
+		}
+		printLive(stdout, r, *asJSON)
+		return nil
 	}
 	// Decode alone: the physical limit of this box for this clip.
 	src, err := camera.OpenFile(*clip)
