@@ -36,5 +36,24 @@ for c in "${clips[@]}"; do
 done
 
 echo
+echo "## live 1080p30 cameras in real time (crosswatch-edge bench --streams N)"
+# A real clip (the 2K night/day red-light compilation) re-encoded as a camera would send it:
+# 1920x1080, 30 fps, H.264 at 6 Mbit/s with sensor noise. Without ../shared, the synthetic 1080p clip.
+live="$OUT/live-1080p30.mp4"
+if [ ! -f "$live" ]; then
+	if [ -f "$SHARED/rlv_gutomadon_redlight.mp4" ] && command -v ffmpeg >/dev/null; then
+		ffmpeg -loglevel error -y -i "$SHARED/rlv_gutomadon_redlight.mp4" -vf "scale=1920:1080,fps=30,noise=alls=6:allf=t" \
+			-c:v libx264 -preset fast -b:v 6M -maxrate 6M -bufsize 12M -pix_fmt yuv420p "$live"
+	else
+		live=$(ls "$OUT"/synth-1920x1080-h264/clip.* | head -1)
+	fi
+fi
+livedur=30s; streams="1 4 6 8"
+if [ -n "$smoke" ]; then livedur=3s; streams="2"; fi
+for n in $streams; do
+	bin/crosswatch-edge bench --clip "$live" --streams "$n" --duration "$livedur" --json
+done
+
+echo
 echo "## delivery latency and ingest throughput (real Mosquitto on loopback, same run)"
 CROSSWATCH_BENCH=1 BENCH_SMOKE="$smoke" go test -count=1 -v -run 'TestBench' ./e2e/ | grep '^BENCH'
