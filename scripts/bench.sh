@@ -57,3 +57,8 @@ done
 echo
 echo "## delivery latency and ingest throughput (real Mosquitto on loopback, same run)"
 CROSSWATCH_BENCH=1 BENCH_SMOKE="$smoke" go test -count=1 -v -run 'TestBench' ./e2e/ | grep '^BENCH'
+
+echo
+echo "## no gocv.Mat leaks over a 10-minute replay of each synthetic scene (matprofile build)"
+leak=10m; [ -n "$smoke" ] && leak=10s
+CROSSWATCH_LEAK_DURATION=$leak go test -count=1 -tags matprofile -run TestNoMatLeaks -v ./edge/cli/ | grep -E 'Mats open|^(ok|FAIL)'

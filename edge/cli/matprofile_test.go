@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -19,9 +20,14 @@ func TestNoMatLeaks(t *testing.T) {
 	if n := gocv.MatProfile.Count(); n != 0 {
 		t.Fatalf("%d Mats open before the test", n)
 	}
+	// CROSSWATCH_LEAK_DURATION=10m (make bench) replays ten minutes of each kind.
+	dur := os.Getenv("CROSSWATCH_LEAK_DURATION")
+	if dur == "" {
+		dur = "20s"
+	}
 	for _, kind := range []string{synth.Intersection, synth.Platform} {
 		dir := t.TempDir()
-		if code, _, stderr := run("synth", "--kind", kind, "--seed", "4", "--duration", "20s", "--out", dir); code != 0 {
+		if code, _, stderr := run("synth", "--kind", kind, "--seed", "4", "--duration", dur, "--out", dir); code != 0 {
 			t.Fatal(stderr)
 		}
 		if code, _, stderr := run("eval", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
@@ -34,6 +40,7 @@ func TestNoMatLeaks(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%s of each kind replayed: %d Mats open", dur, gocv.MatProfile.Count())
 	if n := gocv.MatProfile.Count(); n != 0 {
 		var b bytes.Buffer
 		gocv.MatProfile.WriteTo(&b, 1)
