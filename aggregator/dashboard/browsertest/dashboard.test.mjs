@@ -200,6 +200,43 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
   assert.deepEqual(consoleErrors, []);
 });
 
+// Every visible piece of text on the sites and site pages meets WCAG AA contrast (4.5:1) against
+// the background it is drawn on.
+test("readable contrast", async () => {
+  for (const url of ["/#/", `/#/site/${encodeURIComponent(process.env.CROSSWATCH_LIVE_SITE)}`, "/#/devices", "/#/catalog"]) {
+    await page.goto(base + url);
+    await page.waitForSelector('main[aria-busy="false"]');
+    const bad = await page.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      // The first ancestor (or self) with an opaque background decides what the text sits on.
+      const bgOf = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+        }
+        return [255, 255, 255];
+      };
+      const out = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || !el || el.closest("svg") || el.offsetParent === null) continue;
+        const st = getComputedStyle(el);
+        if (st.visibility === "hidden") continue;
+        const fg = lum(rgb(st.color)), bg = lum(bgOf(el));
+        const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        if (ratio < 4.5) out.push(`${n.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)})`);
+      }
+      return [...new Set(out)].slice(0, 10);
+    });
+    assert.deepEqual(bad, [], `${url}: text below 4.5:1`);
+  }
+});
+
 test("devices page matches the API", async () => {
   await page.goto(base + "/#/devices");
   await ready("devices");
