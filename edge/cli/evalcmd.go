@@ -99,12 +99,28 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var got []eval.Event
+	counted := map[string]int{} // zone → road users, for the text report
 	for _, m := range mem.msgs {
 		e, err := wire.DecodeEvent(m.Payload)
 		if err != nil {
-			continue // counts and gaps
+			if c, err := wire.DecodeCounts(m.Payload); err == nil {
+				for _, n := range c.Counts {
+					counted[c.Zone] += n
+				}
+			}
+			continue
 		}
 		got = append(got, eval.Event{Type: e.Type, Zone: e.Zone, T: e.Time.Sub(start).Seconds()})
+	}
+	if !*asJSON && len(counted) > 0 {
+		zones := make([]string, 0, len(counted))
+		for z := range counted {
+			zones = append(zones, z)
+		}
+		sort.Strings(zones)
+		for _, z := range zones {
+			defer fmt.Fprintf(stdout, "road users counted in %s: %d\n", z, counted[z])
+		}
 	}
 	r := eval.Compare(truth.Violations, got, tolerance.Seconds())
 	if *asJSON {
