@@ -59,6 +59,11 @@ echo "## delivery latency and ingest throughput (real Mosquitto on loopback, sam
 CROSSWATCH_BENCH=1 BENCH_SMOKE="$smoke" go test -count=1 -v -run 'TestBench' ./e2e/ | grep '^BENCH'
 
 echo
+echo "## 1M-event backlog drain (broker down while the edge buffers, then back)"
+drainN=1000000; [ -n "$smoke" ] && drainN=20000
+CROSSWATCH_DRAIN_N=$drainN go test -count=1 -timeout 40m -run TestFaultBrokerDownBuffer100k -v ./e2e/ | grep -E 'drained in|reconcile'
+
+echo
 echo "## no gocv.Mat leaks over a 10-minute replay of each synthetic scene (matprofile build)"
 leak=10m; [ -n "$smoke" ] && leak=10s
 CROSSWATCH_LEAK_DURATION=$leak go test -count=1 -tags matprofile -run TestNoMatLeaks -v ./edge/cli/ | grep -E 'Mats open|^(ok|FAIL)'

@@ -44,6 +44,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 100, "events per outbox transaction")
 	rate := fs.Float64("rate", 0, "events per second (0: as fast as the outbox takes them)")
 	resend := fs.Duration("resend-after", 2*time.Second, "resend an unacknowledged message after this long")
+	window := fs.Int("window", relay.DefaultConfig().Window, "messages in flight to the aggregator at most")
 	drain := fs.Bool("drain", false, "after the last event, wait until the aggregator acknowledged everything")
 	drainTimeout := fs.Duration("drain-timeout", 5*time.Minute, "how long --drain waits")
 	outboxOpts := outboxFlags(fs)
@@ -85,7 +86,10 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ob.Close()
-	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, log)
+	if *window < 1 {
+		return errors.New("--window: at least 1")
+	}
+	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, *window, log)
 	if err != nil {
 		return err
 	}
@@ -157,7 +161,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startSender wires the MQTT client and the relay for an outbox, and returns a stop function
 // that stops both, in order.
-func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
+func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
 	var rl *relay.Relay
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	opts := mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
@@ -179,6 +183,9 @@ func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, 
 	}
 	cfg := relay.DefaultConfig()
 	cfg.ResendAfter = resend
+	if window > 0 {
+		cfg.Window = window
+	}
 	rl = relay.New(ob, client, cfg, log, nil)
 	var wg sync.WaitGroup
 	wg.Add(2)

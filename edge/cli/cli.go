@@ -244,7 +244,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, log, func(o *mqtt.Options) {
+	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, func(o *mqtt.Options) {
 		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
 		o.SignalDisagreements = func() int {
 			if p := pipe.Load(); p != nil {

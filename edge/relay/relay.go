@@ -39,7 +39,7 @@ type Config struct {
 
 // DefaultConfig is for a roadside uplink.
 func DefaultConfig() Config {
-	return Config{Window: 256, ResendAfter: 10 * time.Second, Poll: 200 * time.Millisecond}
+	return Config{Window: 2048, ResendAfter: 10 * time.Second, Poll: 200 * time.Millisecond}
 }
 
 // Stats counts what the relay did. Read with Relay.Stats.
