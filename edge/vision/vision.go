@@ -37,7 +37,7 @@ func (p *Prep) Frame(src gocv.Mat, dst *gocv.Mat) gocv.Mat {
 	if src.Cols() == p.size.X && src.Rows() == p.size.Y {
 		return src
 	}
-	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationArea)
+	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationLinear) // area averaging cost 12 % of the whole 1080p path; the detector averages again at model_width
 	return *dst
 }
 
