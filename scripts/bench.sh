@@ -53,6 +53,14 @@ if [ -n "$smoke" ]; then livedur=3s; streams="2"; fi
 for n in $streams; do
 	bin/crosswatch-edge bench --clip "$live" --streams "$n" --duration "$livedur" --json
 done
+echo
+echo "## memory: peak RSS of one process with 1 and with 6 live 1080p30 streams"
+memdur=20s; [ -n "$smoke" ] && memdur=3s
+for n in 1 6; do
+	[ -n "$smoke" ] && [ "$n" = 6 ] && continue
+	kb=$(/usr/bin/time -f '%M' bin/crosswatch-edge bench --clip "$live" --streams "$n" --duration "$memdur" 2>&1 >/dev/null | tail -1)
+	echo "streams=$n peak_rss_mb=$((kb / 1024)) per_stream_mb=$((kb / 1024 / n))"
+done
 
 echo
 echo "## delivery latency and ingest throughput (real Mosquitto on loopback, same run)"

@@ -5,7 +5,7 @@
 # checks the Go toolchain. Safe to run again.
 set -euo pipefail
 
-packages=(pkg-config libopencv-dev opencv-data ffmpeg mosquitto sqlite3 postgresql ca-certificates)
+packages=(pkg-config libopencv-dev opencv-data ffmpeg time mosquitto sqlite3 postgresql ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
