@@ -176,7 +176,8 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 	return p, nil
 }
 
-// maskedDNN drops detections whose anchor lies in a mask (a caption is not a person).
+// maskedDNN drops detections that lie mostly in a mask (a caption is not a person). Mostly: a
+// static mask over a transient caption also covers road, and a car driving under it is a car.
 type maskedDNN struct {
 	*vision.DNN
 	masks [][]image.Point
@@ -186,7 +187,16 @@ type maskedDNN struct {
 func (m *maskedDNN) Detect(frame gocv.Mat) []edge.Detection {
 	m.out = m.out[:0]
 	for _, d := range m.DNN.Detect(frame) {
-		if !vision.InPolygons(m.masks, int((d.Box.X0+d.Box.X1)/2), int(d.Box.Y1)) {
+		in := 0 // of a 3×3 grid of points over the box
+		for i := float32(1); i <= 3; i++ {
+			for j := float32(1); j <= 3; j++ {
+				x, y := d.Box.X0+d.Box.W()*i/4, d.Box.Y0+d.Box.H()*j/4
+				if vision.InPolygons(m.masks, int(x), int(y)) {
+					in++
+				}
+			}
+		}
+		if in < 6 {
 			m.out = append(m.out, d)
 		}
 	}
