@@ -34,8 +34,8 @@ type Options struct {
 	// OnPhase, if set, receives the signal controller's phase messages from
 	// crosswatch/v1/{device}/phase. It must not block.
 	OnPhase func(wire.Phase)
-	Log                 *slog.Logger
-	Now                 func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
 	// 4·MinBackoff before each attempt.
 	MinBackoff, MaxBackoff time.Duration
