@@ -263,23 +263,6 @@ func (s *Scene) Validate() error {
 			bad(f+".grace_s", "must be within 0..5 s, got %v", a.GraceS)
 		}
 	}
-	for i, c := range s.Crosswalks {
-		f := fmt.Sprintf("crosswalks[%d]", i)
-		zone(f, c.ID)
-		name(f+".site", c.Site)
-		if len(c.Polygon) < 3 {
-			bad(f+".polygon", "needs at least 3 points, got %d", len(c.Polygon))
-		}
-		for j, p := range c.Polygon {
-			pt(fmt.Sprintf("%s.polygon[%d]", f, j), p)
-		}
-		if _, ok := signals[c.Signal]; c.Signal != "" && !ok {
-			bad(f+".signal", "no signal %q in signals", c.Signal)
-		}
-		if c.GraceS < 0 || c.GraceS > 5 {
-			bad(f+".grace_s", "must be within 0..5 s, got %v", c.GraceS)
-		}
-	}
 	poly := func(f string, z Zone) {
 		zone(f, z.ID)
 		name(f+".site", z.Site)
@@ -288,6 +271,16 @@ func (s *Scene) Validate() error {
 		}
 		for j, p := range z.Polygon {
 			pt(fmt.Sprintf("%s.polygon[%d]", f, j), p)
+		}
+	}
+	for i, c := range s.Crosswalks {
+		f := fmt.Sprintf("crosswalks[%d]", i)
+		poly(f, Zone{ID: c.ID, Site: c.Site, Polygon: c.Polygon})
+		if _, ok := signals[c.Signal]; c.Signal != "" && !ok {
+			bad(f+".signal", "no signal %q in signals", c.Signal)
+		}
+		if c.GraceS < 0 || c.GraceS > 5 {
+			bad(f+".grace_s", "must be within 0..5 s, got %v", c.GraceS)
 		}
 	}
 	for i, z := range s.Roadways {
