@@ -118,7 +118,7 @@ func (p *Pipeline) addGaps() {
 		case g := <-p.gaps:
 			wg := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-down-" + strconv.FormatInt(g[0].UnixMilli(), 10), Device: p.cfg.Device,
 				Time: g[1].UTC(), Reason: wire.GapSourceDown, Evicted: map[string]int{}, Oldest: g[0].UTC(), Newest: g[1].UTC()}
-			p.add(wg.ID, wire.KindGaps, Severity(wire.TrackIntrusion)+1, wg) // kept before any event
+			p.add(wg.ID, wire.KindGaps, outbox.GapSeverity, wg) // never evicted, like the outbox's own gap records
 		default:
 			return
 		}
