@@ -3,28 +3,13 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"runtime/pprof"
 
 	"github.com/crosswatch/crosswatch/edge/cli"
+	"github.com/crosswatch/crosswatch/internal/cpuprofile"
 )
 
 func main() {
 	// CROSSWATCH_CPUPROFILE=file writes a CPU profile of the whole run (docs/BENCHMARKS.md).
-	if path := os.Getenv("CROSSWATCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "crosswatch-edge: CROSSWATCH_CPUPROFILE: %v\n", err)
-			os.Exit(1)
-		}
-		code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
-		pprof.StopCPUProfile()
-		f.Close()
-		os.Exit(code)
-	}
-	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cpuprofile.Run(os.Getenv("CROSSWATCH_CPUPROFILE"), "crosswatch-edge", func() int { return cli.Main(os.Args[1:], os.Stdout, os.Stderr) }))
 }
