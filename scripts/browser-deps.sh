@@ -3,25 +3,13 @@
 # (Playwright drives it; it never downloads a browser of its own), Node.js and npm if absent,
 # and playwright-core from package-lock.json. Safe to run again.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 cd "$(dirname "$0")/.."
 
 packages=(chromium)
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || { echo "browser-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-		sudo=sudo
-	fi
-	echo "browser-deps: installing ${missing[*]} (apt)"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install browser-deps "${packages[@]}"
 
 dir=aggregator/dashboard/browsertest
 if [ ! -f "$dir/node_modules/playwright-core/package.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then

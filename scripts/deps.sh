@@ -4,22 +4,10 @@
 # Mosquitto and PostgreSQL for the tests, which start their own instances, pkg-config) and
 # checks the Go toolchain. Safe to run again.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 
 packages=(pkg-config libopencv-dev opencv-data ffmpeg time mosquitto sqlite3 postgresql ca-certificates)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-		sudo=sudo
-	fi
-	echo "deps: installing ${missing[*]} (apt)"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install deps "${packages[@]}"
 
 if ! command -v go >/dev/null; then
 	if [ -x /usr/local/go/bin/go ]; then
