@@ -47,6 +47,12 @@ func TestRejects(t *testing.T) {
 		{"unknown key", "version: 1", "version: 1\nstoplines: []", "field stoplines not found"},
 		{"bad point", "[0.5031, 0.65]", "[0.5]", "a point is [x, y]"},
 		{"process width", "process_width: 640", "process_width: 10", "detector.process_width"},
+		{"signal with no source", "      kind: vehicle\n      region:\n        - [0.6406, 0.2208]\n        - [0.675, 0.3583]\n", "      kind: vehicle\n", "signals[0]: needs a source"},
+		{"signal plan", "    - id: nb-head\n", "    - id: nb-head\n      plan: {cycle_s: 20, green_s: 15, amber_s: 5}\n", "signals[0].plan: green_s > 0 and amber_s >= 0 must leave red time"},
+		{"signal preference", "    - id: nb-head\n", "    - id: nb-head\n      prefer: [camera, radar]\n", "signals[0].prefer[1]: must be camera, feed or plan"},
+		{"roadway polygon", "      polygon:\n        - [0.375, 0.5833]\n        - [0.625, 0.5833]\n", "      polygon:\n", "roadways[0].polygon: needs at least 3 points"},
+		{"dnn without a model", "kind: classical", "kind: dnn", "detector.model: a model name"},
+		{"stationary", "stationary_s: 30", "stationary_s: 0", "detector.stationary_s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -59,6 +65,10 @@ func TestRejects(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, c.want)
 			}
 		})
+	}
+	platform, _ := os.ReadFile("../../configs/scenes/synth-platform.yaml")
+	if _, err := Parse([]byte(strings.Replace(string(platform), "dwell_s: 3", "dwell_s: -1", 1))); err == nil || !strings.Contains(err.Error(), "platform_edges[0].dwell_s") {
+		t.Errorf("negative dwell: %v", err)
 	}
 	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("empty: %v", err)
