@@ -164,3 +164,24 @@ func BenchmarkEncodeEvent(b *testing.B) {
 		Encode(e)
 	}
 }
+
+// Phase messages and device statuses name the field that is wrong.
+func TestDecodePhaseAndStatusReject(t *testing.T) {
+	for _, c := range []struct {
+		payload, want string
+		decode    func([]byte) error
+	}{
+		{`{"v":1,"signal":"nb","state":"green","time":"2026-11-26T08:00:00Z"}`, "", func(b []byte) error { _, err := DecodePhase(b); return err }},
+		{`{"v":1,"signal":"nb","state":"blue","time":"2026-11-26T08:00:00Z"}`, "state", func(b []byte) error { _, err := DecodePhase(b); return err }},
+		{`{"v":1,"signal":"nb","state":"red"}`, "time", func(b []byte) error { _, err := DecodePhase(b); return err }},
+		{`{"v":1,"signal":"n b","state":"red","time":"2026-11-26T08:00:00Z"}`, "signal", func(b []byte) error { _, err := DecodePhase(b); return err }},
+		{`{"v":2,"signal":"nb","state":"red","time":"2026-11-26T08:00:00Z"}`, "v=2", func(b []byte) error { _, err := DecodePhase(b); return err }},
+		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":-1,"oldest_pending_s":0}`, "backlog", func(b []byte) error { _, err := DecodeStatus(b); return err }},
+		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"signal_disagreements":-3}`, "signal_disagreements", func(b []byte) error { _, err := DecodeStatus(b); return err }},
+	} {
+		err := c.decode([]byte(c.payload))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.payload, err, c.want)
+		}
+	}
+}
