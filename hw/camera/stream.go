@@ -119,16 +119,15 @@ func (s *Stream) ReadAfter(fr *Frame, notBefore time.Duration) error {
 		if s.ctx.Err() != nil {
 			return io.EOF
 		}
-		now := s.opts.Now()
-		if now.Sub(s.start) < notBefore {
+		early := s.opts.Now().Sub(s.start) < notBefore
+		s.seq++
+		if early && s.seq%64 != 0 {
 			s.vc.Grab(1) // a dropped source shows at the next Read
-			s.seq++
-			if s.seq%64 != 0 {
-				continue
-			}
-			// Now and then read instead, so that a dead source is noticed while skipping.
+			continue
 		}
+		// Read, now and then also while skipping, so that a dead source is noticed.
 		if !s.vc.Read(&fr.Mat) || fr.Mat.Empty() {
+			s.seq--
 			if err := s.reconnect(); err != nil {
 				return err
 			}
@@ -137,8 +136,10 @@ func (s *Stream) ReadAfter(fr *Frame, notBefore time.Duration) error {
 		if fr.Mat.Cols() != s.Width || fr.Mat.Rows() != s.Height {
 			return fmt.Errorf("source %s: frame is %dx%d, stream was %dx%d: %w", s.source, fr.Mat.Cols(), fr.Mat.Rows(), s.Width, s.Height, ErrFrameSize)
 		}
-		s.seq++
 		s.last = s.opts.Now()
+		if s.last.Sub(s.start) < notBefore {
+			continue // read to check the source; still before the frame wanted
+		}
 		fr.Pos, fr.Seq = s.last.Sub(s.start), s.seq
 		return nil
 	}
