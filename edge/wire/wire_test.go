@@ -169,7 +169,7 @@ func BenchmarkEncodeEvent(b *testing.B) {
 func TestDecodePhaseAndStatusReject(t *testing.T) {
 	for _, c := range []struct {
 		payload, want string
-		decode    func([]byte) error
+		decode        func([]byte) error
 	}{
 		{`{"v":1,"signal":"nb","state":"green","time":"2026-11-26T08:00:00Z"}`, "", func(b []byte) error { _, err := DecodePhase(b); return err }},
 		{`{"v":1,"signal":"nb","state":"blue","time":"2026-11-26T08:00:00Z"}`, "state", func(b []byte) error { _, err := DecodePhase(b); return err }},
