@@ -142,41 +142,9 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		return 0, fmt.Errorf("commit batch: %w", err)
 	}
 	defer tx.Rollback()
-	inserted := 0
-	if len(b.Events) > 0 {
-		// Prepared once per batch: the same two statements run for every event.
-		insEvent, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO events (device, id, camera, site, zone, type, class, time_ms, received_ms,
-			confidence, signal_source, time_into_red, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
-		if err != nil {
-			return 0, fmt.Errorf("commit batch: %w", err)
-		}
-		defer insEvent.Close()
-		insLedger, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO ledger (site, device, event_id, type, points, catalog_version, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`))
-		if err != nil {
-			return 0, fmt.Errorf("commit batch: %w", err)
-		}
-		defer insLedger.Close()
-		for _, e := range b.Events {
-			var evidence any // NULL without evidence
-			if len(e.Evidence) > 0 {
-				evidence = e.Evidence
-			}
-			res, err := insEvent.ExecContext(ctx, e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
-				e.Confidence, e.SignalSource, e.TimeIntoRedS, evidence)
-			if err != nil {
-				return 0, fmt.Errorf("insert event %s/%s: %w", e.Device, e.ID, err)
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue // already stored: exactly once
-			}
-			inserted++
-			if !e.Priced {
-				continue
-			}
-			if _, err := insLedger.ExecContext(ctx, e.Site, e.Device, e.ID, e.Type, e.Points, e.CatalogVersion, e.Time.UnixMilli()); err != nil {
-				return 0, fmt.Errorf("insert ledger row for %s/%s: %w", e.Device, e.ID, err)
-			}
-		}
+	inserted, err := s.insertEvents(ctx, tx, b.Events)
+	if err != nil {
+		return 0, err
 	}
 	for _, c := range b.Counts {
 		cj, _ := json.Marshal(c.Counts)
@@ -218,6 +186,121 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		return 0, fmt.Errorf("commit batch: %w", err)
 	}
 	return inserted, nil
+}
+
+// rowsPerInsert is how many events one INSERT statement carries. Statements of many rows
+// cross from Go into the engine once per row set instead of once per event: the per-statement
+// work in database/sql and the driver was a quarter of the aggregator's ingest CPU. 64 rows of
+// 13 columns stay far below both engines' limits on parameters.
+const rowsPerInsert = 64
+
+const (
+	eventColumns  = `device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red, evidence`
+	ledgerColumns = `site, device, event_id, type, points, catalog_version, time_ms`
+)
+
+// insertEvents inserts events, skipping those already stored, and a ledger row for each new
+// priced event. It returns how many events were new.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregator.PricedEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	// At most two shapes per batch: full statements and the remainder. Each is prepared once.
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	prepare := func(q string) (*sql.Stmt, error) {
+		if st := stmts[q]; st != nil {
+			return st, nil
+		}
+		st, err := tx.PrepareContext(ctx, s.rebind(q))
+		if err != nil {
+			return nil, err
+		}
+		stmts[q] = st
+		return st, nil
+	}
+	type key struct{ device, id string }
+	inserted := 0
+	args := make([]any, 0, rowsPerInsert*13)
+	first := make(map[key]int, rowsPerInsert)
+	var priced []int
+	for start := 0; start < len(events); start += rowsPerInsert {
+		chunk := events[start:min(start+rowsPerInsert, len(events))]
+		st, err := prepare(`INSERT INTO events (` + eventColumns + `) VALUES ` + rowsOf(13, len(chunk)) + ` ON CONFLICT DO NOTHING RETURNING device, id`)
+		if err != nil {
+			return 0, fmt.Errorf("commit batch: %w", err)
+		}
+		args, priced = args[:0], priced[:0]
+		clear(first)
+		for i, e := range chunk {
+			var evidence any // NULL without evidence
+			if len(e.Evidence) > 0 {
+				evidence = e.Evidence
+			}
+			args = append(args, e.Device, e.ID, e.Camera, e.Site, e.Zone, e.Type, e.Class, e.Time.UnixMilli(), e.Received.UnixMilli(),
+				e.Confidence, e.SignalSource, e.TimeIntoRedS, evidence)
+			if _, ok := first[key{e.Device, e.ID}]; !ok {
+				first[key{e.Device, e.ID}] = i
+			}
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("insert events %s/%s to %s/%s: %w", chunk[0].Device, chunk[0].ID, chunk[len(chunk)-1].Device, chunk[len(chunk)-1].ID, err)
+		}
+		// Only new events come back: one already stored is skipped with its ledger row, so a
+		// re-delivery changes nothing.
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.device, &k.id); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("insert events: %w", err)
+			}
+			inserted++
+			if i, ok := first[k]; ok && chunk[i].Priced {
+				priced = append(priced, i)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return 0, fmt.Errorf("insert events: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("insert events: %w", err)
+		}
+		if len(priced) == 0 {
+			continue
+		}
+		st, err = prepare(`INSERT INTO ledger (` + ledgerColumns + `) VALUES ` + rowsOf(7, len(priced)) + ` ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return 0, fmt.Errorf("commit batch: %w", err)
+		}
+		args = args[:0]
+		for _, i := range priced {
+			e := &chunk[i]
+			args = append(args, e.Site, e.Device, e.ID, e.Type, e.Points, e.CatalogVersion, e.Time.UnixMilli())
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return 0, fmt.Errorf("insert ledger rows for %s/%s to %s/%s: %w", chunk[0].Device, chunk[0].ID, chunk[len(chunk)-1].Device, chunk[len(chunk)-1].ID, err)
+		}
+	}
+	return inserted, nil
+}
+
+// rowsOf returns n placeholder rows of cols columns: (?, ?), (?, ?), …
+func rowsOf(cols, n int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // ErrCatalogChanged means a catalog version is already stored with other entries.

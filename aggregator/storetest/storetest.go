@@ -241,6 +241,41 @@ func testExactlyOnce(t *testing.T, st *sqlstore.Store) {
 	if len(l) != 200 {
 		t.Fatalf("%d ledger rows for 200 events", len(l))
 	}
+
+	// A batch of several row sets mixing events already stored, events repeated within the
+	// batch and new ones (some unpriced): only the new ones count, each with one ledger row
+	// when priced.
+	var mixed aggregator.Batch
+	want, wantLedger := 0, 0
+	for i := 150; i < 350; i++ {
+		e := event(fmt.Sprintf("e%d", i), "a", now.Add(-time.Duration(i)*time.Second), v1)
+		if i >= 200 {
+			want++
+			if i%7 == 0 {
+				e.Priced = false
+			} else {
+				wantLedger++
+			}
+		}
+		mixed.Events = append(mixed.Events, e)
+		if i%3 == 0 {
+			mixed.Events = append(mixed.Events, e) // a resend queued behind the first
+		}
+	}
+	n, err := st.Commit(ctx, &mixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Fatalf("mixed batch of %d: %d inserted, want %d", len(mixed.Events), n, want)
+	}
+	l, _ = st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1"})
+	if len(l) != 200+wantLedger {
+		t.Fatalf("%d ledger rows after the mixed batch, want %d", len(l), 200+wantLedger)
+	}
+	if n, err := st.Commit(ctx, &mixed); err != nil || n != 0 {
+		t.Fatalf("the mixed batch again: %d inserted (%v), want 0", n, err)
+	}
 }
 
 func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
