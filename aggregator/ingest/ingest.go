@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,9 +61,8 @@ type Ingester struct {
 	log     *slog.Logger
 	now     func() time.Time
 	in      chan Message
-	done    chan struct{}
-	stats   Stats // owned by Run
-	statsCh chan chan Stats
+	statsMu sync.Mutex
+	stats   Stats
 	shed    atomic.Int64
 	metrics *Metrics                // nil: none
 	notify  func(aggregator.Change) // nil: none
@@ -88,7 +88,7 @@ func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.S
 		m[s.ID] = s
 	}
 	return &Ingester{store: store, acker: acker, catalog: cat, sites: m, cfg: cfg, log: log, now: now,
-		in: make(chan Message, cfg.Queue), done: make(chan struct{}), statsCh: make(chan chan Stats)}
+		in: make(chan Message, cfg.Queue)}
 }
 
 // TrySubmit queues a message without blocking; it returns false when the queue is full. A shed
@@ -111,55 +111,85 @@ func (g *Ingester) Shed() int64 { return g.shed.Load() }
 
 // Stats returns the counters. Safe for concurrent use while Run runs.
 func (g *Ingester) Stats() Stats {
-	ch := make(chan Stats, 1)
-	select {
-	case g.statsCh <- ch:
-		return <-ch
-	case <-g.done:
-		return g.stats
-	}
+	g.statsMu.Lock()
+	defer g.statsMu.Unlock()
+	return g.stats
+}
+
+// pending is a batch being built or committed: its records and what each device will be told.
+type pending struct {
+	b    aggregator.Batch
+	acks ackSet
+	msgs int
 }
 
 // Run commits batches until ctx ends, then commits what is already queued and returns. A
 // commit under way is never cancelled: shutdown finishes in-flight commits.
+//
+// Two stages overlap: this goroutine validates and prices each message as it arrives and
+// builds the next batch while a second goroutine commits the previous one. A batch is handed
+// over when it is full, or when its first message has waited MaxWait and the committer is
+// free; while the committer is busy the batch keeps filling, so a backlog commits in full
+// batches (one fsync each).
 func (g *Ingester) Run(ctx context.Context) error {
-	defer close(g.done)
 	commitCtx := context.WithoutCancel(ctx)
-	batch := make([]Message, 0, g.cfg.MaxBatch)
+	work := make(chan *pending) // unbuffered: a batch is handed over only when the committer is free
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for p := range work {
+			g.commit(commitCtx, p)
+		}
+	}()
+	cur := &pending{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	due := false // cur's first message has waited MaxWait
 	for {
+		var in chan Message
+		if cur.msgs < g.cfg.MaxBatch {
+			in = g.in
+		}
+		var send chan *pending
+		if cur.msgs > 0 && (due || cur.msgs >= g.cfg.MaxBatch) {
+			send = work
+		}
 		select {
 		case <-ctx.Done():
 			// Graceful stop: finish what was received.
+			timer.Stop()
 			for {
 				select {
 				case m := <-g.in:
-					batch = append(batch, m)
-					if len(batch) == cap(batch) {
-						g.flush(commitCtx, batch)
-						batch = batch[:0]
+					if cur.msgs >= g.cfg.MaxBatch {
+						work <- cur
+						cur = &pending{}
 					}
+					g.classify(m, &cur.b, &cur.acks)
+					cur.msgs++
+					continue
 				default:
-					g.flush(commitCtx, batch)
-					return nil
 				}
+				break
 			}
-		case ch := <-g.statsCh:
-			ch <- g.stats
-		case m := <-g.in:
-			if len(batch) == 0 {
+			if cur.msgs > 0 {
+				work <- cur
+			}
+			close(work)
+			<-committed
+			return nil
+		case m := <-in:
+			if cur.msgs == 0 {
 				timer.Reset(g.cfg.MaxWait)
+				due = false
 			}
-			batch = append(batch, m)
-			if len(batch) == cap(batch) {
-				timer.Stop()
-				g.flush(commitCtx, batch)
-				batch = batch[:0]
-			}
+			g.classify(m, &cur.b, &cur.acks)
+			cur.msgs++
 		case <-timer.C:
-			g.flush(commitCtx, batch)
-			batch = batch[:0]
+			due = true
+		case send <- cur:
+			timer.Stop()
+			cur, due = &pending{}, false
 		}
 	}
 }
@@ -182,23 +212,19 @@ func (a *ackSet) get(device string) *wire.Ack {
 	return k
 }
 
-func (g *Ingester) flush(ctx context.Context, msgs []Message) {
-	if len(msgs) == 0 {
-		return
-	}
-	var b aggregator.Batch
-	var acks ackSet
-	for _, m := range msgs {
-		g.stats.Received++
-		g.classify(m, &b, &acks)
-	}
+// commit stores one batch and then acknowledges it to its devices.
+func (g *Ingester) commit(ctx context.Context, p *pending) {
+	b := &p.b
 	began := time.Now()
-	inserted, err := g.store.Commit(ctx, &b)
+	inserted, err := g.store.Commit(ctx, b)
+	g.statsMu.Lock()
+	g.stats.Received += int64(p.msgs)
+	g.statsMu.Unlock()
 	if err != nil {
 		// Nothing is acknowledged, so every device sends these again.
-		g.log.Error("commit batch; devices will resend", "messages", len(msgs), "err", err)
+		g.log.Error("commit batch; devices will resend", "messages", p.msgs, "err", err)
 		if g.metrics != nil {
-			g.metrics.messages.WithLabelValues("failed").Add(float64(len(msgs)))
+			g.metrics.messages.WithLabelValues("failed").Add(float64(p.msgs))
 		}
 		return
 	}
@@ -209,10 +235,12 @@ func (g *Ingester) flush(ctx context.Context, msgs []Message) {
 		m.messages.WithLabelValues("duplicate").Add(float64(len(b.Events) - inserted))
 		m.messages.WithLabelValues("dead_letter").Add(float64(len(b.DeadLetters)))
 	}
+	g.statsMu.Lock()
 	g.stats.Batches++
 	g.stats.Committed += int64(inserted)
 	g.stats.Duplicates += int64(len(b.Events) - inserted)
 	g.stats.DeadLetters += int64(len(b.DeadLetters))
+	g.statsMu.Unlock()
 	if g.notify != nil {
 		c := aggregator.Change{Events: inserted, Gaps: len(b.Gaps), DeadLetters: len(b.DeadLetters)}
 		if inserted > 0 {
@@ -229,8 +257,8 @@ func (g *Ingester) flush(ctx context.Context, msgs []Message) {
 			g.notify(c)
 		}
 	}
-	for _, dev := range acks.order {
-		if err := g.acker.Ack(dev, *acks.acks[dev]); err != nil {
+	for _, dev := range p.acks.order {
+		if err := g.acker.Ack(dev, *p.acks.acks[dev]); err != nil {
 			g.log.Warn("send ack; the device will resend and be acknowledged then", "device", dev, "err", err)
 		}
 	}
