@@ -5,6 +5,7 @@ package mqtt
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -53,9 +54,15 @@ func New(o Options) *Client {
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetOnConnectHandler(cl.onConnect).
+		SetDefaultPublishHandler(cl.handle).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
 		})
+	// Plain TCP (the only scheme the aggregator's configs use) gets coalesced writes; any other
+	// scheme keeps paho's own dialer.
+	if u, err := url.Parse(o.Broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
+		po.SetCustomOpenConnectionFn(dialCoalescing)
+	}
 	cl.c = paho.NewClient(po)
 	return cl
 }
@@ -89,19 +96,22 @@ func (cl *Client) onConnect(c paho.Client) {
 		}
 		filters[f] = 1
 	}
-	handler := func(_ paho.Client, m paho.Message) {
-		// Never blocks. A message shed here was not acknowledged, so its device resends it; the
-		// PUBACK that paho sends proves nothing to the device.
-		if !cl.opts.Submit(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()}) {
-			if n := cl.shed.Add(1); n%1000 == 1 {
-				cl.opts.Log.Warn("ingest queue full: shedding; devices will resend", "shed_total", n)
-			}
-		}
-	}
-	if t := c.SubscribeMultiple(filters, handler); t.WaitTimeout(10*time.Second) && t.Error() != nil {
+	// No callback: every message goes to the default handler, cl.handle. A callback per filter
+	// makes paho split and match the topic against each filter for every message.
+	if t := c.SubscribeMultiple(filters, nil); t.WaitTimeout(10*time.Second) && t.Error() != nil {
 		cl.opts.Log.Error("subscribe", "err", t.Error())
 	}
 	cl.opts.Log.Info("subscribed", "broker", cl.opts.Broker)
+}
+
+// handle takes every message the client receives. It never blocks. A message shed here was not
+// acknowledged, so its device resends it; the PUBACK that paho sends proves nothing to the device.
+func (cl *Client) handle(_ paho.Client, m paho.Message) {
+	if !cl.opts.Submit(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()}) {
+		if n := cl.shed.Add(1); n%1000 == 1 {
+			cl.opts.Log.Warn("ingest queue full: shedding; devices will resend", "shed_total", n)
+		}
+	}
 }
 
 // Ack publishes an acknowledgement to a device at QoS 1 without waiting for the broker: an ack
