@@ -65,8 +65,9 @@ type Mosquitto struct {
 	cmd  *exec.Cmd
 }
 
-// StartMosquitto starts Mosquitto on a free loopback port.
-func StartMosquitto(t *testing.T) *Mosquitto {
+// StartMosquitto starts Mosquitto on a free loopback port; extra lines are added to its
+// configuration.
+func StartMosquitto(t *testing.T, extra ...string) *Mosquitto {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
@@ -78,7 +79,11 @@ func StartMosquitto(t *testing.T) *Mosquitto {
 			t.Skip("mosquitto is not installed; run 'make deps'")
 		}
 	}
-	return startMosquittoOn(t, bin, freePort(t), "")
+	conf := ""
+	for _, l := range extra {
+		conf += l + "\n"
+	}
+	return startMosquittoOn(t, bin, freePort(t), conf)
 }
 
 func mosquittoBin() string {
