@@ -224,12 +224,12 @@ func zoneIDs(s *scene.Scene) []string {
 	return ids
 }
 
-// slot is one decoded frame and its analysed-size copy, passed from the decoder to the analysis.
+// slot is one decoded frame at the analysed size, passed from the decoder to the analysis.
 type slot struct {
-	fr      *camera.Frame
+	pos     time.Duration // stream time of the frame
+	seq     int
 	decoded time.Time // when decoding finished: the start of the frame-to-outbox latency
-	small   gocv.Mat  // owned; used when the frame must be downscaled
-	frame   gocv.Mat  // the analysed frame: fr.Mat itself, or small
+	frame   gocv.Mat  // owned: the analysed frame
 	err     error
 }
 
@@ -240,13 +240,17 @@ const slots = 3
 // downscaling run on their own goroutine, one or two frames ahead of the analysis, so that on a
 // 2-core box decode and analysis overlap instead of adding up. No frame is dropped. progress, if
 // not nil, is called about every half second of wall time.
+//
+// Only the decoder holds a full-size frame, one, reused: the slots hold frames at the analysed
+// size. Everything downstream (signals, gate, detector, evidence) works at that size, and a
+// 1080p BGR frame is 6 MB (docs/BENCHMARKS.md, memory).
 func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error) {
 	rctx, stop := context.WithCancel(ctx)
 	free := make(chan *slot, slots)
 	full := make(chan *slot, slots)
 	pool := make([]*slot, slots)
 	for i := range pool {
-		pool[i] = &slot{fr: camera.NewFrame(), small: gocv.NewMat()}
+		pool[i] = &slot{frame: gocv.NewMat()}
 		free <- pool[i]
 	}
 	done := make(chan struct{})
@@ -257,6 +261,8 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 	go func() {
 		defer close(done)
 		defer close(full)
+		fr := camera.NewFrame()
+		defer fr.Close()
 		var next time.Duration
 		for {
 			var sl *slot
@@ -265,11 +271,12 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			case <-rctx.Done():
 				return
 			}
-			sl.err = p.src.ReadAfter(sl.fr, next)
+			sl.err = p.src.ReadAfter(fr, next)
 			sl.decoded = time.Now()
-			next = sl.fr.Pos + period
+			sl.pos, sl.seq = fr.Pos, fr.Seq
+			next = fr.Pos + period
 			if sl.err == nil {
-				sl.frame = p.prep.Frame(sl.fr.Mat, &sl.small)
+				p.prep.Into(fr.Mat, &sl.frame)
 			}
 			full <- sl // never blocks: at most `slots` slots exist
 			if sl.err != nil {
@@ -281,8 +288,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		stop()
 		<-done
 		for _, sl := range pool {
-			sl.fr.Close()
-			sl.small.Close()
+			sl.frame.Close()
 		}
 	}()
 
@@ -300,10 +306,9 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		if ctx.Err() != nil {
 			break
 		}
-		fr := sl.fr
-		p.stats.Frames = fr.Seq
-		p.stats.Stream = fr.Pos
-		now := p.cfg.Start.Add(fr.Pos)
+		p.stats.Frames = sl.seq
+		p.stats.Stream = sl.pos
+		now := p.cfg.Start.Add(sl.pos)
 		signals := p.sources.Combine(now, p.sig.Read(sl.frame, now))
 		if l, ok := p.det.(learner); p.gate.Moving(sl.frame) || ok && l.Learning() {
 			p.stats.Analysed++
@@ -312,8 +317,8 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		// When nothing moved, the last detections still hold: the tracker sees everything
 		// where it was (its velocities settle to zero) and dwell rules keep counting a person
 		// who stands too still for the gate.
-		dt := float32((fr.Pos - lastTrack).Seconds())
-		lastTrack = fr.Pos
+		dt := float32((sl.pos - lastTrack).Seconds())
+		lastTrack = sl.pos
 		tracks, ended := p.tracker.Update(dt, dets)
 		p.curFrame, p.curTracks = sl.frame, tracks
 		p.rules.Step(now, signals, tracks, ended, p)

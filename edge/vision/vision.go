@@ -31,6 +31,16 @@ type Prep struct {
 // NewPrep returns a Prep that produces w×h frames.
 func NewPrep(w, h int) *Prep { return &Prep{size: image.Pt(w, h)} }
 
+// Into writes src at the analysed size into dst: resized, or copied when src already has it.
+// dst is reused across calls: no allocation in steady state.
+func (p *Prep) Into(src gocv.Mat, dst *gocv.Mat) {
+	if src.Cols() == p.size.X && src.Rows() == p.size.Y {
+		src.CopyTo(dst)
+		return
+	}
+	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationLinear) // area averaging cost 12 % of the whole 1080p path; the detector averages again at model_width
+}
+
 // Frame returns src at the analysed size: src itself when no resize is needed (no copy), else
 // dst, resized into (dst is reused across calls: no allocation in steady state).
 func (p *Prep) Frame(src gocv.Mat, dst *gocv.Mat) gocv.Mat {
