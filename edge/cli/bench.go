@@ -55,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON")
 	streams := fs.Int("streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
 	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
+	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sc.Detector.AnalysisFPS = *analysisFPS
 	}
 	if *streams > 0 {
-		r, err := runLiveBench(ctx, *clip, sc, *streams, *duration)
+		r, err := runLiveBench(ctx, *clip, sc, *streams, *duration, *decodeOnly)
 		if err != nil {
 			return err
 		}

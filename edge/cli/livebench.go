@@ -80,7 +80,11 @@ func (p *paced) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
 }
 
 // runLiveBench runs n pipelines on the clip in real time for d and reports whether they keep up.
-func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d time.Duration) (LiveResult, error) {
+//
+// decodeOnly reads each stream at the same pace and the same analysis rate with nothing after
+// the decoder: the floor that OpenCV and FFmpeg set, for the memory comparison in
+// docs/BENCHMARKS.md.
+func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
 	if sc.Detector.AnalysisFPS == 0 || sc.Detector.AnalysisFPS > 10 {
 		sc.Detector.AnalysisFPS = 10 // the target: at least 10 analysed frames per second per stream
 	}
@@ -119,7 +123,11 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d ti
 			defer ob.Close()
 			defer p.Close()
 			time.Sleep(time.Until(start))
-			_, errs[i] = p.Run(ctx, nil)
+			if decodeOnly {
+				errs[i] = decodeAll(ctx, src, sc.Detector.AnalysisFPS)
+			} else {
+				_, errs[i] = p.Run(ctx, nil)
+			}
 			src.f.Close()
 			mu.Lock()
 			defer mu.Unlock()
@@ -140,4 +148,23 @@ func printLive(stdout io.Writer, r LiveResult, asJSON bool) {
 	}
 	fmt.Fprintf(stdout, "%d streams of %dx%d at %.0f fps for %.0f s: min %.1f analysed fps per stream, lag max %.2f s, at end %.2f s; sustained: %v\n",
 		r.Streams, r.Width, r.Height, r.SourceFPS, r.DurationS, r.MinAnalysedFPS, r.MaxLagS, r.EndLagS, r.Sustained)
+}
+
+// decodeAll reads src to its end at fps frames per second of stream time, as the pipeline's
+// decoder does, into one frame.
+func decodeAll(ctx context.Context, src *paced, fps float64) error {
+	fr := camera.NewFrame()
+	defer fr.Close()
+	period := time.Duration(float64(time.Second) / fps)
+	var next time.Duration
+	for ctx.Err() == nil {
+		if err := src.ReadAfter(fr, next); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		next = fr.Pos + period
+	}
+	return nil
 }
