@@ -14,6 +14,8 @@ echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo
 echo "## Go benchmarks (per frame and per event)"
 go test -run '^$' -bench . -benchmem -benchtime "$benchtime" ./edge/track/ ./edge/rules/ ./edge/vision/ ./edge/wire/ | grep -E '^Benchmark'
+ingestN=200000x; [ -n "$smoke" ] && ingestN=2000x
+go test -run '^$' -bench IngestSQLite -benchmem -benchtime "$ingestN" ./aggregator/ingest/ | grep -E '^Benchmark'
 echo
 echo "## decode vs pipeline, same clip, same run (crosswatch-edge bench --json)"
 clips=()
@@ -61,6 +63,9 @@ for n in 1 6; do
 	kb=$(/usr/bin/time -f '%M' bin/crosswatch-edge bench --clip "$live" --streams "$n" --duration "$memdur" 2>&1 >/dev/null | tail -1)
 	echo "streams=$n peak_rss_mb=$((kb / 1024)) per_stream_mb=$((kb / 1024 / n))"
 done
+# The floor: the same capture at the same pace with nothing after the decoder.
+kb=$(/usr/bin/time -f '%M' bin/crosswatch-edge bench --clip "$live" --streams 1 --duration "$memdur" --decode-only 2>&1 >/dev/null | tail -1)
+echo "decode_only streams=1 peak_rss_mb=$((kb / 1024))"
 
 echo
 echo "## delivery latency and ingest throughput (real Mosquitto on loopback, same run)"
