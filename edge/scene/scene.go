@@ -68,6 +68,10 @@ type Zone struct {
 type PlatformEdge struct {
 	Zone   `yaml:",inline"`
 	DwellS float64 `yaml:"dwell_s"` // how long a person may be in the zone before it counts
+	// Berth names a signal of kind berth that shows green while a train stands at the platform
+	// with its doors open: people in the zone then are boarding or alighting, and their dwell
+	// time starts again when it stops showing green. None: every dwell counts.
+	Berth string `yaml:"berth,omitempty"`
 }
 
 // Signal is a signal head. Its state comes from up to three sources: the camera (a region
@@ -76,7 +80,7 @@ type PlatformEdge struct {
 // sources disagree, the device counts it.
 type Signal struct {
 	ID     string    `yaml:"id"`
-	Kind   string    `yaml:"kind"`             // vehicle | pedestrian
+	Kind   string    `yaml:"kind"`             // vehicle | pedestrian | berth (green: a train at the platform with its doors open)
 	Region *[2]Point `yaml:"region,omitempty"` // rectangle, two opposite corners; none: not visible
 	Feed   bool      `yaml:"feed,omitempty"`   // the controller publishes its phases (crosswatch/v1/{device}/phase)
 	Plan   *Plan     `yaml:"plan,omitempty"`
@@ -202,8 +206,8 @@ func (s *Scene) Validate() error {
 			bad(f+".id", "duplicate signal %q", g.ID)
 		}
 		signals[g.ID] = g.Kind
-		if g.Kind != "vehicle" && g.Kind != "pedestrian" {
-			bad(f+".kind", "must be vehicle or pedestrian, got %q", g.Kind)
+		if g.Kind != "vehicle" && g.Kind != "pedestrian" && g.Kind != "berth" {
+			bad(f+".kind", "must be vehicle, pedestrian or berth, got %q", g.Kind)
 		}
 		if g.Region == nil && !g.Feed && g.Plan == nil {
 			bad(f, "needs a source: a region where the camera sees it, feed: true, or a plan")
@@ -276,8 +280,10 @@ func (s *Scene) Validate() error {
 	for i, c := range s.Crosswalks {
 		f := fmt.Sprintf("crosswalks[%d]", i)
 		poly(f, Zone{ID: c.ID, Site: c.Site, Polygon: c.Polygon})
-		if _, ok := signals[c.Signal]; c.Signal != "" && !ok {
+		if k, ok := signals[c.Signal]; c.Signal != "" && !ok {
 			bad(f+".signal", "no signal %q in signals", c.Signal)
+		} else if k == "berth" {
+			bad(f+".signal", "signal %q is a berth signal; a crosswalk needs a pedestrian or vehicle signal", c.Signal)
 		}
 		if c.GraceS < 0 || c.GraceS > 5 {
 			bad(f+".grace_s", "must be within 0..5 s, got %v", c.GraceS)
@@ -291,6 +297,11 @@ func (s *Scene) Validate() error {
 		poly(f, z.Zone)
 		if z.DwellS < 0 || z.DwellS > 60 || math.IsNaN(z.DwellS) {
 			bad(f+".dwell_s", "must be within 0..60 s, got %v", z.DwellS)
+		}
+		if k, ok := signals[z.Berth]; z.Berth != "" && !ok {
+			bad(f+".berth", "no signal %q in signals", z.Berth)
+		} else if z.Berth != "" && k != "berth" {
+			bad(f+".berth", "signal %q is a %s signal; berth needs a signal of kind berth", z.Berth, k)
 		}
 	}
 	for i, z := range s.Tracks {

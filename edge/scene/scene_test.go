@@ -43,7 +43,7 @@ func TestRejects(t *testing.T) {
 		{"direction along line", "direction: [0, -1]", "direction: [1, 0]", "approaches[0].direction: runs along the stop line"},
 		{"unknown signal", "signal: nb-head", "signal: east", `approaches[0].signal: no signal "east"`},
 		{"grace", "grace_s: 0.5", "grace_s: -1", "grace_s: must be within 0..5"},
-		{"signal kind", "kind: vehicle", "kind: tram", "signals[0].kind: must be vehicle or pedestrian"},
+		{"signal kind", "kind: vehicle", "kind: tram", "signals[0].kind: must be vehicle, pedestrian or berth"},
 		{"unknown key", "version: 1", "version: 1\nstoplines: []", "field stoplines not found"},
 		{"bad point", "[0.5031, 0.65]", "[0.5]", "a point is [x, y]"},
 		{"process width", "process_width: 640", "process_width: 10", "detector.process_width"},
@@ -69,6 +69,22 @@ func TestRejects(t *testing.T) {
 	platform, _ := os.ReadFile("../../configs/scenes/synth-platform.yaml")
 	if _, err := Parse([]byte(strings.Replace(string(platform), "dwell_s: 3", "dwell_s: -1", 1))); err == nil || !strings.Contains(err.Error(), "platform_edges[0].dwell_s") {
 		t.Errorf("negative dwell: %v", err)
+	}
+	// A platform edge's berth must name a signal of kind berth.
+	for _, c := range []struct{ signals, berth, want string }{
+		{"", "doors", `platform_edges[0].berth: no signal "doors" in signals`},
+		{"signals:\n  - {id: doors, kind: vehicle, feed: true}\n", "doors", `platform_edges[0].berth: signal "doors" is a vehicle signal`},
+		{"signals:\n  - {id: doors, kind: berth, feed: true}\n", "doors", ""},
+	} {
+		b := strings.Replace(string(platform), "      dwell_s: 3", "      dwell_s: 3\n      berth: "+c.berth, 1)
+		b = strings.Replace(b, "platform_edges:", c.signals+"platform_edges:", 1)
+		_, err := Parse([]byte(b))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("berth signal: %v", err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("berth %q with %q: got %v, want %q", c.berth, c.signals, err, c.want)
+		}
 	}
 	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("empty: %v", err)
