@@ -203,3 +203,67 @@ func TestRepeatAfterTrackBreak(t *testing.T) {
 		t.Fatalf("a second person next to the first: %+v", out.events)
 	}
 }
+
+// A platform edge with a berth signal: green while a train stands with its doors open.
+const berthScene = `
+version: 1
+camera: cam-1
+signals:
+  - {id: doors, kind: berth, feed: true}
+platform_edges:
+  - {id: edge-1, site: plat, polygon: [[0, 0.4], [0.3, 0.4], [0.3, 0.5], [0, 0.5]], dwell_s: 2, berth: doors}
+`
+
+// People at the edge while the doors are open are boarding: no event. Whoever is still there
+// when the doors close counts after dwell_s from then; with the doors closed, as without a berth.
+func TestPlatformEdgeBerth(t *testing.T) {
+	s, err := scene.Parse([]byte(berthScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		doors func(f int) edge.Light // the berth signal at frame f (100 ms frames)
+		at    float64                // seconds after base of the event, or -1 for none
+	}{
+		{"doors open the whole time", func(int) edge.Light { return edge.Green }, -1},
+		{"doors close at 3 s, still at the edge", func(f int) edge.Light {
+			if f < 30 {
+				return edge.Green
+			}
+			return edge.Red
+		}, 3 + 2},
+		{"no train", func(int) edge.Light { return edge.Red }, 0.5 + 2},
+		{"berth state unknown", func(int) edge.Light { return edge.LightUnknown }, 0.5 + 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := New(s, 100, 100, time.Minute)
+			out := &sink{}
+			// From the platform (y 60) into the edge strip (y 45) in 5 frames, then 6 s still.
+			for f, p := range line(pos{15, 60}, pos{15, 45}, 5, 60) {
+				now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+				sig := []edge.SignalState{{Light: c.doors(f), Since: base, Source: wire.SignalFeed}}
+				tk := edge.Track{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - 8, X1: p.x + 2, Y1: p.y}, Class: edge.Person, Score: 1, Hits: f + 3}
+				e.Step(now, sig, []edge.Track{tk}, nil, out)
+			}
+			e.Flush(out)
+			var got []edge.Event
+			for _, ev := range out.events {
+				if ev.Type == wire.PlatformEdgeIntrusion {
+					got = append(got, ev)
+				}
+			}
+			switch {
+			case c.at < 0 && len(got) > 0:
+				t.Fatalf("%d events, want none: %+v", len(got), got)
+			case c.at >= 0 && len(got) != 1:
+				t.Fatalf("%d events, want 1", len(got))
+			case c.at >= 0:
+				if d := got[0].Time.Sub(base).Seconds(); d < c.at-0.15 || d > c.at+0.15 {
+					t.Fatalf("event at %.2f s, want %.2f s", d, c.at)
+				}
+			}
+		})
+	}
+}

@@ -46,6 +46,7 @@ type areaState struct {
 	counted  bool      // this track's entry was counted
 	judged   bool      // a crosswalk entry was judged against its signal
 	entryIdx int       // for jaywalking: the roadway entered
+	boarding time.Time // platform edge: the last frame of this visit with a train boarding
 }
 
 // Area kinds.
@@ -66,6 +67,7 @@ type area struct {
 	ped    bool      // crosswalk: the signal is a pedestrian head (else the conflicting vehicle phase)
 	graceS float64
 	dwellS float64 // platform edge
+	berth  int     // platform edge: index of its berth signal, -1 for none
 	count  edge.Count
 	counts bool // counts entries by people and cycles
 	recent [4]recentEvent
@@ -179,7 +181,13 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		e.roadways = append(e.roadways, add(area{kind: kindRoadway, id: z.ID, site: z.Site, poly: px(z.Polygon)}))
 	}
 	for _, z := range s.PlatformEdges {
-		add(area{kind: kindPlatformEdge, id: z.ID, site: z.Site, poly: px(z.Polygon), dwellS: z.DwellS, counts: true})
+		a := area{kind: kindPlatformEdge, id: z.ID, site: z.Site, poly: px(z.Polygon), dwellS: z.DwellS, berth: -1, counts: true}
+		for i, g := range s.Signals {
+			if z.Berth != "" && g.ID == z.Berth {
+				a.berth = i
+			}
+		}
+		add(a)
 	}
 	for _, z := range s.Tracks {
 		add(area{kind: kindTrack, id: z.ID, site: z.Site, poly: px(z.Polygon)})
@@ -291,14 +299,25 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 			sink.Event(edge.Event{Type: wire.PedAgainstSignal, Time: as.entered, Site: a.site, Zone: a.id,
 				Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})
 		case kindPlatformEdge:
-			if as.fired || as.lastIn.Sub(as.entered).Seconds() < a.dwellS {
+			// While a train stands with its doors open, people at the edge are boarding or
+			// alighting: the dwell clock starts again when the doors close, so whoever is
+			// still at the edge then (leaning on a closing door, say) counts after dwell_s.
+			if a.berth >= 0 && a.berth < len(signals) && signals[a.berth].Light == edge.Green {
+				as.boarding = now
+				continue
+			}
+			from := as.entered
+			if as.boarding.After(from) {
+				from = as.boarding
+			}
+			if as.fired || as.lastIn.Sub(from).Seconds() < a.dwellS {
 				continue
 			}
 			as.fired = true
 			if a.repeated(tk.ID, x, y, now, e.radius, tracks) {
 				continue
 			}
-			sink.Event(edge.Event{Type: wire.PlatformEdgeIntrusion, Time: as.entered.Add(time.Duration(a.dwellS * float64(time.Second))),
+			sink.Event(edge.Event{Type: wire.PlatformEdgeIntrusion, Time: from.Add(time.Duration(a.dwellS * float64(time.Second))),
 				Site: a.site, Zone: a.id, Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
 		case kindTrack:
 			if as.fired {
