@@ -326,6 +326,11 @@ func TestSignalFeed(t *testing.T) {
 	}
 }
 
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // The labelled real clips in configs/scenes/real are measured (docs/ACCURACY.md): each runs,
 // and every labelled violation is found.
 func TestEvalRealClips(t *testing.T) {
@@ -345,7 +350,11 @@ func TestEvalRealClips(t *testing.T) {
 			dir, _ := filepath.Abs(modelsDir(t))
 			t.Setenv("CROSSWATCH_MODELS", dir) // eval finds the detector's model there
 		}
-		code, stdout, stderr := run("eval", "--scene", sc, "--clip", clip, "--truth", filepath.Join(filepath.Dir(sc), base+".truth.json"), "--json")
+		args := []string{"eval", "--scene", sc, "--clip", clip, "--truth", filepath.Join(filepath.Dir(sc), base+".truth.json"), "--json"}
+		if ph := filepath.Join(filepath.Dir(sc), base+".phases.jsonl"); fileExists(ph) {
+			args = append(args, "--phases", ph) // a recorded feed (the platform's door status)
+		}
+		code, stdout, stderr := run(args...)
 		if code != 0 {
 			t.Fatalf("%s: %s", name, stderr)
 		}
