@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -41,14 +40,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 	g := New(st, nopAcker{}, cat, sites, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	b.ReportAllocs()
 	b.ResetTimer()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
-	for _, m := range msgs {
-		g.TrySubmit(m)
-	}
-	cancel()
-	<-done
+	submitAll(g, msgs)
 	b.StopTimer()
 	if s := g.Stats(); s.Committed != int64(b.N) {
 		b.Fatalf("committed %d of %d", s.Committed, b.N)

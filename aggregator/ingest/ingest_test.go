@@ -58,17 +58,25 @@ func run(t *testing.T, store Store, msgs []Message) (*acks, Stats) {
 	}
 	a := &acks{}
 	g := New(store, a, cat, sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if !submitAll(g, msgs) {
+		t.Fatal("queue full")
+	}
+	return a, g.Stats()
+}
+
+// submitAll runs g, submits msgs and stops it: a graceful stop commits everything already
+// submitted. It reports whether the queue took every message.
+func submitAll(g *Ingester, msgs []Message) bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
+	ok := true
 	for _, m := range msgs {
-		if !g.TrySubmit(m) {
-			t.Fatal("queue full")
-		}
+		ok = g.TrySubmit(m) && ok
 	}
-	cancel() // graceful stop commits everything already submitted
+	cancel()
 	<-done
-	return a, g.Stats()
+	return ok
 }
 
 func TestExactlyOnceAndDeadLetters(t *testing.T) {
@@ -210,14 +218,7 @@ func TestOnCommitTellsWhatChanged(t *testing.T) {
 			calls++
 			mu.Unlock()
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { g.Run(ctx); close(done) }()
-		for _, m := range msgs {
-			g.TrySubmit(m)
-		}
-		cancel()
-		<-done
+		submitAll(g, msgs)
 	}
 	topic := wire.Topic("edge-1", wire.KindEvents)
 	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: time.Now()})
