@@ -382,4 +382,41 @@ func TestMosquittoACL(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("a spoofed event under another device's topic was recorded")
 	}
+
+	// A controller granted one device's phase topic (as the file's example shows) reaches that
+	// device, which may read its own phases; a phase for another device is refused.
+	shipped, _ := os.ReadFile(acl)
+	// Mosquitto reads its ACL after dropping to its own user: the file's folder must be open to it
+	// (t.TempDir's parent is not).
+	dir, err := os.MkdirTemp("", "crosswatch-acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	withCtl := filepath.Join(dir, "acl")
+	os.WriteFile(withCtl, append(shipped, "\nuser spat-1\ntopic write crosswatch/v1/edge-p/phase\n"...), 0o644)
+	mq2 := startMosquittoOn(t, mosquittoBin(), freePort(t), "acl_file "+withCtl+"\n")
+	var got sync.Map
+	for _, dev := range []string{"edge-p", "edge-q"} {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(mq2.URL).SetClientID(dev).SetUsername(dev))
+		if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		defer c.Disconnect(50)
+		c.Subscribe(wire.Topic(dev, wire.KindPhase), 1, func(_ paho.Client, m paho.Message) { got.Store(m.Topic(), true) }).Wait()
+	}
+	ctl := paho.NewClient(paho.NewClientOptions().AddBroker(mq2.URL).SetClientID("spat-1").SetUsername("spat-1"))
+	if tok := ctl.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer ctl.Disconnect(50)
+	phase, _ := wire.Encode(wire.Phase{V: 1, Signal: "nb-head", State: "red", Time: time.Now().UTC()})
+	ctl.Publish(wire.Topic("edge-q", wire.KindPhase), 1, false, phase).Wait()
+	ctl.Publish(wire.Topic("edge-p", wire.KindPhase), 1, false, phase).Wait()
+	waitUntil(t, 5*time.Second, "the granted phase", func() bool { _, ok := got.Load(wire.Topic("edge-p", wire.KindPhase)); return ok })
+	time.Sleep(100 * time.Millisecond)
+	if _, ok := got.Load(wire.Topic("edge-q", wire.KindPhase)); ok {
+		t.Fatal("a controller published a phase to a device it was not granted")
+	}
 }

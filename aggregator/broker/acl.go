@@ -14,13 +14,23 @@ import (
 // publish only crosswatch/v1/{device}/{events,counts,status,gaps} and subscribe only to
 // crosswatch/v1/{device}/ack. The aggregator authenticates with a per-process secret and may
 // read every device's topics and publish acks. Usernames are claimed, not proven, unless
-// device tokens are configured.
+// device tokens are configured. A signal controller (or a railway's door-status gateway) always
+// proves itself with its token and may only publish phases to the devices it serves: a forged
+// phase could hide a red-light runner.
 type ACL struct {
 	mochi.HookBase
 	AggregatorUser   string
 	AggregatorSecret string
 	// DeviceTokens, when not nil, maps each device id to the password it must present.
 	DeviceTokens map[string]string
+	// Controllers maps each controller id (its username) to its token and devices.
+	Controllers map[string]Controller
+}
+
+// Controller is a publisher of phase messages: crosswatch/v1/{device}/phase for each of Devices.
+type Controller struct {
+	Token   string
+	Devices map[string]bool
 }
 
 // ID names the hook.
@@ -39,6 +49,9 @@ func (h *ACL) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	if user == h.AggregatorUser {
 		return eq(pass, h.AggregatorSecret)
 	}
+	if c, ok := h.Controllers[user]; ok {
+		return eq(pass, c.Token)
+	}
 	if wire.CheckName("device", user) != nil {
 		return false
 	}
@@ -49,13 +62,16 @@ func (h *ACL) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	return true
 }
 
-// OnACLCheck allows a device only its own topics.
+// OnACLCheck allows a device only its own topics, and a controller only its devices' phases.
 func (h *ACL) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	user := string(cl.Properties.Username)
 	if user == h.AggregatorUser {
 		return true // authenticated by secret at connect
 	}
 	device, kind, err := wire.ParseTopic(topic)
+	if c, ok := h.Controllers[user]; ok {
+		return err == nil && write && kind == wire.KindPhase && c.Devices[device]
+	}
 	if err != nil || device != user {
 		return false
 	}

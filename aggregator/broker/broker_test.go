@@ -125,3 +125,86 @@ func TestDeviceTokens(t *testing.T) {
 		}
 	}
 }
+
+// A controller, with its token, publishes phases to its own devices and nothing else; a device
+// may not publish phases, and a controller's id with a wrong token is refused.
+func TestControllersPublishPhasesOnly(t *testing.T) {
+	acl := &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret",
+		Controllers: map[string]Controller{"spat-1": {Token: "token-of-spat-1-0001", Devices: map[string]bool{"edge-a": true}}}}
+	b, err := Start("127.0.0.1:0", acl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := connect(t, b.URL(), "spat-1", "wrong"); err == nil {
+		t.Fatal("controller admitted with a wrong token")
+	}
+	if _, err := connect(t, b.URL(), "spat-1", ""); err == nil {
+		t.Fatal("controller admitted without its token")
+	}
+	agg, err := connect(t, b.URL(), "agg", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	agg.Subscribe("crosswatch/v1/#", 1, func(_ paho.Client, m paho.Message) { mu.Lock(); got[m.Topic()]++; mu.Unlock() }).Wait()
+	// Denied publishes, each on its own connection (a denial may cost the connection).
+	for _, c := range []struct{ user, pass, topic string }{
+		{"spat-1", "token-of-spat-1-0001", wire.Topic("edge-b", wire.KindPhase)},  // not its device
+		{"spat-1", "token-of-spat-1-0001", wire.Topic("edge-a", wire.KindEvents)}, // not a phase
+		{"spat-1", "token-of-spat-1-0001", wire.Topic("edge-a", wire.KindAck)},
+		{"edge-a", "", wire.Topic("edge-a", wire.KindPhase)}, // a device may not set its own signals
+	} {
+		cl, err := connect(t, b.URL(), c.user, c.pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.Publish(c.topic, 1, false, "spoof").WaitTimeout(time.Second)
+	}
+	// A controller reads nothing.
+	var spy sync.Mutex
+	leaked := 0
+	reader, err := connect(t, b.URL(), "spat-1", "token-of-spat-1-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.Subscribe("crosswatch/#", 1, func(paho.Client, paho.Message) { spy.Lock(); leaked++; spy.Unlock() }).WaitTimeout(time.Second)
+	// The edge device reads the phases meant for it.
+	var phases sync.WaitGroup
+	phases.Add(1)
+	dev, err := connect(t, b.URL(), "edge-a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	dev.Subscribe(wire.Topic("edge-a", wire.KindPhase), 1, func(paho.Client, paho.Message) { once.Do(phases.Done) }).Wait()
+	ctl, err := connect(t, b.URL(), "spat-1", "token-of-spat-1-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.Publish(wire.Topic("edge-a", wire.KindPhase), 1, false, "phase").Wait()
+	done := make(chan struct{})
+	go func() { phases.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the device did not get its controller's phase")
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, topic := range []string{wire.Topic("edge-b", wire.KindPhase), wire.Topic("edge-a", wire.KindEvents), wire.Topic("edge-a", wire.KindAck)} {
+		if got[topic] != 0 {
+			t.Errorf("denied publish to %s arrived", topic)
+		}
+	}
+	if got[wire.Topic("edge-a", wire.KindPhase)] != 1 {
+		t.Errorf("%d phases to edge-a arrived, want 1 (the controller's)", got[wire.Topic("edge-a", wire.KindPhase)])
+	}
+	spy.Lock()
+	defer spy.Unlock()
+	if leaked != 0 {
+		t.Errorf("the controller read %d messages", leaked)
+	}
+}

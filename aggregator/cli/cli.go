@@ -187,6 +187,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 		}
+		if f := cfg.MQTT.ControllersFile; f != "" {
+			if acl.Controllers, err = loadControllers(f, acl.DeviceTokens); err != nil {
+				return err
+			}
+		}
 		b, err := broker.Start(cfg.MQTT.Listen, acl, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
 )
@@ -29,6 +30,10 @@ type Config struct {
 		// DeviceTokensFile lists "device-id token" per line; the embedded broker then admits only
 		// devices presenting their token (relative to the config file).
 		DeviceTokensFile string `yaml:"device_tokens_file"`
+		// ControllersFile lists "controller-id token device-id[,device-id…]" per line: the signal
+		// controllers (or door-status gateways) the embedded broker lets publish phase messages
+		// to those devices (relative to the config file).
+		ControllersFile string `yaml:"controllers_file"`
 	} `yaml:"mqtt"`
 	Store struct {
 		Driver string `yaml:"driver"` // sqlite (one box) or postgres (several instances)
@@ -72,6 +77,9 @@ func loadConfig(path string) (*Config, error) {
 	}
 	if f := c.MQTT.DeviceTokensFile; f != "" && !filepath.IsAbs(f) {
 		c.MQTT.DeviceTokensFile = filepath.Join(filepath.Dir(path), f)
+	}
+	if f := c.MQTT.ControllersFile; f != "" && !filepath.IsAbs(f) {
+		c.MQTT.ControllersFile = filepath.Join(filepath.Dir(path), f)
 	}
 	return &c, nil
 }
@@ -153,32 +161,84 @@ func (c *Config) Validate() error {
 	return problems.Err()
 }
 
-// loadDeviceTokens reads "device-id token" lines; blank lines and # comments are skipped.
-func loadDeviceTokens(path string) (map[string]string, error) {
+// credentialLines calls line for each line of a credentials file that is not blank or a #
+// comment, with its whitespace-separated fields and its position for errors ("file:line").
+func credentialLines(path, field string, line func(at string, f []string) error) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt.device_tokens_file: %w", err)
+		return fmt.Errorf("%s: %w", field, err)
 	}
-	tokens := map[string]string{}
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
-		f := strings.Fields(line)
+		if err := line(fmt.Sprintf("%s:%d", path, i+1), strings.Fields(l)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkToken refuses tokens too short to guess-proof.
+func checkToken(at, who, tok string) error {
+	if len(tok) < 16 {
+		return fmt.Errorf("%s: token of %s is shorter than 16 characters", at, who)
+	}
+	return nil
+}
+
+// loadDeviceTokens reads "device-id token" lines; blank lines and # comments are skipped.
+func loadDeviceTokens(path string) (map[string]string, error) {
+	tokens := map[string]string{}
+	err := credentialLines(path, "mqtt.device_tokens_file", func(at string, f []string) error {
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%s:%d: want \"device-id token\"", path, i+1)
+			return fmt.Errorf("%s: want \"device-id token\"", at)
 		}
 		if err := wire.CheckName("device", f[0]); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
+			return fmt.Errorf("%s: %v", at, err)
 		}
-		if len(f[1]) < 16 {
-			return nil, fmt.Errorf("%s:%d: token of %s is shorter than 16 characters", path, i+1, f[0])
+		if err := checkToken(at, f[0], f[1]); err != nil {
+			return err
 		}
 		if _, dup := tokens[f[0]]; dup {
-			return nil, fmt.Errorf("%s:%d: device %s listed twice", path, i+1, f[0])
+			return fmt.Errorf("%s: device %s listed twice", at, f[0])
 		}
 		tokens[f[0]] = f[1]
-	}
-	return tokens, nil
+		return nil
+	})
+	return tokens, err
+}
+
+// loadControllers reads "controller-id token device-id[,device-id…]" lines. A controller id
+// must not also be a device's (devices maps device ids to tokens, nil when there are none).
+func loadControllers(path string, devices map[string]string) (map[string]broker.Controller, error) {
+	out := map[string]broker.Controller{}
+	err := credentialLines(path, "mqtt.controllers_file", func(at string, f []string) error {
+		if len(f) != 3 {
+			return fmt.Errorf("%s: want \"controller-id token device-id[,device-id…]\"", at)
+		}
+		if err := wire.CheckName("controller", f[0]); err != nil {
+			return fmt.Errorf("%s: %v", at, err)
+		}
+		if _, dup := out[f[0]]; dup {
+			return fmt.Errorf("%s: controller %s listed twice", at, f[0])
+		}
+		if _, clash := devices[f[0]]; clash {
+			return fmt.Errorf("%s: %s is a device id in mqtt.device_tokens_file; a controller needs its own", at, f[0])
+		}
+		if err := checkToken(at, f[0], f[1]); err != nil {
+			return err
+		}
+		c := broker.Controller{Token: f[1], Devices: map[string]bool{}}
+		for _, d := range strings.Split(f[2], ",") {
+			if err := wire.CheckName("device", d); err != nil {
+				return fmt.Errorf("%s: %v", at, err)
+			}
+			c.Devices[d] = true
+		}
+		out[f[0]] = c
+		return nil
+	})
+	return out, err
 }

@@ -81,3 +81,30 @@ func TestDeviceTokensFile(t *testing.T) {
 		}
 	}
 }
+
+func TestControllersFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "ok")
+	os.WriteFile(good, []byte("# controller token devices\nspat-main 0123456789abcdef0123 edge-1,edge-2\n\ndoors-p5 fedcba9876543210fedc edge-3\n"), 0o600)
+	m, err := loadControllers(good, nil)
+	if err != nil || len(m) != 2 || !m["spat-main"].Devices["edge-2"] || m["doors-p5"].Token != "fedcba9876543210fedc" || m["doors-p5"].Devices["edge-1"] {
+		t.Fatalf("%v %v", m, err)
+	}
+	for body, want := range map[string]string{
+		"spat 0123456789abcdef0123\n":                                          ":1: want",
+		"spat short edge-1\n":                                                  "shorter than 16",
+		"spat/1 0123456789abcdef0123 edge-1\n":                                 ":1:",
+		"spat 0123456789abcdef0123 edge-1,edge/2\n":                            ":1:",
+		"spat 0123456789abcdef0123 edge-1\nspat 0123456789abcdef0124 edge-2\n": ":2: controller spat listed twice",
+		"edge-9 0123456789abcdef0123 edge-1\n":                                 "is a device id",
+	} {
+		p := filepath.Join(dir, "bad")
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := loadControllers(p, map[string]string{"edge-9": "x"}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+	if _, err := loadControllers(filepath.Join(dir, "missing"), nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
