@@ -229,8 +229,13 @@ type SignalReader struct {
 	state       []edge.SignalState
 	cand        []edge.Light
 	candSince   []time.Time
+	knownAt     []time.Time // the last frame whose state was a known light
 	minLitPixel int
 }
+
+// onsetGap is how long a head may show no lit lamp between two lights with the second one's
+// onset still observed: lamps go dark for a few frames as they change (seen on real heads).
+const onsetGap = 1500 * time.Millisecond
 
 // NewSignalReader reads the scene's signal heads in w×h frames.
 func NewSignalReader(s *scene.Scene, w, h int) *SignalReader {
@@ -241,6 +246,7 @@ func NewSignalReader(s *scene.Scene, w, h int) *SignalReader {
 	r.state = make([]edge.SignalState, len(r.regions))
 	r.cand = make([]edge.Light, len(r.regions))
 	r.candSince = make([]time.Time, len(r.regions))
+	r.knownAt = make([]time.Time, len(r.regions))
 	return r
 }
 
@@ -292,6 +298,9 @@ func (r *SignalReader) Read(frame gocv.Mat, now time.Time) []edge.SignalState {
 
 func (r *SignalReader) update(i int, seen edge.Light, now time.Time) {
 	st := &r.state[i]
+	if st.Light != edge.LightUnknown {
+		r.knownAt[i] = now
+	}
 	if seen == st.Light {
 		r.cand[i] = st.Light
 		return
@@ -300,9 +309,11 @@ func (r *SignalReader) update(i int, seen edge.Light, now time.Time) {
 		r.cand[i], r.candSince[i] = seen, now
 		return
 	}
-	// Seen twice in a row: switch. The onset is observed only when we saw the light before it.
-	prev := st.Light
-	*st = edge.SignalState{Light: seen, Since: r.candSince[i], OnsetSeen: prev != edge.LightUnknown, Source: "camera"}
+	// Seen twice in a row: switch. The onset is observed when we saw a light before it: the
+	// previous state, or one that ended at most onsetGap before this light first showed (heads
+	// go dark between lamps). Since is when the new light first showed.
+	onset := st.Light != edge.LightUnknown || !r.knownAt[i].IsZero() && r.candSince[i].Sub(r.knownAt[i]) <= onsetGap
+	*st = edge.SignalState{Light: seen, Since: r.candSince[i], OnsetSeen: onset, Source: "camera"}
 }
 
 // Close releases the Mats.

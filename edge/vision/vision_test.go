@@ -8,6 +8,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene"
 )
 
@@ -91,5 +92,55 @@ func BenchmarkSignalRead(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		r.Read(fs[0], now)
+	}
+}
+
+// A head that goes dark for a moment between amber and red still has its red onset observed; one
+// first seen red, or red after a long dark spell, has not.
+func TestSignalOnsetThroughADarkGap(t *testing.T) {
+	s := scene.Defaults()
+	s.Signals = []scene.Signal{{ID: "a", Kind: "vehicle", Region: &[2]scene.Point{{X: 0.6, Y: 0.2}, {X: 0.65, Y: 0.35}}}}
+	t0 := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	play := func(seq []edge.Light) edge.SignalState {
+		r := NewSignalReader(&s, 640, 480)
+		defer r.Close()
+		for f, l := range seq {
+			r.update(0, l, t0.Add(time.Duration(f)*100*time.Millisecond))
+		}
+		return r.state[0]
+	}
+	rep := func(l edge.Light, n int) []edge.Light {
+		out := make([]edge.Light, n)
+		for i := range out {
+			out[i] = l
+		}
+		return out
+	}
+	cat := func(ls ...[]edge.Light) []edge.Light {
+		var out []edge.Light
+		for _, l := range ls {
+			out = append(out, l...)
+		}
+		return out
+	}
+	U, A, R := edge.LightUnknown, edge.Amber, edge.Red
+	for _, c := range []struct {
+		name  string
+		seq   []edge.Light
+		onset bool
+		since int // frame when red first showed
+	}{
+		{"amber, red", cat(rep(A, 10), rep(R, 10)), true, 10},
+		{"amber, dark 0.3 s, red", cat(rep(A, 10), rep(U, 3), rep(R, 10)), true, 13},
+		{"amber, dark 1.2 s, red", cat(rep(A, 10), rep(U, 12), rep(R, 10)), true, 22},
+		{"amber, dark 3 s, red", cat(rep(A, 10), rep(U, 30), rep(R, 10)), false, 40},
+		{"red from the start", rep(R, 10), false, 0},
+		{"dark, then red", cat(rep(U, 5), rep(R, 10)), false, 5},
+	} {
+		st := play(c.seq)
+		if st.Light != R || st.OnsetSeen != c.onset || !st.Since.Equal(t0.Add(time.Duration(c.since)*100*time.Millisecond)) {
+			t.Errorf("%s: %v onset_seen=%v since +%v, want red onset_seen=%v since +%v", c.name, st.Light, st.OnsetSeen,
+				st.Since.Sub(t0), c.onset, time.Duration(c.since)*100*time.Millisecond)
+		}
 	}
 }
