@@ -23,38 +23,54 @@ func connect(t *testing.T, url, user, pass string) (paho.Client, error) {
 	return c, tok.Error()
 }
 
-// A device publishes only under its own topic and reads only its own acks; only the
-// aggregator, with its secret, reads everything.
-func TestACLConfinesDevices(t *testing.T) {
-	acl := &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret"}
+// startWatched starts a broker with acl and connects the aggregator (user agg, secret s3cret),
+// which reads everything; seen reports how many messages arrived on a topic.
+func startWatched(t *testing.T, acl *ACL) (url string, agg paho.Client, seen func(topic string) int) {
+	t.Helper()
 	b, err := Start("127.0.0.1:0", acl, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	if _, err := connect(t, b.URL(), "agg", "wrong"); err == nil {
-		t.Fatal("aggregator admitted with a wrong secret")
-	}
-	if _, err := connect(t, b.URL(), "edge/+", ""); err == nil {
-		t.Fatal("a username that is not a device id was admitted")
-	}
-	agg, err := connect(t, b.URL(), "agg", "s3cret")
+	t.Cleanup(func() { b.Close() })
+	agg, err = connect(t, b.URL(), "agg", "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	got := map[string]int{}
 	agg.Subscribe("crosswatch/v1/#", 1, func(_ paho.Client, m paho.Message) { mu.Lock(); got[m.Topic()]++; mu.Unlock() }).Wait()
+	return b.URL(), agg, func(topic string) int { mu.Lock(); defer mu.Unlock(); return got[topic] }
+}
+
+// waitSeen waits up to 2 s for a message on topic, then 100 ms more for any that should not come.
+func waitSeen(t *testing.T, seen func(string) int, topic string) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Second); seen(topic) == 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+}
+
+// A device publishes only under its own topic and reads only its own acks; only the
+// aggregator, with its secret, reads everything.
+func TestACLConfinesDevices(t *testing.T) {
+	url, agg, seen := startWatched(t, &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret"})
+	if _, err := connect(t, url, "agg", "wrong"); err == nil {
+		t.Fatal("aggregator admitted with a wrong secret")
+	}
+	if _, err := connect(t, url, "edge/+", ""); err == nil {
+		t.Fatal("a username that is not a device id was admitted")
+	}
 
 	// A denied publish may cost the spoofer its connection: each attempt gets its own.
 	for _, topic := range []string{wire.Topic("edge-b", wire.KindEvents), wire.Topic("edge-a", wire.KindAck)} {
-		spoofer, err := connect(t, b.URL(), "edge-a", "")
+		spoofer, err := connect(t, url, "edge-a", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		spoofer.Publish(topic, 1, false, "spoof").WaitTimeout(time.Second)
 	}
-	a, err := connect(t, b.URL(), "edge-a", "")
+	a, err := connect(t, url, "edge-a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +79,7 @@ func TestACLConfinesDevices(t *testing.T) {
 	var spy sync.Mutex
 	leaked := 0
 	for _, filter := range []string{wire.Topic("edge-b", wire.KindAck), "crosswatch/#"} {
-		reader, err := connect(t, b.URL(), "edge-a", "")
+		reader, err := connect(t, url, "edge-a", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,24 +87,12 @@ func TestACLConfinesDevices(t *testing.T) {
 	}
 	agg.Publish(wire.Topic("edge-b", wire.KindAck), 1, false, "for b").Wait()
 
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := got[wire.Topic("edge-a", wire.KindEvents)]
-		mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitSeen(t, seen, wire.Topic("edge-a", wire.KindEvents))
+	if n := seen(wire.Topic("edge-a", wire.KindEvents)); n != 1 {
+		t.Fatalf("a device's own event arrived %d times", n)
 	}
-	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if got[wire.Topic("edge-a", wire.KindEvents)] != 1 {
-		t.Fatalf("a device's own event did not arrive: %v", got)
-	}
-	if got[wire.Topic("edge-b", wire.KindEvents)] != 0 || got[wire.Topic("edge-a", wire.KindAck)] != 0 {
-		t.Fatalf("spoofed publishes reached the aggregator: %v", got)
+	if seen(wire.Topic("edge-b", wire.KindEvents)) != 0 || seen(wire.Topic("edge-a", wire.KindAck)) != 0 {
+		t.Fatal("spoofed publishes reached the aggregator")
 	}
 	spy.Lock()
 	defer spy.Unlock()
@@ -129,26 +133,14 @@ func TestDeviceTokens(t *testing.T) {
 // A controller, with its token, publishes phases to its own devices and nothing else; a device
 // may not publish phases, and a controller's id with a wrong token is refused.
 func TestControllersPublishPhasesOnly(t *testing.T) {
-	acl := &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret",
-		Controllers: map[string]Controller{"spat-1": {Token: "token-of-spat-1-0001", Devices: map[string]bool{"edge-a": true}}}}
-	b, err := Start("127.0.0.1:0", acl, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if _, err := connect(t, b.URL(), "spat-1", "wrong"); err == nil {
+	url, _, seen := startWatched(t, &ACL{AggregatorUser: "agg", AggregatorSecret: "s3cret",
+		Controllers: map[string]Controller{"spat-1": {Token: "token-of-spat-1-0001", Devices: map[string]bool{"edge-a": true}}}})
+	if _, err := connect(t, url, "spat-1", "wrong"); err == nil {
 		t.Fatal("controller admitted with a wrong token")
 	}
-	if _, err := connect(t, b.URL(), "spat-1", ""); err == nil {
+	if _, err := connect(t, url, "spat-1", ""); err == nil {
 		t.Fatal("controller admitted without its token")
 	}
-	agg, err := connect(t, b.URL(), "agg", "s3cret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	got := map[string]int{}
-	agg.Subscribe("crosswatch/v1/#", 1, func(_ paho.Client, m paho.Message) { mu.Lock(); got[m.Topic()]++; mu.Unlock() }).Wait()
 	// Denied publishes, each on its own connection (a denial may cost the connection).
 	for _, c := range []struct{ user, pass, topic string }{
 		{"spat-1", "token-of-spat-1-0001", wire.Topic("edge-b", wire.KindPhase)},  // not its device
@@ -156,7 +148,7 @@ func TestControllersPublishPhasesOnly(t *testing.T) {
 		{"spat-1", "token-of-spat-1-0001", wire.Topic("edge-a", wire.KindAck)},
 		{"edge-a", "", wire.Topic("edge-a", wire.KindPhase)}, // a device may not set its own signals
 	} {
-		cl, err := connect(t, b.URL(), c.user, c.pass)
+		cl, err := connect(t, url, c.user, c.pass)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +157,7 @@ func TestControllersPublishPhasesOnly(t *testing.T) {
 	// A controller reads nothing.
 	var spy sync.Mutex
 	leaked := 0
-	reader, err := connect(t, b.URL(), "spat-1", "token-of-spat-1-0001")
+	reader, err := connect(t, url, "spat-1", "token-of-spat-1-0001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,13 +165,13 @@ func TestControllersPublishPhasesOnly(t *testing.T) {
 	// The edge device reads the phases meant for it.
 	var phases sync.WaitGroup
 	phases.Add(1)
-	dev, err := connect(t, b.URL(), "edge-a", "")
+	dev, err := connect(t, url, "edge-a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
 	dev.Subscribe(wire.Topic("edge-a", wire.KindPhase), 1, func(paho.Client, paho.Message) { once.Do(phases.Done) }).Wait()
-	ctl, err := connect(t, b.URL(), "spat-1", "token-of-spat-1-0001")
+	ctl, err := connect(t, url, "spat-1", "token-of-spat-1-0001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,16 +183,14 @@ func TestControllersPublishPhasesOnly(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("the device did not get its controller's phase")
 	}
-	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
+	waitSeen(t, seen, wire.Topic("edge-a", wire.KindPhase))
 	for _, topic := range []string{wire.Topic("edge-b", wire.KindPhase), wire.Topic("edge-a", wire.KindEvents), wire.Topic("edge-a", wire.KindAck)} {
-		if got[topic] != 0 {
+		if seen(topic) != 0 {
 			t.Errorf("denied publish to %s arrived", topic)
 		}
 	}
-	if got[wire.Topic("edge-a", wire.KindPhase)] != 1 {
-		t.Errorf("%d phases to edge-a arrived, want 1 (the controller's)", got[wire.Topic("edge-a", wire.KindPhase)])
+	if n := seen(wire.Topic("edge-a", wire.KindPhase)); n != 1 {
+		t.Errorf("%d phases to edge-a arrived, want 1 (the controller's)", n)
 	}
 	spy.Lock()
 	defer spy.Unlock()
