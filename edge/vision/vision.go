@@ -41,16 +41,6 @@ func (p *Prep) Into(src gocv.Mat, dst *gocv.Mat) {
 	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationLinear) // area averaging cost 12 % of the whole 1080p path; the detector averages again at model_width
 }
 
-// Frame returns src at the analysed size: src itself when no resize is needed (no copy), else
-// dst, resized into (dst is reused across calls: no allocation in steady state).
-func (p *Prep) Frame(src gocv.Mat, dst *gocv.Mat) gocv.Mat {
-	if src.Cols() == p.size.X && src.Rows() == p.size.Y {
-		return src
-	}
-	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationLinear) // area averaging cost 12 % of the whole 1080p path; the detector averages again at model_width
-	return *dst
-}
-
 // Gate reports whether anything moved since the last frame it saw, on a tiny grey copy.
 type Gate struct {
 	small, gray, prev, diff gocv.Mat
@@ -104,24 +94,22 @@ type Classical struct {
 	dets          []edge.Detection
 }
 
-// warmFrames is how many analysed frames the background model learns fast: two seconds.
-func warmFrames(d scene.Detector) int {
-	fps := d.AnalysisFPS
-	if fps <= 0 {
-		fps = 30
+// analysisFPS is the scene's analysed frame rate; 0 (every frame) counts as 30.
+func analysisFPS(d scene.Detector) float64 {
+	if d.AnalysisFPS <= 0 {
+		return 30
 	}
-	return int(2 * fps)
+	return d.AnalysisFPS
 }
+
+// warmFrames is how many analysed frames the background model learns fast: two seconds.
+func warmFrames(d scene.Detector) int { return int(2 * analysisFPS(d)) }
 
 // backgroundHistory returns MOG2's history in analysed frames for the scene's StationaryS. MOG2
 // takes a new stationary colour into the background once its weight reaches 1 − its background
 // ratio (0.9), after about a tenth of the history.
 func backgroundHistory(d scene.Detector) int {
-	fps := d.AnalysisFPS
-	if fps <= 0 {
-		fps = 30
-	}
-	return max(100, int(10*d.StationaryS*fps))
+	return max(100, int(10*d.StationaryS*analysisFPS(d)))
 }
 
 // NewClassical returns a detector for w×h frames. Its background model runs at

@@ -77,7 +77,7 @@ func BenchmarkPrep720to640(b *testing.B) {
 	p := NewPrep(640, 360)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		p.Frame(src, &dst)
+		p.Into(src, &dst)
 	}
 }
 
