@@ -136,26 +136,22 @@ type Engine struct {
 func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 	e := &Engine{tracks: map[int]*trackState{}, period: period}
 	fw, fh := float32(w), float32(h)
+	diag := float32(math.Hypot(float64(w), float64(h)))
 	for _, a := range s.Approaches {
 		x0, y0 := float32(a.StopLine[0].X)*fw, float32(a.StopLine[0].Y)*fh
 		x1, y1 := float32(a.StopLine[1].X)*fw, float32(a.StopLine[1].Y)*fh
 		l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
 		ap := approach{Approach: a, x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l,
-			margin: 0.01 * float32(math.Hypot(float64(w), float64(h)))}
+			margin: 0.01 * diag, signal: signalIndex(s, a.Signal)}
 		ap.nx, ap.ny = -ap.ty, ap.tx
 		if ap.nx*float32(a.Direction.X)*fw+ap.ny*float32(a.Direction.Y)*fh < 0 {
 			ap.nx, ap.ny = -ap.nx, -ap.ny
 		}
-		for i, g := range s.Signals {
-			if g.ID == a.Signal {
-				ap.signal = i
-			}
-		}
 		ap.count = edge.Count{Site: a.Site, Zone: a.ID, Period: period}
 		e.approaches = append(e.approaches, ap)
 	}
-	e.margin = 0.01 * float32(math.Hypot(float64(w), float64(h)))
-	e.radius = repeatRadius * float32(math.Hypot(float64(w), float64(h)))
+	e.margin = 0.01 * diag
+	e.radius = repeatRadius * diag
 	px := func(pts []scene.Point) []float32 {
 		out := make([]float32, 0, 2*len(pts))
 		for _, p := range pts {
@@ -169,30 +165,30 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		return len(e.areas) - 1
 	}
 	for _, c := range s.Crosswalks {
-		a := area{kind: kindCrosswalk, id: c.ID, site: c.Site, poly: px(c.Polygon), signal: -1, graceS: c.GraceS, counts: true}
-		for i, g := range s.Signals {
-			if g.ID == c.Signal {
-				a.signal, a.ped = i, g.Kind == "pedestrian"
-			}
-		}
+		a := area{kind: kindCrosswalk, id: c.ID, site: c.Site, poly: px(c.Polygon), signal: signalIndex(s, c.Signal), graceS: c.GraceS, counts: true}
+		a.ped = a.signal >= 0 && s.Signals[a.signal].Kind == "pedestrian"
 		e.crosswalks = append(e.crosswalks, add(a))
 	}
 	for _, z := range s.Roadways {
 		e.roadways = append(e.roadways, add(area{kind: kindRoadway, id: z.ID, site: z.Site, poly: px(z.Polygon)}))
 	}
 	for _, z := range s.PlatformEdges {
-		a := area{kind: kindPlatformEdge, id: z.ID, site: z.Site, poly: px(z.Polygon), dwellS: z.DwellS, berth: -1, counts: true}
-		for i, g := range s.Signals {
-			if z.Berth != "" && g.ID == z.Berth {
-				a.berth = i
-			}
-		}
-		add(a)
+		add(area{kind: kindPlatformEdge, id: z.ID, site: z.Site, poly: px(z.Polygon), dwellS: z.DwellS, berth: signalIndex(s, z.Berth), counts: true})
 	}
 	for _, z := range s.Tracks {
 		add(area{kind: kindTrack, id: z.ID, site: z.Site, poly: px(z.Polygon)})
 	}
 	return e
+}
+
+// signalIndex returns the index of the scene's signal id, -1 for none.
+func signalIndex(s *scene.Scene, id string) int {
+	for i, g := range s.Signals {
+		if id != "" && g.ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // Step applies the rules to one analysed frame. signals[i] is the state of the scene's i-th
@@ -230,7 +226,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				continue
 			}
 			a.count.N[tk.Class]++
-			if !tk.Class.Motor() || a.signal >= len(signals) {
+			if !tk.Class.Motor() || a.signal < 0 || a.signal >= len(signals) {
 				continue
 			}
 			sig := signals[a.signal]
