@@ -82,8 +82,8 @@ func (p *paced) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
 // runLiveBench runs n pipelines on the clip in real time for d and reports whether they keep up.
 //
 // decodeOnly reads each stream at the same pace and the same analysis rate with nothing after
-// the decoder: the floor that OpenCV and FFmpeg set, for the memory comparison in
-// docs/BENCHMARKS.md.
+// the decoder (no pipeline, no outbox): the floor that OpenCV and FFmpeg set, for the memory
+// comparison in docs/BENCHMARKS.md.
 func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
 	if sc.Detector.AnalysisFPS == 0 || sc.Detector.AnalysisFPS > 10 {
 		sc.Detector.AnalysisFPS = 10 // the target: at least 10 analysed frames per second per stream
@@ -104,30 +104,19 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d ti
 			return LiveResult{}, err
 		}
 		res.Width, res.Height, res.SourceFPS = f.Width, f.Height, f.FPS
-		ob, err := outbox.Open(filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), outbox.Options{ReserveBytes: -1})
-		if err != nil {
-			f.Close()
-			return LiveResult{}, err
-		}
 		src := &paced{path: clip, f: f, start: start, deadline: start.Add(d)}
-		p, err := pipeline.New(pipeline.Config{Device: fmt.Sprintf("live-%d", i), Scene: sc, Width: f.Width, Height: f.Height, Start: start, CountPeriod: time.Minute},
-			src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			ob.Close()
-			f.Close()
-			return LiveResult{}, err
+		run := func() error { return decodeAll(ctx, src, sc.Detector.AnalysisFPS) }
+		if !decodeOnly {
+			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, src, start); err != nil {
+				f.Close()
+				return LiveResult{}, err
+			}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer ob.Close()
-			defer p.Close()
 			time.Sleep(time.Until(start))
-			if decodeOnly {
-				errs[i] = decodeAll(ctx, src, sc.Detector.AnalysisFPS)
-			} else {
-				_, errs[i] = p.Run(ctx, nil)
-			}
+			errs[i] = run()
 			src.f.Close()
 			mu.Lock()
 			defer mu.Unlock()
@@ -148,6 +137,27 @@ func printLive(stdout io.Writer, r LiveResult, asJSON bool) {
 	}
 	fmt.Fprintf(stdout, "%d streams of %dx%d at %.0f fps for %.0f s: min %.1f analysed fps per stream, lag max %.2f s, at end %.2f s; sustained: %v\n",
 		r.Streams, r.Width, r.Height, r.SourceFPS, r.DurationS, r.MinAnalysedFPS, r.MaxLagS, r.EndLagS, r.Sustained)
+}
+
+// pipelineRun builds one camera's outbox and pipeline and returns the run that uses and then
+// closes them.
+func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, src *paced, start time.Time) (func() error, error) {
+	ob, err := outbox.Open(obPath, outbox.Options{ReserveBytes: -1})
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute},
+		src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		ob.Close()
+		return nil, err
+	}
+	return func() error {
+		defer ob.Close()
+		defer p.Close()
+		_, err := p.Run(ctx, nil)
+		return err
+	}, nil
 }
 
 // decodeAll reads src to its end at fps frames per second of stream time, as the pipeline's
