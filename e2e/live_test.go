@@ -5,29 +5,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/internal/camtest"
 )
-
-// serveStream serves clip in a loop, in real time, as an MPEG-TS HTTP stream on port (ffmpeg
-// in listen mode, standing in for a network camera). The returned function stops it.
-func serveStream(t *testing.T, clip string, port int) func() {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v", "mpeg2video", "-q:v", "4",
-		"-f", "mpegts", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d", port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
-	t.Cleanup(stop)
-	return stop
-}
 
 // TestLiveStream: the edge analyses a live HTTP camera stream, the camera drops and comes back,
 // the edge reconnects, and the aggregator records the outage as a gap and the counts from both
@@ -42,7 +27,7 @@ func TestLiveStream(t *testing.T) {
 	}
 	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"))
 	port := freePort(t)
-	stop := serveStream(t, filepath.Join(dir, synth.ClipName), port)
+	stop := camtest.Serve(t, filepath.Join(dir, synth.ClipName), port)
 	edge := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", fmt.Sprintf("http://127.0.0.1:%d", port),
 		"--broker", agg.Broker, "--device", "live-edge", "--outbox", filepath.Join(dir, "outbox.db"), "--drain-timeout", "20s", "--evidence=false")
 	var out strings.Builder
@@ -53,8 +38,8 @@ func TestLiveStream(t *testing.T) {
 	time.Sleep(8 * time.Second)
 	stop() // the camera drops …
 	time.Sleep(2 * time.Second)
-	serveStream(t, filepath.Join(dir, synth.ClipName), port) // … and comes back
-	time.Sleep(10 * time.Second)                             // the counts of the open minute are flushed at the stop
+	camtest.Serve(t, filepath.Join(dir, synth.ClipName), port) // … and comes back
+	time.Sleep(10 * time.Second)                               // the counts of the open minute are flushed at the stop
 	edge.Process.Signal(syscall.SIGINT)
 	if err := edge.Wait(); err != nil {
 		t.Fatalf("edge: %v\n%s", err, out.String())

@@ -12,22 +12,9 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
-)
 
-// serve starts ffmpeg serving clip as an MPEG-TS HTTP stream in real time on port, as a
-// network camera would; the returned function kills it.
-func serve(t *testing.T, clip string, port int) func() {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v", "mpeg2video", "-q:v", "5",
-		"-f", "mpegts", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d", port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
-	t.Cleanup(kill)
-	return kill
-}
+	"github.com/crosswatch/crosswatch/internal/camtest"
+)
 
 // testClip writes a small Motion-JPEG clip of moving squares.
 func testClip(t *testing.T) string {
@@ -57,7 +44,7 @@ func TestStreamReconnects(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	kill := serve(t, clip, port)
+	kill := camtest.Serve(t, clip, port)
 	var gaps []time.Duration
 	var mu sync.Mutex
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -81,7 +68,7 @@ func TestStreamReconnects(t *testing.T) {
 	kill() // the camera goes away …
 	go func() {
 		time.Sleep(1500 * time.Millisecond)
-		serve(t, clip, port) // … and comes back
+		camtest.Serve(t, clip, port) // … and comes back
 	}()
 	before := fr.Pos
 	// Frames already buffered come first; read until the drop is noticed and 10 frames after.
