@@ -144,7 +144,7 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		if err != nil {
 			return nil, fmt.Errorf("detector.model: %w", err)
 		}
-		det = &maskedDNN{DNN: d, masks: vision.MaskPolygons(s.Masks, w, h)}
+		det = vision.NewMaskedDNN(d, s.Masks, w, h)
 	default:
 		var exclude []image.Rectangle
 		for _, g := range s.Signals {
@@ -174,34 +174,6 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		n++
 	}
 	return p, nil
-}
-
-// maskedDNN drops detections that lie wholly in a mask (a caption is not a person). Wholly: a
-// static mask over a transient caption also covers road, and a car driving partly under it is a
-// car (on the real red-light clips, "mostly" still hid a violator for a second).
-type maskedDNN struct {
-	*vision.DNN
-	masks [][]image.Point
-	out   []edge.Detection
-}
-
-func (m *maskedDNN) Detect(frame gocv.Mat) []edge.Detection {
-	m.out = m.out[:0]
-	for _, d := range m.DNN.Detect(frame) {
-		in := 0 // of a 3×3 grid of points over the box
-		for i := float32(1); i <= 3; i++ {
-			for j := float32(1); j <= 3; j++ {
-				x, y := d.Box.X0+d.Box.W()*i/4, d.Box.Y0+d.Box.H()*j/4
-				if vision.InPolygons(m.masks, int(x), int(y)) {
-					in++
-				}
-			}
-		}
-		if in < 9 {
-			m.out = append(m.out, d)
-		}
-	}
-	return m.out
 }
 
 func zoneIDs(s *scene.Scene) []string {

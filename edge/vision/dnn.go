@@ -8,6 +8,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/scene"
 )
 
 // cocoClass maps the COCO (darknet order) classes crosswatch uses to its own.
@@ -119,6 +120,41 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 		}
 	}
 	return d.dets
+}
+
+// MaskedDNN drops detections that lie wholly in a mask (a caption is not a person). Wholly: a
+// static mask over a transient caption also covers road, and a car driving partly under it is a
+// car (on the real red-light clips, "mostly" still hid a violator for a second).
+// Not safe for concurrent use.
+type MaskedDNN struct {
+	*DNN
+	masks [][]image.Point
+	out   []edge.Detection
+}
+
+// Detect returns the detections not wholly masked; the slice is valid until the next call.
+func (m *MaskedDNN) Detect(frame gocv.Mat) []edge.Detection {
+	m.out = m.out[:0]
+	for _, d := range m.DNN.Detect(frame) {
+		in := 0 // of a 3×3 grid of points over the box
+		for i := float32(1); i <= 3; i++ {
+			for j := float32(1); j <= 3; j++ {
+				x, y := d.Box.X0+d.Box.W()*i/4, d.Box.Y0+d.Box.H()*j/4
+				if inPolygons(m.masks, int(x), int(y)) {
+					in++
+				}
+			}
+		}
+		if in < 9 {
+			m.out = append(m.out, d)
+		}
+	}
+	return m.out
+}
+
+// NewMaskedDNN wraps d for w×h frames with the scene's masks.
+func NewMaskedDNN(d *DNN, masks [][]scene.Point, w, h int) *MaskedDNN {
+	return &MaskedDNN{DNN: d, masks: maskPolygons(masks, w, h)}
 }
 
 // Close releases the network.

@@ -310,8 +310,8 @@ func (r *SignalReader) Close() {
 	r.lit.Close()
 }
 
-// MaskPolygons converts scene masks to pixel polygons of a w×h frame.
-func MaskPolygons(masks [][]scene.Point, w, h int) [][]image.Point {
+// maskPolygons converts scene masks to pixel polygons of a w×h frame.
+func maskPolygons(masks [][]scene.Point, w, h int) [][]image.Point {
 	out := make([][]image.Point, len(masks))
 	for i, m := range masks {
 		for _, p := range m {
@@ -321,8 +321,8 @@ func MaskPolygons(masks [][]scene.Point, w, h int) [][]image.Point {
 	return out
 }
 
-// InPolygons reports whether (x, y) is inside any of the polygons (even-odd rule).
-func InPolygons(polys [][]image.Point, x, y int) bool {
+// inPolygons reports whether (x, y) is inside any of the polygons (even-odd rule).
+func inPolygons(polys [][]image.Point, x, y int) bool {
 	for _, poly := range polys {
 		in := false
 		for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
