@@ -10,6 +10,7 @@ import (
 )
 
 func main() {
+	tuneMalloc()
 	// CROSSWATCH_CPUPROFILE=file writes a CPU profile of the whole run (docs/BENCHMARKS.md).
 	os.Exit(cpuprofile.Run(os.Getenv("CROSSWATCH_CPUPROFILE"), "crosswatch-edge", func() int { return cli.Main(os.Args[1:], os.Stdout, os.Stderr) }))
 }
