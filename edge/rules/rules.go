@@ -25,12 +25,14 @@ type approach struct {
 	length float32
 	signal int // index into the scene's signals
 	margin float32
+	entry  float32 // pixels per second across the line: a vehicle moving in, not standing
 	count  edge.Count
 }
 
 type trackState struct {
 	before  []bool // per approach: the track was seen with its leading corner before the line
 	crossed []bool // per approach: the crossing was already judged
+	spanned []bool // per approach: the box centre was over the line's span in an earlier frame
 	areas   []areaState
 	jay     areaState // in a roadway outside every crosswalk
 }
@@ -87,6 +89,7 @@ type recentEvent struct {
 const (
 	repeatWindow = 3 * time.Second
 	repeatRadius = 0.06
+	entrySpeed   = 0.05 // of the frame diagonal per second
 )
 
 // repeated reports whether an event of track at (x, y) repeats a recent event of another
@@ -142,7 +145,7 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		x1, y1 := float32(a.StopLine[1].X)*fw, float32(a.StopLine[1].Y)*fh
 		l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
 		ap := approach{Approach: a, x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l,
-			margin: 0.01 * diag, signal: signalIndex(s, a.Signal)}
+			margin: 0.01 * diag, entry: entrySpeed * diag, signal: signalIndex(s, a.Signal)}
 		ap.nx, ap.ny = -ap.ty, ap.tx
 		if ap.nx*float32(a.Direction.X)*fw+ap.ny*float32(a.Direction.Y)*fh < 0 {
 			ap.nx, ap.ny = -ap.nx, -ap.ny
@@ -204,7 +207,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		}
 		st := e.tracks[tk.ID]
 		if st == nil {
-			st = &trackState{before: make([]bool, len(e.approaches)), crossed: make([]bool, len(e.approaches)), areas: make([]areaState, len(e.areas))}
+			st = &trackState{before: make([]bool, len(e.approaches)), crossed: make([]bool, len(e.approaches)), spanned: make([]bool, len(e.approaches)), areas: make([]areaState, len(e.areas))}
 			e.tracks[tk.ID] = st
 		}
 		if tk.Class == edge.Person || tk.Class == edge.Bicycle {
@@ -213,8 +216,19 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		for i := range e.approaches {
 			a := &e.approaches[i]
 			lead := a.leading(tk.Box)
-			if lead <= 0 && a.within(tk.Box) {
+			within := a.within(tk.Box)
+			switch {
+			case lead <= 0 && within:
 				st.before[i] = true
+			case within && !st.spanned[i] && a.trailing(tk.Box) <= 0 && tk.VX*a.nx+tk.VY*a.ny >= a.entry:
+				// The first frame over the line's span finds the box already astride it, moving
+				// across: a vehicle that came in from the side of the frame (or from behind an
+				// occluder) and is entering now. Standing there, it would be a waiting vehicle
+				// whose roof overhangs the bar, which is not judged.
+				st.before[i] = true
+			}
+			if within {
+				st.spanned[i] = true
 			}
 			// A crossing needs the track seen before the line, then clearly past it: jitter of a
 			// vehicle stopped at the line never counts, nor does one first seen already past it.
@@ -481,6 +495,20 @@ func (a *approach) leading(b edge.Box) float32 {
 	y := b.Y0
 	if a.ny > 0 {
 		y = b.Y1
+	}
+	return (x-a.x0)*a.nx + (y-a.y0)*a.ny
+}
+
+// trailing returns how far the box corner furthest back along the direction of travel is past
+// the line: at most 0 while any of the box is still before it.
+func (a *approach) trailing(b edge.Box) float32 {
+	x := b.X1
+	if a.nx > 0 {
+		x = b.X0
+	}
+	y := b.Y1
+	if a.ny > 0 {
+		y = b.Y0
 	}
 	return (x-a.x0)*a.nx + (y-a.y0)*a.ny
 }

@@ -99,6 +99,40 @@ func TestRedLight(t *testing.T) {
 	}
 }
 
+// A vehicle can come into view already astride the line: from the side of the frame, or from
+// behind an occluder. Moving across the line, it is entering now and is judged; standing (a
+// waiting car whose roof overhangs the bar when the detector first finds it), it is not.
+func TestEnteringAstrideTheLine(t *testing.T) {
+	s, _ := scene.Parse([]byte(sceneYAML))
+	for _, c := range []struct {
+		name   string
+		vy     float32 // pixels per second, negative = north, across the line
+		events int
+	}{
+		{"moving across", -10, 1},
+		{"standing", 0, 0},
+		{"moving back", 10, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := New(s, 100, 100, time.Minute)
+			out := &sink{}
+			sig := []edge.SignalState{{Light: edge.Red, Since: base.Add(-5 * time.Second), OnsetSeen: true}}
+			y := float32(45) // box 45..55 over a line at 50: astride it
+			for f := 0; f < 30; f++ {
+				tk := edge.Track{ID: 4, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 10}, Class: edge.Car, Score: 1, Hits: f + 2, VY: c.vy}
+				e.Step(base.Add(time.Duration(f)*100*time.Millisecond), sig, []edge.Track{tk}, nil, out)
+				y += c.vy / 10
+			}
+			if len(out.events) != c.events {
+				t.Fatalf("events %+v, want %d", out.events, c.events)
+			}
+			if c.events == 1 && !out.events[0].Time.Equal(base) {
+				t.Fatalf("event at %v, want the first frame", out.events[0].Time.Sub(base))
+			}
+		})
+	}
+}
+
 // A car driving south across a northbound stop line is not running that approach's light.
 func TestWrongDirection(t *testing.T) {
 	s, _ := scene.Parse([]byte(sceneYAML))
