@@ -286,8 +286,11 @@ func versionOf(v any) int {
 // DecodeEvent parses and validates an event payload.
 func DecodeEvent(b []byte) (Event, error) {
 	var e Event
-	if err := decode(b, MaxEventBytes, &e); err != nil {
-		return Event{}, err
+	if len(b) > MaxEventBytes || !decodeEventFast(b, &e) || e.V != Version {
+		e = Event{}
+		if err := decode(b, MaxEventBytes, &e); err != nil {
+			return Event{}, err
+		}
 	}
 	return e, e.Validate()
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,42 @@ func TestDecodePhaseAndStatusReject(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.payload, err, c.want)
 		}
 	}
+}
+
+// decodeEventSlow is DecodeEvent's encoding/json path alone.
+func decodeEventSlow(b []byte) (Event, error) {
+	var e Event
+	err := decode(b, MaxEventBytes, &e)
+	return e, err
+}
+
+// The reflection-free parser must give exactly what encoding/json gives for every payload it
+// accepts, and accept nothing that encoding/json refuses.
+func FuzzDecodeEventFast(f *testing.F) {
+	good, _ := os.ReadFile("testdata/event.golden.json")
+	f.Add(good)
+	for _, s := range []string{
+		`{"v":1}`, `{}`, ` { "v" : 1 , "id" : "a" } `, `{"v":1,"evidence_jpeg":"/9j/4AAQ"}`, `{"v":1,"evidence_jpeg":""}`,
+		`{"v":1,"evidence_jpeg":null,"signal":null}`, `{"v":1,"id":"a\u00e9"}`, `{"v":1,"id":"é"}`, `{"v":1,"id":"\xff"}`,
+		`{"v":1,"v":2}`, `{"V":1}`, `{"v":1.0}`, `{"v":01}`, `{"v":-0}`, `{"v":1e2}`, `{"v":1,}`, `{"v":1}x`, `{"v":1}{}`,
+		`{"v":1,"confidence":1e400}`, `{"v":1,"confidence":-0.5e-3}`, `{"v":1,"time":"2026-11-25T08:30:00.125+01:00"}`,
+		`{"v":1,"time":"2026-11-25 08:30:00Z"}`, `{"v":1,"time":null}`, `{"v":1,"signal":{"onset_seen":true,"onset_seen":false}}`,
+		`{"v":1,"signal":{"source":"camera","extra":1}}`, `{"v":1,"signal":{}}`, `{"v":1,"id":null}`, `null`, `[]`,
+		`{"v":1,"evidence_jpeg":"not base64!"}`, `{"v":99999999999999999999}`, `{"v":1,"signal":{"onset_seen":nul}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast Event
+		if !decodeEventFast(b, &fast) {
+			return // encoding/json decides
+		}
+		slow, err := decodeEventSlow(b)
+		if err != nil && fast.V == Version {
+			t.Fatalf("fast path accepted %q, encoding/json refuses it: %v", b, err)
+		}
+		if err == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q:\nfast %#v\nslow %#v", b, fast, slow)
+		}
+	})
 }
