@@ -487,28 +487,20 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 }
 
 // leading returns how far the box corner furthest along the direction of travel is past the line.
-func (a *approach) leading(b edge.Box) float32 {
-	x := b.X0
-	if a.nx > 0 {
-		x = b.X1
-	}
-	y := b.Y0
-	if a.ny > 0 {
-		y = b.Y1
-	}
-	return (x-a.x0)*a.nx + (y-a.y0)*a.ny
-}
+func (a *approach) leading(b edge.Box) float32 { return a.past(b, true) }
 
 // trailing returns how far the box corner furthest back along the direction of travel is past
 // the line: at most 0 while any of the box is still before it.
-func (a *approach) trailing(b edge.Box) float32 {
-	x := b.X1
-	if a.nx > 0 {
-		x = b.X0
+func (a *approach) trailing(b edge.Box) float32 { return a.past(b, false) }
+
+// past returns how far the box's front (or back) corner along the line's normal is past the line.
+func (a *approach) past(b edge.Box, front bool) float32 {
+	x, y := b.X0, b.Y0
+	if (a.nx > 0) == front {
+		x = b.X1
 	}
-	y := b.Y1
-	if a.ny > 0 {
-		y = b.Y0
+	if (a.ny > 0) == front {
+		y = b.Y1
 	}
 	return (x-a.x0)*a.nx + (y-a.y0)*a.ny
 }

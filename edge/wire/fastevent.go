@@ -14,22 +14,8 @@ import (
 // encoding/json was 14 % of the aggregator's CPU while it drained a backlog (docs/BENCHMARKS.md).
 func decodeEventFast(b []byte, e *Event) bool {
 	p := parser{b: b}
-	if !p.objectStart() {
-		return false
-	}
 	var seen uint16
-	for first := true; ; first = false {
-		done, ok := p.next(first)
-		if !ok {
-			return false
-		}
-		if done {
-			break
-		}
-		key, ok := p.key()
-		if !ok {
-			return false
-		}
+	return p.object(func(key []byte) bool {
 		bit, ok := eventKeys[string(key)] // no allocation: the compiler reads the map in place
 		if !ok || seen&bit != 0 {
 			return false // unknown (encoding/json rejects it) or repeated (it keeps the last)
@@ -37,11 +23,7 @@ func decodeEventFast(b []byte, e *Event) bool {
 		seen |= bit
 		switch bit {
 		case keyV:
-			n, ok := p.int()
-			if !ok {
-				return false
-			}
-			e.V = n
+			e.V, ok = p.int()
 		case keyID:
 			e.ID, ok = p.str()
 		case keyDevice:
@@ -62,24 +44,19 @@ func decodeEventFast(b []byte, e *Event) bool {
 		case keyConfidence:
 			e.Confidence, ok = p.float()
 		case keySignal:
-			if p.null() {
-				e.Signal = nil
-				break
+			e.Signal = nil
+			if !p.null() {
+				e.Signal = new(Signal)
+				ok = p.signal(e.Signal)
 			}
-			e.Signal = new(Signal)
-			ok = p.signal(e.Signal)
 		case keyEvidence:
-			if p.null() {
-				e.Evidence = nil
-				break
+			e.Evidence = nil
+			if !p.null() {
+				e.Evidence, ok = p.base64()
 			}
-			e.Evidence, ok = p.base64()
 		}
-		if !ok {
-			return false
-		}
-	}
-	return p.end()
+		return ok
+	}) && p.end()
 }
 
 const (
@@ -130,18 +107,27 @@ func (p *parser) byte(c byte) bool {
 	return false
 }
 
-func (p *parser) objectStart() bool { return p.byte('{') }
-
-// next moves to an object's next member. It reports done at the closing brace, and false
-// for anything but a comma there (before the first member, nothing).
-func (p *parser) next(first bool) (done, ok bool) {
+// object reads an object, calling member after each key to read that key's value. It stops at
+// the first false.
+func (p *parser) object(member func(key []byte) bool) bool {
+	if !p.byte('{') {
+		return false
+	}
 	if p.byte('}') {
-		return true, true
+		return true
 	}
-	if first || p.byte(',') {
-		return false, true
+	for {
+		key, ok := p.key()
+		if !ok || !member(key) {
+			return false
+		}
+		if p.byte('}') {
+			return true
+		}
+		if !p.byte(',') {
+			return false
+		}
 	}
-	return false, false
 }
 
 func (p *parser) key() ([]byte, bool) {
@@ -278,23 +264,10 @@ func (p *parser) base64() ([]byte, bool) {
 }
 
 func (p *parser) signal(s *Signal) bool {
-	if !p.objectStart() {
-		return false
-	}
 	var seen uint8
-	for first := true; ; first = false {
-		done, ok := p.next(first)
-		if !ok {
-			return false
-		}
-		if done {
-			return true
-		}
-		key, ok := p.key()
-		if !ok {
-			return false
-		}
+	return p.object(func(key []byte) bool {
 		var bit uint8
+		ok := false
 		switch string(key) {
 		case "source":
 			bit = 1
@@ -309,11 +282,12 @@ func (p *parser) signal(s *Signal) bool {
 			bit = 8
 			s.OnsetSeen, ok = p.bool()
 		}
-		if bit == 0 || seen&bit != 0 || !ok {
+		if bit == 0 || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
-	}
+		return ok
+	})
 }
 
 // end reports whether nothing but white space follows.
