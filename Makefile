@@ -14,9 +14,11 @@ deps:
 build: deps
 	$(GO) build -o $(BIN)/ ./edge/cmd/crosswatch-edge ./aggregator/cmd/crosswatch-aggregator
 
-# Synthesise a clip, start the aggregator (embedded broker, SQLite), replay the clip through the
-# edge, print the site table and stop. KEEP=1 leaves the aggregator running until Ctrl-C.
+# Install the models (the face detector anonymises evidence images), synthesise a clip, start the
+# aggregator (embedded broker, SQLite), replay the clip through the edge, print the site table and
+# stop. KEEP=1 leaves the aggregator running until Ctrl-C.
 demo: build
+	@bash models/install.sh || echo "models: some files are missing; events will carry no evidence image"
 	@bash scripts/demo.sh
 
 # The whole suite: unit, adapter (SQLite, real Mosquitto on loopback) and end-to-end tests.
