@@ -294,7 +294,8 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		tracks, ended := p.tracker.Update(dt, dets)
 		p.curFrame, p.curTracks = sl.frame, tracks
 		p.rules.Step(now, signals, tracks, ended, p)
-		free <- sl
+		decoded := sl.decoded
+		free <- sl // the decoder may refill it now: nothing below reads the slot
 		p.addGaps()
 		events := p.newEvents
 		if err := p.commit(ctx); err != nil {
@@ -302,7 +303,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		}
 		if events > 0 {
 			// From the decoded frame that completed the events to their durable commit.
-			lat := time.Since(sl.decoded)
+			lat := time.Since(decoded)
 			for ; events > 0; events-- {
 				p.stats.EventLatency = append(p.stats.EventLatency, lat)
 			}
