@@ -215,6 +215,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ing.SetMetrics(ingest.NewMetrics(reg, func() float64 { return float64(ing.QueueLen()) }))
+	live := api.NewLive()
+	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()
@@ -228,8 +230,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scoring := api.Scoring{Window: cfg.Score.Window, MinRoadUsers: cfg.Score.MinRoadUsers, Now: time.Now}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	live := api.NewLive()
-	ing.SetOnCommit(live.Publish)
 	apiHandler := api.Handler(store, cat, scoring, client.Connected, live, log)
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
