@@ -33,7 +33,7 @@ test: build
 
 # The race detector over the short suite, the end-to-end tests included: GOFLAGS reaches the
 # binaries they build, and every process writes its reports under out/race, which
-# scripts/racecheck.sh reads (one known race inside paho is listed, not counted).
+# scripts/racecheck.sh reads (a race wholly inside a dependency is listed, not counted).
 race:
 	rm -rf out/race && mkdir -p out/race
 	GOFLAGS=-race GORACE="log_path=$(CURDIR)/out/race/report" CI=$${CI:-} $(GO) test -count=1 -short -timeout $(TIMEOUT) ./...
