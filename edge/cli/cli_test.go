@@ -333,6 +333,14 @@ func fileExists(p string) bool {
 
 // The labelled real clips in configs/scenes/real are measured (docs/ACCURACY.md): each runs,
 // and every labelled violation is found.
+// realClipFalsePositives is how many events each real-clip scene raises beyond its truth today,
+// all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change raises more.
+var realClipFalsePositives = map[string]int{
+	"rlv_webserver105_demo1":                          2, // the left-lane crossings nobody can label
+	"rlv_webserver105_demo1.dnn":                      2,
+	"platform_metroeyes_tokyo_metro_platform_fisheye": 1, // the classical blob at the arriving train
+}
+
 func TestEvalRealClips(t *testing.T) {
 	// clip.yaml and clip.<variant>.yaml (another detector) share clip.truth.json.
 	scenes, _ := filepath.Glob("../../configs/scenes/real/*.yaml")
@@ -360,11 +368,16 @@ func TestEvalRealClips(t *testing.T) {
 		}
 		var r eval.Report
 		json.Unmarshal([]byte(stdout), &r)
+		fp := 0
 		for typ, s := range r.Types {
 			t.Logf("%s %s: tp %d fp %d fn %d", name, typ, s.TP, s.FP, s.FN)
 			if s.FN > 0 {
 				t.Errorf("%s %s: missed %d labelled events", name, typ, s.FN)
 			}
+			fp += s.FP
+		}
+		if fp > realClipFalsePositives[name] {
+			t.Errorf("%s: %d false positives, %d known (docs/ACCURACY.md)", name, fp, realClipFalsePositives[name])
 		}
 	}
 }
