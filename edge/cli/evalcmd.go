@@ -89,13 +89,17 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var stats pipeline.Stats
 	defer func() {
 		if !*asJSON {
 			fmt.Fprintf(stdout, "signal sources disagreed %d times\n", p.SignalDisagreements())
+			if stats.ViewChanges > 0 {
+				fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", stats.ViewChanges)
+			}
 		}
 	}()
 	defer p.Close()
-	if _, err := p.Run(ctx, nil); err != nil {
+	if stats, err = p.Run(ctx, nil); err != nil {
 		return err
 	}
 	var got []eval.Event

@@ -64,14 +64,20 @@ type detector interface {
 // learner is a detector with a background model that must see every frame while it learns.
 type learner interface{ Learning() bool }
 
+// relearner is a detector with a background model to start again when the view changes.
+type relearner interface{ Relearn() }
+
 // Stats summarises a run.
 type Stats struct {
 	Frames   int // decoded
 	Analysed int // passed the motion gate and ran the detector
 	Events   map[string]int
 	Counts   int // count records written
-	Stream   time.Duration
-	Elapsed  time.Duration
+	// ViewChanges counts the frames where the picture changed almost entirely (a cut, a camera
+	// knocked or turned): every track was ended there, so no event straddles two views.
+	ViewChanges int
+	Stream      time.Duration
+	Elapsed     time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
 	EventLatency []time.Duration
 }
@@ -282,7 +288,16 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.stats.Stream = sl.pos
 		now := p.cfg.Start.Add(sl.pos)
 		signals := p.sources.Combine(now, p.sig.Read(sl.frame, now))
-		if l, ok := p.det.(learner); p.gate.Moving(sl.frame) || ok && l.Learning() {
+		moving := p.gate.Moving(sl.frame)
+		if p.gate.ViewChanged() {
+			p.stats.ViewChanges++
+			p.log.Warn("camera view changed; tracks restarted (check the scene still fits)", "camera", p.cfg.Scene.Camera, "stream_time", sl.pos)
+			p.tracker.Reset()
+			if r, ok := p.det.(relearner); ok {
+				r.Relearn()
+			}
+		}
+		if l, ok := p.det.(learner); moving || ok && l.Learning() {
 			p.stats.Analysed++
 			dets = p.det.Detect(sl.frame)
 		}

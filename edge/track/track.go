@@ -67,6 +67,7 @@ type Tracker struct {
 	usedDet []bool
 	out     []edge.Track
 	ended   []int
+	reset   []int // tracks ended by Reset, reported by the next Update
 }
 
 // New returns a tracker.
@@ -119,7 +120,8 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		s.Class = vote(&s.votes)
 	}
 	// End stale tracks, keeping order stable.
-	tr.ended = tr.ended[:0]
+	tr.ended = append(tr.ended[:0], tr.reset...)
+	tr.reset = tr.reset[:0]
 	n := 0
 	for _, s := range tr.live {
 		if s.Misses > tr.cfg.MaxMisses || (s.Hits < tr.cfg.MinHits && s.Misses > 1) {
@@ -157,6 +159,17 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		tr.out = append(tr.out, s.Track)
 	}
 	return tr.out, tr.ended
+}
+
+// Reset ends every track, as when the camera's view has changed and no box can belong to a
+// track from before: the next Update reports them ended and matches its detections to none.
+func (tr *Tracker) Reset() {
+	for _, s := range tr.live {
+		if s.Hits >= tr.cfg.MinHits {
+			tr.reset = append(tr.reset, s.ID)
+		}
+	}
+	tr.live = tr.live[:0]
 }
 
 // vote returns the class seen in most matched frames (unknown only when nothing else was

@@ -82,3 +82,31 @@ func BenchmarkUpdate20(b *testing.B) {
 		tr.Update(1.0/15, dets)
 	}
 }
+
+// After Reset (the camera's view changed), the next Update reports every track ended and a
+// box where the old one was starts a new track.
+func TestResetEndsEveryTrack(t *testing.T) {
+	tr := New(DefaultConfig())
+	dets := []edge.Detection{{Box: box(100, 300, 30, 56), Class: edge.Car, Score: 1}}
+	var before []edge.Track
+	for f := 0; f < 5; f++ {
+		before, _ = tr.Update(1.0/15, dets)
+	}
+	if len(before) != 1 {
+		t.Fatalf("%d tracks before the reset", len(before))
+	}
+	old := before[0].ID
+	tr.Reset()
+	tracks, ended := tr.Update(1.0/15, dets)
+	if len(ended) != 1 || ended[0] != old {
+		t.Fatalf("ended %v, want [%d]", ended, old)
+	}
+	for _, tk := range tracks {
+		if tk.ID == old {
+			t.Fatalf("track %d survived the reset", old)
+		}
+	}
+	if _, ended = tr.Update(1.0/15, dets); len(ended) != 0 {
+		t.Fatalf("ended %v again", ended)
+	}
+}

@@ -144,3 +144,25 @@ func TestSignalOnsetThroughADarkGap(t *testing.T) {
 		}
 	}
 }
+
+// A box moving across the picture is motion; a different picture altogether is a new view.
+func TestGateViewChanged(t *testing.T) {
+	fs := frames(3)
+	defer closeAll(fs)
+	g := NewGate(640, 480)
+	defer g.Close()
+	g.Moving(fs[0])
+	if !g.Moving(fs[1]) || g.ViewChanged() {
+		t.Fatalf("a moving box: moving and the same view expected (changed %.2f)", g.changed)
+	}
+	other := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
+	defer other.Close()
+	other.SetTo(gocv.NewScalar(180, 200, 160, 0))
+	gocv.Rectangle(&other, image.Rect(0, 0, 320, 240), color.RGBA{20, 20, 20, 255}, -1)
+	if !g.Moving(other) || !g.ViewChanged() {
+		t.Fatalf("another picture: a view change expected (changed %.2f)", g.changed)
+	}
+	if g.Moving(other); g.ViewChanged() {
+		t.Fatalf("the same picture again is no view change (changed %.2f)", g.changed)
+	}
+}
