@@ -106,7 +106,14 @@ type Pipeline struct {
 	stats     Stats
 	err       error
 	gaps      chan [2]time.Time // source outages, from the decode goroutine
+	// viewWarned is the stream time of the last view-change warning and viewWarnedN the number
+	// of view changes by then: a camera swinging in the wind warns once per viewWarnEvery, not
+	// once per frame.
+	viewWarned  time.Duration
+	viewWarnedN int
 }
+
+const viewWarnEvery = 10 * time.Second
 
 // SourceGap records that the source was down from one time to another; the gap record goes to
 // the outbox with the next frame. Safe to call from the source's goroutine; never blocks.
@@ -291,7 +298,11 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		moving := p.gate.Moving(sl.frame)
 		if p.gate.ViewChanged() {
 			p.stats.ViewChanges++
-			p.log.Warn("camera view changed; tracks restarted (check the scene still fits)", "camera", p.cfg.Scene.Camera, "stream_time", sl.pos)
+			if p.viewWarnedN == 0 || sl.pos-p.viewWarned >= viewWarnEvery {
+				p.log.Warn("camera view changed; tracks restarted (check the scene still fits)", "camera", p.cfg.Scene.Camera,
+					"stream_time", sl.pos, "changes_since_last_warning", p.stats.ViewChanges-p.viewWarnedN)
+				p.viewWarned, p.viewWarnedN = sl.pos, p.stats.ViewChanges
+			}
 			p.tracker.Reset()
 			if r, ok := p.det.(relearner); ok {
 				r.Relearn()
