@@ -29,6 +29,7 @@ type DNN struct {
 	Native bool
 	// scratch reused every frame
 	boxes   []image.Rectangle
+	nmsIn   []image.Rectangle // boxes, people shifted apart from vehicles
 	scores  []float32
 	cls     []edge.Class
 	indices []int
@@ -103,12 +104,21 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 	if len(d.boxes) == 0 {
 		return d.dets
 	}
-	// One NMS over every class: a car also scored as a truck must not become two vehicles.
+	// One NMS over every vehicle class (a car also scored as a truck must not become two
+	// vehicles) and one over people: a rider's box overlaps their motorbike's, and both must
+	// survive to be merged below. People are shifted right of the frame so the two never meet.
 	d.indices = resizeInts(d.indices, len(d.boxes))
 	for i := range d.indices {
 		d.indices[i] = -1 // gocv v0.31 leaves unused slots at 0, which would keep box 0
 	}
-	gocv.NMSBoxes(d.boxes, d.scores, d.minScore, 0.45, d.indices)
+	d.nmsIn = append(d.nmsIn[:0], d.boxes...)
+	shift := image.Pt(2*int(fw)+2*frame.Cols(), 0)
+	for i, c := range d.cls {
+		if c == edge.Person {
+			d.nmsIn[i] = d.nmsIn[i].Add(shift)
+		}
+	}
+	gocv.NMSBoxes(d.nmsIn, d.scores, d.minScore, 0.45, d.indices)
 	for _, i := range d.indices {
 		if i < 0 {
 			continue
@@ -119,7 +129,70 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 			d.dets = append(d.dets, edge.Detection{Box: b, Class: d.cls[i], Score: d.scores[i]})
 		}
 	}
+	d.dets = mergeRiders(d.dets)
 	return d.dets
+}
+
+// mergeRiders makes each person riding a bicycle or motorbike part of it: one road user, the
+// vehicle's class, the two boxes' union. A COCO model finds the rider and the machine apart;
+// left apart, a rider would be judged as a pedestrian (a crosswalk or roadway rule) and the
+// motorbike under them could go unseen, so a motorbike running a red light would be a person
+// the red-light rule ignores. A rider sits over the machine: their centre over its middle,
+// their head above its top, their feet within its height (or on the road beside it when
+// stopped). A pedestrian walking past a parked bicycle is beside it, not over it, at the
+// machine's depth. Works in place; returns dets shortened.
+func mergeRiders(dets []edge.Detection) []edge.Detection {
+	merged := false
+	for i := range dets {
+		p := dets[i]
+		if p.Class != edge.Person {
+			continue
+		}
+		best, bestD := -1, float32(0)
+		for j, v := range dets {
+			if v.Class != edge.Bicycle && v.Class != edge.Motorbike || !rides(p.Box, v.Box) {
+				continue
+			}
+			d := (p.Box.X0 + p.Box.X1 - v.Box.X0 - v.Box.X1) / 2
+			if d < 0 {
+				d = -d
+			}
+			if best < 0 || d < bestD {
+				best, bestD = j, d
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		v := &dets[best]
+		v.Box = edge.Box{X0: min(v.Box.X0, p.Box.X0), Y0: min(v.Box.Y0, p.Box.Y0), X1: max(v.Box.X1, p.Box.X1), Y1: max(v.Box.Y1, p.Box.Y1)}
+		v.Score = max(v.Score, p.Score)
+		dets[i].Class = edge.ClassUnknown // merged; dropped below
+		merged = true
+	}
+	if !merged {
+		return dets
+	}
+	out := dets[:0]
+	for _, d := range dets {
+		if d.Class != edge.ClassUnknown {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// rides reports whether a person box p sits on a bicycle or motorbike box v (see mergeRiders).
+func rides(p, v edge.Box) bool {
+	vw, vh := v.X1-v.X0, v.Y1-v.Y0
+	if vw <= 0 || vh <= 0 || p.X1-p.X0 > 1.5*vw {
+		return false
+	}
+	cx, vcx := (p.X0+p.X1)/2, (v.X0+v.X1)/2
+	if cx < vcx-0.35*vw || cx > vcx+0.35*vw {
+		return false
+	}
+	return p.Y0 < v.Y0+0.25*vh && p.Y1 > v.Y0+0.3*vh && p.Y1 <= v.Y1+0.15*vh
 }
 
 // MaskedDNN drops detections that lie wholly in a mask (a caption is not a person). Wholly: a

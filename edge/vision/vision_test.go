@@ -166,3 +166,35 @@ func TestGateViewChanged(t *testing.T) {
 		t.Fatalf("the same picture again is no view change (changed %.2f)", g.changed)
 	}
 }
+
+// A rider and their motorbike, found apart by a COCO model, become one motorbike; a pedestrian
+// beside a bicycle, or one walking past below a motorbike, stays a person.
+func TestMergeRiders(t *testing.T) {
+	bike := edge.Detection{Box: edge.Box{X0: 100, Y0: 140, X1: 130, Y1: 200}, Class: edge.Motorbike, Score: 0.5}
+	for _, c := range []struct {
+		name    string
+		person  edge.Box
+		classes []edge.Class
+	}{
+		{"rider seen from behind", edge.Box{X0: 102, Y0: 110, X1: 128, Y1: 175}, []edge.Class{edge.Motorbike}},
+		{"rider with a foot down", edge.Box{X0: 98, Y0: 112, X1: 126, Y1: 203}, []edge.Class{edge.Motorbike}},
+		{"pedestrian beside it", edge.Box{X0: 132, Y0: 120, X1: 152, Y1: 198}, []edge.Class{edge.Person, edge.Motorbike}},
+		{"pedestrian nearer the camera", edge.Box{X0: 105, Y0: 170, X1: 125, Y1: 240}, []edge.Class{edge.Person, edge.Motorbike}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dets := mergeRiders([]edge.Detection{{Box: c.person, Class: edge.Person, Score: 0.8}, bike})
+			var got []edge.Class
+			for _, d := range dets {
+				got = append(got, d.Class)
+			}
+			if len(got) != len(c.classes) || got[0] != c.classes[0] || len(got) > 1 && got[1] != c.classes[1] {
+				t.Fatalf("classes %v, want %v", got, c.classes)
+			}
+			if len(dets) == 1 {
+				if b := dets[0].Box; b.Y0 != c.person.Y0 || b.Y1 != max(c.person.Y1, 200) || dets[0].Score != 0.8 {
+					t.Fatalf("merged %+v: want the union and the better score", dets[0])
+				}
+			}
+		})
+	}
+}
