@@ -50,8 +50,8 @@ func walk(t *testing.T, class edge.Class, signals []edge.SignalState, path []pos
 	return out
 }
 
-// line is a straight path from a to b in n frames, then still for hold frames.
-func line(a, b pos, n, hold int) []pos {
+// straight is a straight path from a to b in n frames, then still for hold frames.
+func straight(a, b pos, n, hold int) []pos {
 	var out []pos
 	for i := 0; i <= n; i++ {
 		f := float32(i) / float32(n)
@@ -77,8 +77,8 @@ func lights(veh, ped edge.Light) []edge.SignalState {
 }
 
 func TestPersonRules(t *testing.T) {
-	acrossVeh := line(pos{20, 25}, pos{95, 25}, 40, 0) // over cw-veh, west to east
-	acrossPed := line(pos{33, 75}, pos{95, 75}, 31, 0)
+	acrossVeh := straight(pos{20, 25}, pos{95, 25}, 40, 0) // over cw-veh, west to east
+	acrossPed := straight(pos{33, 75}, pos{95, 75}, 31, 0)
 	cases := []struct {
 		name    string
 		class   edge.Class
@@ -93,15 +93,15 @@ func TestPersonRules(t *testing.T) {
 		{"crosswalk, signal unknown", edge.Person, lights(edge.LightUnknown, edge.Green), acrossVeh, nil, -1},
 		{"pedestrian head red", edge.Person, lights(edge.Red, edge.Red), acrossPed, map[string]string{wire.PedAgainstSignal: "cw-ped"}, 0.3},
 		{"pedestrian head green", edge.Person, lights(edge.Green, edge.Green), acrossPed, nil, -1},
-		{"first seen on the crosswalk", edge.Person, lights(edge.Green, edge.Green), line(pos{50, 25}, pos{95, 25}, 20, 0), nil, -1},
+		{"first seen on the crosswalk", edge.Person, lights(edge.Green, edge.Green), straight(pos{50, 25}, pos{95, 25}, 20, 0), nil, -1},
 		{"a cyclist on the crosswalk is not judged", edge.Bicycle, lights(edge.Green, edge.Green), acrossVeh, nil, -1},
-		{"unsignalised crosswalk", edge.Person, lights(edge.Green, edge.Red), line(pos{20, 92}, pos{95, 92}, 40, 0), nil, -1},
-		{"jaywalking mid-block", edge.Person, lights(edge.Red, edge.Green), line(pos{20, 50}, pos{95, 50}, 40, 0), map[string]string{wire.Jaywalking: "road"}, 1.0},
-		{"a cyclist in the roadway is not jaywalking", edge.Bicycle, lights(edge.Red, edge.Green), line(pos{20, 50}, pos{95, 50}, 40, 0), nil, -1},
-		{"steps off the kerb and back", edge.Person, lights(edge.Red, edge.Green), concat(line(pos{30, 50}, pos{42, 50}, 6, 0), line(pos{42, 50}, pos{30, 50}, 6, 0)), nil, -1},
-		{"platform edge, longer than the dwell", edge.Person, nil, line(pos{15, 30}, pos{15, 45}, 5, 30), map[string]string{wire.PlatformEdgeIntrusion: "edge-1"}, 0.4 + 2},
-		{"platform edge, shorter than the dwell", edge.Person, nil, concat(line(pos{15, 30}, pos{15, 45}, 5, 10), line(pos{15, 45}, pos{15, 30}, 5, 10)), nil, -1},
-		{"on the track", edge.Person, nil, line(pos{15, 30}, pos{15, 70}, 20, 5), map[string]string{wire.TrackIntrusion: "track-1", wire.PlatformEdgeIntrusion: ""}, -1},
+		{"unsignalised crosswalk", edge.Person, lights(edge.Green, edge.Red), straight(pos{20, 92}, pos{95, 92}, 40, 0), nil, -1},
+		{"jaywalking mid-block", edge.Person, lights(edge.Red, edge.Green), straight(pos{20, 50}, pos{95, 50}, 40, 0), map[string]string{wire.Jaywalking: "road"}, 1.0},
+		{"a cyclist in the roadway is not jaywalking", edge.Bicycle, lights(edge.Red, edge.Green), straight(pos{20, 50}, pos{95, 50}, 40, 0), nil, -1},
+		{"steps off the kerb and back", edge.Person, lights(edge.Red, edge.Green), concat(straight(pos{30, 50}, pos{42, 50}, 6, 0), straight(pos{42, 50}, pos{30, 50}, 6, 0)), nil, -1},
+		{"platform edge, longer than the dwell", edge.Person, nil, straight(pos{15, 30}, pos{15, 45}, 5, 30), map[string]string{wire.PlatformEdgeIntrusion: "edge-1"}, 0.4 + 2},
+		{"platform edge, shorter than the dwell", edge.Person, nil, concat(straight(pos{15, 30}, pos{15, 45}, 5, 10), straight(pos{15, 45}, pos{15, 30}, 5, 10)), nil, -1},
+		{"on the track", edge.Person, nil, straight(pos{15, 30}, pos{15, 70}, 20, 5), map[string]string{wire.TrackIntrusion: "track-1", wire.PlatformEdgeIntrusion: ""}, -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,19 +146,19 @@ func TestPersonRulesGraceAndRevisits(t *testing.T) {
 	}{{-0.5, 0}, {-1.5, 1}} {
 		sig := lights(edge.Red, edge.Red)
 		sig[1].Since = base.Add(time.Duration(c.since * float64(time.Second)))
-		if out := walk(t, edge.Person, sig, line(pos{33, 75}, pos{95, 75}, 31, 0)); len(out.events) != c.n {
+		if out := walk(t, edge.Person, sig, straight(pos{33, 75}, pos{95, 75}, 31, 0)); len(out.events) != c.n {
 			t.Errorf("red since %.1f s: %+v", c.since, out.events)
 		}
 	}
 	// Two visits to the platform edge, each longer than the dwell: two events.
-	visits := concat(line(pos{15, 30}, pos{15, 45}, 5, 30), line(pos{15, 45}, pos{15, 30}, 5, 10), line(pos{15, 30}, pos{15, 45}, 5, 30))
+	visits := concat(straight(pos{15, 30}, pos{15, 45}, 5, 30), straight(pos{15, 45}, pos{15, 30}, 5, 10), straight(pos{15, 30}, pos{15, 45}, 5, 30))
 	if out := walk(t, edge.Person, nil, visits); len(out.events) != 2 {
 		t.Errorf("two visits: %+v", out.events)
 	}
 }
 
 func TestZoneCounts(t *testing.T) {
-	out := walk(t, edge.Person, lights(edge.Red, edge.Green), line(pos{20, 25}, pos{95, 25}, 40, 0))
+	out := walk(t, edge.Person, lights(edge.Red, edge.Green), straight(pos{20, 25}, pos{95, 25}, 40, 0))
 	got := map[string]int{}
 	for _, c := range out.counts {
 		got[c.Zone] += c.N[edge.Person]
@@ -241,7 +241,7 @@ func TestPlatformEdgeBerth(t *testing.T) {
 			e := New(s, 100, 100, time.Minute)
 			out := &sink{}
 			// From the platform (y 60) into the edge strip (y 45) in 5 frames, then 6 s still.
-			for f, p := range line(pos{15, 60}, pos{15, 45}, 5, 60) {
+			for f, p := range straight(pos{15, 60}, pos{15, 45}, 5, 60) {
 				now := base.Add(time.Duration(f) * 100 * time.Millisecond)
 				sig := []edge.SignalState{{Light: c.doors(f), Since: base, Source: wire.SignalFeed}}
 				tk := edge.Track{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - 8, X1: p.x + 2, Y1: p.y}, Class: edge.Person, Score: 1, Hits: f + 3}

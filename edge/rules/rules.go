@@ -19,19 +19,45 @@ type Sink interface {
 
 type approach struct {
 	scene.Approach
-	x0, y0 float32 // stop line start, pixels
+	stop    line
+	confirm *line // scene.Approach.ConfirmLine; nil: none
+	signal  int   // index into the scene's signals
+	margin  float32
+	entry   float32 // pixels per second across the line: a vehicle moving in, not standing
+	front   float32 // where in the box's depth the vehicle's front is judged, from its back (scene.Approach.Front)
+	count   edge.Count
+}
+
+// line is a line in pixels crossed one way.
+type line struct {
+	x0, y0 float32 // start
 	tx, ty float32 // unit tangent along the line
 	nx, ny float32 // unit normal, pointing the way traffic travels
 	length float32
-	signal int // index into the scene's signals
-	margin float32
-	entry  float32 // pixels per second across the line: a vehicle moving in, not standing
-	count  edge.Count
+}
+
+func newLine(p [2]scene.Point, dir scene.Point, fw, fh float32) line {
+	x0, y0 := float32(p[0].X)*fw, float32(p[0].Y)*fh
+	x1, y1 := float32(p[1].X)*fw, float32(p[1].Y)*fh
+	l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
+	ln := line{x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l}
+	ln.nx, ln.ny = -ln.ty, ln.tx
+	if ln.nx*float32(dir.X)*fw+ln.ny*float32(dir.Y)*fh < 0 {
+		ln.nx, ln.ny = -ln.nx, -ln.ny
+	}
+	return ln
+}
+
+// held is a crossing on red waiting for the confirm line.
+type held struct {
+	t   time.Time        // the stop line crossing
+	sig edge.SignalState // the signal then
 }
 
 type trackState struct {
-	before  []bool // per approach: the track was seen with its leading corner before the line
+	before  []bool // per approach: the track was seen with its front before the line
 	crossed []bool // per approach: the crossing was already judged
+	held    []held // per approach: a crossing on red waiting for the confirm line (zero t: none)
 	spanned []bool // per approach: the box centre was over the line's span in an earlier frame
 	areas   []areaState
 	jay     areaState // in a roadway outside every crosswalk
@@ -141,14 +167,14 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 	fw, fh := float32(w), float32(h)
 	diag := float32(math.Hypot(float64(w), float64(h)))
 	for _, a := range s.Approaches {
-		x0, y0 := float32(a.StopLine[0].X)*fw, float32(a.StopLine[0].Y)*fh
-		x1, y1 := float32(a.StopLine[1].X)*fw, float32(a.StopLine[1].Y)*fh
-		l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
-		ap := approach{Approach: a, x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l,
-			margin: 0.01 * diag, entry: entrySpeed * diag, signal: signalIndex(s, a.Signal)}
-		ap.nx, ap.ny = -ap.ty, ap.tx
-		if ap.nx*float32(a.Direction.X)*fw+ap.ny*float32(a.Direction.Y)*fh < 0 {
-			ap.nx, ap.ny = -ap.nx, -ap.ny
+		ap := approach{Approach: a, stop: newLine(a.StopLine, a.Direction, fw, fh),
+			margin: 0.01 * diag, entry: entrySpeed * diag, signal: signalIndex(s, a.Signal), front: float32(a.Front)}
+		if ap.front == 0 {
+			ap.front = 1
+		}
+		if a.ConfirmLine != nil {
+			c := newLine(*a.ConfirmLine, a.Direction, fw, fh)
+			ap.confirm = &c
 		}
 		ap.count = edge.Count{Site: a.Site, Zone: a.ID, Period: period}
 		e.approaches = append(e.approaches, ap)
@@ -207,7 +233,8 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		}
 		st := e.tracks[tk.ID]
 		if st == nil {
-			st = &trackState{before: make([]bool, len(e.approaches)), crossed: make([]bool, len(e.approaches)), spanned: make([]bool, len(e.approaches)), areas: make([]areaState, len(e.areas))}
+			n := len(e.approaches)
+			st = &trackState{before: make([]bool, n), crossed: make([]bool, n), spanned: make([]bool, n), held: make([]held, n), areas: make([]areaState, len(e.areas))}
 			e.tracks[tk.ID] = st
 		}
 		if tk.Class == edge.Person || tk.Class == edge.Bicycle {
@@ -215,12 +242,17 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		}
 		for i := range e.approaches {
 			a := &e.approaches[i]
-			lead := a.leading(tk.Box)
-			within := a.within(tk.Box)
+			lead := a.stop.frontPast(tk.Box, a.front)
+			within := a.stop.within(tk.Box)
+			if h := st.held[i]; !h.t.IsZero() && a.confirm.frontPast(tk.Box, a.front) > 0 {
+				st.held[i] = held{}
+				sink.Event(edge.Event{Type: wire.RedLightRunning, Time: h.t, Site: a.Site, Zone: a.ID,
+					Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &h.sig})
+			}
 			switch {
 			case lead <= 0 && within:
 				st.before[i] = true
-			case within && !st.spanned[i] && a.trailing(tk.Box) <= 0 && tk.VX*a.nx+tk.VY*a.ny >= a.entry:
+			case within && !st.spanned[i] && a.stop.past(tk.Box, false) <= 0 && tk.VX*a.stop.nx+tk.VY*a.stop.ny >= a.entry:
 				// The first frame over the line's span finds the box already astride it, moving
 				// across: a vehicle that came in from the side of the frame (or from behind an
 				// occluder) and is entering now. Standing there, it would be a waiting vehicle
@@ -232,7 +264,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			}
 			// A crossing needs the track seen before the line, then clearly past it: jitter of a
 			// vehicle stopped at the line never counts, nor does one first seen already past it.
-			if !st.before[i] || st.crossed[i] || lead <= a.margin || !a.within(tk.Box) {
+			if !st.before[i] || st.crossed[i] || lead <= a.margin || !within {
 				continue
 			}
 			st.crossed[i] = true
@@ -248,6 +280,10 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				continue
 			}
 			if sig.OnsetSeen && now.Sub(sig.Since).Seconds() < a.GraceS {
+				continue
+			}
+			if a.confirm != nil {
+				st.held[i] = held{t: now, sig: sig}
 				continue
 			}
 			s := sig
@@ -486,31 +522,32 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 	}
 }
 
-// leading returns how far the box corner furthest along the direction of travel is past the line.
-func (a *approach) leading(b edge.Box) float32 { return a.past(b, true) }
-
-// trailing returns how far the box corner furthest back along the direction of travel is past
-// the line: at most 0 while any of the box is still before it.
-func (a *approach) trailing(b edge.Box) float32 { return a.past(b, false) }
-
-// past returns how far the box's front (or back) corner along the line's normal is past the line.
-func (a *approach) past(b edge.Box, front bool) float32 {
-	x, y := b.X0, b.Y0
-	if (a.nx > 0) == front {
-		x = b.X1
-	}
-	if (a.ny > 0) == front {
-		y = b.Y1
-	}
-	return (x-a.x0)*a.nx + (y-a.y0)*a.ny
+// frontPast returns how far the vehicle's front is past the line: the point front of the way
+// from the box's back corner to its leading corner (along the direction of travel).
+func (l *line) frontPast(b edge.Box, front float32) float32 {
+	back := l.past(b, false)
+	return back + front*(l.past(b, true)-back)
 }
 
-// within reports whether the box centre projects onto the stop line (with a little slack).
-func (a *approach) within(b edge.Box) bool {
+// past returns how far the box's front (or back) corner along the line's normal is past the
+// line: the back corner's is at most 0 while any of the box is still before it.
+func (l *line) past(b edge.Box, front bool) float32 {
+	x, y := b.X0, b.Y0
+	if (l.nx > 0) == front {
+		x = b.X1
+	}
+	if (l.ny > 0) == front {
+		y = b.Y1
+	}
+	return (x-l.x0)*l.nx + (y-l.y0)*l.ny
+}
+
+// within reports whether the box centre projects onto the line (with a little slack).
+func (l *line) within(b edge.Box) bool {
 	cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
-	s := (cx-a.x0)*a.tx + (cy-a.y0)*a.ty
-	slack := 0.1 * a.length
-	return s >= -slack && s <= a.length+slack
+	s := (cx-l.x0)*l.tx + (cy-l.y0)*l.ty
+	slack := 0.1 * l.length
+	return s >= -slack && s <= l.length+slack
 }
 
 func confidence(tk edge.Track) float64 {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,88 @@ func TestEnteringAstrideTheLine(t *testing.T) {
 			}
 			if c.events == 1 && !out.events[0].Time.Equal(base) {
 				t.Fatalf("event at %v, want the first frame", out.events[0].Time.Sub(base))
+			}
+		})
+	}
+}
+
+// front places the judged point inside the box: a motorcycle seen from above and behind whose
+// box top (the rider's head) is past the line while its front wheel, 40 % up the box, is short
+// of it has not crossed; moving on, it has.
+func TestFrontOfTheBox(t *testing.T) {
+	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.4}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		stopAt float32 // box top; the box is 20 tall, the line at 50
+		events int
+	}{
+		{"head over the line, wheel short of it", 40, 0}, // front at 52: 2 short
+		{"wheel over the line", 30, 1},                   // front at 42
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := New(s, 100, 100, time.Minute)
+			out := &sink{}
+			sig := []edge.SignalState{{Light: edge.Red, Since: base.Add(-5 * time.Second), OnsetSeen: true}}
+			for f, y := 0, float32(55); f < 60; f++ {
+				tk := edge.Track{ID: 5, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 20}, Class: edge.Motorbike, Score: 1, Hits: f + 2}
+				e.Step(base.Add(time.Duration(f)*100*time.Millisecond), sig, []edge.Track{tk}, nil, out)
+				y = max(c.stopAt, y-1)
+			}
+			if len(out.events) != c.events {
+				t.Fatalf("events %+v, want %d", out.events, c.events)
+			}
+		})
+	}
+}
+
+// With a confirm line, a crossing on red is an event once the vehicle's front passes that line
+// too, stamped with the stop line's time; a vehicle that stops between the two lines, or whose
+// track ends there, is none.
+func TestConfirmLine(t *testing.T) {
+	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		stopAt float32 // box top; the stop line is at 50, the confirm line at 40
+		ends   int     // frame at which the track ends; 0 never
+		events int
+	}{
+		{"goes on into the junction", 0, 0, 1},
+		{"stops between the lines", 45, 0, 0},
+		{"lost between the lines", 0, 17, 0}, // front at 70-17 = 53 → past the stop line at frame 21
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := New(s, 100, 100, time.Minute)
+			out := &sink{}
+			sig := []edge.SignalState{{Light: edge.Red, Since: base.Add(-5 * time.Second), OnsetSeen: true}}
+			y := float32(70)
+			for f := 0; f < 60; f++ {
+				now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+				tracks := []edge.Track{{ID: 6, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 10}, Class: edge.Car, Score: 1, Hits: f + 2}}
+				var ended []int
+				switch {
+				case c.ends > 0 && f == c.ends+8: // past the stop line, short of the confirm line
+					tracks, ended = nil, []int{6}
+				case c.ends > 0 && f > c.ends+8:
+					tracks = nil
+				}
+				e.Step(now, sig, tracks, ended, out)
+				y = max(c.stopAt, y-1)
+			}
+			if len(out.events) != c.events {
+				t.Fatalf("events %+v, want %d", out.events, c.events)
+			}
+			if c.events == 1 {
+				// The stop line is crossed at y = 50 - 0.5 (margin 1.4) → frame 21; the confirm
+				// line at frame 31. The event carries the first.
+				if got := out.events[0].Time.Sub(base).Seconds(); got < 2.0 || got > 2.3 {
+					t.Fatalf("event at %.1f s, want the stop line's crossing at about 2.1 s", got)
+				}
 			}
 		})
 	}

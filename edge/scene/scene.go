@@ -104,6 +104,20 @@ type Approach struct {
 	Direction Point    `yaml:"direction"` // direction of travel across the line
 	Signal    string   `yaml:"signal"`
 	GraceS    float64  `yaml:"grace_s"` // time into red before a crossing counts
+	// Front is where the vehicle's front meets the road, as a fraction of its box's depth
+	// along the direction of travel, counted from the back of the box: the crossing is judged
+	// there. 1 (the default) is the box's leading edge, right for traffic coming toward the
+	// camera or across it, where that edge is the front bumper. For traffic driving away from
+	// a high camera the leading edge is the roof or the rider's head, which passes the line
+	// while the wheels are still short of it; about 0.5 (measure it with scene draw) puts the
+	// judged point at the front wheels.
+	Front float64 `yaml:"front,omitempty"`
+	// ConfirmLine, optional, is a second line past the stop line, usually the far side of the
+	// crosswalk, as red-light cameras use a second loop. With it, a crossing on red is an
+	// event only once the vehicle's front passes this line too (the event keeps the stop
+	// line's time and time into red): a vehicle that stops over the stop line, or a waiting
+	// queue whose boxes jitter at it, runs no red. Without it, the stop line alone decides.
+	ConfirmLine *[2]Point `yaml:"confirm_line,omitempty"`
 }
 
 // Crosswalk is a marked pedestrian crossing. Its signal, if any, says when not to walk: a
@@ -265,6 +279,23 @@ func (s *Scene) Validate() error {
 		}
 		if a.GraceS < 0 || a.GraceS > 5 {
 			bad(f+".grace_s", "must be within 0..5 s, got %v", a.GraceS)
+		}
+		if c := a.ConfirmLine; c != nil {
+			pt(f+".confirm_line[0]", c[0])
+			pt(f+".confirm_line[1]", c[1])
+			if math.Hypot(c[1].X-c[0].X, c[1].Y-c[0].Y) < 0.01 {
+				bad(f+".confirm_line", "needs 2 distinct points")
+			}
+			// Both ends on the side of the stop line that traffic goes to (a side of a line
+			// is the same in normalised and in pixel coordinates).
+			side := func(p Point) float64 { return dx*(p.Y-a.StopLine[0].Y) - dy*(p.X-a.StopLine[0].X) }
+			ahead := dx*a.Direction.Y - dy*a.Direction.X
+			if side(c[0])*ahead <= 0 || side(c[1])*ahead <= 0 {
+				bad(f+".confirm_line", "must lie past the stop line in the direction of travel")
+			}
+		}
+		if a.Front < 0 || a.Front > 1 || math.IsNaN(a.Front) {
+			bad(f+".front", "must be within 0..1 of the box's depth (0 or absent: 1, the leading edge), got %v", a.Front)
 		}
 	}
 	poly := func(f string, z Zone) {

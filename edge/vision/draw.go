@@ -79,5 +79,10 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 		tip := mid.Add(image.Pt(int(dx/n*l), int(dy/n*l)))
 		gocv.ArrowedLine(img, mid, tip, colStopLine, thick)
 		label(a.ID+" ("+a.Site+", "+a.Signal+")", p0, colStopLine)
+		if c := a.ConfirmLine; c != nil {
+			c0, c1 := px(c[0]), px(c[1])
+			gocv.Line(img, c0, c1, colStopLine, thick)
+			label(a.ID+" confirm", c0, colStopLine)
+		}
 	}
 }
