@@ -195,6 +195,11 @@ type Device struct {
 	// SignalDisagreements counts, since the device started, the times two of its signal-state
 	// sources (camera, controller feed, fixed-time plan) disagreed for longer than a moment.
 	SignalDisagreements int `json:"signal_disagreements"`
+	// ViewChanges counts, since the device started, the times a camera's picture changed almost
+	// entirely at once (a cut, a camera knocked or turned), when its scene may no longer fit;
+	// LastViewChange is the latest ever reported (zero: never).
+	ViewChanges    int       `json:"view_changes"`
+	LastViewChange time.Time `json:"last_view_change,omitzero"`
 }
 
 // CameraDevice is a camera of a site and a device that has sent records from it.

@@ -360,8 +360,12 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		if seen.IsZero() {
 			seen = m.Received
 		}
-		b.Devices = append(b.Devices, aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
-			OldestPendingS: s.OldestPendingS, Software: s.Software, SignalDisagreements: s.SignalDisagreements})
+		d := aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
+			OldestPendingS: s.OldestPendingS, Software: s.Software, SignalDisagreements: s.SignalDisagreements, ViewChanges: s.ViewChanges}
+		if s.LastViewChange != nil {
+			d.LastViewChange = *s.LastViewChange
+		}
+		b.Devices = append(b.Devices, d)
 	default:
 		reject("", "devices do not publish "+kind)
 	}

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS gaps (
 	not_accepted {INT} NOT NULL, oldest_ms {INT} NOT NULL, newest_ms {INT} NOT NULL, PRIMARY KEY (device, id));
 CREATE TABLE IF NOT EXISTS devices (
 	id TEXT PRIMARY KEY, online {BOOL} NOT NULL, last_seen_ms {INT} NOT NULL, backlog {INT} NOT NULL,
-	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL, signal_disagreements {INT} NOT NULL DEFAULT 0);
+	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL, signal_disagreements {INT} NOT NULL DEFAULT 0,
+	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
 	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE);
@@ -84,6 +85,8 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT cameras FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`},
 		{`SELECT evidence FROM events LIMIT 0`, d.types.Replace(`ALTER TABLE events ADD COLUMN evidence {BLOB}`)},
 		{`SELECT signal_disagreements FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN signal_disagreements {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT view_changes FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_changes {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT last_view_change_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN last_view_change_ms {INT} NOT NULL DEFAULT 0`)},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -173,12 +176,20 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		}
 	}
 	for _, d := range b.Devices {
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements) VALUES (?, ?, ?, ?, ?, ?, ?)
+		var lastView int64
+		if !d.LastViewChange.IsZero() {
+			lastView = d.LastViewChange.UnixMilli()
+		}
+		// The latest view change is kept when a later status has none to tell (a restart, or
+		// the broker's offline will): a camera that was knocked stays suspect until someone
+		// looks.
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
 			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software,
-			signal_disagreements = excluded.signal_disagreements`),
-			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements); err != nil {
+			signal_disagreements = excluded.signal_disagreements, view_changes = excluded.view_changes,
+			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END`),
+			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
@@ -537,7 +548,7 @@ func (s *Store) FindSiteCameras(ctx context.Context, site string) ([]aggregator.
 
 // FindDevices returns every device's last status.
 func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements FROM devices ORDER BY id`))
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms FROM devices ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
@@ -545,11 +556,14 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	out := []aggregator.Device{}
 	for rows.Next() {
 		var d aggregator.Device
-		var ms int64
-		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements); err != nil {
+		var ms, viewMS int64
+		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements, &d.ViewChanges, &viewMS); err != nil {
 			return nil, fmt.Errorf("find devices: %w", err)
 		}
 		d.LastSeen = time.UnixMilli(ms).UTC()
+		if viewMS != 0 {
+			d.LastViewChange = time.UnixMilli(viewMS).UTC()
+		}
 		out = append(out, d)
 	}
 	return out, rows.Err()

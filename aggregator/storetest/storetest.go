@@ -307,7 +307,7 @@ func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
 func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	b := aggregator.Batch{
-		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2}},
+		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2, ViewChanges: 1, LastViewChange: now.Add(-time.Minute)}},
 		Gaps:    []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
 		DeadLetters: []aggregator.DeadLetter{{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")},
 			{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")}},
@@ -320,6 +320,10 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	d, err := st.FindDevices(ctx)
 	if err != nil || len(d) != 1 || d[0].Online || !d[0].LastSeen.Equal(now) || d[0].SignalDisagreements != 5 {
 		t.Fatalf("devices %+v %v", d, err)
+	}
+	// A status with no view change to tell (the offline will, a restart) keeps the last one.
+	if d[0].ViewChanges != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("view changes %d, last %v: want 0 since the restart and the last one kept", d[0].ViewChanges, d[0].LastViewChange)
 	}
 	g, err := st.FindGaps(ctx, 10)
 	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {

@@ -167,7 +167,10 @@ func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, 
 	opts := mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
 		OnAck: func(ids []string) { rl.Ack(ids) },
 		Backlog: func() (int, time.Duration) {
-			st, err := ob.Stats(rctx)
+			// Not rctx: the last status, as the sender stops, still reads the outbox.
+			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			st, err := ob.Stats(qctx)
 			if err != nil || st.Oldest.IsZero() {
 				return st.Rows, 0
 			}

@@ -253,6 +253,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return 0
 		}
+		o.ViewChanges = func() (int, time.Time) {
+			if p := pipe.Load(); p != nil {
+				return p.ViewChanges()
+			}
+			return 0, time.Time{}
+		}
 	})
 	if err != nil {
 		return err

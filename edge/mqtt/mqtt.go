@@ -31,6 +31,8 @@ type Options struct {
 	Backlog func() (rows int, oldest time.Duration)
 	// SignalDisagreements reports how often the signal-state sources disagreed; may be nil.
 	SignalDisagreements func() int
+	// ViewChanges reports how often the camera's view changed at once, and when last; may be nil.
+	ViewChanges func() (n int, last time.Time)
 	// OnPhase, if set, receives the signal controller's phase messages from
 	// crosswatch/v1/{device}/phase. It must not block.
 	OnPhase func(wire.Phase)
@@ -157,18 +159,28 @@ func (cl *Client) onConnect(c paho.Client) {
 
 // publishStatus publishes the retained online status with the backlog.
 func (cl *Client) publishStatus() {
-	var backlog int
-	var oldest time.Duration
-	if cl.opts.Backlog != nil {
-		backlog, oldest = cl.opts.Backlog()
-	}
-	var disagreements int
-	if cl.opts.SignalDisagreements != nil {
-		disagreements = cl.opts.SignalDisagreements()
-	}
-	b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: true, Time: cl.opts.Now().UTC(),
-		Backlog: backlog, OldestPendingS: oldest.Seconds(), Software: cl.opts.Software, SignalDisagreements: disagreements})
+	b, _ := wire.Encode(cl.status(true))
 	cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b)
+}
+
+// status returns the device's status now.
+func (cl *Client) status(online bool) wire.Status {
+	st := wire.Status{V: wire.Version, Device: cl.opts.Device, Online: online, Time: cl.opts.Now().UTC(), Software: cl.opts.Software}
+	if cl.opts.Backlog != nil {
+		var oldest time.Duration
+		st.Backlog, oldest = cl.opts.Backlog()
+		st.OldestPendingS = oldest.Seconds()
+	}
+	if cl.opts.SignalDisagreements != nil {
+		st.SignalDisagreements = cl.opts.SignalDisagreements()
+	}
+	if cl.opts.ViewChanges != nil {
+		if n, last := cl.opts.ViewChanges(); n > 0 {
+			last = last.UTC()
+			st.ViewChanges, st.LastViewChange = n, &last
+		}
+	}
+	return st
 }
 
 // WaitConnected waits until the first connection or until ctx ends.
@@ -203,7 +215,9 @@ func (cl *Client) Publish(topic string, payload []byte) error {
 // Close publishes the offline status and disconnects, waiting up to 250 ms for in-flight work.
 func (cl *Client) Close() {
 	if cl.c.IsConnectionOpen() {
-		b, _ := wire.Encode(wire.Status{V: wire.Version, Device: cl.opts.Device, Online: false, Time: cl.opts.Now().UTC(), Software: cl.opts.Software})
+		// The last word, with the final backlog and counters (the broker's will, for a device
+		// that vanishes, can only say offline).
+		b, _ := wire.Encode(cl.status(false))
 		cl.c.Publish(wire.Topic(cl.opts.Device, wire.KindStatus), 1, true, b).WaitTimeout(time.Second)
 	}
 	cl.c.Disconnect(250)

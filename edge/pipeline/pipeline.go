@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -111,6 +112,9 @@ type Pipeline struct {
 	// once per frame.
 	viewWarned  time.Duration
 	viewWarnedN int
+	// views is Stats.ViewChanges and lastView the time of the latest (Unix ms), for
+	// ViewChanges from another goroutine.
+	views, lastView atomic.Int64
 }
 
 const viewWarnEvery = 10 * time.Second
@@ -298,6 +302,8 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		moving := p.gate.Moving(sl.frame)
 		if p.gate.ViewChanged() {
 			p.stats.ViewChanges++
+			p.lastView.Store(now.UnixMilli())
+			p.views.Add(1)
 			if p.viewWarnedN == 0 || sl.pos-p.viewWarned >= viewWarnEvery {
 				p.log.Warn("camera view changed; tracks restarted (check the scene still fits)", "camera", p.cfg.Scene.Camera,
 					"stream_time", sl.pos, "changes_since_last_warning", p.stats.ViewChanges-p.viewWarnedN)
@@ -369,6 +375,16 @@ func (p *Pipeline) commit(ctx context.Context) error {
 // SignalDisagreements returns how often two signal-state sources disagreed. Safe for
 // concurrent use.
 func (p *Pipeline) SignalDisagreements() int { return p.sources.Disagreements() }
+
+// ViewChanges returns how often the camera's picture changed almost entirely at once, and the
+// stream time of the latest. Safe for concurrent use.
+func (p *Pipeline) ViewChanges() (int, time.Time) {
+	n := p.views.Load()
+	if n == 0 {
+		return 0, time.Time{}
+	}
+	return int(n), time.UnixMilli(p.lastView.Load()).UTC()
+}
 
 // Close releases the stages' Mats.
 func (p *Pipeline) Close() {

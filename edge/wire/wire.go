@@ -155,6 +155,11 @@ type Status struct {
 	// SignalDisagreements counts, since the device started, how often two of its signal-state
 	// sources disagreed (SignalCamera, SignalFeed, SignalPlan); absent means none.
 	SignalDisagreements int `json:"signal_disagreements,omitempty"`
+	// ViewChanges counts, since the device started, how often a camera's picture changed
+	// almost entirely at once (a cut, a camera knocked or turned): its scene's lines may no
+	// longer fit the road. LastViewChange is the stream time of the latest; both absent: none.
+	ViewChanges    int        `json:"view_changes,omitempty"`
+	LastViewChange *time.Time `json:"last_view_change,omitempty"`
 }
 
 // Gap reasons.
@@ -315,6 +320,10 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, invalid("backlog", "%d is negative", s.Backlog)
 	case s.SignalDisagreements < 0:
 		return Status{}, invalid("signal_disagreements", "%d is negative", s.SignalDisagreements)
+	case s.ViewChanges < 0:
+		return Status{}, invalid("view_changes", "%d is negative", s.ViewChanges)
+	case s.ViewChanges > 0 && s.LastViewChange == nil:
+		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
 	}
 	return s, CheckName("device", s.Device)
 }

@@ -179,6 +179,8 @@ func TestDecodePhaseAndStatusReject(t *testing.T) {
 		{`{"v":2,"signal":"nb","state":"red","time":"2026-11-26T08:00:00Z"}`, "v=2", func(b []byte) error { _, err := DecodePhase(b); return err }},
 		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":-1,"oldest_pending_s":0}`, "backlog", func(b []byte) error { _, err := DecodeStatus(b); return err }},
 		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"signal_disagreements":-3}`, "signal_disagreements", func(b []byte) error { _, err := DecodeStatus(b); return err }},
+		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"view_changes":-1}`, "view_changes", func(b []byte) error { _, err := DecodeStatus(b); return err }},
+		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"view_changes":2}`, "last_view_change", func(b []byte) error { _, err := DecodeStatus(b); return err }},
 	} {
 		err := c.decode([]byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {

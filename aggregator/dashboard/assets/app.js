@@ -357,7 +357,7 @@ async function viewDevices() {
     h("h1", {}, "Devices"),
     devices.length ? h("div", { class: "scroll" }, h("table", { id: "devices" },
       h("caption", {}, "Edge devices as they last reported. Backlog is what the device holds that the aggregator has not committed yet."),
-      h("thead", {}, h("tr", {}, ["Device", "Status", "Backlog", "Oldest pending", "Last seen", "Signal-source disagreements", "Software"]
+      h("thead", {}, h("tr", {}, ["Device", "Status", "Backlog", "Oldest pending", "Last seen", "Signal-source disagreements", "Camera view changed", "Software"]
         .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, devices.map((d) => h("tr", { "data-device": d.id },
         h("th", { scope: "row" }, d.id), h("td", {}, onlineBadge(d)),
@@ -365,6 +365,10 @@ async function viewDevices() {
         h("td", { class: "num" }, d.backlog ? Number(d.oldest_pending_s).toFixed(0) + " s" : "—"),
         h("td", {}, h("time", { datetime: d.last_seen, title: fmtTime(d.last_seen) }, ago(d.last_seen))),
         h("td", { class: "num", "data-col": "disagreements" }, d.signal_disagreements ? h("span", { class: "badge warn" }, fmtInt(d.signal_disagreements)) : "0"),
+        h("td", { "data-col": "view" }, d.last_view_change
+          ? h("span", { class: "badge warn", title: "The picture changed almost entirely at once (a cut, or the camera knocked or turned): check that the scene still fits, with crosswatch-edge scene draw" },
+            `${fmtInt(d.view_changes)}× since start · last `, h("time", { datetime: d.last_view_change }, fmtTime(d.last_view_change)))
+          : "—"),
         h("td", {}, d.software || "—"))))))
       : h("p", {}, "No device has reported yet."),
     h("h2", {}, "Reported losses"),

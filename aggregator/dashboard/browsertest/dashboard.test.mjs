@@ -247,6 +247,9 @@ test("devices page matches the API", async () => {
     assert.equal(await text(row.locator("[data-col=online]")), d.online ? "online" : "offline", d.id);
     assert.equal(num(await text(row.locator("[data-col=backlog]"))), d.backlog, d.id);
     assert.equal(num(await text(row.locator("[data-col=disagreements]"))), d.signal_disagreements, d.id);
+    const view = await text(row.locator("[data-col=view]"));
+    if (d.last_view_change) assert.ok(view.startsWith(`${d.view_changes}× since start`), `${d.id}: ${view}`);
+    else assert.equal(view, "—", d.id);
   }
   await page.screenshot({ path: join(shots, "devices.png"), fullPage: true });
 });

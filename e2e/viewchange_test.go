@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+)
+
+// A camera whose view changes at once (here the real clip's cut to another camera at 6.08 s)
+// tells the aggregator in its status, and the devices API keeps the time of it.
+func TestViewChangeReachesTheAggregator(t *testing.T) {
+	clip := "../../shared/videos/rlv_gutomadon_redlight.mp4"
+	if _, err := os.Stat(clip); err != nil {
+		t.Skipf("no %s (%v): the real clips stay outside the repository", clip, err)
+	}
+	mq := StartMosquitto(t)
+	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
+	out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.yaml", "--clip", clip,
+		"--broker", mq.URL, "--device", "cut-edge", "--outbox", filepath.Join(t.TempDir(), "outbox.db"), "--drain-timeout", "30s",
+		"--models", "../models/files", "--start", "2026-11-02T10:00:00Z").CombinedOutput()
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	d := waitViewChange(t, agg, "cut-edge")
+	if d.ViewChanges != 1 {
+		t.Fatalf("device %+v, want 1 view change\nreplay:\n%s", d, out)
+	}
+	// The cut is 6.08 s into the clip (the first frame after it, at 60 fps).
+	start := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	if dt := d.LastViewChange.Sub(start); dt < 6050*time.Millisecond || dt > 6150*time.Millisecond {
+		t.Fatalf("last view change %v, want about 6.08 s after the clip's start", d.LastViewChange)
+	}
+}
+
+// waitViewChange waits until the aggregator lists device with a view change, and returns it.
+func waitViewChange(t *testing.T, agg *Aggregator, device string) aggregator.Device {
+	t.Helper()
+	var devices []aggregator.Device
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		getJSON(t, agg.API+"/api/v1/devices", &devices)
+		for _, d := range devices {
+			if d.ID == device && d.ViewChanges > 0 {
+				return d
+			}
+		}
+	}
+	t.Fatalf("no view change from %s: devices %+v", device, devices)
+	return aggregator.Device{}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
