@@ -174,12 +174,25 @@ func (tr *Tracker) Reset() {
 
 // vote returns the class seen in most matched frames (unknown only when nothing else was
 // seen). A class from one frame is noisy: a vehicle entering the frame, or split by an
-// occluder, looks person-sized for a few frames.
+// occluder, looks person-sized for a few frames. One exception: a track seen riding (a
+// detector's motorbike or bicycle, with the rider merged in) in at least one frame for every
+// five it was seen as a person is a rider. Seen from behind, the machine under a rider is often
+// hidden and a COCO model finds only the person; a pedestrian is seen riding at most for a
+// moment, passing behind a parked machine.
 func vote(v *[edge.NumClasses]int32) edge.Class {
 	best := edge.ClassUnknown
 	for c := 1; c < edge.NumClasses; c++ {
 		if v[c] > v[best] || (best == edge.ClassUnknown && v[c] > 0) {
 			best = edge.Class(c)
+		}
+	}
+	if best == edge.Person {
+		ridden := edge.Motorbike
+		if v[edge.Bicycle] > v[edge.Motorbike] {
+			ridden = edge.Bicycle
+		}
+		if v[ridden] > 0 && 5*v[ridden] >= v[edge.Person] {
+			return ridden
 		}
 	}
 	return best

@@ -110,3 +110,24 @@ func TestResetEndsEveryTrack(t *testing.T) {
 		t.Fatalf("ended %v again", ended)
 	}
 }
+
+// A track seen riding often enough is a rider, even when most frames found only the person.
+func TestVoteRider(t *testing.T) {
+	for _, c := range []struct {
+		name                       string
+		person, motorbike, bicycle int32
+		want                       edge.Class
+	}{
+		{"person only", 9, 0, 0, edge.Person},
+		{"rider seen from behind", 5, 1, 0, edge.Motorbike},
+		{"cyclist", 8, 0, 2, edge.Bicycle},
+		{"pedestrian passing a parked motorbike", 12, 1, 0, edge.Person},
+		{"motorbike", 1, 6, 0, edge.Motorbike},
+	} {
+		var v [edge.NumClasses]int32
+		v[edge.Person], v[edge.Motorbike], v[edge.Bicycle] = c.person, c.motorbike, c.bicycle
+		if got := vote(&v); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
