@@ -244,10 +244,11 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			a := &e.approaches[i]
 			lead := a.stop.frontPast(tk.Box, a.front)
 			within := a.stop.within(tk.Box)
-			if h := st.held[i]; !h.t.IsZero() && a.confirm.frontPast(tk.Box, a.front) > 0 {
-				st.held[i] = held{}
-				sink.Event(edge.Event{Type: wire.RedLightRunning, Time: h.t, Site: a.Site, Zone: a.ID,
-					Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &h.sig})
+			if h := &st.held[i]; !h.t.IsZero() && a.confirm.frontPast(tk.Box, a.front) > 0 {
+				sig, t := h.sig, h.t // a copy only here: taking h's address would move it to the heap every frame
+				*h = held{}
+				sink.Event(edge.Event{Type: wire.RedLightRunning, Time: t, Site: a.Site, Zone: a.ID,
+					Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &sig})
 			}
 			switch {
 			case lead <= 0 && within:

@@ -259,3 +259,33 @@ func BenchmarkStep(b *testing.B) {
 		e.Step(base.Add(time.Duration(i)*time.Millisecond), sig, tracks, nil, out)
 	}
 }
+
+// The frame path allocates nothing in steady state (docs/BENCHMARKS.md): twenty tracks over
+// an approach with front and a confirm line, a crosswalk and a roadway, on red.
+func TestStepAllocatesNothing(t *testing.T) {
+	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1) + `
+crosswalks:
+  - {id: cw, site: main-nb, polygon: [[0.4, 0.2], [0.9, 0.2], [0.9, 0.3], [0.4, 0.3]], signal: nb}
+roadways:
+  - {id: road, site: main-nb, polygon: [[0.4, 0.0], [0.9, 0.0], [0.9, 1.0], [0.4, 1.0]]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	sig := []edge.SignalState{{Light: edge.Red, Since: base, OnsetSeen: true}}
+	tracks := make([]edge.Track, 20)
+	for i := range tracks {
+		tracks[i] = edge.Track{ID: i + 1, Box: edge.Box{X0: float32(i * 5), Y0: 60, X1: float32(i*5 + 4), Y1: 70}, Class: edge.Class(1 + i%6), Hits: 5}
+	}
+	f := 0
+	step := func() {
+		e.Step(base.Add(time.Duration(f)*time.Millisecond), sig, tracks, nil, out)
+		f++
+	}
+	step()
+	if n := testing.AllocsPerRun(100, step); n != 0 {
+		t.Fatalf("%.1f allocations per frame", n)
+	}
+}

@@ -131,3 +131,24 @@ func TestVoteRider(t *testing.T) {
 		}
 	}
 }
+
+// The frame path allocates nothing in steady state (docs/BENCHMARKS.md): twenty tracks,
+// people and riders among them, updated every frame.
+func TestUpdateAllocatesNothing(t *testing.T) {
+	tr := New(DefaultConfig())
+	dets := make([]edge.Detection, 20)
+	i := 0
+	step := func() {
+		for j := range dets {
+			dets[j] = edge.Detection{Box: box(float32(j*40+20), float32(100+i%200), 30, 50), Class: edge.Class(1 + j%6), Score: 1}
+		}
+		tr.Update(1.0/15, dets)
+		i++
+	}
+	for range 30 {
+		step() // tracks born, buffers grown
+	}
+	if n := testing.AllocsPerRun(100, step); n != 0 {
+		t.Fatalf("%.1f allocations per frame", n)
+	}
+}

@@ -198,3 +198,27 @@ func TestMergeRiders(t *testing.T) {
 		})
 	}
 }
+
+// The frame path allocates nothing in steady state (docs/BENCHMARKS.md): the motion gate and
+// the classical detector over moving frames.
+func TestFramePathAllocatesNothing(t *testing.T) {
+	fs := frames(16)
+	defer closeAll(fs)
+	g := NewGate(640, 480)
+	defer g.Close()
+	c := NewClassical(640, 480, scene.Defaults().Detector, nil, nil)
+	defer c.Close()
+	i := 0
+	step := func() {
+		if g.Moving(fs[i%len(fs)]) {
+			c.Detect(fs[i%len(fs)])
+		}
+		i++
+	}
+	for range 40 {
+		step() // Mats and buffers grown
+	}
+	if n := testing.AllocsPerRun(50, step); n != 0 {
+		t.Fatalf("%.1f allocations per frame", n)
+	}
+}
