@@ -197,7 +197,8 @@ type Device struct {
 	SignalDisagreements int `json:"signal_disagreements"`
 	// ViewChanges counts, since the device started, the times a camera's picture changed almost
 	// entirely at once (a cut, a camera knocked or turned), when its scene may no longer fit;
-	// LastViewChange is the latest ever reported (zero: never).
+	// LastViewChange is the latest ever reported (zero: never). Both counters are set by
+	// online statuses; an offline one (the broker's will knows none) never lowers them.
 	ViewChanges    int       `json:"view_changes"`
 	LastViewChange time.Time `json:"last_view_change,omitzero"`
 }

@@ -180,14 +180,18 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		if !d.LastViewChange.IsZero() {
 			lastView = d.LastViewChange.UnixMilli()
 		}
-		// The latest view change is kept when a later status has none to tell (a restart, or
-		// the broker's offline will): a camera that was knocked stays suspect until someone
-		// looks.
+		// The counters are since the device started: an online status sets them. An offline one
+		// (the broker's will for a device that vanished knows none) never lowers them. The
+		// latest view change is kept through restarts: a camera that was knocked stays suspect
+		// until someone looks.
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
 			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software,
-			signal_disagreements = excluded.signal_disagreements, view_changes = excluded.view_changes,
+			signal_disagreements = CASE WHEN excluded.online OR excluded.signal_disagreements > devices.signal_disagreements
+				THEN excluded.signal_disagreements ELSE devices.signal_disagreements END,
+			view_changes = CASE WHEN excluded.online OR excluded.view_changes > devices.view_changes
+				THEN excluded.view_changes ELSE devices.view_changes END,
 			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END`),
 			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)

@@ -321,9 +321,16 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if err != nil || len(d) != 1 || d[0].Online || !d[0].LastSeen.Equal(now) || d[0].SignalDisagreements != 5 {
 		t.Fatalf("devices %+v %v", d, err)
 	}
-	// A status with no view change to tell (the offline will, a restart) keeps the last one.
-	if d[0].ViewChanges != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
-		t.Fatalf("view changes %d, last %v: want 0 since the restart and the last one kept", d[0].ViewChanges, d[0].LastViewChange)
+	// An offline status with no counters (the broker's will) lowers none, and the last view
+	// change is kept.
+	if d[0].ViewChanges != 1 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("view changes %d, last %v: want 1 and the last one kept", d[0].ViewChanges, d[0].LastViewChange)
+	}
+	// A restarted device starts its counters again; the last view change stays.
+	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now.Add(time.Minute), SignalDisagreements: 0}}})
+	d, _ = st.FindDevices(ctx)
+	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("after a restart: %+v", d[0])
 	}
 	g, err := st.FindGaps(ctx, 10)
 	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {
