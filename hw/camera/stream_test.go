@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,5 +103,25 @@ func TestStreamUnreachable(t *testing.T) {
 	_, err := OpenStream(ctx, "http://127.0.0.1:9/none", StreamOptions{MinBackoff: 100 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A V4L2 device that is not there (unplugged, or the wrong number) goes through OpenCV's V4L2
+// backend, is retried like any live source until the context ends, and is reported, without an
+// abort. (No test here reads a real V4L2 device: the machines that run them have none.)
+func TestV4L2DeviceMissing(t *testing.T) {
+	dev := "/dev/video97"
+	if _, err := os.Stat(dev); err == nil {
+		t.Skipf("%s exists here", dev)
+	}
+	var logs strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	_, err := OpenStream(ctx, dev, StreamOptions{MinBackoff: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), dev) {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(logs.String(), "video source unreachable; retrying") || !strings.Contains(logs.String(), dev) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 }
