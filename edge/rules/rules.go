@@ -284,6 +284,10 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				continue
 			}
 			if a.confirm != nil {
+				// Judged in a later frame, once the front passes the confirm line. Not in this
+				// one even if it is past it already: a box that jumps past both lines at once
+				// is a track that switched to another road user (seen in the Hanoi queue,
+				// where a waiting rider's track jumped 170 px into the junction).
 				st.held[i] = held{t: now, sig: sig}
 				continue
 			}
