@@ -195,11 +195,13 @@ func TestEvalSyntheticSeeds(t *testing.T) {
 	}
 	var mu sync.Mutex
 	total := map[string]*eval.Score{}
+	var truthN, countedN int // road users over every counted zone, for rates
 	dirs := map[string]string{}
+	root := t.TempDir() // the whole test's: the wrong-truth check below reads two clips again
 	t.Run("clips", func(t *testing.T) {
 		for _, c := range clips {
 			name := fmt.Sprintf("%s-%s-%d", c.kind, c.variant, c.seed)
-			dir := t.TempDir()
+			dir := filepath.Join(root, name)
 			dirs[name] = dir
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -217,6 +219,18 @@ func TestEvalSyntheticSeeds(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
+				if len(r.Counts) == 0 {
+					t.Error("no counts compared: the truth counts road users")
+				}
+				for z, c := range r.Counts {
+					// Rates are events per 1,000 road users: a count off by more than one road
+					// user, or a tenth, would move a site's rate.
+					if d := c.Counted - c.Truth; d*d > 1 && float64(d*d) > 0.01*float64(c.Truth*c.Truth) {
+						t.Errorf("%s: counted %d road users, truth %d", z, c.Counted, c.Truth)
+					}
+					truthN += c.Truth
+					countedN += c.Counted
+				}
 				for typ, s := range r.Types {
 					if s.Precision < 0.95 || s.Recall < 0.95 {
 						t.Errorf("%s: %+v", typ, s)
@@ -242,13 +256,19 @@ func TestEvalSyntheticSeeds(t *testing.T) {
 			t.Errorf("%s over all clips: %+v", typ, s)
 		}
 	}
+	t.Logf("%d clips: %d road users counted, truth %d", len(clips), countedN, truthN)
 	a, b := dirs["intersection-day-1"], dirs["intersection-day-3"]
-	_, stdout, _ := run("eval", "--scene", filepath.Join(a, "scene.yaml"), "--clip", filepath.Join(a, synth.ClipName),
+	code, stdout, stderr := run("eval", "--scene", filepath.Join(a, "scene.yaml"), "--clip", filepath.Join(a, synth.ClipName),
 		"--truth", filepath.Join(b, "truth.json"), "--json")
 	var wrong eval.Report
-	json.Unmarshal([]byte(stdout), &wrong)
+	if err := json.Unmarshal([]byte(stdout), &wrong); code != 0 || err != nil {
+		t.Fatalf("seed 1 against seed 3's truth: %d %v %s", code, err, stderr)
+	}
 	if s := wrong.Types[wire.RedLightRunning]; s.Precision >= 0.95 && s.Recall >= 0.95 {
 		t.Fatalf("seed 1 scored against seed 3's truth passes: the check cannot fail (%+v)", s)
+	}
+	if c := wrong.Counts[synth.ZoneSB]; c.Counted == c.Truth {
+		t.Fatalf("seed 1's count against seed 3's truth matches: the count check cannot fail (%+v)", c)
 	}
 }
 
@@ -347,6 +367,14 @@ var realClipMisses = map[string]int{
 	"rlv_uvhnael_16h15": 4, // the classical detector in a dense motorbike queue
 }
 
+// realClipCountErrors is how far each real-clip scene's road-user count is from its labelled
+// count today, all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change moves
+// a count further.
+var realClipCountErrors = map[string]int{
+	"rlv_gutomadon_redlight":     1, // a motorcycle waiting at the bar after the cut
+	"rlv_gutomadon_redlight.dnn": 1,
+}
+
 func TestEvalRealClips(t *testing.T) {
 	// clip.yaml and clip.<variant>.yaml (another detector) share clip.truth.json.
 	scenes, _ := filepath.Glob("../../configs/scenes/real/*.yaml")
@@ -379,6 +407,12 @@ func TestEvalRealClips(t *testing.T) {
 			t.Logf("%s %s: tp %d fp %d fn %d", name, typ, s.TP, s.FP, s.FN)
 			fp += s.FP
 			fn += s.FN
+		}
+		for z, c := range r.Counts {
+			t.Logf("%s %s: counted %d road users, truth %d", name, z, c.Counted, c.Truth)
+			if d := c.Counted - c.Truth; d > realClipCountErrors[name] || -d > realClipCountErrors[name] {
+				t.Errorf("%s %s: counted %d road users, truth %d, %d known (docs/ACCURACY.md)", name, z, c.Counted, c.Truth, realClipCountErrors[name])
+			}
 		}
 		if fn > realClipMisses[name] {
 			t.Errorf("%s: missed %d labelled events, %d known (docs/ACCURACY.md)", name, fn, realClipMisses[name])

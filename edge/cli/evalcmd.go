@@ -32,6 +32,11 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 type truthFile struct {
 	Violations []eval.Event `json:"violations"`
 	Start      time.Time    `json:"start"` // the clip's wall-clock start, when known
+	// Crossings are the road users that entered each counted zone, each once (optional).
+	Crossings []struct {
+		Zone string `json:"zone"`
+		N    int    `json:"n"`
+	} `json:"crossings"`
 }
 
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
@@ -65,6 +70,13 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		if v.Type == "" || v.Zone == "" || v.T < 0 {
 			return fmt.Errorf("truth %s: violations[%d]: needs type, zone and t >= 0", *truthPath, i)
 		}
+	}
+	truthCounts := map[string]int{}
+	for i, c := range truth.Crossings {
+		if c.Zone == "" || c.N < 0 {
+			return fmt.Errorf("truth %s: crossings[%d]: needs zone and n >= 0", *truthPath, i)
+		}
+		truthCounts[c.Zone] += c.N
 	}
 	src, err := camera.OpenFile(*clip)
 	if err != nil {
@@ -116,17 +128,27 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		got = append(got, eval.Event{Type: e.Type, Zone: e.Zone, T: e.Time.Sub(start).Seconds()})
 	}
-	if !*asJSON && len(counted) > 0 {
+	r := eval.Compare(truth.Violations, got, tolerance.Seconds())
+	r.CompareCounts(truthCounts, counted)
+	if !*asJSON && len(counted)+len(truthCounts) > 0 {
 		zones := make([]string, 0, len(counted))
 		for z := range counted {
 			zones = append(zones, z)
 		}
+		for z := range truthCounts {
+			if _, ok := counted[z]; !ok {
+				zones = append(zones, z)
+			}
+		}
 		sort.Strings(zones)
 		for _, z := range zones {
-			defer fmt.Fprintf(stdout, "road users counted in %s: %d\n", z, counted[z])
+			if n, ok := truthCounts[z]; ok {
+				defer fmt.Fprintf(stdout, "road users counted in %s: %d (truth %d)\n", z, counted[z], n)
+			} else {
+				defer fmt.Fprintf(stdout, "road users counted in %s: %d\n", z, counted[z])
+			}
 		}
 	}
-	r := eval.Compare(truth.Violations, got, tolerance.Seconds())
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}

@@ -23,9 +23,34 @@ type Score struct {
 	Recall    float64 `json:"recall"`    // 1 when there was nothing to find
 }
 
-// Report holds every type present in the truth or the detections.
+// Report holds every type present in the truth or the detections, and, when the truth
+// counts road users, the counts per zone.
 type Report struct {
-	Types map[string]Score `json:"types"`
+	Types  map[string]Score `json:"types"`
+	Counts map[string]Count `json:"counts,omitempty"`
+}
+
+// Count is one zone's road users: the truth's and the pipeline's.
+type Count struct {
+	Truth   int      `json:"truth"`
+	Counted int      `json:"counted"`
+	Error   *float64 `json:"error,omitempty"` // (counted − truth) / truth; absent when the truth is 0
+}
+
+// CompareCounts adds the counts of every zone the truth counts to r.
+func (r *Report) CompareCounts(truth, counted map[string]int) {
+	if len(truth) == 0 {
+		return
+	}
+	r.Counts = map[string]Count{}
+	for z, n := range truth {
+		c := Count{Truth: n, Counted: counted[z]}
+		if n > 0 {
+			e := float64(c.Counted-n) / float64(n)
+			c.Error = &e
+		}
+		r.Counts[z] = c
+	}
 }
 
 // Compare matches detections to truth, closest in time first, within tolerance seconds.

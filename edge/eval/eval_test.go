@@ -23,3 +23,21 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("ped %+v", p)
 	}
 }
+
+func TestCompareCounts(t *testing.T) {
+	var r Report
+	r.CompareCounts(nil, map[string]int{"a": 3})
+	if r.Counts != nil {
+		t.Fatalf("no truth counts: %+v", r.Counts)
+	}
+	r.CompareCounts(map[string]int{"a": 10, "b": 0, "c": 4}, map[string]int{"a": 9, "b": 2})
+	if c := r.Counts["a"]; c.Counted != 9 || c.Error == nil || *c.Error != -0.1 {
+		t.Fatalf("a: %+v", c)
+	}
+	if c := r.Counts["b"]; c.Counted != 2 || c.Error != nil {
+		t.Fatalf("b (truth 0): %+v", c)
+	}
+	if c := r.Counts["c"]; c.Counted != 0 || *c.Error != -1 {
+		t.Fatalf("c (none counted): %+v", c)
+	}
+}

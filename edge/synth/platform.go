@@ -63,6 +63,7 @@ type person struct {
 	inEdge  bool
 	inTrack bool
 	edgeAt  float64
+	counted bool // entered the danger strip once already: a road user counts once
 }
 
 func (p *person) box() edge.Box {
@@ -76,7 +77,7 @@ type platformWorld struct {
 	people  []*person
 	next    float64
 	truth   *Truth
-	entries int // people entering the danger strip, for exposure
+	entries int // people who entered the danger strip (each once), for exposure
 }
 
 func newPlatformWorld(cfg Config, truth *Truth) *platformWorld {
@@ -222,7 +223,10 @@ func (w *platformWorld) judge(p *person) {
 	inEdge := p.y >= warnY && p.y < edgeY
 	if inEdge && !p.inEdge {
 		p.edgeAt = w.t
-		w.entries++
+		if !p.counted {
+			p.counted = true
+			w.entries++
+		}
 	}
 	if !inEdge && p.inEdge && w.t-p.edgeAt >= platformDwellS {
 		w.truth.Violations = append(w.truth.Violations, TruthEvent{Type: wire.PlatformEdgeIntrusion, T: round3(p.edgeAt + platformDwellS), Site: PlatformSite, Zone: EdgeZone})
