@@ -43,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("eval")
 	scenePath := fs.String("scene", "", "scene file (required)")
 	clip := fs.String("clip", "", "video file (required)")
-	truthPath := fs.String("truth", "", "ground truth JSON with a violations list of {type, t, zone} (required)")
+	truthPath := fs.String("truth", "", "ground truth JSON with a violations list of {type, t, zone} and, optionally, crossings of {zone, n} (required)")
 	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
 	asJSON := fs.Bool("json", false, "print JSON")
 	list := fs.Bool("list", false, "also list every truth event and detection, to find what was missed")
