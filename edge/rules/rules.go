@@ -48,10 +48,10 @@ func newLine(p [2]scene.Point, dir scene.Point, fw, fh float32) line {
 	return ln
 }
 
-// held is a crossing on red waiting for the confirm line.
+// held is a stop line crossing waiting for the confirm line.
 type held struct {
 	t   time.Time        // the stop line crossing
-	sig edge.SignalState // the signal then
+	sig edge.SignalState // the approach's signal then (zero: none)
 }
 
 type trackState struct {
@@ -245,10 +245,9 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			lead := a.stop.frontPast(tk.Box, a.front)
 			within := a.stop.within(tk.Box)
 			if h := &st.held[i]; !h.t.IsZero() && a.confirm.frontPast(tk.Box, a.front) > 0 {
-				sig, t := h.sig, h.t // a copy only here: taking h's address would move it to the heap every frame
+				at, sig := h.t, h.sig
 				*h = held{}
-				sink.Event(edge.Event{Type: wire.RedLightRunning, Time: t, Site: a.Site, Zone: a.ID,
-					Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &sig})
+				a.judge(tk, at, sig, sink)
 			}
 			switch {
 			case lead <= 0 && within:
@@ -269,31 +268,19 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				continue
 			}
 			st.crossed[i] = true
-			if tk.Class == edge.ClassUnknown {
-				continue
-			}
-			a.count.N[tk.Class]++
-			if !tk.Class.Motor() || a.signal < 0 || a.signal >= len(signals) {
-				continue
-			}
-			sig := signals[a.signal]
-			if sig.Light != edge.Red {
-				continue
-			}
-			if sig.OnsetSeen && now.Sub(sig.Since).Seconds() < a.GraceS {
-				continue
+			var sig edge.SignalState
+			if a.signal >= 0 && a.signal < len(signals) {
+				sig = signals[a.signal]
 			}
 			if a.confirm != nil {
-				// Judged in a later frame, once the front passes the confirm line. Not in this
-				// one even if it is past it already: a box that jumps past both lines at once
-				// is a track that switched to another road user (seen in the Hanoi queue,
-				// where a waiting rider's track jumped 170 px into the junction).
+				// Counted and judged in a later frame, once the front passes the confirm line.
+				// Not in this one even if it is past it already: a box that jumps past both
+				// lines at once is a track that switched to another road user (seen in the
+				// Hanoi queue, where a waiting rider's track jumped 170 px into the junction).
 				st.held[i] = held{t: now, sig: sig}
 				continue
 			}
-			s := sig
-			sink.Event(edge.Event{Type: wire.RedLightRunning, Time: now, Site: a.Site, Zone: a.ID,
-				Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})
+			a.judge(tk, now, sig, sink)
 		}
 	}
 	for _, id := range ended {
@@ -525,6 +512,24 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 		a := &e.areas[i]
 		a.count.Start, a.count.N = b, [edge.NumClasses]int{}
 	}
+}
+
+// judge counts a road user that crossed the approach at time at, when its signal showed sig,
+// and reports a motor vehicle that crossed on red after the grace.
+func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink Sink) {
+	if tk.Class == edge.ClassUnknown {
+		return
+	}
+	a.count.N[tk.Class]++
+	if !tk.Class.Motor() || a.signal < 0 || sig.Light != edge.Red {
+		return
+	}
+	if sig.OnsetSeen && at.Sub(sig.Since).Seconds() < a.GraceS {
+		return
+	}
+	s := sig // a copy only here: the parameter's address would move it to the heap at every call
+	sink.Event(edge.Event{Type: wire.RedLightRunning, Time: at, Site: a.Site, Zone: a.ID,
+		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})
 }
 
 // frontPast returns how far the vehicle's front is past the line: the point front of the way

@@ -166,9 +166,9 @@ func TestFrontOfTheBox(t *testing.T) {
 	}
 }
 
-// With a confirm line, a crossing on red is an event once the vehicle's front passes that line
-// too, stamped with the stop line's time; a vehicle that stops between the two lines, or whose
-// track ends there, is none.
+// With a confirm line, a crossing is counted, and on red is an event, once the vehicle's front
+// passes that line too, stamped with the stop line's time; a vehicle that stops between the two
+// lines, or whose track ends there, is neither.
 func TestConfirmLine(t *testing.T) {
 	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
 	if err != nil {
@@ -204,6 +204,14 @@ func TestConfirmLine(t *testing.T) {
 			}
 			if len(out.events) != c.events {
 				t.Fatalf("events %+v, want %d", out.events, c.events)
+			}
+			e.Flush(out)
+			n := 0
+			for _, k := range out.counts {
+				n += k.N[edge.Car]
+			}
+			if n != c.events {
+				t.Fatalf("counted %d, want %d", n, c.events)
 			}
 			if c.events == 1 {
 				// The stop line is crossed at y = 50 - 0.5 (margin 1.4) → frame 21; the confirm

@@ -114,10 +114,11 @@ type Approach struct {
 	// from the bottom, its front bumper meets the road).
 	Front float64 `yaml:"front,omitempty"`
 	// ConfirmLine, optional, is a second line past the stop line, usually the far side of the
-	// crosswalk, as red-light cameras use a second loop. With it, a crossing on red is an
-	// event only once the vehicle's front passes this line too (the event keeps the stop
-	// line's time and time into red): a vehicle that stops over the stop line, or a waiting
-	// queue whose boxes jitter at it, runs no red. Without it, the stop line alone decides.
+	// crosswalk, as red-light cameras use a second loop. With it, a crossing is counted, and
+	// on red is an event, only once the vehicle's front passes this line too, in a later frame
+	// (the event keeps the stop line's time and time into red): a vehicle that stops over the
+	// stop line, or a waiting queue whose boxes wobble at it, neither runs a red nor counts.
+	// Without it, the stop line alone decides.
 	ConfirmLine *[2]Point `yaml:"confirm_line,omitempty"`
 }
 
