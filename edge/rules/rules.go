@@ -273,10 +273,11 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				sig = signals[a.signal]
 			}
 			if a.confirm != nil {
-				// Counted and judged in a later frame, once the front passes the confirm line.
-				// Not in this one even if it is past it already: a box that jumps past both
-				// lines at once is a track that switched to another road user (seen in the
-				// Hanoi queue, where a waiting rider's track jumped 170 px into the junction).
+				// Counted and judged in a later measured frame with the front past the confirm
+				// line. Not in this one even if it is past it already: a box that jumps past
+				// both lines at once may be a track that switched to another road user (in the
+				// Hanoi queue a waiting rider's track jumped 170 px into the junction at 13.4 s;
+				// it was not measured again, and judging it at once raised a false event).
 				st.held[i] = held{t: now, sig: sig}
 				continue
 			}
