@@ -26,6 +26,15 @@ type sink struct {
 func (s *sink) Event(e edge.Event) { s.events = append(s.events, e) }
 func (s *sink) Count(c edge.Count) { s.counts = append(s.counts, c) }
 
+// counted returns the road users of class in every count record so far.
+func (s *sink) counted(class edge.Class) int {
+	n := 0
+	for _, k := range s.counts {
+		n += k.N[class]
+	}
+	return n
+}
+
 var base = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 
 // drive moves a car north (up) through x=60% from y=70% to stopAt (fractions of a 100×100 frame).
@@ -80,11 +89,7 @@ func TestRedLight(t *testing.T) {
 			if len(out.events) != c.events {
 				t.Fatalf("events %+v, want %d", out.events, c.events)
 			}
-			n := 0
-			for _, k := range out.counts {
-				n += k.N[c.class]
-			}
-			if n != c.counts {
+			if n := out.counted(c.class); n != c.counts {
 				t.Fatalf("counted %d crossings, want %d", n, c.counts)
 			}
 			if c.events == 1 {
@@ -206,11 +211,7 @@ func TestConfirmLine(t *testing.T) {
 				t.Fatalf("events %+v, want %d", out.events, c.events)
 			}
 			e.Flush(out)
-			n := 0
-			for _, k := range out.counts {
-				n += k.N[edge.Car]
-			}
-			if n != c.events {
+			if n := out.counted(edge.Car); n != c.events {
 				t.Fatalf("counted %d, want %d", n, c.events)
 			}
 			if c.events == 1 {
