@@ -57,7 +57,7 @@ type held struct {
 type trackState struct {
 	before  []bool // per approach: the track was seen with its front before the line
 	crossed []bool // per approach: the crossing was already judged
-	held    []held // per approach: a crossing on red waiting for the confirm line (zero t: none)
+	held    []held // per approach: a crossing waiting for the confirm line (zero t: none)
 	spanned []bool // per approach: the box centre was over the line's span in an earlier frame
 	areas   []areaState
 	jay     areaState // in a roadway outside every crosswalk
