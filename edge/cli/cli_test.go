@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
@@ -292,6 +294,41 @@ func TestSceneDraw(t *testing.T) {
 	}
 	if code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", out+".jpg"); code == 0 || !strings.Contains(stderr, ".png") {
 		t.Fatalf("non-png out: %d %q", code, stderr)
+	}
+}
+
+// scene draw --tracks runs the detector and tracker up to --at and draws the road users there.
+func TestSceneDrawTracks(t *testing.T) {
+	dir := sharedClip(t)
+	sc, err := scene.Load(filepath.Join(dir, "scene.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks, w, h, err := tracksAt(context.Background(), sc, filepath.Join(dir, synth.ClipName), 20*time.Second)
+	if err != nil || len(tracks) == 0 || w != 640 || h != 480 {
+		t.Fatalf("tracks at 20 s: %d in %dx%d, %v", len(tracks), w, h, err)
+	}
+	plain, drawn := filepath.Join(t.TempDir(), "plain.png"), filepath.Join(t.TempDir(), "tracks.png")
+	for _, c := range []struct {
+		out   string
+		extra []string
+	}{{plain, nil}, {drawn, []string{"--tracks"}}} {
+		args := append([]string{"scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", c.out, "--at", "20s"}, c.extra...)
+		if code, _, stderr := run(args...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	a, b := gocv.IMRead(plain, gocv.IMReadColor), gocv.IMRead(drawn, gocv.IMReadColor)
+	defer a.Close()
+	defer b.Close()
+	diff := gocv.NewMat()
+	defer diff.Close()
+	gocv.AbsDiff(a, b, &diff)
+	gray := gocv.NewMat()
+	defer gray.Close()
+	gocv.CvtColor(diff, &gray, gocv.ColorBGRToGray)
+	if n := gocv.CountNonZero(gray); n < 50*len(tracks) {
+		t.Fatalf("%d pixels drawn for %d tracks", n, len(tracks))
 	}
 }
 

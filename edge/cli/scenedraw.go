@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"gocv.io/x/gocv"
 
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -19,13 +22,14 @@ import (
 // runScene is 'crosswatch-edge scene draw': the scene over a frame of the clip, to PNG.
 func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "draw" {
-		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s]")
+		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s] [--tracks]")
 	}
 	fs := newFlags("scene draw")
 	scenePath := fs.String("scene", "", "scene file (required)")
 	clip := fs.String("clip", "", "video file (required)")
 	out := fs.String("out", "", "PNG to write (required)")
 	at := fs.Duration("at", 0, "stream time of the frame to draw on")
+	withTracks := fs.Bool("tracks", false, "also run the scene's detector and tracker from the clip's start to --at and draw the road users tracked there, each with a dot where the rules judge its front")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -39,6 +43,13 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var tracks []edge.Track
+	var tw, th int
+	if *withTracks {
+		if tracks, tw, th, err = tracksAt(ctx, sc, *clip, *at); err != nil {
+			return err
+		}
+	}
 	src, err := camera.OpenFile(*clip)
 	if err != nil {
 		return err
@@ -50,9 +61,48 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("clip %s: no frame at %v: %w", *clip, *at, err)
 	}
 	vision.DrawScene(&fr.Mat, sc)
+	vision.DrawTracks(&fr.Mat, tracks, tw, th, sc)
 	if !gocv.IMWrite(*out, fr.Mat) {
 		return fmt.Errorf("--out %s: cannot write the PNG", *out)
 	}
 	fmt.Fprintf(stdout, "scene %s drawn over the frame at %v of %s: %s\n", *scenePath, fr.Pos.Truncate(time.Millisecond), *clip, *out)
 	return nil
+}
+
+// untilSource is a clip that ends after stream time end.
+type untilSource struct {
+	*camera.File
+	end time.Duration
+}
+
+func (u untilSource) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
+	if err := u.File.ReadAfter(fr, notBefore); err != nil {
+		return err
+	}
+	if fr.Pos > u.end {
+		return io.EOF
+	}
+	return nil
+}
+
+// tracksAt runs the scene's pipeline over the clip up to stream time at and returns the
+// tracks of the last frame it analysed, in pixels of a w×h analysed frame.
+func tracksAt(ctx context.Context, sc *scene.Scene, clip string, at time.Duration) (tracks []edge.Track, w, h int, err error) {
+	src, err := camera.OpenFile(clip)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer src.Close()
+	var mem memOutbox
+	p, err := pipeline.New(pipeline.Config{Device: "draw", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+		CountPeriod: time.Minute, Models: modelsIfAny(sc)}, untilSource{src, at}, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer p.Close()
+	if _, err := p.Run(ctx, nil); err != nil {
+		return nil, 0, 0, err
+	}
+	tracks, w, h = p.Tracks()
+	return tracks, w, h, nil
 }

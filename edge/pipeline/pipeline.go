@@ -103,6 +103,7 @@ type Pipeline struct {
 	// The frame being analysed and its tracks, for evidence images made inside rules.Step.
 	curFrame  gocv.Mat
 	curTracks []edge.Track
+	w, h      int // the analysed frame's size
 	people    []edge.Box
 	stats     Stats
 	err       error
@@ -171,7 +172,7 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		}
 		det = vision.NewClassical(w, h, s.Detector, s.Masks, exclude)
 	}
-	p := &Pipeline{cfg: cfg, src: src, ob: ob, notify: notify, log: log,
+	p := &Pipeline{cfg: cfg, src: src, ob: ob, notify: notify, log: log, w: w, h: h,
 		prep:    vision.NewPrep(w, h),
 		gate:    vision.NewGate(w, h),
 		det:     det,
@@ -375,6 +376,12 @@ func (p *Pipeline) commit(ctx context.Context) error {
 // SignalDisagreements returns how often two signal-state sources disagreed. Safe for
 // concurrent use.
 func (p *Pipeline) SignalDisagreements() int { return p.sources.Disagreements() }
+
+// Tracks returns a copy of the last analysed frame's tracks, in pixels of the analysed frame,
+// whose size it also returns. For drawing, after Run.
+func (p *Pipeline) Tracks() (tracks []edge.Track, w, h int) {
+	return append([]edge.Track(nil), p.curTracks...), p.w, p.h
+}
 
 // ViewChanges returns how often the camera's picture changed almost entirely at once, and the
 // stream time of the latest. Safe for concurrent use.

@@ -110,8 +110,8 @@ type Approach struct {
 	// camera or across it, where that edge is the front bumper. For traffic driving away from
 	// a high camera the leading edge is the roof or the rider's head, which passes the line
 	// while the wheels are still short of it: 0.3–0.5 puts the judged point at the front
-	// wheels (estimate it on a frame from a vehicle waiting at the line: how far up its box,
-	// from the bottom, its front bumper meets the road).
+	// wheels (scene draw --tracks shows the judged point on every tracked road user: set it
+	// where a vehicle waiting at the line meets the road with its front).
 	Front float64 `yaml:"front,omitempty"`
 	// ConfirmLine, optional, is a second line past the stop line, usually the far side of the
 	// crosswalk, as red-light cameras use a second loop. With it, a crossing is counted, and
