@@ -112,7 +112,7 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 		d.indices[i] = -1 // gocv v0.31 leaves unused slots at 0, which would keep box 0
 	}
 	d.nmsIn = append(d.nmsIn[:0], d.boxes...)
-	shift := image.Pt(2*int(fw)+2*frame.Cols(), 0)
+	shift := image.Pt(4*frame.Cols(), 0) // boxes reach at most a frame width past its edges
 	for i, c := range d.cls {
 		if c == edge.Person {
 			d.nmsIn[i] = d.nmsIn[i].Add(shift)
