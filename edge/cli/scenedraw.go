@@ -14,6 +14,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
+	"github.com/crosswatch/crosswatch/edge/rules"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -61,7 +62,14 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("clip %s: no frame at %v: %w", *clip, *at, err)
 	}
 	vision.DrawScene(&fr.Mat, sc)
-	vision.DrawTracks(&fr.Mat, tracks, tw, th, sc)
+	vision.DrawTracks(&fr.Mat, tracks, tw, th, func(b edge.Box) [][2]float32 {
+		var out [][2]float32
+		for _, a := range sc.Approaches {
+			x, y := rules.FrontPoint(a, b, tw, th)
+			out = append(out, [2]float32{x, y})
+		}
+		return out
+	})
 	if !gocv.IMWrite(*out, fr.Mat) {
 		return fmt.Errorf("--out %s: cannot write the PNG", *out)
 	}

@@ -533,6 +533,20 @@ func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink
 		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})
 }
 
+// FrontPoint returns the point of box b (pixels of a w×h frame) that approach a judges as the
+// road user's front: on the box's centre, moved along the stop line's normal to where the
+// crossing test measures (see scene.Approach.Front). For drawing.
+func FrontPoint(a scene.Approach, b edge.Box, w, h int) (x, y float32) {
+	l := newLine(a.StopLine, a.Direction, float32(w), float32(h))
+	front := float32(a.Front)
+	if front == 0 {
+		front = 1
+	}
+	centre := (l.past(b, true) + l.past(b, false)) / 2
+	k := l.frontPast(b, front) - centre
+	return (b.X0+b.X1)/2 + k*l.nx, (b.Y0+b.Y1)/2 + k*l.ny
+}
+
 // frontPast returns how far the vehicle's front is past the line: the point front of the way
 // from the box's back corner to its leading corner (along the direction of travel).
 func (l *line) frontPast(b edge.Box, front float32) float32 {

@@ -24,39 +24,27 @@ var (
 )
 
 // DrawTracks draws tracked road users over img: each box (given in pixels of a w×h analysed
-// frame) with its class and track number, and for every approach of s a dot where the rules
-// judge the road user's front (the approach's front, along its direction of travel), so that
-// a person can check front against a waiting vehicle's wheels.
-func DrawTracks(img *gocv.Mat, tracks []edge.Track, w, h int, s *scene.Scene) {
+// frame) with its class and track number, and a dot at each point fronts returns for it (in
+// the same pixels; nil: none), so that a person can check where the rules judge its front.
+func DrawTracks(img *gocv.Mat, tracks []edge.Track, w, h int, fronts func(edge.Box) [][2]float32) {
 	if w <= 0 || h <= 0 {
 		return
 	}
-	sx, sy := float64(img.Cols())/float64(w), float64(img.Rows())/float64(h)
+	sx, sy := float32(img.Cols())/float32(w), float32(img.Rows())/float32(h)
 	thick := max(1, img.Cols()/480)
 	for _, t := range tracks {
 		b := t.Box
 		if t.Meas.Area() > 0 {
 			b = t.Meas
 		}
-		r := image.Rect(int(float64(b.X0)*sx), int(float64(b.Y0)*sy), int(float64(b.X1)*sx), int(float64(b.Y1)*sy))
+		r := image.Rect(int(b.X0*sx), int(b.Y0*sy), int(b.X1*sx), int(b.Y1*sy))
 		gocv.Rectangle(img, r, colRoadUser, thick)
 		gocv.PutText(img, t.Class.String()+" "+strconv.Itoa(t.ID), r.Min.Add(image.Pt(2, -3)), gocv.FontHersheySimplex, 0.35*float64(thick), colRoadUser, thick)
-		for _, a := range s.Approaches {
-			front := a.Front
-			if front == 0 {
-				front = 1
-			}
-			// The box's depth along the direction of travel (pixels of img), from its back.
-			dx, dy := a.Direction.X*float64(img.Cols()), a.Direction.Y*float64(img.Rows())
-			n := math.Hypot(dx, dy)
-			if n == 0 {
-				continue
-			}
-			dx, dy = dx/n, dy/n
-			cx, cy := float64(r.Min.X+r.Max.X)/2, float64(r.Min.Y+r.Max.Y)/2
-			depth := math.Abs(dx)*float64(r.Dx()) + math.Abs(dy)*float64(r.Dy())
-			k := (front - 0.5) * depth
-			gocv.Circle(img, image.Pt(int(cx+dx*k), int(cy+dy*k)), 2+thick, colStopLine, -1)
+		if fronts == nil {
+			continue
+		}
+		for _, p := range fronts(b) {
+			gocv.Circle(img, image.Pt(int(p[0]*sx), int(p[1]*sy)), 2+thick, colStopLine, -1)
 		}
 	}
 }
