@@ -175,9 +175,14 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
   const withEvidence = events.filter((e) => e.has_evidence).length;
   assert.ok(withEvidence > 0, "the fixture attaches evidence to some events");
   assert.equal(await page.locator("#feed img.thumb").count(), withEvidence);
-  const thumb = page.locator("#feed img.thumb").first();
-  await thumb.scrollIntoViewIfNeeded();
-  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await thumb.elementHandle());
+  // A live change (a device's late status, say) may redraw the page at any moment, so the image
+  // is found afresh on every poll rather than held as a handle that a redraw detaches.
+  await page.waitForFunction(() => {
+    const img = document.querySelector("#feed img.thumb");
+    if (!img) return false;
+    img.scrollIntoView({ block: "nearest" });
+    return img.complete && img.naturalWidth > 0;
+  });
   // More events on request.
   await page.click("[data-key=more-events]");
   await page.waitForFunction(() => document.querySelectorAll("#feed li").length === 36);
