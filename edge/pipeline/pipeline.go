@@ -311,6 +311,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 				p.viewWarned, p.viewWarnedN = sl.pos, p.stats.ViewChanges
 			}
 			p.tracker.Reset()
+			p.rules.Restart(now)
 			if r, ok := p.det.(relearner); ok {
 				r.Relearn()
 			}

@@ -171,6 +171,57 @@ func TestZoneCounts(t *testing.T) {
 	}
 }
 
+// A zone counts each road user once, not each track: a track that begins inside the zone in
+// mid-picture next to a counted road user is that road user again (the tracker lost them as
+// two people passed, or the detector gave a second box). Road users there when the view
+// begins, coming in at the frame's border, or first found inside away from everyone counted
+// are counted.
+func TestZoneCountsOncePerRoadUser(t *testing.T) {
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	at := func(f int) time.Time { return base.Add(time.Duration(f) * 100 * time.Millisecond) }
+	person := func(id int, x, y float32) edge.Track {
+		return edge.Track{ID: id, Box: edge.Box{X0: x - 2, Y0: y - 8, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: 10}
+	}
+	step := func(from, to int, ended []int, tracks ...edge.Track) {
+		for f := from; f < to; f++ {
+			e.Step(at(f), nil, tracks, ended, out)
+			ended = nil
+		}
+	}
+	counts := func() map[string]int {
+		e.Flush(out)
+		got := map[string]int{}
+		for _, c := range out.counts {
+			got[c.Zone] += c.N[edge.Person]
+		}
+		out.counts = nil
+		return got
+	}
+	// Two people side by side on the crosswalk, and one at the platform edge, when the view begins.
+	step(0, 40, nil, person(1, 50, 25), person(2, 53, 25), person(10, 6, 45))
+	// Track 1 breaks; track 5 begins where it was: the same person.
+	step(40, 50, []int{1}, person(5, 51, 25), person(2, 53, 25), person(10, 6, 45))
+	// Track 6 is first found inside, away from everyone counted: a person the detector found late.
+	step(50, 60, nil, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(10, 6, 45))
+	// At the platform edge, track 10 ends and track 11 comes in at the frame's border beside it.
+	step(60, 70, []int{10}, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(11, 1, 45))
+	if got := counts(); got["cw-veh"] != 3 || got["edge-1"] != 2 {
+		t.Fatalf("counts %v, want cw-veh 3 (1, 2 and 6; not 5) and edge-1 2 (10 and 11)", got)
+	}
+	// The camera's view changes: every track ends, and whoever is in the new view is counted.
+	e.Restart(at(70))
+	step(70, 71, []int{5, 2, 6, 11})
+	step(71, 80, nil, person(12, 51, 25))
+	if got := counts(); got["cw-veh"] != 1 {
+		t.Fatalf("after a new view: counts %v, want cw-veh 1", got)
+	}
+}
+
 // A person whose track breaks and comes back as a new track at the same place is one event;
 // a second person at the same place while the first is still in view is another.
 func TestRepeatAfterTrackBreak(t *testing.T) {

@@ -61,6 +61,9 @@ type trackState struct {
 	spanned []bool // per approach: the box centre was over the line's span in an earlier frame
 	areas   []areaState
 	jay     areaState // in a roadway outside every crosswalk
+	// arrived: the track began as a road user coming into view (at the frame's border, or
+	// while the view itself was new), not in the middle of the picture. See Engine.arrival.
+	arrived bool
 }
 
 // areaState is one track's history with one polygon zone.
@@ -71,7 +74,7 @@ type areaState struct {
 	entered  time.Time // when the current visit began
 	lastIn   time.Time // the last frame seen inside
 	fired    bool      // this visit's event was emitted
-	counted  bool      // this track's entry was counted
+	counted  bool      // this track was counted in the zone, or found to be one counted already
 	judged   bool      // a crosswalk entry was judged against its signal
 	entryIdx int       // for jaywalking: the roadway entered
 	boarding time.Time // platform edge: the last frame of this visit with a train boarding
@@ -99,6 +102,9 @@ type area struct {
 	count  edge.Count
 	counts bool // counts entries by people and cycles
 	recent [4]recentEvent
+	// counted is where the road users counted lately were last seen in the zone, to tell a
+	// track that broke and began again from a road user not yet counted.
+	counted [16]recentEvent
 }
 
 // recentEvent is where an area's rule fired and when its track was last seen in the area. A
@@ -159,12 +165,17 @@ type Engine struct {
 	bucket     time.Time // start of the current count period
 	margin     float32   // pixels: a person this close to a crosswalk is on it
 	radius     float32   // pixels: repeatRadius
+	w, h       float32   // the analysed frame
+	// view is when the current view began: the first frame, or the last Restart. A track that
+	// begins within arrivalWindow of it was in view already; later, one that begins inside a
+	// zone away from the frame's border is a road user already there, whose track broke.
+	view time.Time
 }
 
 // New returns an engine for a scene analysed at w×h pixels, counting in periods of period.
 func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
-	e := &Engine{tracks: map[int]*trackState{}, period: period}
 	fw, fh := float32(w), float32(h)
+	e := &Engine{tracks: map[int]*trackState{}, period: period, w: fw, h: fh}
 	diag := float32(math.Hypot(float64(w), float64(h)))
 	for _, a := range s.Approaches {
 		ap := approach{Approach: a, stop: newLine(a.StopLine, a.Direction, fw, fh),
@@ -224,6 +235,9 @@ func signalIndex(s *scene.Scene, id string) int {
 // signal; tracks and ended come from the tracker.
 func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.Track, ended []int, sink Sink) {
 	e.rollCounts(now, sink)
+	if e.view.IsZero() {
+		e.view = now
+	}
 	for _, tk := range tracks {
 		if tk.Misses > 0 {
 			continue // coasting: position is a prediction, not evidence
@@ -234,7 +248,8 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		st := e.tracks[tk.ID]
 		if st == nil {
 			n := len(e.approaches)
-			st = &trackState{before: make([]bool, n), crossed: make([]bool, n), spanned: make([]bool, n), held: make([]held, n), areas: make([]areaState, len(e.areas))}
+			st = &trackState{before: make([]bool, n), crossed: make([]bool, n), spanned: make([]bool, n), held: make([]held, n), areas: make([]areaState, len(e.areas)),
+				arrived: e.arrival(now, tk.Box)}
 			e.tracks[tk.ID] = st
 		}
 		if tk.Class == edge.Person || tk.Class == edge.Bicycle {
@@ -309,12 +324,25 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 		if in && as.fired {
 			a.touch(tk.ID, x, y, now)
 		}
+		if in && as.counted {
+			a.touchCounted(tk.ID, x, y, now)
+		}
 		if !as.inside || as.lastIn.Sub(as.entered) < confirm {
 			continue
 		}
+		// Counted once per road user, decided when the track is confirmed in the zone. A track
+		// that begins inside a zone in mid-picture, next to where a counted road user is or
+		// just was, is that road user again: the track broke (two people passed each other,
+		// the detector gave a second box), and counting it would inflate the zone's rates. It
+		// takes the counted one's place, so its own breaks are not counted either. One that
+		// entered from outside the zone, came into the picture, or was there when the view
+		// began is counted.
 		if a.counts && !as.counted {
 			as.counted = true
-			a.count.N[tk.Class]++
+			if as.outside || st.arrived || !a.nearCounted(tk.ID, x, y, now, e.radius) {
+				a.count.N[tk.Class]++
+			}
+			a.touchCounted(tk.ID, x, y, now)
 		}
 		if tk.Class != edge.Person {
 			continue
@@ -400,6 +428,51 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 	}
 	sink.Event(edge.Event{Type: wire.Jaywalking, Time: jay.entered, Site: r.site, Zone: r.id,
 		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
+}
+
+// Restart begins a new view at now, as after the camera's view changed and every track ended:
+// the road users then in view are counted where they are first seen.
+func (e *Engine) Restart(now time.Time) { e.view = now }
+
+// arrivalWindow is how long after a view begins a new track counts as in view already: time for
+// the detector to find everyone (a background model learns for its first 2 s).
+const arrivalWindow = 3 * time.Second
+
+// borderMargin is how close to the frame's border (a fraction of its width or height) a track's
+// first box must come to count as arriving from outside the picture.
+const borderMargin = 0.02
+
+// arrival reports whether a track first seen at now with box b came into view then: early in
+// the view, or at the frame's border.
+func (e *Engine) arrival(now time.Time, b edge.Box) bool {
+	mx, my := borderMargin*e.w, borderMargin*e.h
+	return now.Sub(e.view) <= arrivalWindow || b.X0 <= mx || b.Y0 <= my || b.X1 >= e.w-mx || b.Y1 >= e.h-my
+}
+
+// touchCounted notes that track, counted in the area, is in it at (x, y).
+func (a *area) touchCounted(track int, x, y float32, now time.Time) {
+	oldest := 0
+	for i, r := range a.counted {
+		if r.track == track && !r.t.IsZero() {
+			a.counted[i] = recentEvent{x, y, now, track}
+			return
+		}
+		if r.t.Before(a.counted[oldest].t) {
+			oldest = i
+		}
+	}
+	a.counted[oldest] = recentEvent{x, y, now, track}
+}
+
+// nearCounted reports whether another track counted in the area was within radius of (x, y)
+// less than repeatWindow ago.
+func (a *area) nearCounted(track int, x, y float32, now time.Time, radius float32) bool {
+	for _, r := range a.counted {
+		if !r.t.IsZero() && r.track != track && now.Sub(r.t) < repeatWindow && (r.x-x)*(r.x-x)+(r.y-y)*(r.y-y) < radius*radius {
+			return true
+		}
+	}
+	return false
 }
 
 // touch notes that track, whose event the area remembers, is still in the area at (x, y).
