@@ -401,7 +401,8 @@ var realClipFalsePositives = map[string]int{
 // realClipMisses is how many labelled events each real-clip scene misses today, all explained
 // in docs/ACCURACY.md; TestEvalRealClips fails if a change misses more.
 var realClipMisses = map[string]int{
-	"rlv_uvhnael_16h15": 4, // the classical detector in a dense motorbike queue
+	"rlv_uvhnael_16h15":      4, // the classical detector in a dense motorbike queue
+	"ped_roxaaaaa_crosswalk": 2, // the classical detector: near the camera the two jaywalkers are car-sized blobs
 }
 
 // realClipCountErrors is how far each real-clip scene's road-user count is from its labelled
@@ -411,6 +412,8 @@ var realClipCountErrors = map[string]int{
 	"rlv_gutomadon_redlight":     1, // a motorcycle waiting at the bar after the cut
 	"rlv_gutomadon_redlight.dnn": 1,
 	"rlv_uvhnael_16h15":          4, // the classical detector misses the four riders of the red phase
+	"ped_roxaaaaa_crosswalk":     1, // the classical detector: one of the two women
+	"ped_roxaaaaa_crosswalk.dnn": 2, // a second box over one person at the start; a sign post seen as a person
 }
 
 func TestEvalRealClips(t *testing.T) {
