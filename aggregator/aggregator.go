@@ -264,11 +264,12 @@ type Bin struct {
 	RoadUsers int            `json:"road_users"`
 }
 
-// Change says what ingest commits changed, for live views: how many new events, the sites
-// whose records may have changed and the devices that reported. It names no event: a view
-// refetches what it shows.
+// Change says what ingest commits changed, for live views: how many new events and count
+// records with road users in them, the sites whose events or counts changed and the devices
+// that reported. It names no event: a view refetches what it shows, if it shows any of it.
 type Change struct {
 	Events      int      `json:"events"`
+	Counts      int      `json:"counts,omitempty"`
 	Sites       []string `json:"sites,omitempty"`
 	Devices     []string `json:"devices,omitempty"`
 	Gaps        int      `json:"gaps,omitempty"`
@@ -278,6 +279,7 @@ type Change struct {
 // Merge adds o to c: counts add up, site and device sets unite.
 func (c *Change) Merge(o Change) {
 	c.Events += o.Events
+	c.Counts += o.Counts
 	c.Gaps += o.Gaps
 	c.DeadLetters += o.DeadLetters
 	c.Sites = union(c.Sites, o.Sites)
@@ -286,7 +288,7 @@ func (c *Change) Merge(o Change) {
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Events == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0
+	return c.Events == 0 && c.Counts == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0
 }
 
 // union appends to a the members of b it lacks; sets here are small (sites, devices).

@@ -243,10 +243,23 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 	g.statsMu.Unlock()
 	if g.notify != nil {
 		c := aggregator.Change{Events: inserted, Gaps: len(b.Gaps), DeadLetters: len(b.DeadLetters)}
+		site := func(id string) {
+			if !slices.Contains(c.Sites, id) {
+				c.Sites = append(c.Sites, id)
+			}
+		}
 		if inserted > 0 {
 			for _, e := range b.Events {
-				if !slices.Contains(c.Sites, e.Site) {
-					c.Sites = append(c.Sites, e.Site)
+				site(e.Site)
+			}
+		}
+		// Road users move a site's rates; a record of a quiet minute changes nothing shown.
+		for _, k := range b.Counts {
+			for _, n := range k.Counts {
+				if n > 0 {
+					c.Counts++
+					site(k.Site)
+					break
 				}
 			}
 		}

@@ -232,4 +232,19 @@ func TestOnCommitTellsWhatChanged(t *testing.T) {
 	if calls != n {
 		t.Fatalf("a batch of duplicates was reported as a change")
 	}
+	// Road users counted at a site change its rates; a quiet minute's record changes nothing shown.
+	counts := func(id string, n int) Message {
+		b, _ := wire.Encode(wire.Counts{V: 1, ID: id, Device: "edge-1", Camera: "cam-1", Site: "plat-5", Zone: "edge-5",
+			Start: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC), PeriodS: 60, Counts: map[string]int{"person": n}})
+		return Message{Topic: wire.Topic("edge-1", wire.KindCounts), Payload: b}
+	}
+	got = aggregator.Change{}
+	feed(counts("c1", 0))
+	if calls != n {
+		t.Fatalf("a count record with nobody in it was reported as a change: %+v", got)
+	}
+	feed(counts("c2", 7))
+	if got.Counts != 1 || got.Events != 0 || strings.Join(got.Sites, ",") != "plat-5" {
+		t.Fatalf("change %+v, want one count record at plat-5", got)
+	}
 }
