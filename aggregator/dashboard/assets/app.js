@@ -135,6 +135,7 @@ async function viewSites(params) {
     h("section", { "aria-labelledby": "plan-h", class: "plan" }, h("h2", { id: "plan-h" }, "Plan view"), planView(shown)));
   // Sparklines come after the first render: the table is readable without them.
   sparklines(shown);
+  shows = (c) => (c.sites || []).length > 0;
 }
 
 function rateCell(site, type) {
@@ -280,6 +281,14 @@ async function viewSite(id, params) {
         h("td", { class: "num" }, fmtInt(c.events)), h("td", {}, c.device ? fmtTime(c.last_record) : "—"));
     })));
 
+  // The site's own devices report every few seconds; this page shows only whether each is online.
+  const siteDevices = new Set(cameras.map((c) => c.device).filter(Boolean));
+  shows = async (c) => {
+    if ((c.sites || []).includes(id)) return true;
+    if (!(c.devices || []).some((d) => siteDevices.has(d))) return false;
+    const now = await api("/api/v1/devices");
+    return now.some((d) => siteDevices.has(d.id) && d.online !== devByID[d.id]?.online);
+  };
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", site.id),
     h("h1", {}, site.name || site.id, " ", h("span", { class: "kind" }, site.kind)),
@@ -333,6 +342,7 @@ async function viewEvent(device, id) {
     }
     throw err;
   }
+  shows = () => false; // a stored event never changes
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + encodeURIComponent(e.site) }, e.site), " › ", e.id),
     h("h1", {}, typeName(e.type)),
@@ -353,6 +363,7 @@ async function viewEvent(device, id) {
 
 async function viewDevices() {
   const [devices, gaps] = await Promise.all([api("/api/v1/devices"), api("/api/v1/gaps")]);
+  shows = (c) => (c.devices || []).length > 0 || c.gaps > 0;
   main.replaceChildren(
     h("h1", {}, "Devices"),
     devices.length ? h("div", { class: "scroll" }, h("table", { id: "devices" },
@@ -385,6 +396,7 @@ async function viewDevices() {
 async function viewCatalog() {
   catalog = null; // the catalog page always shows what the server has now
   const cat = await getCatalog();
+  shows = () => false; // ingest never changes the catalog
   main.replaceChildren(
     h("h1", {}, "Catalog ", h("span", { class: "kind", id: "catalog-version" }, cat.version)),
     h("p", { class: "lede" }, "Severity points deducted from a site's score for each event. A new version re-prices every stored event; each ledger row names the version that priced it."),
@@ -410,13 +422,21 @@ function route() {
   return { name: "sites", run: () => viewSites(params) };
 }
 
+// shows tells (maybe asynchronously) whether a live change touches what the current view shows;
+// each view sets it when drawn. A device reports its status every few seconds: redrawing every view on each
+// report would refetch it all and throw a reader's place in a scrolled table back to the top.
+let shows = () => true;
+
 let rendering = Promise.resolve();
-// render draws the current route. A refresh keeps keyboard focus on the same control.
+// render draws the current route. A refresh keeps keyboard focus on the same control, and the
+// page's and each scrolled box's position.
 function render(refresh) {
   rendering = rendering.then(async () => {
     const r = route();
     const focusKey = refresh && document.activeElement ? document.activeElement.getAttribute("data-key") : null;
     const y = window.scrollY;
+    const boxes = refresh ? [...main.querySelectorAll(".scroll")].map((el) => [el.scrollTop, el.scrollLeft]) : [];
+    shows = () => true; // until the view says what it shows (an error page retries on any change)
     main.setAttribute("aria-busy", "true");
     for (const a of document.querySelectorAll("[data-nav]")) {
       a.toggleAttribute("aria-current", a.dataset.nav === r.name || (r.name === "site" && a.dataset.nav === "sites"));
@@ -430,6 +450,7 @@ function render(refresh) {
     main.setAttribute("aria-busy", "false");
     main.dataset.view = r.name;
     if (refresh) {
+      main.querySelectorAll(".scroll").forEach((el, i) => { if (boxes[i]) [el.scrollTop, el.scrollLeft] = boxes[i]; });
       window.scrollTo(0, y);
       if (focusKey) main.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
     } else {
@@ -450,12 +471,17 @@ function connectLive() {
   const es = new EventSource("/api/v1/stream");
   let timer = null;
   es.addEventListener("ready", () => { liveEl.textContent = "live"; liveEl.className = "live on"; });
-  es.addEventListener("change", (m) => {
+  es.addEventListener("change", async (m) => {
     let c = {};
     try { c = JSON.parse(m.data); } catch (_) { return; }
     liveEl.textContent = `live · updated ${new Date().toLocaleTimeString("en-GB")}` + (c.events ? ` (+${c.events} events)` : "");
-    clearTimeout(timer);
-    timer = setTimeout(() => render(true), 200);
+    await rendering; // judged by the view drawn, not one half drawn
+    let redraw = true;
+    try { redraw = await shows(c); } catch (_) { /* cannot tell: redraw */ }
+    if (!redraw) return;
+    // One redraw for a burst of changes, 200 ms after its first: never postponed further, so a
+    // steady stream of changes cannot starve the page of redraws.
+    if (!timer) timer = setTimeout(() => { timer = null; render(true); }, 200);
   });
   es.onerror = () => { liveEl.textContent = "reconnecting…"; liveEl.className = "live off"; };
 }

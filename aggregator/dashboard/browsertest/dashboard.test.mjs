@@ -271,6 +271,54 @@ test("catalog page matches the API", async () => {
   await page.screenshot({ path: join(shots, "catalog.png"), fullPage: true });
 });
 
+// Devices report their status every few seconds. A view redraws only for a change it shows:
+// a site page not for another site's device, nor for its own device's routine report, so a
+// reader's place in the page stays put; the devices page for any device.
+test("live changes redraw only the views that show them", async () => {
+  const siteID = process.env.CROSSWATCH_LIVE_SITE;
+  const renders = async () => Number(await page.getAttribute("body", "data-renders"));
+  const own = (await apiJSON(`/api/v1/sites/${encodeURIComponent(siteID)}/cameras`)).map((c) => c.device).filter(Boolean);
+  assert.ok(own.length > 0, "the live site has a device");
+  const other = (await apiJSON("/api/v1/devices")).map((d) => d.id).find((d) => !own.includes(d));
+  // The stream, stubbed: it ends after one change and the browser reconnects in 100 ms, so the
+  // page gets this change about ten times a second.
+  let change = { events: 0, devices: [other, ...own] };
+  await page.route("**/api/v1/stream", (route) => route.fulfill({
+    status: 200, headers: { "content-type": "text/event-stream" },
+    body: `retry: 100\nevent: ready\ndata: {}\n\nevent: change\ndata: ${JSON.stringify(change)}\n\n`,
+  }));
+  try {
+    await page.goto(`${base}/#/site/${encodeURIComponent(siteID)}`);
+    await page.reload();
+    await ready("site");
+    await page.waitForFunction(() => document.getElementById("live").textContent.includes("updated"));
+    const n = await renders();
+    await page.waitForTimeout(1500);
+    assert.equal(await renders(), n, "a site page redrew for device reports that change nothing on it");
+    await page.click("a[data-nav=devices]");
+    const d = await ready("devices");
+    await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, d, { timeout: 5000 });
+    // A change at the site redraws its page, and a reader scrolled down the ledger stays there.
+    change = { events: 1, sites: [siteID] };
+    await page.goto(`${base}/#/site/${encodeURIComponent(siteID)}`);
+    await ready("site");
+    const ledger = 'main [aria-label="Ledger, scrollable"]';
+    // Scrolled between redraws (a redraw notes the scroll positions as it begins).
+    const m = await (await page.waitForFunction((sel) => {
+      if (document.querySelector("main").getAttribute("aria-busy") !== "false") return false;
+      document.querySelector(sel).scrollTop = 150;
+      return Number(document.body.dataset.renders);
+    }, ledger)).jsonValue();
+    await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, m, { timeout: 5000 });
+    assert.equal(await page.evaluate((sel) => document.querySelector(sel).scrollTop, ledger), 150, "the redraw lost the ledger's scroll");
+  } finally {
+    await page.unroute("**/api/v1/stream");
+    await page.reload(); // the real stream again
+    await ready("site");
+  }
+  assert.deepEqual(consoleErrors, []);
+});
+
 test("a new event appears live, without a reload", async () => {
   const siteID = process.env.CROSSWATCH_LIVE_SITE, id = process.env.CROSSWATCH_LIVE_ID;
   const cmd = JSON.parse(process.env.CROSSWATCH_LIVE_CMD);
