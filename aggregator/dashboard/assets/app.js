@@ -469,7 +469,7 @@ function connectLive() {
     return;
   }
   const es = new EventSource("/api/v1/stream");
-  let timer = null;
+  let timer = null, lastRedraw = 0;
   es.addEventListener("ready", () => { liveEl.textContent = "live"; liveEl.className = "live on"; });
   es.addEventListener("change", async (m) => {
     let c = {};
@@ -479,9 +479,13 @@ function connectLive() {
     let redraw = true;
     try { redraw = await shows(c); } catch (_) { /* cannot tell: redraw */ }
     if (!redraw) return;
-    // One redraw for a burst of changes, 200 ms after its first: never postponed further, so a
-    // steady stream of changes cannot starve the page of redraws.
-    if (!timer) timer = setTimeout(() => { timer = null; render(true); }, 200);
+    // One redraw for a burst of changes, 200 ms after its first and at least 2 s after the last
+    // redraw: never postponed further, so a steady stream of changes cannot starve the page, and
+    // a busy aggregator (every device's counts each minute) cannot keep it refetching.
+    if (!timer) {
+      timer = setTimeout(() => { timer = null; lastRedraw = Date.now(); render(true); },
+        Math.max(200, lastRedraw + 2000 - Date.now()));
+    }
   });
   es.onerror = () => { liveEl.textContent = "reconnecting…"; liveEl.className = "live off"; };
 }

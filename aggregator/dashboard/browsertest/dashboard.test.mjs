@@ -311,6 +311,11 @@ test("live changes redraw only the views that show them", async () => {
     }, ledger)).jsonValue();
     await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, m, { timeout: 5000 });
     assert.equal(await page.evaluate((sel) => document.querySelector(sel).scrollTop, ledger), 150, "the redraw lost the ledger's scroll");
+    // Ten changes a second make at most one redraw every 2 s.
+    const r0 = await renders();
+    await page.waitForTimeout(3000);
+    const redraws = (await renders()) - r0;
+    assert.ok(redraws >= 1 && redraws <= 2, `${redraws} redraws in 3 s of constant changes`);
   } finally {
     await page.unroute("**/api/v1/stream");
     await page.reload(); // the real stream again
