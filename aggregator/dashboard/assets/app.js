@@ -422,9 +422,10 @@ function route() {
   return { name: "sites", run: () => viewSites(params) };
 }
 
-// shows tells (maybe asynchronously) whether a live change touches what the current view shows;
-// each view sets it when drawn. A device reports its status every few seconds: redrawing every view on each
-// report would refetch it all and throw a reader's place in a scrolled table back to the top.
+// shows tells (maybe asynchronously) whether a live change touches what the current view
+// shows; each view sets it when drawn. A device reports its status every few seconds:
+// redrawing every view on each report would refetch it all and throw a reader's place in a
+// scrolled table back to the top.
 let shows = () => true;
 
 let rendering = Promise.resolve();
