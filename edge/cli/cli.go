@@ -157,8 +157,8 @@ func runCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (camera %s, %d signals, %d approaches, %d crosswalks, %d roadways, %d platform edges, %d tracks)\n", *scenePath, s.Camera,
-		len(s.Signals), len(s.Approaches), len(s.Crosswalks), len(s.Roadways), len(s.PlatformEdges), len(s.Tracks))
+	fmt.Fprintf(stdout, "%s: ok (camera %s, %d signals, %d approaches, %d crosswalks, %d roadways, %d platform edges, %d tracks, %d count lines)\n", *scenePath, s.Camera,
+		len(s.Signals), len(s.Approaches), len(s.Crosswalks), len(s.Roadways), len(s.PlatformEdges), len(s.Tracks), len(s.CountLines))
 	return nil
 }
 

@@ -68,6 +68,10 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 			x, y := rules.FrontPoint(a, b, tw, th)
 			out = append(out, [2]float32{x, y})
 		}
+		for _, c := range sc.CountLines {
+			x, y := rules.FrontPoint(c.Approach(), b, tw, th)
+			out = append(out, [2]float32{x, y})
+		}
 		return out
 	})
 	if !gocv.IMWrite(*out, fr.Mat) {

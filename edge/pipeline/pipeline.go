@@ -211,6 +211,9 @@ func zoneIDs(s *scene.Scene) []string {
 	for _, z := range s.Tracks {
 		ids = append(ids, z.ID)
 	}
+	for _, c := range s.CountLines { // last: the zones before keep their indexes
+		ids = append(ids, c.ID)
+	}
 	return ids
 }
 

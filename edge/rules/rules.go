@@ -177,7 +177,12 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 	fw, fh := float32(w), float32(h)
 	e := &Engine{tracks: map[int]*trackState{}, period: period, w: fw, h: fh}
 	diag := float32(math.Hypot(float64(w), float64(h)))
-	for _, a := range s.Approaches {
+	// Count lines are approaches with no signal: crossings are counted, never judged.
+	lines := s.Approaches
+	for _, c := range s.CountLines {
+		lines = append(lines[:len(lines):len(lines)], c.Approach())
+	}
+	for _, a := range lines {
 		ap := approach{Approach: a, stop: newLine(a.StopLine, a.Direction, fw, fh),
 			margin: 0.01 * diag, entry: entrySpeed * diag, signal: signalIndex(s, a.Signal), front: float32(a.Front)}
 		if ap.front == 0 {

@@ -242,6 +242,39 @@ func TestWrongDirection(t *testing.T) {
 	}
 }
 
+// A count line counts the road users crossing it in its direction, per class, and judges
+// nobody: there is no signal to run.
+func TestCountLine(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+count_lines:
+  - {id: mid-nb, site: mid-block, line: [[0.2, 0.5], [0.8, 0.5]], direction: [0, -1]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	box := func(x, y float32) edge.Box { return edge.Box{X0: x - 3, Y0: y, X1: x + 3, Y1: y + 10} }
+	for f := 0; f < 40; f++ {
+		up, down := float32(70-f), float32(20+f) // one car northbound, one southbound
+		e.Step(base.Add(time.Duration(f)*100*time.Millisecond), nil, []edge.Track{
+			{ID: 1, Box: box(40, up), Class: edge.Car, Hits: f + 2},
+			{ID: 2, Box: box(60, down), Class: edge.Car, Hits: f + 2},
+			{ID: 3, Box: box(70, up), Class: edge.Bicycle, Hits: f + 2},
+		}, nil, out)
+	}
+	e.Flush(out)
+	if len(out.events) != 0 {
+		t.Fatalf("a count line raised events: %+v", out.events)
+	}
+	if len(out.counts) != 1 || out.counts[0].Zone != "mid-nb" || out.counts[0].Site != "mid-block" ||
+		out.counts[0].N[edge.Car] != 1 || out.counts[0].N[edge.Bicycle] != 1 {
+		t.Fatalf("counts %+v, want one car and one bicycle northbound at mid-nb", out.counts)
+	}
+}
+
 func TestCountsRollEveryPeriod(t *testing.T) {
 	s, _ := scene.Parse([]byte(sceneYAML))
 	e := New(s, 100, 100, time.Minute)

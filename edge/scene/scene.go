@@ -53,8 +53,26 @@ type Scene struct {
 	// the edge): a person staying longer than the zone's dwell time is an intrusion.
 	PlatformEdges []PlatformEdge `yaml:"platform_edges,omitempty"`
 	// Tracks are track zones: any person entering one is an intrusion.
-	Tracks   []Zone   `yaml:"tracks,omitempty"`
-	Detector Detector `yaml:"detector"`
+	Tracks []Zone `yaml:"tracks,omitempty"`
+	// CountLines count the road users crossing a line where no signal governs it (a mid-block
+	// road, a motorway, a path): the counts a site's rates need, and no event.
+	CountLines []CountLine `yaml:"count_lines,omitempty"`
+	Detector   Detector    `yaml:"detector"`
+}
+
+// CountLine is a line whose crossings, in one direction, are counted per class.
+type CountLine struct {
+	ID        string   `yaml:"id"` // the zone name in counts
+	Site      string   `yaml:"site"`
+	Line      [2]Point `yaml:"line"`
+	Direction Point    `yaml:"direction"` // direction of travel across the line
+	// Front is as an approach's: where in the box's depth a road user's front is judged.
+	Front float64 `yaml:"front,omitempty"`
+}
+
+// Approach returns the count line as an approach with no signal: crossed, counted, never judged.
+func (c CountLine) Approach() Approach {
+	return Approach{ID: c.ID, Site: c.Site, StopLine: c.Line, Direction: c.Direction, Front: c.Front}
 }
 
 // Zone is a named polygon of a site.
@@ -259,21 +277,29 @@ func (s *Scene) Validate() error {
 		}
 		zones[id] = true
 	}
+	// crossed checks a line crossed one way (field lf) with its direction of travel and front.
+	crossed := func(f, lf string, l [2]Point, dir Point, front float64) {
+		pt(f+"."+lf+"[0]", l[0])
+		pt(f+"."+lf+"[1]", l[1])
+		dx, dy := l[1].X-l[0].X, l[1].Y-l[0].Y
+		if math.Hypot(dx, dy) < 0.01 {
+			bad(f+"."+lf, "needs 2 distinct points")
+		}
+		if n := math.Hypot(dir.X, dir.Y); n == 0 || math.IsNaN(n) {
+			bad(f+".direction", "needs a non-zero [dx, dy]")
+		} else if math.Abs(dx*dir.X+dy*dir.Y)/(n*math.Hypot(dx, dy)+1e-12) > 0.95 {
+			bad(f+".direction", "runs along the %s; it must cross it", strings.ReplaceAll(lf, "_", " "))
+		}
+		if front < 0 || front > 1 || math.IsNaN(front) {
+			bad(f+".front", "must be within 0..1 of the box's depth (0 or absent: 1, the leading edge), got %v", front)
+		}
+	}
 	for i, a := range s.Approaches {
 		f := fmt.Sprintf("approaches[%d]", i)
 		zone(f, a.ID)
 		name(f+".site", a.Site)
-		pt(f+".stop_line[0]", a.StopLine[0])
-		pt(f+".stop_line[1]", a.StopLine[1])
+		crossed(f, "stop_line", a.StopLine, a.Direction, a.Front)
 		dx, dy := a.StopLine[1].X-a.StopLine[0].X, a.StopLine[1].Y-a.StopLine[0].Y
-		if math.Hypot(dx, dy) < 0.01 {
-			bad(f+".stop_line", "needs 2 distinct points")
-		}
-		if n := math.Hypot(a.Direction.X, a.Direction.Y); n == 0 || math.IsNaN(n) {
-			bad(f+".direction", "needs a non-zero [dx, dy]")
-		} else if math.Abs(dx*a.Direction.X+dy*a.Direction.Y)/(n*math.Hypot(dx, dy)+1e-12) > 0.95 {
-			bad(f+".direction", "runs along the stop line; it must cross it")
-		}
 		if k, ok := signals[a.Signal]; !ok {
 			bad(f+".signal", "no signal %q in signals", a.Signal)
 		} else if k != "vehicle" {
@@ -296,9 +322,12 @@ func (s *Scene) Validate() error {
 				bad(f+".confirm_line", "must lie past the stop line in the direction of travel")
 			}
 		}
-		if a.Front < 0 || a.Front > 1 || math.IsNaN(a.Front) {
-			bad(f+".front", "must be within 0..1 of the box's depth (0 or absent: 1, the leading edge), got %v", a.Front)
-		}
+	}
+	for i, c := range s.CountLines {
+		f := fmt.Sprintf("count_lines[%d]", i)
+		zone(f, c.ID)
+		name(f+".site", c.Site)
+		crossed(f, "line", c.Line, c.Direction, c.Front)
 	}
 	poly := func(f string, z Zone) {
 		zone(f, z.ID)

@@ -57,6 +57,14 @@ func TestRejects(t *testing.T) {
 		{"roadway polygon", "      polygon:\n        - [0.375, 0.5833]\n        - [0.625, 0.5833]\n", "      polygon:\n", "roadways[0].polygon: needs at least 3 points"},
 		{"dnn without a model", "kind: classical", "kind: dnn", "detector.model: a model name"},
 		{"stationary", "stationary_s: 30", "stationary_s: 0", "detector.stationary_s"},
+		{"count line along its direction", "version: 1", "version: 1\ncount_lines: [{id: mid, site: s1, line: [[0.1, 0.5], [0.3, 0.5]], direction: [1, 0]}]",
+			"count_lines[0].direction: runs along the line"},
+		{"count line's zone taken", "version: 1", "version: 1\ncount_lines: [{id: nb-stop, site: s1, line: [[0.1, 0.5], [0.3, 0.5]], direction: [0, 1]}]",
+			`count_lines[0].id: duplicate zone "nb-stop"`},
+		{"count line outside", "version: 1", "version: 1\ncount_lines: [{id: mid, site: s1, line: [[0.1, 0.5], [1.3, 0.5]], direction: [0, 1]}]",
+			"count_lines[0].line[1]: point [1.3, 0.5] is outside the frame"},
+		{"count line with no site", "version: 1", "version: 1\ncount_lines: [{id: mid, line: [[0.1, 0.5], [0.3, 0.5]], direction: [0, 1]}]",
+			"count_lines[0].site"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

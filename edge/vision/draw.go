@@ -21,6 +21,7 @@ var (
 	colEdge      = color.RGBA{R: 255, G: 140, B: 0, A: 255}
 	colTrack     = color.RGBA{R: 255, G: 60, B: 200, A: 255}
 	colRoadUser  = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+	colCountLine = color.RGBA{R: 200, G: 120, B: 255, A: 255}
 )
 
 // DrawTracks draws tracked road users over img: each box (given in pixels of a w×h analysed
@@ -49,9 +50,9 @@ func DrawTracks(img *gocv.Mat, tracks []edge.Track, w, h int, fronts func(edge.B
 	}
 }
 
-// DrawScene draws a scene's masks, signal heads, stop lines (with the direction of travel),
-// crosswalks, roadways, platform-edge and track zones over img, labelled, so that a person can
-// check them against the picture.
+// DrawScene draws a scene's masks, signal heads, stop lines and count lines (with the direction
+// of travel), crosswalks, roadways, platform-edge and track zones over img, labelled, so that a
+// person can check them against the picture.
 func DrawScene(img *gocv.Mat, s *scene.Scene) {
 	w, h := img.Cols(), img.Rows()
 	px := func(p scene.Point) image.Point { return image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))) }
@@ -68,6 +69,14 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 		gocv.Polylines(img, pv, true, c, thick)
 		pv.Close()
 		return ps[0]
+	}
+	// arrow points from a line's middle along the direction of travel.
+	arrow := func(p0, p1 image.Point, dir scene.Point, c color.RGBA) {
+		mid := image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2)
+		dx, dy := dir.X*float64(w), dir.Y*float64(h)
+		n := math.Hypot(dx, dy)
+		l := 0.08 * float64(min(w, h))
+		gocv.ArrowedLine(img, mid, mid.Add(image.Pt(int(dx/n*l), int(dy/n*l))), c, thick)
 	}
 	for i, m := range s.Masks {
 		label("mask "+strconv.Itoa(i), poly(m, colMask), colMask)
@@ -96,16 +105,16 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 	for _, z := range s.Tracks {
 		label("track "+z.ID, poly(z.Polygon, colTrack), colTrack)
 	}
+	for _, c := range s.CountLines {
+		p0, p1 := px(c.Line[0]), px(c.Line[1])
+		gocv.Line(img, p0, p1, colCountLine, thick)
+		arrow(p0, p1, c.Direction, colCountLine)
+		label("count "+c.ID+" ("+c.Site+")", p0, colCountLine)
+	}
 	for _, a := range s.Approaches {
 		p0, p1 := px(a.StopLine[0]), px(a.StopLine[1])
 		gocv.Line(img, p0, p1, colStopLine, 2*thick)
-		// An arrow from the line's middle along the direction of travel.
-		mid := image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2)
-		dx, dy := a.Direction.X*float64(w), a.Direction.Y*float64(h)
-		n := math.Hypot(dx, dy)
-		l := 0.08 * float64(min(w, h))
-		tip := mid.Add(image.Pt(int(dx/n*l), int(dy/n*l)))
-		gocv.ArrowedLine(img, mid, tip, colStopLine, thick)
+		arrow(p0, p1, a.Direction, colStopLine)
 		label(a.ID+" ("+a.Site+", "+a.Signal+")", p0, colStopLine)
 		if c := a.ConfirmLine; c != nil {
 			c0, c1 := px(c[0]), px(c[1])
