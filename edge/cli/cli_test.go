@@ -414,6 +414,8 @@ var realClipCountErrors = map[string]int{
 	"rlv_uvhnael_16h15":          4, // the classical detector misses the four riders of the red phase
 	"ped_roxaaaaa_crosswalk":     1, // the classical detector: one of the two women
 	"ped_roxaaaaa_crosswalk.dnn": 2, // a second box over one person at the start; a sign post seen as a person
+	// the DNN loses small far cars for up to a second and finds them again past the count line
+	"general_kartikmalhotra_highway_overpass.dnn": 2,
 }
 
 func TestEvalRealClips(t *testing.T) {
