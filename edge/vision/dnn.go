@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"strings"
 
 	"gocv.io/x/gocv"
 
@@ -14,8 +15,9 @@ import (
 // cocoClass maps the COCO (darknet order) classes crosswatch uses to its own.
 var cocoClass = map[int]edge.Class{0: edge.Person, 1: edge.Bicycle, 2: edge.Car, 3: edge.Motorbike, 5: edge.Bus, 7: edge.Truck}
 
-// DNN detects people and vehicles with a darknet YOLO model through OpenCV's dnn module
-// (plain resize to the model's input, no letterbox). Not safe for concurrent use.
+// DNN detects people and vehicles with a darknet YOLO model or a PP-PicoDet ONNX model
+// through OpenCV's dnn module (plain resize to the model's input, no letterbox). Not safe for
+// concurrent use.
 type DNN struct {
 	net        gocv.Net
 	in         image.Point
@@ -24,6 +26,7 @@ type DNN struct {
 	blob       gocv.Mat
 	minScore   float32
 	personOnly bool
+	pico       bool // a PicoDet model: outputs decoded here (see picodet.go)
 	// Native runs the network at the frame's own size (rounded down to multiples of 32)
 	// instead of the model's: slower, but small people stay big enough to find.
 	Native bool
@@ -36,9 +39,12 @@ type DNN struct {
 	dets    []edge.Detection
 }
 
-// NewDNN loads model (a name with .cfg and .weights in the models directory), verified first.
-// A one-class model is a person detector.
+// NewDNN loads model, verified first: a darknet model (name.cfg and name.weights in the models
+// directory; a one-class model is a person detector) or a PicoDet one (name.onnx, picodet_…).
 func NewDNN(m *Models, model string, minScore float64) (*DNN, error) {
+	if strings.HasPrefix(model, "picodet_") {
+		return newPicoDet(m, model, minScore)
+	}
 	n, err := m.readDarknet(model)
 	if err != nil {
 		return nil, err
@@ -64,6 +70,22 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 	if frame.Empty() {
 		return d.dets
 	}
+	fw, fh := float32(frame.Cols()), float32(frame.Rows())
+	d.boxes, d.scores, d.cls = d.boxes[:0], d.scores[:0], d.cls[:0]
+	if d.pico {
+		d.forwardPico(frame)
+	} else {
+		d.forwardYOLO(frame)
+	}
+	if len(d.boxes) == 0 {
+		return d.dets
+	}
+	return d.suppress(fw, fh, frame.Cols())
+}
+
+// forwardYOLO runs a darknet YOLO model, whose outputs are decoded already (cx, cy, w, h,
+// objectness, class scores), into d.boxes, d.scores and d.cls in frame pixels.
+func (d *DNN) forwardYOLO(frame gocv.Mat) {
 	in := d.in
 	if d.Native {
 		in = image.Pt(max(32, frame.Cols()/32*32), max(32, frame.Rows()/32*32))
@@ -72,7 +94,6 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 	d.net.SetInput(d.blob, "")
 	outs := d.net.ForwardLayers(d.outNames)
 	fw, fh := float32(frame.Cols()), float32(frame.Rows())
-	d.boxes, d.scores, d.cls = d.boxes[:0], d.scores[:0], d.cls[:0]
 	for i := range outs {
 		out := outs[i]
 		data, err := out.DataPtrFloat32()
@@ -101,9 +122,10 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 		}
 		out.Close()
 	}
-	if len(d.boxes) == 0 {
-		return d.dets
-	}
+}
+
+// suppress keeps the best of overlapping boxes and merges riders into their machines.
+func (d *DNN) suppress(fw, fh float32, cols int) []edge.Detection {
 	// One NMS over every vehicle class (a car also scored as a truck must not become two
 	// vehicles) and one over people: a rider's box overlaps their motorbike's, and both must
 	// survive to be merged below. People are shifted right of the frame so the two never meet.
@@ -112,7 +134,7 @@ func (d *DNN) Detect(frame gocv.Mat) []edge.Detection {
 		d.indices[i] = -1 // gocv v0.31 leaves unused slots at 0, which would keep box 0
 	}
 	d.nmsIn = append(d.nmsIn[:0], d.boxes...)
-	shift := image.Pt(4*frame.Cols(), 0) // boxes reach at most a frame width past its edges
+	shift := image.Pt(4*cols, 0) // boxes reach at most a frame width past its edges
 	for i, c := range d.cls {
 		if c == edge.Person {
 			d.nmsIn[i] = d.nmsIn[i].Add(shift)

@@ -53,6 +53,10 @@ func TestModelFilesCheckedBeforeOpenCV(t *testing.T) {
 			func(m *Models) error { _, err := NewDNN(m, "m", 0.3); return err }, "20 classes"},
 		{"onnx that is not onnx", map[string][]byte{"f.onnx": []byte("PK\x03\x04 a zip file, not a model")}, nil,
 			func(m *Models) error { _, err := NewFaces(m, "f.onnx", 0.5); return err }, "not an ONNX model"},
+		{"a PicoDet crosswatch was not tested with", map[string][]byte{"picodet_m_640_coco.onnx": []byte("\x08\x07 whatever")}, nil,
+			func(m *Models) error { _, err := NewDNN(m, "picodet_m_640_coco", 0.3); return err }, "not a PicoDet model crosswatch knows"},
+		{"a PicoDet that is not onnx", map[string][]byte{"picodet_s_320_coco_cv46.onnx": []byte("PK\x03\x04 a zip file, not a model")}, nil,
+			func(m *Models) error { _, err := NewDNN(m, "picodet_s_320_coco_cv46", 0.3); return err }, "not an ONNX model"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
