@@ -154,8 +154,9 @@ type Crosswalk struct {
 // Detector configures the detection stage for this camera.
 type Detector struct {
 	Kind string `yaml:"kind"` // classical (background model and blobs) or dnn
-	// Model is the dnn detector's darknet model in the models directory (name.cfg and
-	// name.weights), e.g. yolo-fastest-1.1-xl; MinScore its least confidence (default 0.3).
+	// Model is the dnn detector's model in the models directory: a darknet one (name.cfg and
+	// name.weights), e.g. yolo-fastest-1.1-xl, or a PicoDet one (picodet_s_320_coco_cv46);
+	// MinScore its least confidence (default 0.3).
 	Model        string  `yaml:"model,omitempty"`
 	MinScore     float64 `yaml:"min_score,omitempty"`
 	ProcessWidth int     `yaml:"process_width"` // frames wider than this are downscaled once
