@@ -27,8 +27,9 @@ type DNN struct {
 	minScore   float32
 	personOnly bool
 	pico       bool // a PicoDet model: outputs decoded here (see picodet.go)
-	// Native runs the network at the frame's own size (rounded down to multiples of 32)
-	// instead of the model's: slower, but small people stay big enough to find.
+	// Native runs a darknet network at the frame's own size (rounded down to multiples of 32)
+	// instead of the model's: slower, but small people stay big enough to find. A PicoDet
+	// export has a fixed input size and ignores it.
 	Native bool
 	// scratch reused every frame
 	boxes   []image.Rectangle
