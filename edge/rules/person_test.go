@@ -172,10 +172,9 @@ func TestZoneCounts(t *testing.T) {
 }
 
 // A zone counts each road user once, not each track: a track that begins inside the zone in
-// mid-picture next to a counted road user is that road user again (the tracker lost them as
-// two people passed, or the detector gave a second box). Road users there when the view
-// begins, coming in at the frame's border, or first found inside away from everyone counted
-// are counted.
+// mid-picture where a counted road user's track was just lost is that road user again. Road
+// users there when the view begins, coming in at the frame's border, first found inside away
+// from everyone counted, or beside a counted road user still tracked, are counted.
 func TestZoneCountsOncePerRoadUser(t *testing.T) {
 	s, err := scene.Parse([]byte(personScene))
 	if err != nil {
@@ -207,15 +206,16 @@ func TestZoneCountsOncePerRoadUser(t *testing.T) {
 	// Track 1 breaks; track 5 begins where it was: the same person.
 	step(40, 50, []int{1}, person(5, 51, 25), person(2, 53, 25), person(10, 6, 45))
 	// Track 6 is first found inside, away from everyone counted: a person the detector found late.
-	step(50, 60, nil, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(10, 6, 45))
+	// Track 7 begins beside track 2, which is still tracked: a second person walking with them.
+	step(50, 60, nil, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(7, 56, 25), person(10, 6, 45))
 	// At the platform edge, track 10 ends and track 11 comes in at the frame's border beside it.
-	step(60, 70, []int{10}, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(11, 1, 45))
-	if got := counts(); got["cw-veh"] != 3 || got["edge-1"] != 2 {
-		t.Fatalf("counts %v, want cw-veh 3 (1, 2 and 6; not 5) and edge-1 2 (10 and 11)", got)
+	step(60, 70, []int{10}, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(7, 56, 25), person(11, 1, 45))
+	if got := counts(); got["cw-veh"] != 4 || got["edge-1"] != 2 {
+		t.Fatalf("counts %v, want cw-veh 4 (1, 2, 6 and 7; not 5) and edge-1 2 (10 and 11)", got)
 	}
 	// The camera's view changes: every track ends, and whoever is in the new view is counted.
 	e.Restart(at(70))
-	step(70, 71, []int{5, 2, 6, 11})
+	step(70, 71, []int{5, 2, 6, 7, 11})
 	step(71, 80, nil, person(12, 51, 25))
 	if got := counts(); got["cw-veh"] != 1 {
 		t.Fatalf("after a new view: counts %v, want cw-veh 1", got)

@@ -336,18 +336,25 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 			continue
 		}
 		// Counted once per road user, decided when the track is confirmed in the zone. A track
-		// that begins inside a zone in mid-picture, next to where a counted road user is or
-		// just was, is that road user again: the track broke (two people passed each other,
-		// the detector gave a second box), and counting it would inflate the zone's rates. It
-		// takes the counted one's place, so its own breaks are not counted either. One that
-		// entered from outside the zone, came into the picture, or was there when the view
-		// began is counted.
+		// that begins inside a zone in mid-picture, where a counted road user's track was just
+		// lost, is that road user again: the track broke (people passing each other, a sign
+		// post the detector merged with a passer-by), and counting it would inflate the zone's
+		// rates. It takes the lost one's place, so its own breaks are not counted either. One
+		// that entered from outside the zone, came into the picture, was there when the view
+		// began, or begins beside a counted road user who is still tracked (two people walking
+		// together whom the detector had seen as one) is counted.
 		if a.counts && !as.counted {
 			as.counted = true
-			if as.outside || st.arrived || !a.nearCounted(tk.ID, x, y, now, e.radius) {
-				a.count.N[tk.Class]++
+			lost := -1
+			if !as.outside && !st.arrived {
+				lost = a.lostNear(tk.ID, x, y, now, e.radius, tracks)
 			}
-			a.touchCounted(tk.ID, x, y, now)
+			if lost < 0 {
+				a.count.N[tk.Class]++
+				a.touchCounted(tk.ID, x, y, now)
+			} else {
+				a.counted[lost] = recentEvent{x, y, now, tk.ID} // takes the lost one's place
+			}
 		}
 		if tk.Class != edge.Person {
 			continue
@@ -469,15 +476,16 @@ func (a *area) touchCounted(track int, x, y float32, now time.Time) {
 	a.counted[oldest] = recentEvent{x, y, now, track}
 }
 
-// nearCounted reports whether another track counted in the area was within radius of (x, y)
-// less than repeatWindow ago.
-func (a *area) nearCounted(track int, x, y float32, now time.Time, radius float32) bool {
-	for _, r := range a.counted {
-		if !r.t.IsZero() && r.track != track && now.Sub(r.t) < repeatWindow && (r.x-x)*(r.x-x)+(r.y-y)*(r.y-y) < radius*radius {
-			return true
+// lostNear returns the index in a.counted of another track counted in the area, no longer
+// seen, that was within radius of (x, y) less than repeatWindow ago; -1 for none.
+func (a *area) lostNear(track int, x, y float32, now time.Time, radius float32, tracks []edge.Track) int {
+	for i, r := range a.counted {
+		if !r.t.IsZero() && r.track != track && now.Sub(r.t) < repeatWindow && (r.x-x)*(r.x-x)+(r.y-y)*(r.y-y) < radius*radius &&
+			!seen(tracks, r.track) {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // touch notes that track, whose event the area remembers, is still in the area at (x, y).

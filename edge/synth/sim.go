@@ -255,12 +255,13 @@ type world struct {
 	nextPed  float64
 	truth    *Truth
 	crossed  map[string]int
+	walked   map[string][]float64 // site|crosswalk → when each walker stepped onto it
 	lastRed  float64
 }
 
 func newWorld(cfg Config, truth *Truth) *world {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x63726f7373776174))
-	w := &world{rng: rng, dt: 1 / float64(cfg.FPS), offset: rng.Float64() * cycleS, truth: truth, crossed: map[string]int{}}
+	w := &world{rng: rng, dt: 1 / float64(cfg.FPS), offset: rng.Float64() * cycleS, truth: truth, crossed: map[string]int{}, walked: map[string][]float64{}}
 	// Nothing enters before WarmUpS: a background model learns the empty scene first, as a
 	// camera's detector does after it starts.
 	w.nextCar = [2]float64{WarmUpS + rng.Float64()*2, WarmUpS + rng.Float64()*2}
@@ -331,6 +332,9 @@ func (w *world) judge(p *pedestrian, before float64) {
 	}
 	p.entered = true
 	t := w.t + w.dt*math.Abs(before-edgeX)/math.Abs(p.x-before)
+	if p.kind == pedAgainst || p.kind == pedLegal {
+		w.walked[p.site+"|"+p.zone] = append(w.walked[p.site+"|"+p.zone], t)
+	}
 	switch p.kind {
 	case pedAgainst:
 		if l := mainLight(t, w.offset); l == edge.Green || l == edge.Amber {
