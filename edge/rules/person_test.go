@@ -171,24 +171,33 @@ func TestZoneCounts(t *testing.T) {
 	}
 }
 
+// personEngine returns an engine on personScene, analysed at 100×100, and its sink.
+func personEngine(t *testing.T) (*Engine, *sink) {
+	t.Helper()
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(s, 100, 100, time.Minute), &sink{}
+}
+
+// frameAt is the time of frame f, frames 100 ms apart.
+func frameAt(f int) time.Time { return base.Add(time.Duration(f) * 100 * time.Millisecond) }
+
+// personAt is a person track with their feet at (x, y).
+func personAt(id int, x, y float32) edge.Track {
+	return edge.Track{ID: id, Box: edge.Box{X0: x - 2, Y0: y - 8, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: 10}
+}
+
 // A zone counts each road user once, not each track: a track that begins inside the zone in
 // mid-picture where a counted road user's track was just lost is that road user again. Road
 // users there when the view begins, coming in at the frame's border, first found inside away
 // from everyone counted, or beside a counted road user still tracked, are counted.
 func TestZoneCountsOncePerRoadUser(t *testing.T) {
-	s, err := scene.Parse([]byte(personScene))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(s, 100, 100, time.Minute)
-	out := &sink{}
-	at := func(f int) time.Time { return base.Add(time.Duration(f) * 100 * time.Millisecond) }
-	person := func(id int, x, y float32) edge.Track {
-		return edge.Track{ID: id, Box: edge.Box{X0: x - 2, Y0: y - 8, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: 10}
-	}
+	e, out := personEngine(t)
 	step := func(from, to int, ended []int, tracks ...edge.Track) {
 		for f := from; f < to; f++ {
-			e.Step(at(f), nil, tracks, ended, out)
+			e.Step(frameAt(f), nil, tracks, ended, out)
 			ended = nil
 		}
 	}
@@ -202,21 +211,21 @@ func TestZoneCountsOncePerRoadUser(t *testing.T) {
 		return got
 	}
 	// Two people side by side on the crosswalk, and one at the platform edge, when the view begins.
-	step(0, 40, nil, person(1, 50, 25), person(2, 53, 25), person(10, 6, 45))
+	step(0, 40, nil, personAt(1, 50, 25), personAt(2, 53, 25), personAt(10, 6, 45))
 	// Track 1 breaks; track 5 begins where it was: the same person.
-	step(40, 50, []int{1}, person(5, 51, 25), person(2, 53, 25), person(10, 6, 45))
+	step(40, 50, []int{1}, personAt(5, 51, 25), personAt(2, 53, 25), personAt(10, 6, 45))
 	// Track 6 is first found inside, away from everyone counted: a person the detector found late.
 	// Track 7 begins beside track 2, which is still tracked: a second person walking with them.
-	step(50, 60, nil, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(7, 56, 25), person(10, 6, 45))
+	step(50, 60, nil, personAt(5, 51, 25), personAt(2, 53, 25), personAt(6, 70, 25), personAt(7, 56, 25), personAt(10, 6, 45))
 	// At the platform edge, track 10 ends and track 11 comes in at the frame's border beside it.
-	step(60, 70, []int{10}, person(5, 51, 25), person(2, 53, 25), person(6, 70, 25), person(7, 56, 25), person(11, 1, 45))
+	step(60, 70, []int{10}, personAt(5, 51, 25), personAt(2, 53, 25), personAt(6, 70, 25), personAt(7, 56, 25), personAt(11, 1, 45))
 	if got := counts(); got["cw-veh"] != 4 || got["edge-1"] != 2 {
 		t.Fatalf("counts %v, want cw-veh 4 (1, 2, 6 and 7; not 5) and edge-1 2 (10 and 11)", got)
 	}
 	// The camera's view changes: every track ends, and whoever is in the new view is counted.
-	e.Restart(at(70))
+	e.Restart(frameAt(70))
 	step(70, 71, []int{5, 2, 6, 7, 11})
-	step(71, 80, nil, person(12, 51, 25))
+	step(71, 80, nil, personAt(12, 51, 25))
 	if got := counts(); got["cw-veh"] != 1 {
 		t.Fatalf("after a new view: counts %v, want cw-veh 1", got)
 	}
@@ -225,30 +234,21 @@ func TestZoneCountsOncePerRoadUser(t *testing.T) {
 // A person whose track breaks and comes back as a new track at the same place is one event;
 // a second person at the same place while the first is still in view is another.
 func TestRepeatAfterTrackBreak(t *testing.T) {
-	s, err := scene.Parse([]byte(personScene))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(s, 100, 100, time.Minute)
-	out := &sink{}
-	at := func(f int) time.Time { return base.Add(time.Duration(f) * 100 * time.Millisecond) }
-	person := func(id int, x, y float32) edge.Track {
-		return edge.Track{ID: id, Box: edge.Box{X0: x - 2, Y0: y - 8, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: 10}
-	}
+	e, out := personEngine(t)
 	f := 0
 	for ; f < 10; f++ { // track 1 steps onto the track
-		e.Step(at(f), nil, []edge.Track{person(1, 15, 55+float32(f))}, nil, out)
+		e.Step(frameAt(f), nil, []edge.Track{personAt(1, 15, 55+float32(f))}, nil, out)
 	}
-	e.Step(at(f), nil, nil, []int{1}, out) // lost
+	e.Step(frameAt(f), nil, nil, []int{1}, out) // lost
 	f += 5
 	for end := f + 10; f < end; f++ { // back as track 2, same place
-		e.Step(at(f), nil, []edge.Track{person(2, 15, 66)}, nil, out)
+		e.Step(frameAt(f), nil, []edge.Track{personAt(2, 15, 66)}, nil, out)
 	}
 	if len(out.events) != 1 {
 		t.Fatalf("a broken track counted twice: %+v", out.events)
 	}
 	for end := f + 10; f < end; f++ { // track 2 still there; track 3 steps on beside it
-		e.Step(at(f), nil, []edge.Track{person(2, 15, 66), person(3, 18, 55+float32(f%10))}, nil, out)
+		e.Step(frameAt(f), nil, []edge.Track{personAt(2, 15, 66), personAt(3, 18, 55+float32(f%10))}, nil, out)
 	}
 	if len(out.events) != 2 {
 		t.Fatalf("a second person next to the first: %+v", out.events)
