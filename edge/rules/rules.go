@@ -168,7 +168,8 @@ type Engine struct {
 	w, h       float32   // the analysed frame
 	// view is when the current view began: the first frame, or the last Restart. A track that
 	// begins within arrivalWindow of it was in view already; later, one that begins inside a
-	// zone away from the frame's border is a road user already there, whose track broke.
+	// zone, away from the frame's border, where a counted road user's track was just lost, is
+	// that road user (see stepPerson).
 	view time.Time
 }
 
