@@ -148,6 +148,12 @@ func (p *Pipeline) addGaps() {
 func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*Pipeline, error) {
 	s := cfg.Scene
 	w, h := vision.ProcessSize(cfg.Width, cfg.Height, s.Detector.ProcessWidth)
+	var exclude []image.Rectangle
+	for _, g := range s.Signals {
+		if r := vision.SignalRect(g, w, h); !r.Empty() {
+			exclude = append(exclude, r) // lamps changing colour are not objects, nor motion
+		}
+	}
 	var det detector
 	switch s.Detector.Kind {
 	case "dnn":
@@ -164,17 +170,11 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		}
 		det = vision.NewMaskedDNN(d, s.Masks, w, h)
 	default:
-		var exclude []image.Rectangle
-		for _, g := range s.Signals {
-			if r := vision.SignalRect(g, w, h); !r.Empty() {
-				exclude = append(exclude, r) // lamps changing colour are not objects
-			}
-		}
 		det = vision.NewClassical(w, h, s.Detector, s.Masks, exclude)
 	}
 	p := &Pipeline{cfg: cfg, src: src, ob: ob, notify: notify, log: log, w: w, h: h,
 		prep:    vision.NewPrep(w, h),
-		gate:    vision.NewGate(w, h),
+		gate:    vision.NewGate(w, h, s.Masks, exclude),
 		det:     det,
 		sig:     vision.NewSignalReader(s, w, h),
 		sources: signal.NewSources(s.Signals, cfg.Feed),

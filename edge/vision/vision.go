@@ -41,13 +41,17 @@ func (p *Prep) Into(src gocv.Mat, dst *gocv.Mat) {
 	gocv.Resize(src, dst, p.size, 0, 0, gocv.InterpolationLinear) // area averaging cost 12 % of the whole 1080p path; the detector averages again at model_width
 }
 
-// Gate reports whether anything moved since the last frame it saw, on a tiny grey copy.
+// Gate reports whether anything moved since the last frame it saw, on a tiny grey copy, outside
+// the scene's masks and signal heads: a burned-in clock ticking or a lamp changing colour is not
+// something moving, and must not wake the detector.
 type Gate struct {
 	small, gray, prev, diff gocv.Mat
+	allow                   gocv.Mat // 255 where the thumbnail counts; empty: everywhere
+	watched                 int      // pixels of the thumbnail that count
 	size                    image.Point
 	minPixels               int
 	primed                  bool
-	changed                 float64 // fraction of the thumbnail that changed in the last frame
+	changed                 float64 // fraction of the watched thumbnail that changed in the last frame
 }
 
 // viewChange is the fraction of the thumbnail that must change between two analysed frames for
@@ -56,12 +60,23 @@ type Gate struct {
 // camera drifting); the cut in rlv_gutomadon_redlight changes 75 %.
 const viewChange = 0.6
 
-// NewGate returns a gate that compares 80-pixel-wide thumbnails of w×h frames.
-func NewGate(w, h int) *Gate {
+// NewGate returns a gate that compares 80-pixel-wide thumbnails of w×h frames, ignoring masks
+// (scene coordinates) and exclude (rectangles in frame pixels).
+func NewGate(w, h int, masks [][]scene.Point, exclude []image.Rectangle) *Gate {
 	sw := 80
 	sh := max(1, h*sw/w)
-	return &Gate{small: gocv.NewMat(), gray: gocv.NewMat(), prev: gocv.NewMat(), diff: gocv.NewMat(),
-		size: image.Pt(sw, sh), minPixels: 2}
+	g := &Gate{small: gocv.NewMat(), gray: gocv.NewMat(), prev: gocv.NewMat(), diff: gocv.NewMat(),
+		size: image.Pt(sw, sh), minPixels: 2, watched: sw * sh}
+	if len(masks) > 0 || len(exclude) > 0 {
+		g.allow = allowMask(sw, sh, float32(w)/float32(sw), masks, exclude)
+		if n := gocv.CountNonZero(g.allow); n > 0 {
+			g.watched = n
+		} else {
+			g.allow.Close() // masked everywhere: a mistake in the scene; watch it all rather than nothing
+			g.allow = gocv.Mat{}
+		}
+	}
+	return g
 }
 
 // Moving reports motion between this frame and the previous one. The first frame counts as moving.
@@ -77,8 +92,11 @@ func (g *Gate) Moving(frame gocv.Mat) bool {
 	gocv.AbsDiff(g.gray, g.prev, &g.diff)
 	g.gray.CopyTo(&g.prev)
 	gocv.Threshold(g.diff, &g.diff, 12, 255, gocv.ThresholdBinary)
+	if g.allow.Ptr() != nil {
+		gocv.BitwiseAnd(g.diff, g.allow, &g.diff)
+	}
 	n := gocv.CountNonZero(g.diff)
-	g.changed = float64(n) / float64(g.size.X*g.size.Y)
+	g.changed = float64(n) / float64(g.watched)
 	return n >= g.minPixels
 }
 
@@ -90,6 +108,9 @@ func (g *Gate) ViewChanged() bool { return g.changed >= viewChange }
 func (g *Gate) Close() {
 	for _, m := range []*gocv.Mat{&g.small, &g.gray, &g.prev, &g.diff} {
 		m.Close()
+	}
+	if g.allow.Ptr() != nil {
+		g.allow.Close()
 	}
 }
 
@@ -141,11 +162,18 @@ func NewClassical(w, h int, d scene.Detector, masks [][]scene.Point, exclude []i
 		// Closing joins the parts of one vehicle (windscreen, roof) without bridging the gap to
 		// the next road user; the kernel scales with the model's resolution.
 		kClose:    gocv.GetStructuringElement(gocv.MorphRect, closeKernel(mw)),
-		allow:     gocv.NewMatWithSize(mh, mw, gocv.MatTypeCV8U),
+		allow:     allowMask(mw, mh, scale, masks, exclude),
 		minArea:   float32(d.MinArea) * float32(w*h),
 		personMax: float32(d.PersonMaxArea) * float32(w*h),
 	}
-	c.allow.SetTo(gocv.NewScalar(255, 0, 0, 0))
+	return c
+}
+
+// allowMask returns a mw×mh mask: 255, and 0 inside masks (scene coordinates) and exclude
+// (rectangles in pixels of a frame scale times as wide).
+func allowMask(mw, mh int, scale float32, masks [][]scene.Point, exclude []image.Rectangle) gocv.Mat {
+	allow := gocv.NewMatWithSize(mh, mw, gocv.MatTypeCV8U)
+	allow.SetTo(gocv.NewScalar(255, 0, 0, 0))
 	black := color.RGBA{}
 	if len(masks) > 0 {
 		polys := make([][]image.Point, len(masks))
@@ -155,14 +183,14 @@ func NewClassical(w, h int, d scene.Detector, masks [][]scene.Point, exclude []i
 			}
 		}
 		pv := gocv.NewPointsVectorFromPoints(polys)
-		gocv.FillPoly(&c.allow, pv, black)
+		gocv.FillPoly(&allow, pv, black)
 		pv.Close()
 	}
 	for _, r := range exclude {
 		r = image.Rect(int(float32(r.Min.X)/scale), int(float32(r.Min.Y)/scale), int(float32(r.Max.X)/scale+1), int(float32(r.Max.Y)/scale+1))
-		gocv.Rectangle(&c.allow, r, black, -1)
+		gocv.Rectangle(&allow, r, black, -1)
 	}
-	return c
+	return allow
 }
 
 func closeKernel(modelWidth int) image.Point {

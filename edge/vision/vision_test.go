@@ -50,7 +50,7 @@ func TestClassicalFindsMovingBox(t *testing.T) {
 func BenchmarkGate(b *testing.B) {
 	fs := frames(16)
 	defer closeAll(fs)
-	g := NewGate(640, 480)
+	g := NewGate(640, 480, nil, nil)
 	defer g.Close()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -149,7 +149,7 @@ func TestSignalOnsetThroughADarkGap(t *testing.T) {
 func TestGateViewChanged(t *testing.T) {
 	fs := frames(3)
 	defer closeAll(fs)
-	g := NewGate(640, 480)
+	g := NewGate(640, 480, nil, nil)
 	defer g.Close()
 	g.Moving(fs[0])
 	if !g.Moving(fs[1]) || g.ViewChanged() {
@@ -164,6 +164,42 @@ func TestGateViewChanged(t *testing.T) {
 	}
 	if g.Moving(other); g.ViewChanged() {
 		t.Fatalf("the same picture again is no view change (changed %.2f)", g.changed)
+	}
+}
+
+// A burned-in clock ticking in a mask, or a signal lamp changing colour, is not motion: the
+// gate does not wake the detector for it. The same change outside them is.
+func TestGateIgnoresMasksAndSignalHeads(t *testing.T) {
+	clock := [][]scene.Point{{{X: 0, Y: 0}, {X: 0.3, Y: 0}, {X: 0.3, Y: 0.1}, {X: 0, Y: 0.1}}}
+	lamp := []image.Rectangle{image.Rect(560, 100, 600, 220)}
+	g := NewGate(640, 480, clock, lamp)
+	defer g.Close()
+	frame := func(paint ...image.Rectangle) gocv.Mat {
+		m := gocv.NewMatWithSize(480, 640, gocv.MatTypeCV8UC3)
+		m.SetTo(gocv.NewScalar(90, 90, 90, 0))
+		for _, r := range paint {
+			gocv.Rectangle(&m, r, color.RGBA{250, 250, 250, 255}, -1)
+		}
+		return m
+	}
+	still, tick, red := frame(), frame(image.Rect(10, 5, 150, 40)), frame(image.Rect(565, 110, 595, 150))
+	outside := frame(image.Rect(300, 300, 360, 380))
+	defer closeAll([]gocv.Mat{still, tick, red, outside})
+	g.Moving(still)
+	if g.Moving(tick) {
+		t.Fatal("the clock ticking in its mask woke the gate")
+	}
+	if g.Moving(red) {
+		t.Fatal("a signal lamp changing woke the gate")
+	}
+	if !g.Moving(outside) {
+		t.Fatal("a change outside the masks did not wake the gate")
+	}
+	open := NewGate(640, 480, nil, nil) // the check can fail: without the masks, the clock is motion
+	defer open.Close()
+	open.Moving(still)
+	if !open.Moving(tick) {
+		t.Fatal("without masks the clock should wake the gate")
 	}
 }
 
@@ -204,9 +240,10 @@ func TestMergeRiders(t *testing.T) {
 func TestFramePathAllocatesNothing(t *testing.T) {
 	fs := frames(16)
 	defer closeAll(fs)
-	g := NewGate(640, 480)
+	clock := [][]scene.Point{{{X: 0, Y: 0}, {X: 0.3, Y: 0}, {X: 0.3, Y: 0.1}, {X: 0, Y: 0.1}}}
+	g := NewGate(640, 480, clock, nil) // masked, as in a scene with a burned-in clock
 	defer g.Close()
-	c := NewClassical(640, 480, scene.Defaults().Detector, nil, nil)
+	c := NewClassical(640, 480, scene.Defaults().Detector, clock, nil)
 	defer c.Close()
 	i := 0
 	step := func() {
