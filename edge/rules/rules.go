@@ -179,9 +179,9 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 	e := &Engine{tracks: map[int]*trackState{}, period: period, w: fw, h: fh}
 	diag := float32(math.Hypot(float64(w), float64(h)))
 	// Count lines are approaches with no signal: crossings are counted, never judged.
-	lines := s.Approaches
+	lines := append([]scene.Approach(nil), s.Approaches...)
 	for _, c := range s.CountLines {
-		lines = append(lines[:len(lines):len(lines)], c.Approach())
+		lines = append(lines, c.Approach())
 	}
 	for _, a := range lines {
 		ap := approach{Approach: a, stop: newLine(a.StopLine, a.Direction, fw, fh),
