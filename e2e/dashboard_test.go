@@ -45,7 +45,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	replay(t, edgeBin, dir, agg.Broker, filepath.Join(t.TempDir(), "outbox.db"))
 	// A device whose camera view changed (the real clip's cut), when ../shared is here.
 	if clip := "../../shared/videos/rlv_gutomadon_redlight.mp4"; fileExists(clip) {
-		if out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.yaml", "--clip", clip,
+		if out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
 			"--broker", agg.Broker, "--device", "dash-cut-edge", "--outbox", filepath.Join(t.TempDir(), "cut.db"), "--drain-timeout", "30s",
 			"--models", "../models/files").CombinedOutput(); err != nil {
 			t.Fatalf("replay %s: %v\n%s", clip, err, out)

@@ -19,7 +19,7 @@ func TestViewChangeReachesTheAggregator(t *testing.T) {
 	}
 	mq := StartMosquitto(t)
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
-	out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.yaml", "--clip", clip,
+	out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
 		"--broker", mq.URL, "--device", "cut-edge", "--outbox", filepath.Join(t.TempDir(), "outbox.db"), "--drain-timeout", "30s",
 		"--models", "../models/files", "--start", "2026-11-02T10:00:00Z").CombinedOutput()
 	if err != nil {

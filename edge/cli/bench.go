@@ -71,6 +71,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		d := scene.Defaults()
 		d.Version, d.Camera = 1, "bench"
+		d.Detector = scene.Classical() // no scene: the figures in docs/BENCHMARKS.md without --scene are the classical path's
 		sc = &d
 	}
 	if *analysisFPS >= 0 {

@@ -159,6 +159,10 @@ func runCheck(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok (camera %s, %d signals, %d approaches, %d crosswalks, %d roadways, %d platform edges, %d tracks, %d count lines)\n", *scenePath, s.Camera,
 		len(s.Signals), len(s.Approaches), len(s.Crosswalks), len(s.Roadways), len(s.PlatformEdges), len(s.Tracks), len(s.CountLines))
+	if len(s.Overrides) > 0 {
+		fmt.Fprintf(stdout, "%s: warning: %s override the product's detector defaults; a real camera's scene holds geometry, signals and sites only (docs/SCENES.md)\n",
+			*scenePath, strings.Join(s.Overrides, ", "))
+	}
 	return nil
 }
 

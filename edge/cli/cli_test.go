@@ -393,29 +393,29 @@ func fileExists(p string) bool {
 // realClipFalsePositives is how many events each real-clip scene raises beyond its truth today,
 // all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change raises more.
 var realClipFalsePositives = map[string]int{
-	"rlv_webserver105_demo1":                          2, // the left-lane crossings nobody can label
-	"rlv_webserver105_demo1.dnn":                      2,
-	"platform_metroeyes_tokyo_metro_platform_fisheye": 1, // the classical blob at the arriving train
+	"rlv_webserver105_demo1":                                    2, // the left-lane crossings nobody can label
+	"rlv_webserver105_demo1.classical":                          2,
+	"platform_metroeyes_tokyo_metro_platform_fisheye.classical": 1, // the classical blob at the arriving train
 }
 
 // realClipMisses is how many labelled events each real-clip scene misses today, all explained
 // in docs/ACCURACY.md; TestEvalRealClips fails if a change misses more.
 var realClipMisses = map[string]int{
-	"rlv_uvhnael_16h15":      4, // the classical detector in a dense motorbike queue
-	"ped_roxaaaaa_crosswalk": 2, // the classical detector: near the camera the two jaywalkers are car-sized blobs
+	"rlv_uvhnael_16h15.classical":      4, // the classical detector in a dense motorbike queue
+	"ped_roxaaaaa_crosswalk.classical": 2, // the classical detector: near the camera the two jaywalkers are car-sized blobs
 }
 
 // realClipCountErrors is how far each real-clip scene's road-user count is from its labelled
 // count today, all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change moves
 // a count further.
 var realClipCountErrors = map[string]int{
-	"rlv_gutomadon_redlight":     1, // a motorcycle waiting at the bar after the cut
-	"rlv_gutomadon_redlight.dnn": 1,
-	"rlv_uvhnael_16h15":          4, // the classical detector misses the four riders of the red phase
-	"ped_roxaaaaa_crosswalk":     2, // blobs that split from a passer-by still tracked; one woman is car-sized
-	"ped_roxaaaaa_crosswalk.dnn": 2, // a second box over one person at the start; a sign post seen as a person
+	"rlv_gutomadon_redlight":           1, // a motorcycle waiting at the bar after the cut
+	"rlv_gutomadon_redlight.classical": 1,
+	"rlv_uvhnael_16h15.classical":      4, // the classical detector misses the four riders of the red phase
+	"ped_roxaaaaa_crosswalk.classical": 2, // blobs that split from a passer-by still tracked; one woman is car-sized
+	"ped_roxaaaaa_crosswalk":           2, // a second box over one person at the start; a sign post seen as a person
 	// the DNN loses small far cars for up to a second and finds them again past the count line
-	"general_kartikmalhotra_highway_overpass.dnn": 2,
+	"general_kartikmalhotra_highway_overpass": 2,
 }
 
 // The PicoDet detector (decoded in edge/vision) finds the motorway's small far cars that
@@ -429,12 +429,12 @@ func TestPicoDetCountsTheMotorway(t *testing.T) {
 	}
 	dir, _ := filepath.Abs(modelsDir(t))
 	t.Setenv("CROSSWATCH_MODELS", dir)
-	b, err := os.ReadFile("../../configs/scenes/real/" + base + ".dnn.yaml")
+	b, err := os.ReadFile("../../configs/scenes/real/" + base + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := filepath.Join(t.TempDir(), "pico.yaml")
-	os.WriteFile(sc, []byte(strings.Replace(string(b), "model: yolo-fastest-1.1-xl", "model: picodet_s_320_coco_cv46", 1)), 0o644)
+	os.WriteFile(sc, append(b, "detector: {model: picodet_s_320_coco_cv46}\n"...), 0o644)
 	code, stdout, stderr := run("eval", "--scene", sc, "--clip", clip, "--truth", "../../configs/scenes/real/"+base+".truth.json", "--json")
 	if code != 0 {
 		t.Fatal(stderr)
@@ -451,7 +451,8 @@ func TestPicoDetCountsTheMotorway(t *testing.T) {
 }
 
 func TestEvalRealClips(t *testing.T) {
-	// clip.yaml and clip.<variant>.yaml (another detector) share clip.truth.json.
+	// clip.yaml (the product's defaults) and clip.classical.yaml (the tuned classical detector)
+	// share clip.truth.json.
 	scenes, _ := filepath.Glob("../../configs/scenes/real/*.yaml")
 	if len(scenes) == 0 {
 		t.Fatal("no real-clip scenes")
@@ -463,7 +464,7 @@ func TestEvalRealClips(t *testing.T) {
 		if _, err := os.Stat(clip); err != nil {
 			t.Skipf("no %s (%v): the real clips stay outside the repository", clip, err)
 		}
-		if strings.Contains(name, ".dnn") {
+		if !strings.Contains(name, ".classical") {
 			dir, _ := filepath.Abs(modelsDir(t))
 			t.Setenv("CROSSWATCH_MODELS", dir) // eval finds the detector's model there
 		}

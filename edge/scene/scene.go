@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -57,7 +58,13 @@ type Scene struct {
 	// CountLines count the road users crossing a line where no signal governs it (a mid-block
 	// road, a motorway, a path): the counts a site's rates need, and no event.
 	CountLines []CountLine `yaml:"count_lines,omitempty"`
-	Detector   Detector    `yaml:"detector"`
+	// Detector is for the lab (the synthetic clips, a comparison of detectors): a real camera's
+	// scene leaves it out and gets the product's defaults, which hold on cameras nobody tuned
+	// for (docs/ACCURACY.md). check-config warns on every field a scene sets here.
+	Detector Detector `yaml:"detector,omitempty"`
+	// Overrides lists the detector fields the file set (detector.kind, …), for check-config's
+	// warning; not part of the file.
+	Overrides []string `yaml:"-"`
 }
 
 // CountLine is a line whose crossings, in one direction, are counted per class.
@@ -173,9 +180,39 @@ type Detector struct {
 	PersonMaxArea float64 `yaml:"person_max_area"`
 }
 
-// Defaults returns the values a scene gets for fields it leaves out.
+// DefaultModel is the detector model a scene gets when it names none: measured best on the
+// labelled real clips at the CPU budget (docs/ACCURACY.md, docs/BENCHMARKS.md "Which DNN model").
+const DefaultModel = "yolo-fastest-1.1-xl"
+
+// Defaults returns the values a scene gets for fields it leaves out: the DNN detector (the
+// classical one, a background model and blob sizes, works on the synthetic clips but not on
+// real footage), and the classical detector's parameters for a scene that asks for it.
 func Defaults() Scene {
-	return Scene{Detector: Detector{Kind: "classical", ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15, StationaryS: 30, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+	return Scene{Detector: Detector{Kind: "dnn", Model: DefaultModel, MinScore: 0.3, ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15,
+		StationaryS: 30, MinArea: 0.0004, PersonMaxArea: 0.0035}}
+}
+
+// Classical returns the classical detector's defaults (a scene with detector.kind classical).
+func Classical() Detector {
+	d := Defaults().Detector
+	d.Kind, d.Model, d.MinScore = "classical", "", 0
+	return d
+}
+
+// detectorOverrides returns the detector fields the document sets, as detector.<key>.
+func detectorOverrides(b []byte) []string {
+	var doc struct {
+		Detector map[string]yaml.Node `yaml:"detector"`
+	}
+	if yaml.Unmarshal(b, &doc) != nil {
+		return nil
+	}
+	var out []string
+	for k := range doc.Detector {
+		out = append(out, "detector."+k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Load reads, decodes strictly and validates a scene file.
@@ -194,8 +231,15 @@ func Load(path string) (*Scene, error) {
 // Parse decodes strictly (unknown keys are errors) and validates.
 func Parse(b []byte) (*Scene, error) {
 	s := Defaults()
+	s.Overrides = detectorOverrides(b)
+	if slices.Contains(s.Overrides, "detector.kind") && !slices.Contains(s.Overrides, "detector.model") {
+		s.Detector.Model, s.Detector.MinScore = "", 0 // another kind: the dnn's model is not its default
+	}
 	if err := cfgfile.Decode(b, &s); err != nil {
 		return nil, err
+	}
+	if s.Detector.Kind == "dnn" && s.Detector.Model == "" {
+		s.Detector.Model = DefaultModel
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

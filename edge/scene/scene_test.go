@@ -3,6 +3,7 @@ package scene
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,7 +56,7 @@ func TestRejects(t *testing.T) {
 		{"signal plan", "    - id: nb-head\n", "    - id: nb-head\n      plan: {cycle_s: 20, green_s: 15, amber_s: 5}\n", "signals[0].plan: green_s > 0 and amber_s >= 0 must leave red time"},
 		{"signal preference", "    - id: nb-head\n", "    - id: nb-head\n      prefer: [camera, radar]\n", "signals[0].prefer[1]: must be camera, feed or plan"},
 		{"roadway polygon", "      polygon:\n        - [0.375, 0.5833]\n        - [0.625, 0.5833]\n", "      polygon:\n", "roadways[0].polygon: needs at least 3 points"},
-		{"dnn without a model", "kind: classical", "kind: dnn", "detector.model: a model name"},
+		{"dnn with a path for a model", "kind: classical", "kind: dnn\n    model: ../weights", "detector.model: a model name"},
 		{"stationary", "stationary_s: 30", "stationary_s: 0", "detector.stationary_s"},
 		{"count line along its direction", "version: 1", "version: 1\ncount_lines: [{id: mid, site: s1, line: [[0.1, 0.5], [0.3, 0.5]], direction: [1, 0]}]",
 			"count_lines[0].direction: runs along the line"},
@@ -115,4 +116,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed scene does not validate: %v", err)
 		}
 	})
+}
+
+// TestDefaultDetector: a scene without a detector section gets the DNN detector and its model,
+// with nothing to warn about; one that sets detector fields lists them for check-config.
+func TestDefaultDetector(t *testing.T) {
+	geometry := "version: 1\ncamera: c1\ncount_lines: [{id: mid, site: s1, line: [[0.1, 0.5], [0.9, 0.5]], direction: [0, 1]}]\n"
+	s, err := Parse([]byte(geometry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Detector.Kind != "dnn" || s.Detector.Model != DefaultModel || len(s.Overrides) != 0 {
+		t.Errorf("geometry only: detector %+v, overrides %v; want dnn %s and none", s.Detector, s.Overrides, DefaultModel)
+	}
+	s, err = Parse([]byte(geometry + "detector: {kind: classical, min_area: 0.001}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Detector.Kind != "classical" || s.Detector.Model != "" || s.Detector.MinArea != 0.001 || s.Detector.ModelWidth != 320 {
+		t.Errorf("classical: detector %+v", s.Detector)
+	}
+	if want := []string{"detector.kind", "detector.min_area"}; !slices.Equal(s.Overrides, want) {
+		t.Errorf("overrides %v, want %v", s.Overrides, want)
+	}
 }

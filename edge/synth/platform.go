@@ -35,6 +35,7 @@ func PlatformScene() *scene.Scene {
 	s := scene.Defaults()
 	s.Version = 1
 	s.Camera = PlatformCamera
+	s.Detector = scene.Classical() // the synthetic world is drawn for a background model, not for COCO
 	s.PlatformEdges = []scene.PlatformEdge{{Zone: scene.Zone{ID: EdgeZone, Site: PlatformSite, Polygon: rectPoly(0, warnY, W, edgeY)}, DwellS: platformDwellS}}
 	s.Tracks = []scene.Zone{{ID: TrackZone, Site: PlatformSite, Polygon: rectPoly(0, trackY, W, H)}}
 	s.Masks = [][]scene.Point{clockMask}

@@ -141,6 +141,7 @@ func Scene() *scene.Scene {
 	s := scene.Defaults()
 	s.Version = 1
 	s.Camera = Camera
+	s.Detector = scene.Classical() // the synthetic world is drawn for a background model, not for COCO
 	s.Signals = []scene.Signal{
 		{ID: SigNB, Kind: "vehicle", Region: &[2]scene.Point{norm(410, 106), norm(432, 172)}},
 		{ID: SigSB, Kind: "vehicle", Region: &[2]scene.Point{norm(208, 308), norm(230, 374)}},
