@@ -318,3 +318,33 @@ func TestPlatformEdgeBerth(t *testing.T) {
 		})
 	}
 }
+
+// A person whose feet are just off a crosswalk's paint is on it, within a quarter of their own
+// height: near the camera (a tall box) a few pixels off is centimetres; far away (a small box)
+// the same pixels are metres, and crossing there is jaywalking.
+func TestCrosswalkBorderScalesWithThePerson(t *testing.T) {
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		height float32
+		jay    bool
+	}{
+		{"near: 3 px off is on the crosswalk", 40, false},
+		{"far: 3 px off is jaywalking", 6, true},
+	} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		// along cw-none (y 90..95), 3 px below its bottom edge, west to east across the roadway
+		for f, p := range straight(pos{20, 98}, pos{95, 98}, 40, 0) {
+			now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+			tk := edge.Track{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - c.height, X1: p.x + 2, Y1: p.y}, Class: edge.Person, Score: 1, Hits: f + 3}
+			e.Step(now, lights(edge.Red, edge.Green), []edge.Track{tk}, nil, out)
+		}
+		if got := len(out.events) == 1 && out.events[0].Type == wire.Jaywalking; got != c.jay {
+			t.Errorf("%s: events %+v, want jaywalking %v", c.name, out.events, c.jay)
+		}
+	}
+}

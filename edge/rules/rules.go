@@ -64,6 +64,10 @@ type trackState struct {
 	// arrived: the track began as a road user coming into view (at the frame's border, or
 	// while the view itself was new), not in the middle of the picture. See Engine.arrival.
 	arrived bool
+	// riding counts the frames in a row a "person" moved like a rider on an approach's lanes;
+	// rider: it did so for riderFrames, and is a motorbike for every rule (see approach.riding).
+	riding int
+	rider  bool
 }
 
 // areaState is one track's history with one polygon zone.
@@ -152,6 +156,9 @@ const (
 	leave   = 500 * time.Millisecond
 	// jayConfirm: how long a person must be in the roadway outside every crosswalk.
 	jayConfirm = 500 * time.Millisecond
+	// edgeTolerance: how far off a crosswalk's border a person is still on it, in heights of
+	// the person's box.
+	edgeTolerance = 0.25
 )
 
 // Engine applies the scene's rules. Not safe for concurrent use.
@@ -258,6 +265,16 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				arrived: e.arrival(now, tk.Box)}
 			e.tracks[tk.ID] = st
 		}
+		if tk.Class == edge.Person && !st.rider {
+			st.riding++
+			if !e.riding(tk) {
+				st.riding = 0
+			}
+			st.rider = st.riding >= riderFrames
+		}
+		if st.rider {
+			tk.Class = edge.Motorbike // part of the vehicle: judged at stop lines, by no person rule
+		}
 		if tk.Class == edge.Person || tk.Class == edge.Bicycle {
 			e.stepPerson(now, signals, tk, tracks, st, sink)
 		}
@@ -315,12 +332,19 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.Track, tracks []edge.Track, st *trackState, sink Sink) {
 	// The anchor is the bottom centre: where the feet are.
 	x, y := (tk.Box.X0+tk.Box.X1)/2, tk.Box.Y1
+	// Next to the paint is on the crosswalk, for jaywalking: within a quarter of the person's
+	// own height (about 40 cm, wherever in the picture they are: the box's height carries the
+	// perspective). A walker of a legal group whose feet are just off the stripes is crossing on
+	// it. Entries and counts use the paint itself (with the 1 % border margin).
+	border := max(e.margin, edgeTolerance*tk.Box.H())
 	onCrosswalk := false
 	for i := range e.areas {
 		a, as := &e.areas[i], &st.areas[i]
 		in := inside(a.poly, x, y)
-		if a.kind == kindCrosswalk && !in && distance(a.poly, x, y) <= e.margin {
-			in = true // on the paint's border
+		if a.kind == kindCrosswalk && !in {
+			d := distance(a.poly, x, y)
+			in = d <= e.margin // on the paint's border
+			onCrosswalk = onCrosswalk || d <= border
 		}
 		if a.kind == kindCrosswalk && in {
 			onCrosswalk = true
@@ -441,6 +465,32 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 	}
 	sink.Event(edge.Event{Type: wire.Jaywalking, Time: jay.entered, Site: r.site, Zone: r.id,
 		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID})
+}
+
+// Riders. Seen from behind or from above, a COCO detector often finds the rider and not the
+// machine under them, and the tracker's own test (a "person" at a motorbike's speed across the
+// picture) misses riders moving toward or away from a high camera, whose picture moves little.
+// What no pedestrian does is move down an approach's lanes with the traffic: within a stop
+// line's span, near the line, in its direction of travel. A pedestrian crossing the road there
+// moves across the lanes.
+const (
+	riderFrames = 3    // measured frames in a row
+	riderReach  = 3    // how far before or past the stop line, in heights of the box
+	riderSpeed  = 0.15 // least speed along the direction of travel, in heights per second
+)
+
+// riding reports whether person track tk moves like a rider on one of the approaches' lanes.
+func (e *Engine) riding(tk edge.Track) bool {
+	h := tk.Box.H()
+	for i := range e.approaches {
+		l := &e.approaches[i].stop
+		along, across := tk.VX*l.nx+tk.VY*l.ny, tk.VX*l.tx+tk.VY*l.ty
+		centre := (l.past(tk.Box, true) + l.past(tk.Box, false)) / 2
+		if l.within(tk.Box) && along > riderSpeed*h && along >= 2*max(across, -across) && max(centre, -centre) <= riderReach*h {
+			return true
+		}
+	}
+	return false
 }
 
 // Restart begins a new view at now, as after the camera's view changed and every track ended:

@@ -348,3 +348,41 @@ func TestFrontPoint(t *testing.T) {
 		t.Fatalf("front point %.2f past the line, the test measures %.2f", got, want)
 	}
 }
+
+// A rider the detector sees only as a person (seen from behind, the machine hidden) who rides
+// down the approach through the stop line on red is a red-light runner, a motorbike; a person
+// walking across the lanes at the line is not, and neither is judged by the person rules.
+func TestRiderSeenAsAPerson(t *testing.T) {
+	s, err := scene.Parse([]byte(sceneYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := []edge.SignalState{{Light: edge.Red, Since: base.Add(-5 * time.Second), OnsetSeen: true, Source: "camera"}}
+	for _, c := range []struct {
+		name    string
+		vx, vy  float32 // pixels per frame of 100 ms
+		x, y    float32 // start of the feet
+		want    int     // red-light events
+		counted edge.Class
+	}{
+		{"riding north through the line", 0, -1, 60, 70, 1, edge.Motorbike},
+		{"walking east along the line", 1, 0, 45, 51, 0, edge.Person},
+		{"walking north-east across the lanes and the line", 1, -0.6, 45, 60, 0, edge.Person},
+	} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		for f := 0; f < 40; f++ {
+			now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+			x, y := c.x+c.vx*float32(f), c.y+c.vy*float32(f)
+			tk := edge.Track{ID: 1, Box: edge.Box{X0: x - 2, Y0: y - 10, X1: x + 2, Y1: y}, Class: edge.Person, Score: 1, Hits: f + 2, VX: 10 * c.vx, VY: 10 * c.vy}
+			e.Step(now, red, []edge.Track{tk}, nil, out)
+		}
+		e.Flush(out)
+		if len(out.events) != c.want || (c.want > 0 && out.events[0].Class != edge.Motorbike) {
+			t.Errorf("%s: events %+v, want %d red-light running by a motorbike", c.name, out.events, c.want)
+		}
+		if c.want > 0 && out.counted(c.counted) != 1 {
+			t.Errorf("%s: counted %d %v, want 1", c.name, out.counted(c.counted), c.counted)
+		}
+	}
+}

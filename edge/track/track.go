@@ -16,11 +16,27 @@ type Config struct {
 	MinHits     int     // matched frames before a track is reported
 	ProcessNoiz float32 // Kalman process noise (pixels/s² scale)
 	MeasNoise   float32 // Kalman measurement noise (pixels)
+	// DormantS is how long a standing vehicle's track, lost by the detector (a car waiting at a
+	// red light behind a bus or a crowd on the zebra), waits to be found again at its place
+	// before it ends: found, it is the same track, with the same id and history.
+	DormantS float32
+	// RiderSpeed, in heights of the road user's own box per second, is the speed above which a
+	// track the detector sees only as a person is a rider: walking is about 0.8 heights per
+	// second and sprinting 2, a motorbike crossing the picture in town 5 to 8 (see vote). Riding
+	// away from or toward a high camera moves little in the picture: the rules find those riders
+	// by their lane and direction (rules.Engine.riding).
+	RiderSpeed float32
 }
 
 // DefaultConfig suits 5-30 fps fixed cameras.
 func DefaultConfig() Config {
-	return Config{MinIoU: 0.1, MaxMisses: 8, MinHits: 2, ProcessNoiz: 400, MeasNoise: 2}
+	return Config{MinIoU: 0.1, MaxMisses: 8, MinHits: 2, ProcessNoiz: 400, MeasNoise: 2, DormantS: 10, RiderSpeed: 4}
+}
+
+// Stats counts what the tracker did since it was made, for eval and the metrics: a track
+// begun is a new id; a revived one is a dormant track found again (an id switch avoided).
+type Stats struct {
+	Begun, Revived, Riders int
 }
 
 // axis is a 1-D constant-velocity Kalman filter: state (p, v), covariance [[a b][b c]].
@@ -50,7 +66,32 @@ type state struct {
 	x, y  axis                   // bottom-centre anchor
 	w, h  float32                // smoothed size
 	pred  edge.Box
+	fast  int32   // consecutive matched frames faster than Config.RiderSpeed
+	rider bool    // seen riding: moving at a vehicle's speed (sticky)
+	lost  float32 // tracker time when it went dormant
 }
+
+// group is a class's family for association: a track of one family never takes a detection of
+// the other once its class is settled, so a car crossing a zebra full of people keeps its
+// track instead of jumping to a person in front of it. Two-wheelers belong to both: a rider is
+// detected as a person or a motorbike, and a far car is often called a motorbike.
+func group(c edge.Class) int {
+	switch c {
+	case edge.Car, edge.Bus, edge.Truck:
+		return 2
+	case edge.Person:
+		return 1
+	}
+	return 0
+}
+
+// settled is how many matched frames make a track's class family firm.
+const settled = 3
+
+// sameObject is the IoU with a track's predicted box above which a detection of the other
+// family is still the same object, misclassified in this frame (a low-resolution rider called
+// a car); a person in front of a car overlaps its box far less.
+const sameObject = 0.5
 
 type pair struct {
 	iou  float32
@@ -67,7 +108,10 @@ type Tracker struct {
 	usedDet []bool
 	out     []edge.Track
 	ended   []int
-	reset   []int // tracks ended by Reset, reported by the next Update
+	reset   []int   // tracks ended by Reset, reported by the next Update
+	dormant []state // standing tracks lost lately, waiting to be found again
+	now     float32 // seconds since the tracker began (the sum of Update's dt)
+	stats   Stats
 }
 
 // New returns a tracker.
@@ -80,6 +124,7 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	if dt <= 0 {
 		dt = 1e-3
 	}
+	tr.now += dt
 	q := tr.cfg.ProcessNoiz
 	for i := range tr.live {
 		s := &tr.live[i]
@@ -90,7 +135,8 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	tr.pairs = tr.pairs[:0]
 	for ti := range tr.live {
 		for di := range dets {
-			if iou := tr.live[ti].pred.IoU(dets[di].Box); iou >= tr.cfg.MinIoU {
+			iou := tr.live[ti].pred.IoU(dets[di].Box)
+			if iou >= tr.cfg.MinIoU && (iou >= sameObject || compatible(&tr.live[ti], dets[di].Class)) {
 				tr.pairs = append(tr.pairs, pair{iou, int32(ti), int32(di)})
 			}
 		}
@@ -117,7 +163,16 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		s.Hits++
 		s.Score = d.Score
 		s.votes[d.Class]++
-		s.Class = vote(&s.votes)
+		if h := max(s.h, 1); s.Hits > settled && s.x.v*s.x.v+s.y.v*s.y.v > tr.cfg.RiderSpeed*tr.cfg.RiderSpeed*h*h {
+			s.fast++
+		} else {
+			s.fast = 0
+		}
+		if !s.rider && s.fast >= settled {
+			s.rider = true
+			tr.stats.Riders++
+		}
+		s.Class = vote(&s.votes, s.rider)
 	}
 	// End stale tracks, keeping order stable.
 	tr.ended = append(tr.ended[:0], tr.reset...)
@@ -125,7 +180,11 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	n := 0
 	for _, s := range tr.live {
 		if s.Misses > tr.cfg.MaxMisses || (s.Hits < tr.cfg.MinHits && s.Misses > 1) {
-			if s.Hits >= tr.cfg.MinHits {
+			switch {
+			case s.Hits >= tr.cfg.MinHits && s.Class.Motor() && tr.standing(&s):
+				s.lost = tr.now
+				tr.dormant = append(tr.dormant, s)
+			case s.Hits >= tr.cfg.MinHits:
 				tr.ended = append(tr.ended, s.ID)
 			}
 			continue
@@ -134,10 +193,24 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		n++
 	}
 	tr.live = tr.live[:n]
+	n = 0
+	for _, s := range tr.dormant {
+		if tr.now-s.lost > tr.cfg.DormantS {
+			tr.ended = append(tr.ended, s.ID)
+			continue
+		}
+		tr.dormant[n] = s
+		n++
+	}
+	tr.dormant = tr.dormant[:n]
 	for di, d := range dets {
 		if tr.usedDet[di] {
 			continue
 		}
+		if tr.revive(d) {
+			continue
+		}
+		tr.stats.Begun++
 		cx := (d.Box.X0 + d.Box.X1) / 2
 		big := float32(1e4)
 		tr.live = append(tr.live, state{
@@ -161,6 +234,60 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	return tr.out, tr.ended
 }
 
+// standing reports whether a track that the detector lost was standing still (slower than a
+// tenth of its height per second): a waiting vehicle, which will be found again at the same
+// place. A moving one has coasted along its path for MaxMisses frames already. People are not
+// kept dormant: one walking past where another stood would take the other's track, and the
+// rules tell a person's broken track from a new person by themselves (rules.area.lostNear).
+func (tr *Tracker) standing(s *state) bool {
+	h := max(s.h, 1)
+	return s.x.v*s.x.v+s.y.v*s.y.v < 0.01*h*h
+}
+
+// revive gives detection d to the dormant track it overlaps best (IoU at least 0.25 with where
+// it was last measured, of a compatible class), which comes back as the same road user: true
+// if one took it.
+func (tr *Tracker) revive(d edge.Detection) bool {
+	best, bestIoU := -1, float32(0.25)
+	for i := range tr.dormant {
+		if !compatible(&tr.dormant[i], d.Class) {
+			continue
+		}
+		if iou := tr.dormant[i].Meas.IoU(d.Box); iou >= bestIoU {
+			best, bestIoU = i, iou
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	s := tr.dormant[best]
+	tr.dormant = slices.Delete(tr.dormant, best, best+1)
+	big := float32(1e4)
+	s.x = axis{p: (d.Box.X0 + d.Box.X1) / 2, a: 4, c: big}
+	s.y = axis{p: d.Box.Y1, a: 4, c: big}
+	s.w, s.h = d.Box.W(), d.Box.H()
+	s.Meas, s.Score, s.Misses, s.fast = d.Box, d.Score, 0, 0
+	s.Hits++
+	s.votes[d.Class]++
+	s.Class = vote(&s.votes, s.rider)
+	tr.live = append(tr.live, s)
+	tr.stats.Revived++
+	return true
+}
+
+// compatible reports whether track s may take a detection of class c: always while its class
+// is not settled, then only within its family (or one that overlaps it as the same object).
+func compatible(s *state, c edge.Class) bool {
+	if s.Hits < settled {
+		return true
+	}
+	g, h := group(s.Class), group(c)
+	return g == 0 || h == 0 || g == h
+}
+
+// Stats returns what the tracker did since it was made.
+func (tr *Tracker) Stats() Stats { return tr.stats }
+
 // Reset ends every track, as when the camera's view has changed and no box can belong to a
 // track from before: the next Update reports them ended and matches its detections to none.
 func (tr *Tracker) Reset() {
@@ -169,33 +296,39 @@ func (tr *Tracker) Reset() {
 			tr.reset = append(tr.reset, s.ID)
 		}
 	}
-	tr.live = tr.live[:0]
+	for _, s := range tr.dormant {
+		tr.reset = append(tr.reset, s.ID)
+	}
+	tr.live, tr.dormant = tr.live[:0], tr.dormant[:0]
 }
 
 // vote returns the class seen in most matched frames (unknown only when nothing else was
 // seen). A class from one frame is noisy: a vehicle entering the frame, or split by an
-// occluder, looks person-sized for a few frames. One exception: a track seen riding (a
+// occluder, looks person-sized for a few frames. One exception: a rider. A track seen riding (a
 // detector's motorbike or bicycle, with the rider merged in) in at least one frame for every
 // five it was seen as a person is a rider. Seen from behind, the machine under a rider is often
 // hidden and a COCO model finds only the person; a pedestrian is seen riding at most for a
-// moment, passing behind a parked machine.
-func vote(v *[edge.NumClasses]int32) edge.Class {
+// moment, passing behind a parked machine. So is a "person" that moved faster than
+// Config.RiderSpeed for settled frames in a row (ridden, true): no one walks at that speed, and a
+// rider is part of the vehicle for every rule (a motorbike unless a bicycle was seen under it).
+func vote(v *[edge.NumClasses]int32, fast bool) edge.Class {
 	best := edge.ClassUnknown
 	for c := 1; c < edge.NumClasses; c++ {
 		if v[c] > v[best] || (best == edge.ClassUnknown && v[c] > 0) {
 			best = edge.Class(c)
 		}
 	}
-	if best == edge.Person {
-		ridden := edge.Motorbike
-		if v[edge.Bicycle] > v[edge.Motorbike] {
-			ridden = edge.Bicycle
-		}
-		if v[ridden] > 0 && 5*v[ridden] >= v[edge.Person] {
-			return ridden
-		}
+	if best != edge.Person {
+		return best
 	}
-	return best
+	machine := edge.Motorbike
+	if v[edge.Bicycle] > v[edge.Motorbike] {
+		machine = edge.Bicycle
+	}
+	if fast || (v[machine] > 0 && 5*v[machine] >= v[edge.Person]) {
+		return machine
+	}
+	return edge.Person
 }
 
 // comparePairs orders by IoU, best first, then by index so that ties are deterministic.

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/crosswatch/crosswatch/edge"
@@ -57,8 +58,9 @@ func TestCoastThroughGap(t *testing.T) {
 
 func TestEndsAfterMisses(t *testing.T) {
 	tr := New(DefaultConfig())
+	// A moving track ends after MaxMisses frames without a detection.
 	for f := 0; f < 3; f++ {
-		tr.Update(0.1, []edge.Detection{{Box: box(50, 50, 20, 20), Class: edge.Person}})
+		tr.Update(0.1, []edge.Detection{{Box: box(50+10*float32(f), 50, 20, 20), Class: edge.Person}})
 	}
 	var ended []int
 	for f := 0; f < DefaultConfig().MaxMisses+1; f++ {
@@ -66,8 +68,117 @@ func TestEndsAfterMisses(t *testing.T) {
 		_, e = tr.Update(0.1, nil)
 		ended = append(ended, e...)
 	}
-	if len(ended) != 1 || len(tr.live) != 0 {
-		t.Fatalf("ended %v live %d", ended, len(tr.live))
+	if len(ended) != 1 || len(tr.live) != 0 || len(tr.dormant) != 0 {
+		t.Fatalf("moving: ended %v live %d dormant %d", ended, len(tr.live), len(tr.dormant))
+	}
+	// A standing vehicle waits DormantS more to be found again, then ends.
+	tr = New(DefaultConfig())
+	for f := 0; f < 3; f++ {
+		tr.Update(0.1, []edge.Detection{{Box: box(50, 50, 20, 20), Class: edge.Car}})
+	}
+	ended = nil
+	frames := 0
+	for ; len(ended) == 0 && frames < 1000; frames++ {
+		_, e := tr.Update(0.1, nil)
+		ended = append(ended, e...)
+	}
+	if want := DefaultConfig().MaxMisses + 1 + int(DefaultConfig().DormantS/0.1); len(ended) != 1 || frames < want-1 || frames > want+1 {
+		t.Fatalf("standing: ended %v after %d frames, want 1 after about %d", ended, frames, want)
+	}
+}
+
+// A car waiting at a red light that the detector loses for seconds (a bus passes in front of
+// it) is the same track when it is found again, also after it has begun to move off.
+func TestWaitingVehicleFoundAgain(t *testing.T) {
+	tr := New(DefaultConfig())
+	car := func(x float32) []edge.Detection { return []edge.Detection{{Box: box(x, 300, 60, 40), Class: edge.Car, Score: 0.9}} }
+	var id int
+	for f := 0; f < 20; f++ {
+		tracks, _ := tr.Update(1.0/15, car(200))
+		if len(tracks) == 1 {
+			id = tracks[0].ID
+		}
+	}
+	for f := 0; f < 15*6; f++ { // six seconds unseen
+		if tracks, ended := tr.Update(1.0/15, nil); len(ended) > 0 {
+			t.Fatalf("frame %d: ended %v while waiting", f, ended)
+		} else if f > DefaultConfig().MaxMisses && len(tracks) != 0 {
+			t.Fatalf("frame %d: a lost track is reported: %+v", f, tracks)
+		}
+	}
+	var got []int
+	for f := 0; f < 10; f++ { // moving off
+		tracks, _ := tr.Update(1.0/15, car(205+4*float32(f)))
+		for _, tk := range tracks {
+			got = append(got, tk.ID)
+		}
+	}
+	if len(got) == 0 || slices.ContainsFunc(got, func(g int) bool { return g != id }) {
+		t.Fatalf("after moving off: ids %v, want only %d", got, id)
+	}
+	if st := tr.Stats(); st.Revived != 1 || st.Begun != 1 {
+		t.Errorf("stats %+v, want 1 begun and 1 revived", st)
+	}
+}
+
+// A car crossing a zebra full of people keeps its track: while it is hidden for a moment, the
+// people in front of it do not take it over.
+func TestVehicleTrackIgnoresPeople(t *testing.T) {
+	tr := New(DefaultConfig())
+	var carID int
+	for f := 0; f < 30; f++ {
+		x := 100 + 6*float32(f)
+		var dets []edge.Detection
+		if f < 10 || f > 13 {
+			dets = append(dets, edge.Detection{Box: box(x, 300, 80, 50), Class: edge.Car, Score: 0.9})
+		} else {
+			// hidden for a moment by a person crossing in front of it, over its box
+			dets = append(dets, edge.Detection{Box: box(x+10, 305, 24, 60), Class: edge.Person, Score: 0.8})
+		}
+		tracks, _ := tr.Update(1.0/15, dets)
+		for _, tk := range tracks {
+			if tk.Class == edge.Car {
+				if carID == 0 {
+					carID = tk.ID
+				}
+				if tk.ID != carID {
+					t.Fatalf("frame %d: the car is track %d, was %d", f, tk.ID, carID)
+				}
+				if tk.Misses == 0 && tk.Meas.H() > 55 {
+					t.Fatalf("frame %d: the car's track took a person's box %+v", f, tk.Meas)
+				}
+			}
+		}
+	}
+	if carID == 0 {
+		t.Fatal("no car track")
+	}
+}
+
+// A track the detector sees only as a person, moving at a motorbike's speed, is a rider (the
+// machine hidden under it, seen from behind); a person walking or running is not.
+func TestRiderByMotion(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		speed float32 // heights of the box per second
+		want  edge.Class
+	}{
+		{"walking", 0.8, edge.Person},
+		{"running", 2.0, edge.Person},
+		{"riding across the picture", 6, edge.Motorbike},
+	} {
+		tr := New(DefaultConfig())
+		var got edge.Class
+		for f := 0; f < 15; f++ {
+			y := 400 - c.speed*50*float32(f)/15
+			tracks, _ := tr.Update(1.0/15, []edge.Detection{{Box: box(300, y, 25, 50), Class: edge.Person, Score: 0.8}})
+			if len(tracks) == 1 {
+				got = tracks[0].Class
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s at %v heights/s: %v, want %v", c.name, c.speed, got, c.want)
+		}
 	}
 }
 
@@ -126,7 +237,7 @@ func TestVoteRider(t *testing.T) {
 	} {
 		var v [edge.NumClasses]int32
 		v[edge.Person], v[edge.Motorbike], v[edge.Bicycle] = c.person, c.motorbike, c.bicycle
-		if got := vote(&v); got != c.want {
+		if got := vote(&v, false); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
