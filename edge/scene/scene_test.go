@@ -3,6 +3,7 @@ package scene
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2, err := Parse(b)
-	if err != nil || len(s2.Approaches) != len(s.Approaches) || s2.Approaches[0].StopLine != s.Approaches[0].StopLine {
+	if err != nil || len(s2.Approaches) != len(s.Approaches) || !slices.Equal(s2.Approaches[0].StopLine, s.Approaches[0].StopLine) {
 		t.Fatalf("round trip: %v\n%s", err, b)
 	}
 }

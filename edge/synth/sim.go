@@ -146,8 +146,8 @@ func Scene() *scene.Scene {
 		{ID: SigSB, Kind: "vehicle", Region: &[2]scene.Point{norm(208, 308), norm(230, 374)}},
 	}
 	s.Approaches = []scene.Approach{
-		{ID: ZoneNB, Site: SiteNB, StopLine: [2]scene.Point{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},
-		{ID: ZoneSB, Site: SiteSB, StopLine: [2]scene.Point{norm(242, sbStopY), norm(318, sbStopY)}, Direction: scene.Point{X: 0, Y: 1}, Signal: SigSB, GraceS: graceS},
+		{ID: ZoneNB, Site: SiteNB, StopLine: scene.Polyline{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},
+		{ID: ZoneSB, Site: SiteSB, StopLine: scene.Polyline{norm(242, sbStopY), norm(318, sbStopY)}, Direction: scene.Point{X: 0, Y: 1}, Signal: SigSB, GraceS: graceS},
 	}
 	// The crosswalks over the main street say "don't walk" while its phase is green or amber.
 	s.Crosswalks = []scene.Crosswalk{
