@@ -646,26 +646,39 @@ type walkHead struct {
 // governing returns the crosswalk's head for a person who stepped onto it at (ex, ey), moving
 // at (vx, vy); nil for none. With a head per direction, the person crosses from where they
 // stepped on toward the crosswalk's centre (toward the far kerb), and the head whose direction
-// is nearest to that way governs; a person who stepped on at the centre itself is taken to
-// cross the way they move, and one standing there by the first head listed.
+// is nearest to that way governs. When that way is not within 60° of any head's direction (a
+// person who stepped on from the side, or at the centre itself), the way they move decides;
+// a person standing still there is judged by the first head listed.
 func (a *area) governing(ex, ey, vx, vy float32) *walkHead {
-	if len(a.heads) <= 1 {
-		if len(a.heads) == 0 {
-			return nil
-		}
+	switch len(a.heads) {
+	case 0:
+		return nil
+	case 1:
 		return &a.heads[0]
 	}
-	dx, dy := a.cx-ex, a.cy-ey
-	if dx*dx+dy*dy < 1 { // within a pixel
-		dx, dy = vx, vy
-	}
-	best, bestCos := 0, float32(-2)
-	for i, h := range a.heads {
-		if c := dx*h.dx + dy*h.dy; c > bestCos {
-			best, bestCos = i, c
+	best, cos := a.nearestHead(a.cx-ex, a.cy-ey)
+	if cos < 0.5 {
+		if b, c := a.nearestHead(vx, vy); c > 0 {
+			best = b
 		}
 	}
 	return &a.heads[best]
+}
+
+// nearestHead returns the head whose direction is nearest to (dx, dy) and the cosine between
+// them (0 for a zero vector).
+func (a *area) nearestHead(dx, dy float32) (int, float32) {
+	n := float32(math.Hypot(float64(dx), float64(dy)))
+	if n < 1e-3 {
+		return 0, 0
+	}
+	best, bestCos := 0, float32(-2)
+	for i, h := range a.heads {
+		if c := (dx*h.dx + dy*h.dy) / n; c > bestCos {
+			best, bestCos = i, c
+		}
+	}
+	return best, bestCos
 }
 
 // centroid returns the centre of area of a polygon (x0, y0, x1, y1, …), or the mean of its
