@@ -165,6 +165,23 @@ func Scene() *scene.Scene {
 	return &s
 }
 
+// VariantScene returns the scene a variant's clip is written with. The Night variant's
+// northbound approach is written as an operator might write a bent stop bar and a far-side head
+// seen from behind: a stop line that bends up beyond the lane, and signals [nb-head, nb-far]
+// with nb-far marked unknown. It judges as Scene() does, so the truth is the same, and the
+// seeds test runs a polyline and combined heads through the whole edge path.
+func VariantScene(variant string) *scene.Scene {
+	s := Scene()
+	if variant != Night {
+		return s
+	}
+	s.Signals = append(s.Signals, scene.Signal{ID: SigNB + "-far", Kind: "vehicle", State: "unknown"})
+	a := &s.Approaches[0]
+	a.StopLine = scene.Polyline{norm(322, nbStopY), norm(384, nbStopY), norm(398, nbStopY-8)}
+	a.Signal, a.Signals = "", []string{SigNB, SigNB + "-far"}
+	return s
+}
+
 // Sidewalk crossings of the cross street (x ranges).
 const (
 	sideW0, sideW1 = 160, 212

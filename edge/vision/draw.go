@@ -136,6 +136,9 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 			dx, dy := cs.Direction.X*float64(w), cs.Direction.Y*float64(h)
 			n := math.Hypot(dx, dy)
 			at := mid.Add(image.Pt(int(dx/n*0.05*float64(min(w, h))), int(dy/n*0.05*float64(min(w, h)))))
+			if dx < 0 { // end the label at the arrow's tip, clear of the others
+				at.X -= gocv.GetTextSize(cs.Signal, gocv.FontHersheySimplex, 0.4*float64(thick), thick).X + 6
+			}
 			label(cs.Signal, at, colCrosswalk)
 		}
 	}
