@@ -107,6 +107,8 @@ func TestRejects(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
 	f.Add(good)
+	rich, _ := os.ReadFile("testdata/rich.yaml")
+	f.Add(rich)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse(b)
 		if err != nil {
