@@ -380,3 +380,50 @@ crosswalks:
 		})
 	}
 }
+
+// A lane on the bent part of a stop line: its stretch is placed along the polyline, so a car
+// crossing the bent part is judged by the lane's arrow, one crossing the straight part by the
+// approach's ball head.
+func TestLaneOnTheBend(t *testing.T) {
+	s := bentScene(t, nil)
+	s.Signals = append(s.Signals, scene.Signal{ID: "right", Kind: "vehicle", Arrow: "right", Feed: true})
+	s.Approaches[0].Lanes = []scene.Lane{{Stretch: [2]scene.Point{{X: 0.5, Y: 0.6}, {X: 0.8, Y: 0.4}}, Signal: "right"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ballRed := []edge.SignalState{{Light: edge.Red, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: edge.Green, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+	for _, c := range []struct {
+		name   string
+		x      float32
+		events int
+	}{{"on the bend, its arrow green", 70, 0}, {"on the straight part, the ball red", 35, 1}} {
+		if out := driveNorth(s, c.x, 0, ballRed); len(out.events) != c.events || out.counted(edge.Car) != 1 {
+			t.Errorf("%s: events %+v, counted %d; want %d events, 1 counted", c.name, out.events, out.counted(edge.Car), c.events)
+		}
+	}
+}
+
+// A count line that bends counts a road user crossing its bent part once, one that stops past
+// the straight part's line but short of the bent part not at all, nor one driving the other way.
+func TestBentCountLine(t *testing.T) {
+	s := scene.Defaults()
+	s.Version, s.Camera = 1, "cam-1"
+	s.CountLines = []scene.CountLine{{ID: "ramp", Site: "ramp-1", Line: bent, Direction: scene.Point{Y: -1}}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := New(&s, 100, 100, time.Minute)
+	out := &sink{}
+	for f := 0; f < 60; f++ {
+		up, down := float32(75-f), float32(20+f)
+		e.Step(base.Add(time.Duration(f)*100*time.Millisecond), nil, []edge.Track{
+			{ID: 1, Box: edge.Box{X0: 67, Y0: up, X1: 73, Y1: up + 10}, Class: edge.Car, Hits: f + 2},
+			{ID: 2, Box: edge.Box{X0: 72, Y0: down, X1: 78, Y1: down + 10}, Class: edge.Car, Hits: f + 2},
+			{ID: 3, Box: edge.Box{X0: 73, Y0: max(48, up), X1: 79, Y1: max(48, up) + 10}, Class: edge.Car, Hits: f + 2}, // the bend is at y 44.7 for x 73
+		}, nil, out)
+	}
+	e.Flush(out)
+	if len(out.events) != 0 || out.counted(edge.Car) != 1 {
+		t.Fatalf("events %+v, counted %d; want none and 1", out.events, out.counted(edge.Car))
+	}
+}
