@@ -427,3 +427,31 @@ func TestBentCountLine(t *testing.T) {
 		t.Fatalf("events %+v, counted %d; want none and 1", out.events, out.counted(edge.Car))
 	}
 }
+
+// The richer scene's frame path allocates nothing in steady state either: judging boxes against
+// polylines of several segments (the heads are resolved only at a crossing or an entry).
+func TestRichStepAllocatesNothing(t *testing.T) {
+	s, err := scene.Load("../scene/testdata/rich.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	sig := make([]edge.SignalState, len(s.Signals))
+	for i := range sig {
+		sig[i] = edge.SignalState{Light: edge.Light(1 + i%3), Since: base, OnsetSeen: true}
+	}
+	tracks := make([]edge.Track, 20)
+	for i := range tracks {
+		tracks[i] = edge.Track{ID: i + 1, Box: edge.Box{X0: float32(i * 5), Y0: 50, X1: float32(i*5 + 4), Y1: 64}, Class: edge.Class(1 + i%6), Hits: 5}
+	}
+	f := 0
+	step := func() {
+		e.Step(base.Add(time.Duration(f)*time.Millisecond), sig, tracks, nil, out)
+		f++
+	}
+	step()
+	if n := testing.AllocsPerRun(100, step); n != 0 {
+		t.Fatalf("%.1f allocations per frame", n)
+	}
+}
