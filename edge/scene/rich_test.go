@@ -47,6 +47,11 @@ func TestRichRejects(t *testing.T) {
 		{"stop line missing", "    stop_line: [[0.40, 0.30], [0.60, 0.30]]\n", "", "approaches[1].stop_line: needs at least 2 points, got 0"},
 		{"degenerate segment", "[0.60, 0.30]]", "[0.60, 0.30], [0.605, 0.30]]", "approaches[1].stop_line[2]: is within 0.01 of the point before it"},
 		{"direction along one segment", "[0.60, 0.30]]", "[0.60, 0.30], [0.62, 0.20]]", "approaches[1].direction: runs along the stop line's segment 2"},
+		{"stop line turning back", "[0.60, 0.30]]", "[0.60, 0.30], [0.50, 0.32]]", "approaches[1].stop_line[2]: turns back: a line may bend by less than 90°"},
+		// A loop bending 60° at each point, every segment crossed by the direction.
+		{"stop line crossing itself", "stop_line: [[0.40, 0.30], [0.60, 0.30]]", "stop_line: [[0.25, 0.5], [0.5, 0.5], [0.6, 0.33], [0.5, 0.16], [0.3, 0.16], [0.2, 0.33], [0.35, 0.6]]",
+			"approaches[1].stop_line: crosses itself (segments 1 and 6)"},
+		{"a head twice", "signals: [nb-near, nb-far]", "signals: [nb-near, nb-near]", `approaches[0].signals[1]: names "nb-near" twice`},
 		{"bent point outside", "[0.60, 0.30]]", "[0.60, 0.30], [1.70, 0.36]]", "approaches[1].stop_line[2]: point [1.7, 0.36] is outside the frame"},
 		{"confirm line across a bend", "confirm_line: [[0.40, 0.40], [0.60, 0.40], [0.70, 0.44]]", "confirm_line: [[0.40, 0.40], [0.60, 0.40], [0.70, 0.70]]", "approaches[0].confirm_line: must lie past the stop line"},
 		// Both ends past a stop line bent into a V toward the traffic, the segment through the V.

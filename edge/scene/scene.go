@@ -291,6 +291,22 @@ func (s *Scene) Validate() error {
 				} else {
 					bad(fmt.Sprintf("%s[%d]", f, j), "is within 0.01 of the point before it: every segment needs 2 distinct points")
 				}
+				return
+			}
+		}
+		// A line that folds back or crosses itself has no one side that traffic goes to.
+		for j := 2; j < len(l); j++ {
+			if (l[j-1].X-l[j-2].X)*(l[j].X-l[j-1].X)+(l[j-1].Y-l[j-2].Y)*(l[j].Y-l[j-1].Y) <= 0 {
+				bad(fmt.Sprintf("%s[%d]", f, j), "turns back: a line may bend by less than 90° at each point")
+				return
+			}
+		}
+		for i := 1; i < len(l); i++ {
+			for j := i + 2; j < len(l); j++ {
+				if segmentsCross(l[i-1], l[i], l[j-1], l[j]) {
+					bad(f, "crosses itself (segments %d and %d)", i, j)
+					return
+				}
 			}
 		}
 	}
@@ -391,7 +407,13 @@ func (s *Scene) Validate() error {
 		if one != "" && len(more) > 0 {
 			bad(f+".signals", "give signal or signals, not both")
 		}
+		seen := map[string]bool{}
 		check := func(ff, id string) {
+			if seen[id] {
+				bad(ff, "names %q twice", id)
+				return
+			}
+			seen[id] = true
 			if k, ok := signals[id]; !ok {
 				bad(ff, "no signal %q in signals", id)
 			} else if k != "vehicle" && knownKind(k) {
