@@ -20,32 +20,104 @@ type Sink interface {
 type approach struct {
 	scene.Approach
 	stop    line
-	confirm *line // scene.Approach.ConfirmLine; nil: none
-	signal  int   // index into the scene's signals
+	confirm *line  // scene.Approach.ConfirmLine; nil: none
+	heads   []head // the heads outside every lane (Signal and Signals)
+	lanes   []lane
 	margin  float32
 	entry   float32 // pixels per second across the line: a vehicle moving in, not standing
 	front   float32 // where in the box's depth the vehicle's front is judged, from its back (scene.Approach.Front)
 	count   edge.Count
 }
 
-// line is a line in pixels crossed one way.
-type line struct {
-	x0, y0 float32 // start
-	tx, ty float32 // unit tangent along the line
-	nx, ny float32 // unit normal, pointing the way traffic travels
-	length float32
+// head is a signal head as the rules read it.
+type head struct {
+	i     int    // index into the scene's signals; -1: a head marked unknown (scene.Signal.State)
+	arrow string // the movement of an arrow head (scene.Signal.Arrow); "": a ball head, every movement
 }
 
-func newLine(p [2]scene.Point, dir scene.Point, fw, fh float32) line {
-	x0, y0 := float32(p[0].X)*fw, float32(p[0].Y)*fh
-	x1, y1 := float32(p[1].X)*fw, float32(p[1].Y)*fh
-	l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
-	ln := line{x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l}
-	ln.nx, ln.ny = -ln.ty, ln.tx
-	if ln.nx*float32(dir.X)*fw+ln.ny*float32(dir.Y)*fh < 0 {
-		ln.nx, ln.ny = -ln.nx, -ln.ny
+// lane is a stretch of an approach's stop line with heads of its own.
+type lane struct {
+	from, to float32 // along the stop line, pixels from its first point
+	heads    []head
+}
+
+// line is a polyline in pixels crossed one way. A box is judged against one segment: the one
+// nearest to its centre (ties: the earlier), taken as a whole line, so beyond either end of
+// the polyline the end segment's line goes on. A two-point line is one segment, as before.
+type line struct {
+	segs   []segment
+	length float32 // of every segment together
+}
+
+// segment is one straight piece of a line.
+type segment struct {
+	x0, y0 float32 // start
+	tx, ty float32 // unit tangent along the segment
+	nx, ny float32 // unit normal, pointing the way traffic travels
+	length float32
+	at     float32 // along the line to the segment's start
+}
+
+func newLine(p []scene.Point, dir scene.Point, fw, fh float32) line {
+	var ln line
+	for j := 1; j < len(p); j++ {
+		x0, y0 := float32(p[j-1].X)*fw, float32(p[j-1].Y)*fh
+		x1, y1 := float32(p[j].X)*fw, float32(p[j].Y)*fh
+		l := float32(math.Hypot(float64(x1-x0), float64(y1-y0)))
+		sg := segment{x0: x0, y0: y0, tx: (x1 - x0) / l, ty: (y1 - y0) / l, length: l, at: ln.length}
+		sg.nx, sg.ny = -sg.ty, sg.tx
+		if sg.nx*float32(dir.X)*fw+sg.ny*float32(dir.Y)*fh < 0 {
+			sg.nx, sg.ny = -sg.nx, -sg.ny
+		}
+		ln.segs = append(ln.segs, sg)
+		ln.length += l
 	}
 	return ln
+}
+
+// nearest returns the index of the segment nearest to (x, y), the earlier on a tie, and how far
+// along it (x, y) projects, unclamped.
+func (l *line) nearest(x, y float32) (int, float32) {
+	best, bestD, bestS := 0, float32(math.MaxFloat32), float32(0)
+	for i := range l.segs {
+		sg := &l.segs[i]
+		s := (x-sg.x0)*sg.tx + (y-sg.y0)*sg.ty
+		c := min(sg.length, max(0, s))
+		dx, dy := sg.x0+c*sg.tx-x, sg.y0+c*sg.ty-y
+		if d := dx*dx + dy*dy; d < bestD {
+			best, bestD, bestS = i, d, s
+		}
+	}
+	return best, bestS
+}
+
+// seg returns the segment that judges box b: the one nearest to its centre.
+func (l *line) seg(b edge.Box) *segment {
+	if len(l.segs) == 1 {
+		return &l.segs[0]
+	}
+	i, _ := l.nearest((b.X0+b.X1)/2, (b.Y0+b.Y1)/2)
+	return &l.segs[i]
+}
+
+// along returns where (x, y) lies along the line, in pixels from its first point: its
+// projection onto the nearest segment, clamped to it except beyond the line's two ends.
+func (l *line) along(x, y float32) float32 {
+	i, s := l.nearest(x, y)
+	sg := &l.segs[i]
+	if i > 0 {
+		s = max(0, s)
+	}
+	if i < len(l.segs)-1 {
+		s = min(sg.length, s)
+	}
+	return sg.at + s
+}
+
+// across returns a velocity's component along the normal of the segment that judges box b.
+func (l *line) across(b edge.Box, vx, vy float32) float32 {
+	sg := l.seg(b)
+	return vx*sg.nx + vy*sg.ny
 }
 
 // held is a stop line crossing waiting for the confirm line.
@@ -80,6 +152,7 @@ type areaState struct {
 	fired    bool      // this visit's event was emitted
 	counted  bool      // this track was counted in the zone, or found to be one counted already
 	judged   bool      // a crosswalk entry was judged against its signal
+	ex, ey   float32   // where the current visit began
 	entryIdx int       // for jaywalking: the roadway entered
 	boarding time.Time // platform edge: the last frame of this visit with a train boarding
 }
@@ -97,9 +170,9 @@ type area struct {
 	kind   int
 	id     string
 	site   string
-	poly   []float32 // x0, y0, x1, y1, …
-	signal int       // crosswalk: index of its signal, -1 for none
-	ped    bool      // crosswalk: the signal is a pedestrian head (else the conflicting vehicle phase)
+	poly   []float32  // x0, y0, x1, y1, …
+	heads  []walkHead // crosswalk: its heads, one per direction of crossing (or one for all)
+	cx, cy float32    // crosswalk: its centroid, where a person crossing heads from the kerb
 	graceS float64
 	dwellS float64 // platform edge
 	berth  int     // platform edge: index of its berth signal, -1 for none
@@ -192,12 +265,17 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 	}
 	for _, a := range lines {
 		ap := approach{Approach: a, stop: newLine(a.StopLine, a.Direction, fw, fh),
-			margin: 0.01 * diag, entry: entrySpeed * diag, signal: signalIndex(s, a.Signal), front: float32(a.Front)}
+			margin: 0.01 * diag, entry: entrySpeed * diag, heads: headsOf(s, a.Heads()), front: float32(a.Front)}
 		if ap.front == 0 {
 			ap.front = 1
 		}
+		for _, ln := range a.Lanes {
+			from := ap.stop.along(float32(ln.Stretch[0].X)*fw, float32(ln.Stretch[0].Y)*fh)
+			to := ap.stop.along(float32(ln.Stretch[1].X)*fw, float32(ln.Stretch[1].Y)*fh)
+			ap.lanes = append(ap.lanes, lane{from: min(from, to), to: max(from, to), heads: headsOf(s, ln.Heads())})
+		}
 		if a.ConfirmLine != nil {
-			c := newLine(*a.ConfirmLine, a.Direction, fw, fh)
+			c := newLine(a.ConfirmLine, a.Direction, fw, fh)
 			ap.confirm = &c
 		}
 		ap.count = edge.Count{Site: a.Site, Zone: a.ID, Period: period}
@@ -218,8 +296,24 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		return len(e.areas) - 1
 	}
 	for _, c := range s.Crosswalks {
-		a := area{kind: kindCrosswalk, id: c.ID, site: c.Site, poly: px(c.Polygon), signal: signalIndex(s, c.Signal), graceS: c.GraceS, counts: true}
-		a.ped = a.signal >= 0 && s.Signals[a.signal].Kind == "pedestrian"
+		a := area{kind: kindCrosswalk, id: c.ID, site: c.Site, poly: px(c.Polygon), graceS: c.GraceS, counts: true}
+		a.cx, a.cy = centroid(a.poly)
+		walk := func(id string, dir scene.Point) {
+			for _, h := range headsOf(s, []string{id}) {
+				g := s.Signals[signalIndex(s, id)]
+				dx, dy := float32(dir.X)*fw, float32(dir.Y)*fh
+				if n := float32(math.Hypot(float64(dx), float64(dy))); n > 0 {
+					dx, dy = dx/n, dy/n
+				}
+				a.heads = append(a.heads, walkHead{head: h, ped: g.Kind == "pedestrian", dx: dx, dy: dy})
+			}
+		}
+		if c.Signal != "" {
+			walk(c.Signal, scene.Point{})
+		}
+		for _, cs := range c.Signals {
+			walk(cs.Signal, cs.Direction)
+		}
 		e.crosswalks = append(e.crosswalks, add(a))
 	}
 	for _, z := range s.Roadways {
@@ -232,6 +326,23 @@ func New(s *scene.Scene, w, h int, period time.Duration) *Engine {
 		add(area{kind: kindTrack, id: z.ID, site: z.Site, poly: px(z.Polygon)})
 	}
 	return e
+}
+
+// headsOf returns the heads named ids.
+func headsOf(s *scene.Scene, ids []string) []head {
+	var hs []head
+	for _, id := range ids {
+		i := signalIndex(s, id)
+		if i < 0 {
+			continue // not in a validated scene
+		}
+		h := head{i: i, arrow: s.Signals[i].Arrow}
+		if s.Signals[i].State == "unknown" {
+			h.i = -1
+		}
+		hs = append(hs, h)
+	}
+	return hs
 }
 
 // signalIndex returns the index of the scene's signal id, -1 for none.
@@ -290,7 +401,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			switch {
 			case lead <= 0 && within:
 				st.before[i] = true
-			case within && !st.spanned[i] && a.stop.past(tk.Box, false) <= 0 && tk.VX*a.stop.nx+tk.VY*a.stop.ny >= a.entry:
+			case within && !st.spanned[i] && a.stop.past(tk.Box, false) <= 0 && a.stop.across(tk.Box, tk.VX, tk.VY) >= a.entry:
 				// The first frame over the line's span finds the box already astride it, moving
 				// across: a vehicle that came in from the side of the frame (or from behind an
 				// occluder) and is entering now. Standing there, it would be a waiting vehicle
@@ -306,10 +417,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				continue
 			}
 			st.crossed[i] = true
-			var sig edge.SignalState
-			if a.signal >= 0 && a.signal < len(signals) {
-				sig = signals[a.signal]
-			}
+			sig := a.state(signals, tk.Box)
 			if a.confirm != nil {
 				// Counted and judged in a later measured frame with the front past the confirm
 				// line. Not in this one even if it is past it already: a box that jumps past
@@ -351,6 +459,9 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 		}
 		visit(as, in, now)
 		as.seen = in
+		if in && as.entered.Equal(now) {
+			as.ex, as.ey = x, y
+		}
 		if in && as.fired {
 			a.touch(tk.ID, x, y, now)
 		}
@@ -392,11 +503,12 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 				continue
 			}
 			as.judged = true
-			if a.signal < 0 || a.signal >= len(signals) {
+			h := a.governing(as.ex, as.ey, tk.VX, tk.VY)
+			if h == nil {
 				continue
 			}
-			sig := signals[a.signal]
-			if !dontWalk(sig.Light, a.ped) || (sig.OnsetSeen && as.entered.Sub(sig.Since).Seconds() < a.graceS) {
+			sig := headState(signals, h.head)
+			if !dontWalk(sig.Light, h.ped) || (sig.OnsetSeen && as.entered.Sub(sig.Since).Seconds() < a.graceS) {
 				continue
 			}
 			s := sig
@@ -574,6 +686,71 @@ func visit(as *areaState, in bool, now time.Time) {
 	}
 }
 
+// walkHead is a head that governs people crossing a crosswalk in one direction.
+type walkHead struct {
+	head
+	ped    bool    // a pedestrian head (else the conflicting vehicle phase)
+	dx, dy float32 // the direction of crossing it governs, a unit vector in pixels; 0: every one
+}
+
+// governing returns the crosswalk's head for a person who stepped onto it at (ex, ey), moving
+// at (vx, vy); nil for none. With a head per direction, the person crosses from where they
+// stepped on toward the crosswalk's centre (toward the far kerb), and the head whose direction
+// is nearest to that way governs. When that way is not within 60° of any head's direction (a
+// person who stepped on from the side, or at the centre itself), the way they move decides;
+// a person standing still there is judged by the first head listed.
+func (a *area) governing(ex, ey, vx, vy float32) *walkHead {
+	switch len(a.heads) {
+	case 0:
+		return nil
+	case 1:
+		return &a.heads[0]
+	}
+	best, cos := a.nearestHead(a.cx-ex, a.cy-ey)
+	if cos < 0.5 {
+		if b, c := a.nearestHead(vx, vy); c > 0 {
+			best = b
+		}
+	}
+	return &a.heads[best]
+}
+
+// nearestHead returns the head whose direction is nearest to (dx, dy) and the cosine between
+// them (0 for a zero vector).
+func (a *area) nearestHead(dx, dy float32) (int, float32) {
+	n := float32(math.Hypot(float64(dx), float64(dy)))
+	if n < 1e-3 {
+		return 0, 0
+	}
+	best, bestCos := 0, float32(-2)
+	for i, h := range a.heads {
+		if c := (dx*h.dx + dy*h.dy) / n; c > bestCos {
+			best, bestCos = i, c
+		}
+	}
+	return best, bestCos
+}
+
+// centroid returns the centre of area of a polygon (x0, y0, x1, y1, …), or the mean of its
+// points for one of no area.
+func centroid(poly []float32) (x, y float32) {
+	var a, cx, cy, mx, my float64
+	n := len(poly) / 2
+	for i, j := 0, n-1; i < n; j, i = i, i+1 {
+		xi, yi, xj, yj := float64(poly[2*i]), float64(poly[2*i+1]), float64(poly[2*j]), float64(poly[2*j+1])
+		c := xj*yi - xi*yj
+		a += c
+		cx += (xj + xi) * c
+		cy += (yj + yi) * c
+		mx += xi / float64(n)
+		my += yi / float64(n)
+	}
+	if math.Abs(a) < 1e-9 {
+		return float32(mx), float32(my)
+	}
+	return float32(cx / (3 * a)), float32(cy / (3 * a))
+}
+
 // dontWalk reports whether a crosswalk's signal says not to walk: a pedestrian head on red or
 // amber (flashing don't walk), or the conflicting vehicle phase on green or amber.
 func dontWalk(l edge.Light, ped bool) bool {
@@ -659,7 +836,7 @@ func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink
 		return
 	}
 	a.count.N[tk.Class]++
-	if !tk.Class.Motor() || a.signal < 0 || sig.Light != edge.Red {
+	if !tk.Class.Motor() || sig.Light != edge.Red {
 		return
 	}
 	if sig.OnsetSeen && at.Sub(sig.Since).Seconds() < a.GraceS {
@@ -671,8 +848,9 @@ func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink
 }
 
 // FrontPoint returns the point of box b (pixels of a w×h frame) that approach a judges as the
-// road user's front: on the box's centre, moved along the stop line's normal to where the
-// crossing test measures (see scene.Approach.Front). For drawing.
+// road user's front: on the box's centre, moved along the normal of the stop line's segment
+// that judges the box to where the crossing test measures (see scene.Approach.Front). For
+// drawing.
 func FrontPoint(a scene.Approach, b edge.Box, w, h int) (x, y float32) {
 	l := newLine(a.StopLine, a.Direction, float32(w), float32(h))
 	front := float32(a.Front)
@@ -681,35 +859,111 @@ func FrontPoint(a scene.Approach, b edge.Box, w, h int) (x, y float32) {
 	}
 	centre := (l.past(b, true) + l.past(b, false)) / 2
 	k := l.frontPast(b, front) - centre
-	return (b.X0+b.X1)/2 + k*l.nx, (b.Y0+b.Y1)/2 + k*l.ny
+	sg := l.seg(b)
+	return (b.X0+b.X1)/2 + k*sg.nx, (b.Y0+b.Y1)/2 + k*sg.ny
 }
 
 // frontPast returns how far the vehicle's front is past the line: the point front of the way
 // from the box's back corner to its leading corner (along the direction of travel).
 func (l *line) frontPast(b edge.Box, front float32) float32 {
-	back := l.past(b, false)
-	return back + front*(l.past(b, true)-back)
+	sg := l.seg(b)
+	back := sg.past(b, false)
+	return back + front*(sg.past(b, true)-back)
 }
 
-// past returns how far the box's front (or back) corner along the line's normal is past the
-// line: the back corner's is at most 0 while any of the box is still before it.
-func (l *line) past(b edge.Box, front bool) float32 {
+// past returns how far the box's front (or back) corner along the normal of the segment that
+// judges it is past that segment's line: the back corner's is at most 0 while any of the box
+// is still before it.
+func (l *line) past(b edge.Box, front bool) float32 { return l.seg(b).past(b, front) }
+
+func (sg *segment) past(b edge.Box, front bool) float32 {
 	x, y := b.X0, b.Y0
-	if (l.nx > 0) == front {
+	if (sg.nx > 0) == front {
 		x = b.X1
 	}
-	if (l.ny > 0) == front {
+	if (sg.ny > 0) == front {
 		y = b.Y1
 	}
-	return (x-l.x0)*l.nx + (y-l.y0)*l.ny
+	return (x-sg.x0)*sg.nx + (y-sg.y0)*sg.ny
 }
 
-// within reports whether the box centre projects onto the line (with a little slack).
+// within reports whether the box centre projects onto the line: onto the segment nearest to
+// it, with a little slack (a tenth of the line's length) beyond the line's two ends.
 func (l *line) within(b edge.Box) bool {
-	cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
-	s := (cx-l.x0)*l.tx + (cy-l.y0)*l.ty
+	i, s := l.nearest((b.X0+b.X1)/2, (b.Y0+b.Y1)/2)
 	slack := 0.1 * l.length
-	return s >= -slack && s <= l.length+slack
+	return (i > 0 || s >= -slack) && (i < len(l.segs)-1 || s <= l.segs[i].length+slack)
+}
+
+// state returns the signal state that governs a road user with box b crossing the approach:
+// that of the heads of the lane whose stretch its centre crosses in, or, outside every lane,
+// of the approach's own heads (with none, the nearest lane's). See resolve.
+func (a *approach) state(signals []edge.SignalState, b edge.Box) edge.SignalState {
+	hs := a.heads
+	if len(a.lanes) > 0 {
+		at := a.stop.along((b.X0+b.X1)/2, (b.Y0+b.Y1)/2)
+		best, bestD := 0, float32(math.MaxFloat32)
+		for i, ln := range a.lanes {
+			if d := max(ln.from-at, at-ln.to, 0); d < bestD {
+				best, bestD = i, d
+			}
+		}
+		if bestD == 0 || len(hs) == 0 {
+			hs = a.lanes[best].heads
+		}
+	}
+	return resolve(signals, hs)
+}
+
+// resolve combines the heads that govern one lane (or one approach) into one state, without
+// knowing which movement the road user makes. Unreadable heads (unknown: dark, out of view,
+// marked unknown) are left out; none readable, or two readable heads for the same movement
+// (two ball heads, two left arrows) disagreeing, is unknown: nothing is judged on a reading
+// that contradicts itself. Otherwise the most permissive light wins, green over amber over red,
+// because the road user may be making the movement a green head allows: the lane is red only
+// when every readable head is. A red state's onset is the latest of its heads' red onsets,
+// the least time into red.
+func resolve(signals []edge.SignalState, hs []head) edge.SignalState {
+	var out edge.SignalState
+	for j, h := range hs {
+		s := headState(signals, h)
+		if s.Light == edge.LightUnknown {
+			continue
+		}
+		for _, o := range hs[:j] {
+			if so := headState(signals, o); o.arrow == h.arrow && so.Light != edge.LightUnknown && so.Light != s.Light {
+				return edge.SignalState{}
+			}
+		}
+		switch {
+		case out.Light == edge.LightUnknown, permissive(s.Light) > permissive(out.Light):
+			out = s
+		case s.Light == out.Light && s.Since.After(out.Since):
+			out = s
+		}
+	}
+	return out
+}
+
+// headState returns a head's state, unknown for a head marked unknown or out of range.
+func headState(signals []edge.SignalState, h head) edge.SignalState {
+	if h.i < 0 || h.i >= len(signals) {
+		return edge.SignalState{}
+	}
+	return signals[h.i]
+}
+
+// permissive orders the known lights red < amber < green.
+func permissive(l edge.Light) int {
+	switch l {
+	case edge.Red:
+		return 1
+	case edge.Amber:
+		return 2
+	case edge.Green:
+		return 3
+	}
+	return 0
 }
 
 func confidence(tk edge.Track) float64 {

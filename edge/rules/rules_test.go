@@ -336,11 +336,11 @@ roadways:
 // FrontPoint is where the crossing test measures: as far past the stop line as frontPast says,
 // on a slanted line too.
 func TestFrontPoint(t *testing.T) {
-	a := scene.Approach{StopLine: [2]scene.Point{{X: 0.5, Y: 0.5}, {X: 0.7, Y: 0.5}}, Direction: scene.Point{Y: -1}, Front: 0.4}
+	a := scene.Approach{StopLine: scene.Polyline{{X: 0.5, Y: 0.5}, {X: 0.7, Y: 0.5}}, Direction: scene.Point{Y: -1}, Front: 0.4}
 	if x, y := FrontPoint(a, edge.Box{X0: 55, Y0: 40, X1: 65, Y1: 60}, 100, 100); x != 60 || math.Abs(float64(y)-52) > 1e-4 {
 		t.Fatalf("front point (%v, %v), want (60, 52): 40 %% up from the bottom", x, y)
 	}
-	a = scene.Approach{StopLine: [2]scene.Point{{X: 0.1, Y: 0.6}, {X: 0.9, Y: 0.4}}, Direction: scene.Point{X: 0.3, Y: -1}, Front: 0.3}
+	a = scene.Approach{StopLine: scene.Polyline{{X: 0.1, Y: 0.6}, {X: 0.9, Y: 0.4}}, Direction: scene.Point{X: 0.3, Y: -1}, Front: 0.3}
 	b := edge.Box{X0: 40, Y0: 20, X1: 70, Y1: 75}
 	x, y := FrontPoint(a, b, 100, 100)
 	l := newLine(a.StopLine, a.Direction, 100, 100)

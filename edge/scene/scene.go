@@ -39,6 +39,11 @@ func (p Point) MarshalYAML() (any, error) {
 
 func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
 
+// Polyline is a line of two or more points, written [[x, y], [x, y], …]: a stop bar that bends,
+// or one with an unpainted extension, is one line of several segments. Which side of it a point
+// is on is decided by the segment nearest to the point (docs/SCENES.md, "Polylines").
+type Polyline []Point
+
 // Scene is one camera's view of the world.
 type Scene struct {
 	Version    int         `yaml:"version"`
@@ -71,8 +76,8 @@ type Scene struct {
 type CountLine struct {
 	ID        string   `yaml:"id"` // the zone name in counts
 	Site      string   `yaml:"site"`
-	Line      [2]Point `yaml:"line"`
-	Direction Point    `yaml:"direction"` // direction of travel across the line
+	Line      Polyline `yaml:"line"`      // two or more points
+	Direction Point    `yaml:"direction"` // direction of travel across every segment of the line
 	// Front is as an approach's: where in the box's depth a road user's front is judged.
 	Front float64 `yaml:"front,omitempty"`
 }
@@ -104,8 +109,17 @@ type PlatformEdge struct {
 // first that knows the state, in the order Prefer gives (default feed, camera, plan); when two
 // sources disagree, the device counts it.
 type Signal struct {
-	ID     string    `yaml:"id"`
-	Kind   string    `yaml:"kind"`             // vehicle | pedestrian | berth (green: a train at the platform with its doors open)
+	ID   string `yaml:"id"`
+	Kind string `yaml:"kind"` // vehicle | pedestrian | berth (green: a train at the platform with its doors open)
+	// Arrow, for a vehicle head whose lamps are arrows, is the movement it governs: left, right,
+	// straight, u_turn, or a combination joined by "+" (straight+right). None: a ball head,
+	// for every movement. A lane judged by a ball head and an arrow head may go when either
+	// shows green (docs/SCENES.md, "Several heads").
+	Arrow string `yaml:"arrow,omitempty"`
+	// State "unknown" marks a head the camera cannot read (seen from behind or side-on, hidden
+	// by a tree) and no other source knows: it needs no source, overrides any it has, and
+	// whatever it governs alone judges nothing (road users are still counted).
+	State  string    `yaml:"state,omitempty"`
 	Region *[2]Point `yaml:"region,omitempty"` // rectangle, two opposite corners; none: not visible
 	Feed   bool      `yaml:"feed,omitempty"`   // the controller publishes its phases (crosswatch/v1/{device}/phase)
 	Plan   *Plan     `yaml:"plan,omitempty"`
@@ -121,14 +135,22 @@ type Plan struct {
 	OffsetS float64 `yaml:"offset_s"`
 }
 
-// Approach is an intersection approach: a stop line crossed in one direction, governed by a signal.
+// Approach is an intersection approach: a stop line crossed in one direction, governed by one
+// signal head, by several heads combined, or lane by lane.
 type Approach struct {
 	ID        string   `yaml:"id"` // the zone name in events
 	Site      string   `yaml:"site"`
-	StopLine  [2]Point `yaml:"stop_line"`
-	Direction Point    `yaml:"direction"` // direction of travel across the line
-	Signal    string   `yaml:"signal"`
-	GraceS    float64  `yaml:"grace_s"` // time into red before a crossing counts
+	StopLine  Polyline `yaml:"stop_line"` // two or more points
+	Direction Point    `yaml:"direction"` // direction of travel across every segment of the line
+	// Signal names the head that governs the approach; Signals several heads combined (the
+	// heads for one movement: near- and far-side heads, or a ball head with an arrow head).
+	// Lanes, if any, govern their own stretches of the stop line with their own heads; a
+	// crossing outside every lane is governed by Signal and Signals, or, with neither, by the
+	// nearest lane.
+	Signal  string   `yaml:"signal,omitempty"`
+	Signals []string `yaml:"signals,omitempty"`
+	Lanes   []Lane   `yaml:"lanes,omitempty"`
+	GraceS  float64  `yaml:"grace_s"` // time into red before a crossing counts
 	// Front is where the vehicle's front meets the road, as a fraction of its box's depth
 	// along the direction of travel, counted from the back of the box: the crossing is judged
 	// there. 1 (the default) is the box's leading edge, right for traffic coming toward the
@@ -144,18 +166,50 @@ type Approach struct {
 	// (the event keeps the stop line's time and time into red): a vehicle that stops over the
 	// stop line, or a waiting queue whose boxes wobble at it, neither runs a red nor counts.
 	// Without it, the stop line alone decides.
-	ConfirmLine *[2]Point `yaml:"confirm_line,omitempty"`
+	// Two or more points, every one past the stop line.
+	ConfirmLine Polyline `yaml:"confirm_line,omitempty"`
+}
+
+// Heads returns the ids of the heads that govern the approach outside its lanes: Signal, then
+// Signals.
+func (a Approach) Heads() []string { return heads(a.Signal, a.Signals) }
+
+// Lane is a stretch of an approach's stop line with heads of its own, such as a left-turn lane
+// with an arrow head: a vehicle crossing the stop line there is judged by them.
+type Lane struct {
+	// Stretch is the lane's two ends, points on the approach's stop line (within 0.02 of it).
+	Stretch [2]Point `yaml:"stretch"`
+	Signal  string   `yaml:"signal,omitempty"`
+	Signals []string `yaml:"signals,omitempty"`
+}
+
+// Heads returns the ids of the lane's heads: Signal, then Signals.
+func (l Lane) Heads() []string { return heads(l.Signal, l.Signals) }
+
+func heads(one string, more []string) []string {
+	if one == "" {
+		return more
+	}
+	return append([]string{one}, more...)
 }
 
 // Crosswalk is a marked pedestrian crossing. Its signal, if any, says when not to walk: a
 // pedestrian head showing red (or flashing amber), or the conflicting vehicle phase showing
-// green or amber.
+// green or amber. Signals instead gives a head per direction of crossing (one at each kerb):
+// a person is judged by the head whose direction is nearest to the way they cross.
 type Crosswalk struct {
-	ID      string  `yaml:"id"`
-	Site    string  `yaml:"site"`
-	Polygon []Point `yaml:"polygon"`
-	Signal  string  `yaml:"signal,omitempty"`
-	GraceS  float64 `yaml:"grace_s,omitempty"` // time into don't-walk before an entry counts
+	ID      string           `yaml:"id"`
+	Site    string           `yaml:"site"`
+	Polygon []Point          `yaml:"polygon"`
+	Signal  string           `yaml:"signal,omitempty"`
+	Signals []CrossingSignal `yaml:"signals,omitempty"`
+	GraceS  float64          `yaml:"grace_s,omitempty"` // time into don't-walk before an entry counts
+}
+
+// CrossingSignal is the head that governs people crossing a crosswalk in one direction.
+type CrossingSignal struct {
+	Direction Point  `yaml:"direction"` // the way of crossing, [dx, dy]
+	Signal    string `yaml:"signal"`
 }
 
 // Detector configures the detection stage for this camera.
@@ -264,6 +318,41 @@ func (s *Scene) Validate() error {
 			bad(field, "point [%v, %v] is outside the frame (coordinates are 0..1)", p.X, p.Y)
 		}
 	}
+	// polyline checks a line of two or more points, each in the frame, each segment long enough
+	// to have a side.
+	polyline := func(f string, l Polyline) {
+		if len(l) < 2 {
+			bad(f, "needs at least 2 points, got %d", len(l))
+		}
+		for j, p := range l {
+			pt(fmt.Sprintf("%s[%d]", f, j), p)
+		}
+		for j := 1; j < len(l); j++ {
+			if math.Hypot(l[j].X-l[j-1].X, l[j].Y-l[j-1].Y) < 0.01 {
+				if len(l) == 2 {
+					bad(f, "needs 2 distinct points")
+				} else {
+					bad(fmt.Sprintf("%s[%d]", f, j), "is within 0.01 of the point before it: every segment needs 2 distinct points")
+				}
+				return
+			}
+		}
+		// A line that folds back or crosses itself has no one side that traffic goes to.
+		for j := 2; j < len(l); j++ {
+			if (l[j-1].X-l[j-2].X)*(l[j].X-l[j-1].X)+(l[j-1].Y-l[j-2].Y)*(l[j].Y-l[j-1].Y) <= 0 {
+				bad(fmt.Sprintf("%s[%d]", f, j), "turns back: a line may bend by less than 90° at each point")
+				return
+			}
+		}
+		for i := 1; i < len(l); i++ {
+			for j := i + 2; j < len(l); j++ {
+				if segmentsCross(l[i-1], l[i], l[j-1], l[j]) {
+					bad(f, "crosses itself (segments %d and %d)", i, j)
+					return
+				}
+			}
+		}
+	}
 	if s.Version != 1 {
 		bad("version", "must be 1, got %d", s.Version)
 	}
@@ -285,11 +374,24 @@ func (s *Scene) Validate() error {
 			bad(f+".id", "duplicate signal %q", g.ID)
 		}
 		signals[g.ID] = g.Kind
-		if g.Kind != "vehicle" && g.Kind != "pedestrian" && g.Kind != "berth" {
+		if !knownKind(g.Kind) {
 			bad(f+".kind", "must be vehicle, pedestrian or berth, got %q", g.Kind)
 		}
-		if g.Region == nil && !g.Feed && g.Plan == nil {
-			bad(f, "needs a source: a region where the camera sees it, feed: true, or a plan")
+		switch g.State {
+		case "":
+			if g.Region == nil && !g.Feed && g.Plan == nil {
+				bad(f, "needs a source: a region where the camera sees it, feed: true, or a plan (or state: unknown)")
+			}
+		case "unknown":
+		default:
+			bad(f+".state", "must be unknown or absent, got %q", g.State)
+		}
+		if g.Arrow != "" {
+			if g.Kind != "vehicle" {
+				bad(f+".arrow", "only a vehicle head has arrows; %q is a %s signal", g.ID, g.Kind)
+			} else if err := checkArrow(g.Arrow); err != "" {
+				bad(f+".arrow", "%s", err)
+			}
 		}
 		if r := g.Region; r != nil {
 			pt(f+".region[0]", r[0])
@@ -323,20 +425,49 @@ func (s *Scene) Validate() error {
 		zones[id] = true
 	}
 	// crossed checks a line crossed one way (field lf) with its direction of travel and front.
-	crossed := func(f, lf string, l [2]Point, dir Point, front float64) {
-		pt(f+"."+lf+"[0]", l[0])
-		pt(f+"."+lf+"[1]", l[1])
-		dx, dy := l[1].X-l[0].X, l[1].Y-l[0].Y
-		if math.Hypot(dx, dy) < 0.01 {
-			bad(f+"."+lf, "needs 2 distinct points")
-		}
-		if n := math.Hypot(dir.X, dir.Y); n == 0 || math.IsNaN(n) {
+	crossed := func(f, lf string, l Polyline, dir Point, front float64) {
+		polyline(f+"."+lf, l)
+		n := math.Hypot(dir.X, dir.Y)
+		if n == 0 || math.IsNaN(n) {
 			bad(f+".direction", "needs a non-zero [dx, dy]")
-		} else if math.Abs(dx*dir.X+dy*dir.Y)/(n*math.Hypot(dx, dy)+1e-12) > 0.95 {
-			bad(f+".direction", "runs along the %s; it must cross it", strings.ReplaceAll(lf, "_", " "))
+		}
+		for j := 1; j < len(l) && n > 0; j++ {
+			dx, dy := l[j].X-l[j-1].X, l[j].Y-l[j-1].Y
+			if math.Abs(dx*dir.X+dy*dir.Y)/(n*math.Hypot(dx, dy)+1e-12) > 0.95 {
+				what := strings.ReplaceAll(lf, "_", " ")
+				if len(l) > 2 {
+					what = fmt.Sprintf("%s's segment %d", what, j)
+				}
+				bad(f+".direction", "runs along the %s; it must cross it", what)
+			}
 		}
 		if front < 0 || front > 1 || math.IsNaN(front) {
 			bad(f+".front", "must be within 0..1 of the box's depth (0 or absent: 1, the leading edge), got %v", front)
+		}
+	}
+	// vehicleHeads checks an approach's or a lane's heads (fields one and more).
+	vehicleHeads := func(f string, one string, more []string) {
+		if one != "" && len(more) > 0 {
+			bad(f+".signals", "give signal or signals, not both")
+		}
+		seen := map[string]bool{}
+		check := func(ff, id string) {
+			if seen[id] {
+				bad(ff, "names %q twice", id)
+				return
+			}
+			seen[id] = true
+			if k, ok := signals[id]; !ok {
+				bad(ff, "no signal %q in signals", id)
+			} else if k != "vehicle" && knownKind(k) {
+				bad(ff, "signal %q is a %s signal; an approach needs a vehicle signal", id, k)
+			}
+		}
+		if one != "" {
+			check(f+".signal", one)
+		}
+		for j, id := range more {
+			check(fmt.Sprintf("%s.signals[%d]", f, j), id)
 		}
 	}
 	for i, a := range s.Approaches {
@@ -344,26 +475,57 @@ func (s *Scene) Validate() error {
 		zone(f, a.ID)
 		name(f+".site", a.Site)
 		crossed(f, "stop_line", a.StopLine, a.Direction, a.Front)
-		dx, dy := a.StopLine[1].X-a.StopLine[0].X, a.StopLine[1].Y-a.StopLine[0].Y
-		if k, ok := signals[a.Signal]; !ok {
-			bad(f+".signal", "no signal %q in signals", a.Signal)
-		} else if k != "vehicle" {
-			bad(f+".signal", "signal %q is a %s signal; an approach needs a vehicle signal", a.Signal, k)
+		if a.Signal == "" && len(a.Signals) == 0 && len(a.Lanes) == 0 {
+			bad(f+".signal", "an approach needs a signal, signals or lanes (a line no signal governs is a count line)")
 		}
+		vehicleHeads(f, a.Signal, a.Signals)
 		if a.GraceS < 0 || a.GraceS > 5 {
 			bad(f+".grace_s", "must be within 0..5 s, got %v", a.GraceS)
 		}
-		if c := a.ConfirmLine; c != nil {
-			pt(f+".confirm_line[0]", c[0])
-			pt(f+".confirm_line[1]", c[1])
-			if math.Hypot(c[1].X-c[0].X, c[1].Y-c[0].Y) < 0.01 {
-				bad(f+".confirm_line", "needs 2 distinct points")
+		stopOK := len(a.StopLine) >= 2
+		var spans [][2]float64
+		for j, ln := range a.Lanes {
+			lf := fmt.Sprintf("%s.lanes[%d]", f, j)
+			if len(ln.Heads()) == 0 {
+				bad(lf+".signal", "a lane needs a signal or signals of its own")
 			}
-			// Both ends on the side of the stop line that traffic goes to (a side of a line
-			// is the same in normalised and in pixel coordinates).
-			side := func(p Point) float64 { return dx*(p.Y-a.StopLine[0].Y) - dy*(p.X-a.StopLine[0].X) }
-			ahead := dx*a.Direction.Y - dy*a.Direction.X
-			if side(c[0])*ahead <= 0 || side(c[1])*ahead <= 0 {
+			vehicleHeads(lf, ln.Signal, ln.Signals)
+			pt(lf+".stretch[0]", ln.Stretch[0])
+			pt(lf+".stretch[1]", ln.Stretch[1])
+			if !stopOK {
+				continue
+			}
+			var at [2]float64
+			on := true
+			for k, p := range ln.Stretch {
+				d, s := a.StopLine.locate(p)
+				if d > laneSlack {
+					bad(fmt.Sprintf("%s.stretch[%d]", lf, k), "point [%v, %v] is %.3g off the stop line; a lane's ends lie on its approach's stop line (within %v)", p.X, p.Y, d, laneSlack)
+					on = false
+				}
+				at[k] = s
+			}
+			if !on {
+				continue
+			}
+			span := [2]float64{math.Min(at[0], at[1]), math.Max(at[0], at[1])}
+			if span[1]-span[0] < 0.01 {
+				bad(lf+".stretch", "needs 2 distinct points along the stop line")
+				continue
+			}
+			for k, o := range spans {
+				if span[0] < o[1]-0.005 && o[0] < span[1]-0.005 {
+					bad(lf+".stretch", "overlaps lanes[%d]", k)
+				}
+			}
+			spans = append(spans, span)
+		}
+		if c := a.ConfirmLine; c != nil {
+			polyline(f+".confirm_line", c)
+			// Every point on the side of the stop line that traffic goes to, and no segment
+			// across it (a side of a segment, and whether two segments cross, are the same in
+			// normalised and in pixel coordinates).
+			if stopOK && len(c) >= 2 && !a.StopLine.wholly(c, a.Direction) {
 				bad(f+".confirm_line", "must lie past the stop line in the direction of travel")
 			}
 		}
@@ -387,10 +549,33 @@ func (s *Scene) Validate() error {
 	for i, c := range s.Crosswalks {
 		f := fmt.Sprintf("crosswalks[%d]", i)
 		poly(f, Zone{ID: c.ID, Site: c.Site, Polygon: c.Polygon})
-		if k, ok := signals[c.Signal]; c.Signal != "" && !ok {
-			bad(f+".signal", "no signal %q in signals", c.Signal)
-		} else if k == "berth" {
-			bad(f+".signal", "signal %q is a berth signal; a crosswalk needs a pedestrian or vehicle signal", c.Signal)
+		walkHead := func(ff, id string) {
+			if k, ok := signals[id]; !ok {
+				bad(ff, "no signal %q in signals", id)
+			} else if k == "berth" {
+				bad(ff, "signal %q is a berth signal; a crosswalk needs a pedestrian or vehicle signal", id)
+			}
+		}
+		if c.Signal != "" {
+			walkHead(f+".signal", c.Signal)
+			if len(c.Signals) > 0 {
+				bad(f+".signals", "give signal or signals, not both")
+			}
+		}
+		for j, cs := range c.Signals {
+			sf := fmt.Sprintf("%s.signals[%d]", f, j)
+			walkHead(sf+".signal", cs.Signal)
+			n := math.Hypot(cs.Direction.X, cs.Direction.Y)
+			if n == 0 || math.IsNaN(n) {
+				bad(sf+".direction", "needs a non-zero [dx, dy]: the way of crossing the head governs")
+				continue
+			}
+			for k, o := range c.Signals[:j] {
+				m := math.Hypot(o.Direction.X, o.Direction.Y)
+				if m > 0 && (cs.Direction.X*o.Direction.X+cs.Direction.Y*o.Direction.Y)/(n*m) > 0.95 {
+					bad(sf+".direction", "is the direction of signals[%d]; each head governs its own direction", k)
+				}
+			}
 		}
 		if c.GraceS < 0 || c.GraceS > 5 {
 			bad(f+".grace_s", "must be within 0..5 s, got %v", c.GraceS)
@@ -449,4 +634,94 @@ func (s *Scene) Validate() error {
 		bad("detector.person_max_area", "must be within (min_area,1), got %v", d.PersonMaxArea)
 	}
 	return problems.Err()
+}
+
+func knownKind(k string) bool { return k == "vehicle" || k == "pedestrian" || k == "berth" }
+
+// laneSlack is how far (a fraction of the frame) a lane's end may be from its stop line.
+const laneSlack = 0.02
+
+// arrows are the movements an arrow head may govern.
+var arrows = []string{"left", "right", "straight", "u_turn"}
+
+// checkArrow returns what is wrong with an arrow, "" if nothing.
+func checkArrow(a string) string {
+	seen := map[string]bool{}
+	for _, m := range strings.Split(a, "+") {
+		if !slices.Contains(arrows, m) {
+			return fmt.Sprintf("must be left, right, straight or u_turn, or several joined by + (straight+right), got %q", a)
+		}
+		if seen[m] {
+			return fmt.Sprintf("names %s twice in %q", m, a)
+		}
+		seen[m] = true
+	}
+	return ""
+}
+
+// segment returns the index of l's segment nearest to p (the earlier one on a tie), the
+// distance to it, and where p projects along it as a fraction of its length (unclamped). l has
+// at least 2 points.
+func (l Polyline) segment(p Point) (seg int, dist, t float64) {
+	dist = math.Inf(1)
+	for j := 1; j < len(l); j++ {
+		a, b := l[j-1], l[j]
+		dx, dy := b.X-a.X, b.Y-a.Y
+		u := 0.0
+		if n := dx*dx + dy*dy; n > 0 {
+			u = ((p.X-a.X)*dx + (p.Y-a.Y)*dy) / n
+		}
+		c := math.Min(1, math.Max(0, u))
+		if d := math.Hypot(a.X+c*dx-p.X, a.Y+c*dy-p.Y); d < dist {
+			seg, dist, t = j-1, d, u
+		}
+	}
+	return seg, dist, t
+}
+
+// locate returns how far p is from the line and where its nearest point is along the line, as
+// a length from the first point.
+func (l Polyline) locate(p Point) (dist, along float64) {
+	seg, dist, t := l.segment(p)
+	for j := 1; j <= seg; j++ {
+		along += math.Hypot(l[j].X-l[j-1].X, l[j].Y-l[j-1].Y)
+	}
+	return dist, along + math.Min(1, math.Max(0, t))*math.Hypot(l[seg+1].X-l[seg].X, l[seg+1].Y-l[seg].Y)
+}
+
+// past reports whether p is on the side of the line that traffic travelling dir goes to: the
+// side of the segment nearest to it.
+func (l Polyline) past(p Point, dir Point) bool {
+	seg, _, _ := l.segment(p)
+	a, b := l[seg], l[seg+1]
+	dx, dy := b.X-a.X, b.Y-a.Y
+	side := dx*(p.Y-a.Y) - dy*(p.X-a.X)
+	ahead := dx*dir.Y - dy*dir.X
+	return side*ahead > 0
+}
+
+// wholly reports whether every point of c is past l, travelling dir, and no segment of c
+// crosses one of l.
+func (l Polyline) wholly(c Polyline, dir Point) bool {
+	for _, p := range c {
+		if !l.past(p, dir) {
+			return false
+		}
+	}
+	for i := 1; i < len(c); i++ {
+		for j := 1; j < len(l); j++ {
+			if segmentsCross(c[i-1], c[i], l[j-1], l[j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// segmentsCross reports whether segments ab and cd intersect.
+func segmentsCross(a, b, c, d Point) bool {
+	cross := func(o, p, q Point) float64 { return (p.X-o.X)*(q.Y-o.Y) - (p.Y-o.Y)*(q.X-o.X) }
+	d1, d2 := cross(c, d, a), cross(c, d, b)
+	d3, d4 := cross(a, b, c), cross(a, b, d)
+	return (d1 > 0) != (d2 > 0) && (d3 > 0) != (d4 > 0)
 }

@@ -30,7 +30,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2, err := Parse(b)
-	if err != nil || len(s2.Approaches) != len(s.Approaches) || s2.Approaches[0].StopLine != s.Approaches[0].StopLine {
+	if err != nil || len(s2.Approaches) != len(s.Approaches) || !slices.Equal(s2.Approaches[0].StopLine, s.Approaches[0].StopLine) {
 		t.Fatalf("round trip: %v\n%s", err, b)
 	}
 }
@@ -107,6 +107,8 @@ func TestRejects(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
 	f.Add(good)
+	rich, _ := os.ReadFile("testdata/rich.yaml")
+	f.Add(rich)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse(b)
 		if err != nil {

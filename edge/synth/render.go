@@ -78,7 +78,7 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 		DurationS: cfg.Duration.Seconds(), Start: clipStart(cfg.Duration)}
 	var w *world
 	var pw *platformWorld
-	sc := Scene()
+	sc := VariantScene(cfg.Variant)
 	if cfg.Kind == Platform {
 		pw, sc, truth.Camera = newPlatformWorld(cfg, truth), PlatformScene(), PlatformCamera
 	} else {
@@ -127,7 +127,9 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 		light := w.light()
 		r.draw(w.draw, func(m *gocv.Mat) {
 			for _, g := range sc.Signals {
-				drawHead(m, vision.SignalRect(g, W, H), light)
+				if r := vision.SignalRect(g, W, H); !r.Empty() {
+					drawHead(m, r, light)
+				}
 			}
 		}, w.t)
 		if err := r.write(vw, cfg, &scaled, i); err != nil {

@@ -147,8 +147,8 @@ func Scene() *scene.Scene {
 		{ID: SigSB, Kind: "vehicle", Region: &[2]scene.Point{norm(208, 308), norm(230, 374)}},
 	}
 	s.Approaches = []scene.Approach{
-		{ID: ZoneNB, Site: SiteNB, StopLine: [2]scene.Point{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},
-		{ID: ZoneSB, Site: SiteSB, StopLine: [2]scene.Point{norm(242, sbStopY), norm(318, sbStopY)}, Direction: scene.Point{X: 0, Y: 1}, Signal: SigSB, GraceS: graceS},
+		{ID: ZoneNB, Site: SiteNB, StopLine: scene.Polyline{norm(322, nbStopY), norm(398, nbStopY)}, Direction: scene.Point{X: 0, Y: -1}, Signal: SigNB, GraceS: graceS},
+		{ID: ZoneSB, Site: SiteSB, StopLine: scene.Polyline{norm(242, sbStopY), norm(318, sbStopY)}, Direction: scene.Point{X: 0, Y: 1}, Signal: SigSB, GraceS: graceS},
 	}
 	// The crosswalks over the main street say "don't walk" while its phase is green or amber.
 	s.Crosswalks = []scene.Crosswalk{
@@ -164,6 +164,23 @@ func Scene() *scene.Scene {
 	}
 	s.Masks = [][]scene.Point{clockMask}
 	return &s
+}
+
+// VariantScene returns the scene a variant's clip is written with. The Night variant's
+// northbound approach is written as an operator might write a bent stop bar and a far-side head
+// seen from behind: a stop line that bends up beyond the lane, and signals [nb-head, nb-far]
+// with nb-far marked unknown. It judges as Scene() does, so the truth is the same, and the
+// seeds test runs a polyline and combined heads through the whole edge path.
+func VariantScene(variant string) *scene.Scene {
+	s := Scene()
+	if variant != Night {
+		return s
+	}
+	s.Signals = append(s.Signals, scene.Signal{ID: SigNB + "-far", Kind: "vehicle", State: "unknown"})
+	a := &s.Approaches[0]
+	a.StopLine = scene.Polyline{norm(322, nbStopY), norm(384, nbStopY), norm(398, nbStopY-8)}
+	a.Signal, a.Signals = "", []string{SigNB, SigNB + "-far"}
+	return s
 }
 
 // Sidewalk crossings of the cross street (x ranges).

@@ -57,3 +57,17 @@ func TestDeterministicTruth(t *testing.T) {
 		t.Error("unknown variant accepted")
 	}
 }
+
+// The Night variant's scene is valid and uses a polyline stop line and combined heads.
+func TestVariantScene(t *testing.T) {
+	s := VariantScene(Night)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Approaches[0]; len(a.StopLine) != 3 || len(a.Heads()) != 2 {
+		t.Fatalf("night approach %+v", a)
+	}
+	if d := VariantScene(Day); len(d.Approaches[0].StopLine) != 2 {
+		t.Fatal("the day scene changed")
+	}
+}

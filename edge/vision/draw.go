@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"gocv.io/x/gocv"
 
@@ -22,6 +23,7 @@ var (
 	colTrack     = color.RGBA{R: 255, G: 60, B: 200, A: 255}
 	colRoadUser  = color.RGBA{R: 255, G: 255, B: 255, A: 255}
 	colCountLine = color.RGBA{R: 200, G: 120, B: 255, A: 255}
+	colLane      = color.RGBA{R: 255, G: 255, B: 0, A: 255}
 )
 
 // DrawTracks draws tracked road users over img: each box (given in pixels of a w×h analysed
@@ -50,9 +52,11 @@ func DrawTracks(img *gocv.Mat, tracks []edge.Track, w, h int, fronts func(edge.B
 	}
 }
 
-// DrawScene draws a scene's masks, signal heads, stop lines and count lines (with the direction
-// of travel), crosswalks, roadways, platform-edge and track zones over img, labelled, so that a
-// person can check them against the picture.
+// DrawScene draws a scene's masks, signal heads (with any arrow or unknown mark), stop lines
+// and count lines of any number of segments (with the direction of travel across each), lane
+// stretches with their heads, confirm lines, crosswalks (with a head per direction as arrows),
+// roadways, platform-edge and track zones over img, labelled, so that a person can check them
+// against the picture.
 func DrawScene(img *gocv.Mat, s *scene.Scene) {
 	w, h := img.Cols(), img.Rows()
 	px := func(p scene.Point) image.Point { return image.Pt(int(p.X*float64(w)), int(p.Y*float64(h))) }
@@ -70,13 +74,27 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 		pv.Close()
 		return ps[0]
 	}
-	// arrow points from a line's middle along the direction of travel.
-	arrow := func(p0, p1 image.Point, dir scene.Point, c color.RGBA) {
-		mid := image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2)
+	// arrow points from p along the direction dir, scaled by size.
+	arrow := func(p image.Point, dir scene.Point, size float64, c color.RGBA) {
 		dx, dy := dir.X*float64(w), dir.Y*float64(h)
 		n := math.Hypot(dx, dy)
-		l := 0.08 * float64(min(w, h))
-		gocv.ArrowedLine(img, mid, mid.Add(image.Pt(int(dx/n*l), int(dy/n*l))), c, thick)
+		l := size * float64(min(w, h))
+		gocv.ArrowedLine(img, p, p.Add(image.Pt(int(dx/n*l), int(dy/n*l))), c, thick)
+	}
+	// line draws a polyline with the direction of travel from the middle of every segment, and
+	// returns its first point.
+	line := func(l scene.Polyline, dir scene.Point, c color.RGBA, width int) image.Point {
+		for j := 1; j < len(l); j++ {
+			p0, p1 := px(l[j-1]), px(l[j])
+			gocv.Line(img, p0, p1, c, width)
+			if dir != (scene.Point{}) {
+				arrow(image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2), dir, 0.08, c)
+			}
+		}
+		if len(l) == 0 {
+			return image.Point{}
+		}
+		return px(l[0])
 	}
 	for i, m := range s.Masks {
 		label("mask "+strconv.Itoa(i), poly(m, colMask), colMask)
@@ -87,7 +105,14 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 			continue
 		}
 		gocv.Rectangle(img, r, colSignal, thick)
-		label(g.ID, r.Min, colSignal)
+		text := g.ID
+		if g.Arrow != "" {
+			text += " (" + g.Arrow + " arrow)"
+		}
+		if g.State == "unknown" {
+			text += " (unknown)"
+		}
+		label(text, r.Min, colSignal)
 	}
 	for _, z := range s.Roadways {
 		label("roadway "+z.ID, poly(z.Polygon, colRoadway), colRoadway)
@@ -98,6 +123,24 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 			text += " (" + c.Signal + ")"
 		}
 		label(text, poly(c.Polygon, colCrosswalk), colCrosswalk)
+		// A head per direction: an arrow from the centre the way it governs, labelled.
+		var mid image.Point
+		for _, p := range c.Polygon {
+			mid = mid.Add(px(p))
+		}
+		if len(c.Polygon) > 0 {
+			mid = mid.Div(len(c.Polygon))
+		}
+		for _, cs := range c.Signals {
+			arrow(mid, cs.Direction, 0.05, colCrosswalk)
+			dx, dy := cs.Direction.X*float64(w), cs.Direction.Y*float64(h)
+			n := math.Hypot(dx, dy)
+			at := mid.Add(image.Pt(int(dx/n*0.05*float64(min(w, h))), int(dy/n*0.05*float64(min(w, h)))))
+			if dx < 0 { // end the label at the arrow's tip, clear of the others
+				at.X -= gocv.GetTextSize(cs.Signal, gocv.FontHersheySimplex, 0.4*float64(thick), thick).X + 6
+			}
+			label(cs.Signal, at, colCrosswalk)
+		}
 	}
 	for _, z := range s.PlatformEdges {
 		label("edge "+z.ID+" (dwell "+strconv.FormatFloat(z.DwellS, 'g', -1, 64)+" s)", poly(z.Polygon, colEdge), colEdge)
@@ -106,20 +149,21 @@ func DrawScene(img *gocv.Mat, s *scene.Scene) {
 		label("track "+z.ID, poly(z.Polygon, colTrack), colTrack)
 	}
 	for _, c := range s.CountLines {
-		p0, p1 := px(c.Line[0]), px(c.Line[1])
-		gocv.Line(img, p0, p1, colCountLine, thick)
-		arrow(p0, p1, c.Direction, colCountLine)
-		label("count "+c.ID+" ("+c.Site+")", p0, colCountLine)
+		label("count "+c.ID+" ("+c.Site+")", line(c.Line, c.Direction, colCountLine, thick), colCountLine)
 	}
 	for _, a := range s.Approaches {
-		p0, p1 := px(a.StopLine[0]), px(a.StopLine[1])
-		gocv.Line(img, p0, p1, colStopLine, 2*thick)
-		arrow(p0, p1, a.Direction, colStopLine)
-		label(a.ID+" ("+a.Site+", "+a.Signal+")", p0, colStopLine)
+		label(a.ID+" ("+a.Site+", "+strings.Join(a.Heads(), "+")+")", line(a.StopLine, a.Direction, colStopLine, 2*thick), colStopLine)
+		// Each lane's stretch: ticks at its ends, its heads at its middle.
+		for _, ln := range a.Lanes {
+			p0, p1 := px(ln.Stretch[0]), px(ln.Stretch[1])
+			for _, p := range []image.Point{p0, p1} {
+				gocv.Circle(img, p, 2+thick, colLane, -1)
+			}
+			gocv.Line(img, p0, p1, colLane, thick)
+			label("lane: "+strings.Join(ln.Heads(), "+"), image.Pt((p0.X+p1.X)/2, (p0.Y+p1.Y)/2+6*thick+10), colLane)
+		}
 		if c := a.ConfirmLine; c != nil {
-			c0, c1 := px(c[0]), px(c[1])
-			gocv.Line(img, c0, c1, colStopLine, thick)
-			label(a.ID+" confirm", c0, colStopLine)
+			label(a.ID+" confirm", line(c, scene.Point{}, colStopLine, thick), colStopLine)
 		}
 	}
 }

@@ -120,9 +120,17 @@ func NewSources(signals []scene.Signal, feed *Feed) *Sources {
 func (s *Sources) Disagreements() int { return int(s.disagree.Load()) }
 
 // Combine returns each signal's state at now, given the camera's readings (camera[i] for the
-// scene's i-th signal; unknown where the camera does not see it). The slice is owned by Sources.
+// scene's i-th signal; unknown where the camera does not see it, or sees it dark or
+// unreadable): the first source in the signal's order that knows, or unknown when none does
+// or the scene marks the head unknown. The slice is owned by Sources.
 func (s *Sources) Combine(now time.Time, camera []edge.SignalState) []edge.SignalState {
 	for i, g := range s.signals {
+		if g.State == "unknown" {
+			// Marked unreadable in the scene: whatever its sources say, the rules get unknown
+			// and judge nothing by it.
+			s.out[i] = edge.SignalState{}
+			continue
+		}
 		var cands [3]edge.SignalState // camera, feed, plan
 		if i < len(camera) && camera[i].Light != edge.LightUnknown {
 			cands[0] = camera[i]

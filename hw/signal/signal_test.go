@@ -92,3 +92,35 @@ func TestSourcesPreferenceAndDisagreement(t *testing.T) {
 		t.Fatal("half a second of difference counted")
 	}
 }
+
+// Unknown reaches the rules: a head the camera alone reads is unknown while it is dark or
+// unreadable, and a head the scene marks unknown is unknown whatever its sources say. A head
+// with another source falls back to it.
+func TestSourcesUnknown(t *testing.T) {
+	plan := &scene.Plan{CycleS: 20, GreenS: 8, AmberS: 3}
+	region := &[2]scene.Point{{X: 0.1, Y: 0.1}, {X: 0.2, Y: 0.3}}
+	sigs := []scene.Signal{
+		{ID: "cam", Region: region},
+		{ID: "marked", Region: region, Feed: true, Plan: plan, State: "unknown"},
+		{ID: "cam-or-plan", Region: region, Plan: plan},
+	}
+	f := NewFeed()
+	f.Add(wire.Phase{Signal: "marked", State: "green", Time: t0})
+	s := NewSources(sigs, f)
+	lit := []edge.SignalState{{Light: edge.Red, Since: t0}, {Light: edge.Red, Since: t0}, {Light: edge.Red, Since: t0}}
+	out := s.Combine(t0.Add(time.Second), lit)
+	if out[0].Light != edge.Red || out[1].Light != edge.LightUnknown || out[2].Light != edge.Red {
+		t.Fatalf("lit: %+v", out)
+	}
+	dark := make([]edge.SignalState, 3) // the reader's state once a head shows no lit lamp
+	out = s.Combine(t0.Add(2*time.Second), dark)
+	if out[0].Light != edge.LightUnknown || out[0].Source != "" {
+		t.Errorf("a dark head with no other source: %+v, want unknown", out[0])
+	}
+	if out[1].Light != edge.LightUnknown {
+		t.Errorf("a head marked unknown: %+v, want unknown", out[1])
+	}
+	if out[2].Light != edge.Green || out[2].Source != wire.SignalPlan {
+		t.Errorf("a dark head with a plan: %+v, want the plan's green", out[2])
+	}
+}
