@@ -596,8 +596,9 @@ func (e *Engine) riding(tk edge.Track) bool {
 	h := tk.Box.H()
 	for i := range e.approaches {
 		l := &e.approaches[i].stop
-		along, across := tk.VX*l.nx+tk.VY*l.ny, tk.VX*l.tx+tk.VY*l.ty
-		centre := (l.past(tk.Box, true) + l.past(tk.Box, false)) / 2
+		sg := l.seg(tk.Box)
+		along, across := tk.VX*sg.nx+tk.VY*sg.ny, tk.VX*sg.tx+tk.VY*sg.ty
+		centre := (sg.past(tk.Box, true) + sg.past(tk.Box, false)) / 2
 		if l.within(tk.Box) && along > riderSpeed*h && along >= 2*max(across, -across) && max(centre, -centre) <= riderReach*h {
 			return true
 		}
