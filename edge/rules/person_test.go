@@ -348,3 +348,31 @@ func TestCrosswalkBorderScalesWithThePerson(t *testing.T) {
 		}
 	}
 }
+
+// A driver getting out of a car (a crash, a breakdown at the kerb) and walking into the road did
+// not step off the kerb: no jaywalking. The same walk by someone who came from the kerb is.
+func TestGettingOutOfAVehicle(t *testing.T) {
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		car  bool
+		want int
+	}{{"from the car", true, 0}, {"from the kerb", false, 1}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		for f, p := range straight(pos{34, 52}, pos{95, 52}, 40, 0) {
+			now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+			tracks := []edge.Track{{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - 8, X1: p.x + 2, Y1: p.y}, Class: edge.Person, Score: 1, Hits: f + 3}}
+			if c.car {
+				tracks = append(tracks, edge.Track{ID: 3, Box: edge.Box{X0: 28, Y0: 42, X1: 46, Y1: 56}, Class: edge.Car, Score: 1, Hits: 50})
+			}
+			e.Step(now, lights(edge.Red, edge.Green), tracks, nil, out)
+		}
+		if len(out.events) != c.want {
+			t.Errorf("%s: events %+v, want %d jaywalking", c.name, out.events, c.want)
+		}
+	}
+}

@@ -140,6 +140,9 @@ type trackState struct {
 	// rider: it did so for riderFrames, and is a motorbike for every rule (see approach.riding).
 	riding int
 	rider  bool
+	// alighted: the person's track began over a vehicle's box: a driver or passenger getting
+	// out (after a crash, at the kerb), who did not step into the road from the kerb.
+	alighted bool
 }
 
 // areaState is one track's history with one polygon zone.
@@ -373,7 +376,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 		if st == nil {
 			n := len(e.approaches)
 			st = &trackState{before: make([]bool, n), crossed: make([]bool, n), spanned: make([]bool, n), held: make([]held, n), areas: make([]areaState, len(e.areas)),
-				arrived: e.arrival(now, tk.Box)}
+				arrived: e.arrival(now, tk.Box), alighted: tk.Class == edge.Person && alighting(tk, tracks)}
 			e.tracks[tk.ID] = st
 		}
 		if tk.Class == edge.Person && !st.rider {
@@ -568,8 +571,8 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 		return
 	}
 	r := &e.areas[jay.entryIdx]
-	if !st.areas[jay.entryIdx].outside {
-		return // first seen in the roadway: a worker, or a track that began mid-crossing
+	if !st.areas[jay.entryIdx].outside || st.alighted {
+		return // first seen in the roadway (a worker, a track that began mid-crossing) or getting out of a vehicle
 	}
 	jay.fired = true
 	if r.repeated(tk.ID, x, y, now, e.radius, tracks) {
@@ -600,6 +603,26 @@ func (e *Engine) riding(tk edge.Track) bool {
 		along, across := tk.VX*sg.nx+tk.VY*sg.ny, tk.VX*sg.tx+tk.VY*sg.ty
 		centre := (sg.past(tk.Box, true) + sg.past(tk.Box, false)) / 2
 		if l.within(tk.Box) && along > riderSpeed*h && along >= 2*max(across, -across) && max(centre, -centre) <= riderReach*h {
+			return true
+		}
+	}
+	return false
+}
+
+// alighting reports whether person track tk, first seen now, is getting out of a vehicle: half
+// of its box or more lies over the box of a motor vehicle measured in this frame.
+func alighting(tk edge.Track, tracks []edge.Track) bool {
+	for _, v := range tracks {
+		if v.ID == tk.ID || !v.Class.Motor() || v.Misses > 0 {
+			continue
+		}
+		b := v.Box
+		if v.Meas.Area() > 0 {
+			b = v.Meas
+		}
+		ix := min(tk.Box.X1, b.X1) - max(tk.Box.X0, b.X0)
+		iy := min(tk.Box.Y1, b.Y1) - max(tk.Box.Y0, b.Y0)
+		if ix > 0 && iy > 0 && 2*ix*iy >= tk.Box.Area() {
 			return true
 		}
 	}
