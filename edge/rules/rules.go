@@ -590,7 +590,7 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 // moves across the lanes.
 const (
 	riderFrames = 3    // measured frames in a row
-	riderReach  = 3    // how far before or past the stop line, in heights of the box
+	riderReach  = 10   // how far before or past the stop line, in heights of the box
 	riderSpeed  = 0.15 // least speed along the direction of travel, in heights per second
 )
 
@@ -610,10 +610,11 @@ func (e *Engine) riding(tk edge.Track) bool {
 }
 
 // alighting reports whether person track tk, first seen now, is getting out of a vehicle: half
-// of its box or more lies over the box of a motor vehicle measured in this frame.
+// of its box or more lies over where a motor vehicle was last measured (one coasting too: the
+// person getting out hides it).
 func alighting(tk edge.Track, tracks []edge.Track) bool {
 	for _, v := range tracks {
-		if v.ID == tk.ID || !v.Class.Motor() || v.Misses > 0 {
+		if v.ID == tk.ID || !v.Class.Motor() {
 			continue
 		}
 		b := v.Box
