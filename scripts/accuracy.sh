@@ -2,6 +2,7 @@
 # Runs eval on every labelled real clip (configs/scenes/real/<clip>.yaml with its <clip>.truth.json) with
 # the product's defaults, and prints each clip's result and the totals per event type: the figures
 # in docs/ACCURACY.md. Usage: scripts/accuracy.sh [SCENE-SUFFIX] (e.g. .classical for <clip>.classical.yaml).
+# MODEL=picodet_s_320_coco_cv46 scripts/accuracy.sh runs the same scenes with another detector model.
 # Needs bin/crosswatch-edge (make build) and the models (make models); clips come from ../shared/videos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,11 @@ for truth in configs/scenes/real/*.truth.json; do
 	base=$(basename "$truth" .truth.json)
 	scene=configs/scenes/real/$base$suffix.yaml
 	[ -f "$scene" ] || continue
+	if [ -n "${MODEL:-}" ]; then
+		cp "$scene" "$out/$base.scene.yaml"
+		printf 'detector:\n    model: %s\n' "$MODEL" >>"$out/$base.scene.yaml"
+		scene=$out/$base.scene.yaml
+	fi
 	clip=$(ls "$videos/$base".* 2>/dev/null | head -n1 || true)
 	if [ -z "$clip" ]; then echo "$base: no clip in $videos" >&2; continue; fi
 	args=(eval --scene "$scene" --clip "$clip" --truth "$truth" --json)
