@@ -214,7 +214,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopIngest()
 	var ing *ingest.Ingester
 	link.Log, link.Submit = log, func(m ingest.Message) bool { return ing.TrySubmit(m) }
-	client := mqtt.New(link)
+	client := mqtt.New(link.Options)
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
@@ -250,7 +250,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Store.Driver == "postgres" {
 		where = "postgres"
 	}
-	fmt.Fprintf(stdout, "crosswatch-aggregator: ready dashboard=%s/ api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, apiURL, brokerURL, where, cat.Version)
+	tlsNote := ""
+	if link.TLSListener != "" {
+		tlsNote = " mqtt_tls=" + link.TLSListener
+	}
+	fmt.Fprintf(stdout, "crosswatch-aggregator: ready dashboard=%s/ api=%s/api/v1/sites broker=%s store=%s catalog=%s%s\n", apiURL, apiURL, brokerURL, where, cat.Version, tlsNote)
 
 	select {
 	case <-ctx.Done():

@@ -123,7 +123,7 @@ func appendCredential(file, id string, taken func(string) bool, line string) err
 	return secfile.WritePrivate(file, append(old, line+"\n"...))
 }
 
-// runCerts is 'certs --out DIR --device ID… [--host NAME…]': a CA, the broker's certificate
+// runCerts is 'certs --out DIR --device ID… [--host NAME…] [--client NAME…]': a CA, the broker's certificate
 // (127.0.0.1, ::1, localhost and the --host names) and one client certificate per device, whose
 // subject CN is the device id. Keys are written 0600.
 func runCerts(args []string, stdout io.Writer) error {
@@ -132,6 +132,8 @@ func runCerts(args []string, stdout io.Writer) error {
 	var devices, hosts multiFlag
 	fs.Var(&devices, "device", "a device id to make a client certificate for (repeat, or comma-separated)")
 	fs.Var(&hosts, "host", "another DNS name or IP address of the broker (repeat, or comma-separated)")
+	var clients multiFlag
+	fs.Var(&clients, "client", "another client to make a certificate for, such as crosswatch-aggregator for an external broker (repeat, or comma-separated)")
 	days := fs.Int("days", 825, "validity of the certificates in days (the CA's: ten times that)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -145,6 +147,11 @@ func runCerts(args []string, stdout io.Writer) error {
 	for _, d := range devices {
 		if err := checkNewID("device", d); err != nil {
 			return fmt.Errorf("--device: %w", err)
+		}
+	}
+	for _, c := range clients {
+		if err := wire.CheckName("client", c); err != nil {
+			return fmt.Errorf("--client: %w", err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(*out, "ca-key.pem")); err == nil {
@@ -164,7 +171,7 @@ func runCerts(args []string, stdout io.Writer) error {
 		return err
 	}
 	files := map[string][]byte{"ca.pem": ca.PEM, "ca-key.pem": ca.KeyPEM(), "server.pem": srv.CertPEM, "server-key.pem": srv.KeyPEM}
-	for _, d := range devices {
+	for _, d := range append(devices, clients...) {
 		c, err := ca.IssueClient(d, now, now.Add(valid))
 		if err != nil {
 			return err
@@ -176,7 +183,7 @@ func runCerts(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote %s: ca.pem, server.pem and server-key.pem (for mqtt.tls), a certificate and key per device (%s); keep ca-key.pem offline\n", *out, strings.Join(devices, ", "))
+	fmt.Fprintf(stdout, "wrote %s: ca.pem, server.pem and server-key.pem (for mqtt.tls), a certificate and key per client (%s); keep ca-key.pem offline\n", *out, strings.Join(append(devices, clients...), ", "))
 	return nil
 }
 

@@ -16,9 +16,15 @@ import (
 	"github.com/crosswatch/crosswatch/internal/secfile"
 )
 
-// startMQTT starts the embedded broker when the config asks for it and returns the options of
-// the aggregator's own client (without Log and Submit) and a function that stops the broker.
-func startMQTT(cfg *Config, stderr io.Writer, log *slog.Logger) (mqtt.Options, func(), error) {
+// mqttLink is how the aggregator reaches its broker.
+type mqttLink struct {
+	mqtt.Options        // the aggregator's own client, without Log and Submit
+	TLSListener  string // the embedded broker's TLS URL, if it has one
+}
+
+// startMQTT starts the embedded broker when the config asks for it and returns the link to the
+// broker and a function that stops the embedded broker.
+func startMQTT(cfg *Config, stderr io.Writer, log *slog.Logger) (mqttLink, func(), error) {
 	m := cfg.MQTT
 	if m.Insecure {
 		log.Warn("mqtt.insecure is true: devices are not asked to prove who they are and plaintext MQTT may cross the network; anyone who reaches the broker can publish as any device")
@@ -28,18 +34,18 @@ func startMQTT(cfg *Config, stderr io.Writer, log *slog.Logger) (mqtt.Options, f
 		if m.PasswordFile != "" {
 			b, err := secfile.ReadPrivate(m.PasswordFile)
 			if err != nil {
-				return o, nil, fmt.Errorf("mqtt.password_file: %w", err)
+				return mqttLink{}, nil, fmt.Errorf("mqtt.password_file: %w", err)
 			}
 			o.Password = strings.TrimSpace(string(b))
 		}
 		if m.TLS.CA != "" || m.TLS.Cert != "" || m.TLS.ServerName != "" {
 			tc, err := secfile.ClientTLS(secfile.TLSFiles{CA: m.TLS.CA, Cert: m.TLS.Cert, Key: m.TLS.Key, ServerName: m.TLS.ServerName})
 			if err != nil {
-				return o, nil, fmt.Errorf("mqtt.tls: %w", err)
+				return mqttLink{}, nil, fmt.Errorf("mqtt.tls: %w", err)
 			}
 			o.TLS = tc
 		}
-		return o, func() {}, nil
+		return mqttLink{Options: o}, func() {}, nil
 	}
 	// The aggregator's own client proves itself with a secret made for this process.
 	var secret [16]byte
@@ -49,29 +55,29 @@ func startMQTT(cfg *Config, stderr io.Writer, log *slog.Logger) (mqtt.Options, f
 	var err error
 	if f := m.DeviceTokensFile; f != "" {
 		if acl.DeviceHashes, err = loadDeviceHashes(f, m.ClientID); err != nil {
-			return o, nil, err
+			return mqttLink{}, nil, err
 		}
 	}
 	if f := m.ControllersFile; f != "" {
 		if acl.Controllers, err = loadControllers(f, m.ClientID, acl.DeviceHashes); err != nil {
-			return o, nil, err
+			return mqttLink{}, nil, err
 		}
 	}
 	bc := broker.Config{Listen: m.Listen, TLSListen: m.TLSListen, MaxPacketSize: uint32(m.MaxPacketSize), MaxClients: int64(m.MaxConnections)}
 	if m.TLSListen != "" {
 		if bc.TLS, err = serverTLS(m.TLS.Cert, m.TLS.Key, m.TLS.CA); err != nil {
-			return o, nil, err
+			return mqttLink{}, nil, err
 		}
 	}
 	b, err := broker.Start(bc, acl, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
-		return o, nil, err
+		return mqttLink{}, nil, err
 	}
 	o.Broker = b.URL()
 	if b.TLSURL() != "" {
 		log.Info("embedded broker: TLS listener", "url", b.TLSURL(), "client_certificates", m.TLS.CA != "")
 	}
-	return o, func() { b.Close() }, nil
+	return mqttLink{Options: o, TLSListener: b.TLSURL()}, func() { b.Close() }, nil
 }
 
 // serverTLS is the embedded broker's TLS configuration: its certificate and, when ca is given,
