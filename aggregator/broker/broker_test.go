@@ -444,3 +444,16 @@ func TestMutualTLS(t *testing.T) {
 		t.Error("a client trusted a broker whose certificate its CA did not sign")
 	}
 }
+
+// The broker holds at most MaxClients connections.
+func TestMaxClients(t *testing.T) {
+	b := start(t, Config{MaxClients: 2}, newACL())
+	for _, id := range []string{"edge-a", "edge-b"} {
+		if _, err := connect(t, b.URL(), id, tokens[id]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := connect(t, b.URL(), "agg", "s3cret"); err == nil {
+		t.Fatal("a third client admitted with MaxClients 2")
+	}
+}
