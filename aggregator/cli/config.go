@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -249,6 +250,9 @@ func (m *MQTTConfig) validateExternal(bad func(field, format string, args ...any
 // a hash that others can read can be copied to another broker.
 func credentialLines(path, field string, line func(at, l string) error) error {
 	b, err := secfile.ReadPrivate(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %s does not exist; 'crosswatch-aggregator %s' makes it", field, path, addCommand[field])
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", field, err)
 	}
@@ -262,6 +266,12 @@ func credentialLines(path, field string, line func(at, l string) error) error {
 		}
 	}
 	return nil
+}
+
+// addCommand names the command that writes each credentials file.
+var addCommand = map[string]string{
+	"mqtt.device_tokens_file": "device add ID --tokens FILE",
+	"mqtt.controllers_file":   "controller add ID --devices D1,D2 --file FILE",
 }
 
 // reservedID reports why id may not be a device's or controller's, or "".

@@ -153,6 +153,9 @@ func TestControllersFile(t *testing.T) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
+	if _, err := loadDeviceHashes(filepath.Join(dir, "missing"), "x"); err == nil || !strings.Contains(err.Error(), "does not exist; 'crosswatch-aggregator device add") {
+		t.Errorf("missing file: %v", err)
+	}
 	if _, err := loadControllers(filepath.Join(dir, "missing"), "x", nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
 		t.Errorf("missing file: %v", err)
 	}
