@@ -98,6 +98,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"token file others read", []string{"replay", "--scene", scene, "--clip", clip, "--token-file", openToken}, []string{"--token-file", "mode 0644"}},
 		{"plaintext to another machine", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "tcp://192.0.2.7:1883", "--token-file", token}, []string{"--broker", "plaintext", "ssl://"}},
 		{"certificate over plaintext", []string{"replay", "--scene", scene, "--clip", clip, "--token-file", token, "--cert", "c.pem", "--key", "k.pem"}, []string{"need an ssl:// broker"}},
+		{"key others read", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "ssl://127.0.0.1:8883", "--cert", token, "--key", openToken}, []string{"--key", "open-token is mode 0644"}},
 		{"burst without identity", []string{"burst", "--outbox", filepath.Join(tmp, "b.db")}, []string{"has no identity"}},
 	}
 	t.Setenv(tokenEnv, "")
