@@ -402,3 +402,25 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Issue 16's takeover on the embedded broker: a device with a valid token asking for the
+// aggregator's client id (or another device's) is refused, and the aggregator stays connected
+// and keeps recording.
+func TestEmbeddedClientIDTakeover(t *testing.T) {
+	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"))
+	for _, id := range []string{"crosswatch-aggregator", "crosswatch-edge-fault-edge"} {
+		if !refused(t, login(agg.Broker, "attacker").SetClientID(id)) {
+			t.Errorf("attacker admitted with client id %s", id)
+		}
+	}
+	if refused(t, login(agg.Broker, "attacker")) {
+		t.Fatal("attacker refused with its own client id and token")
+	}
+	b := startBurst(t, "--broker", agg.Broker, "--outbox", filepath.Join(t.TempDir(), "o.db"), "--to", "20", "--drain", "--drain-timeout", "30s")
+	b.wait(t, time.Minute)
+	if aggLogHas(t, agg, "connection lost") {
+		t.Error("the aggregator lost its broker connection")
+	}
+	agg.Stop()
+	reconcile(t, agg.DB, 20, 0)
+}
