@@ -163,7 +163,11 @@ func runCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path)
+	creds, err := checkCredentials(&cfg.MQTT)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds)
 	return nil
 }
 

@@ -106,3 +106,30 @@ func TestCerts(t *testing.T) {
 		t.Error("certs overwrote an existing CA")
 	}
 }
+
+// check-config loads the token file as serve would: a file others can read fails it.
+func TestCheckConfigLoadsCredentials(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	cat, _ := os.ReadFile("../../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	p := filepath.Join(dir, "agg.yaml")
+	os.WriteFile(p, good, 0o644)
+	check := func() string {
+		var out bytes.Buffer
+		Main([]string{"check-config", "--config", p}, &out, &out)
+		return out.String()
+	}
+	if out := check(); !strings.Contains(out, "no device yet") {
+		t.Errorf("without devices.passwd: %q", out)
+	}
+	var out bytes.Buffer
+	Main([]string{"device", "add", "edge-1", "--tokens", filepath.Join(dir, "devices.passwd")}, &out, &out)
+	if out := check(); !strings.Contains(out, "1 devices with tokens") {
+		t.Errorf("with one device: %q", out)
+	}
+	os.Chmod(filepath.Join(dir, "devices.passwd"), 0o644)
+	if out := check(); !strings.Contains(out, "mode 0644") {
+		t.Errorf("with a 0644 token file: %q", out)
+	}
+}

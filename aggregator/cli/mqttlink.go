@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -101,4 +102,40 @@ func serverTLS(cert, key, ca string) (*tls.Config, error) {
 		c.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return c, nil
+}
+
+// checkCredentials loads the embedded broker's credential files as serve would, so that
+// check-config finds a bad line or a file others can read before a restart does. A token file
+// that does not exist yet is reported, not refused: 'device add' makes it.
+func checkCredentials(m *MQTTConfig) (string, error) {
+	if m.Broker != "embedded" {
+		return "", nil
+	}
+	var note string
+	var devices map[string]broker.Hash
+	if f := m.DeviceTokensFile; f != "" {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			note = fmt.Sprintf(", no device yet (%s does not exist: 'crosswatch-aggregator device add ID --tokens %s')", f, f)
+		} else {
+			var err error
+			if devices, err = loadDeviceHashes(f, m.ClientID); err != nil {
+				return "", err
+			}
+			note = fmt.Sprintf(", %d devices with tokens", len(devices))
+		}
+	}
+	if f := m.ControllersFile; f != "" {
+		c, err := loadControllers(f, m.ClientID, devices)
+		if err != nil {
+			return "", err
+		}
+		note += fmt.Sprintf(", %d controllers", len(c))
+	}
+	if m.TLSListen != "" {
+		if _, err := serverTLS(m.TLS.Cert, m.TLS.Key, m.TLS.CA); err != nil {
+			return "", err
+		}
+		note += ", TLS on " + m.TLSListen
+	}
+	return note, nil
 }
