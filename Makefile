@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 TIMEOUT ?= 40m
 
-.PHONY: all deps build demo test test-short race bench models screenshots clean
+.PHONY: all deps build demo test test-short race bench fuzz models screenshots clean
 
 all: build
 
@@ -43,6 +43,10 @@ race:
 # 640x480/720p/1080p clips and the real clips in ../shared/videos.
 bench: build
 	@bash scripts/bench.sh
+
+# Every fuzz target for FUZZTIME (default 20s) each; their seeds run in 'make test' already.
+fuzz: deps
+	@GO=$(GO) bash scripts/fuzz.sh
 
 test-short: deps
 	$(GO) test -count=1 -short ./...

@@ -90,7 +90,7 @@ func TestBenchIngestVsRawMosquitto(t *testing.T) {
 	mq := StartMosquitto(t, extra...)
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
 	options := func(id string) *paho.ClientOptions {
-		return paho.NewClientOptions().AddBroker(mq.URL).SetClientID(id).SetUsername(id).SetOrderMatters(false).SetMaxResumePubInFlight(1000)
+		return login(mq.URL, id).SetOrderMatters(false).SetMaxResumePubInFlight(1000)
 	}
 	connect := func(o *paho.ClientOptions) paho.Client {
 		c := paho.NewClient(o)

@@ -45,7 +45,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	replay(t, edgeBin, dir, agg.Broker, filepath.Join(t.TempDir(), "outbox.db"))
 	// A device whose camera view changed (the real clip's cut), when ../shared is here.
 	if clip := "../../shared/videos/rlv_gutomadon_redlight.mp4"; fileExists(clip) {
-		if out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
+		if out, err := edgeCmd("replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
 			"--broker", agg.Broker, "--device", "dash-cut-edge", "--outbox", filepath.Join(t.TempDir(), "cut.db"), "--drain-timeout", "30s",
 			"--models", "../models/files").CombinedOutput(); err != nil {
 			t.Fatalf("replay %s: %v\n%s", clip, err, out)
@@ -79,7 +79,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			if i != 2 { // one site's events come without images
 				args = append(args, "--evidence", evidence)
 			}
-			if out, err := exec.Command(edgeBin, args...).CombinedOutput(); err != nil {
+			if out, err := edgeCmd(args...).CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("burst %s: %v\n%s", f.device, err, out)
 			}
 		}()
@@ -101,7 +101,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(testDir, "dashboard.test.mjs"))
 	cmd.Dir = testDir
 	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium,
-		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1")
+		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_DEVICE_TOKEN="+token("dash-edge-live"), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1")
 	if os.Getenv("CROSSWATCH_DASHBOARD_HOLD") != "" {
 		t.Logf("dashboard at %s/ (holding for %s)", agg.API, os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))
 		d, _ := time.ParseDuration(os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))

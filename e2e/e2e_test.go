@@ -40,8 +40,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	edgeBin, aggBin = filepath.Join(dir, "crosswatch-edge"), filepath.Join(dir, "crosswatch-aggregator")
+	if err := makeCreds(); err != nil {
+		fmt.Fprintf(os.Stderr, "credentials: %v\n", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	os.RemoveAll(creds.dir)
 	os.Exit(code)
 }
 
@@ -98,7 +103,7 @@ func startMosquittoOn(t *testing.T, bin string, port int, extra string) *Mosquit
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\nlog_type unsubscribe\n%s", port, extra)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nuse_username_as_clientid true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlog_type subscribe\nlog_type unsubscribe\n%s", port, creds.mosquittoFile, extra)), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
 	logFiles.Store(filepath.Join(dir, "mosquitto.log"), true)
 	t.Cleanup(func() { logFiles.Delete(filepath.Join(dir, "mosquitto.log")) })
@@ -162,9 +167,16 @@ func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Agg
 	t.Helper()
 	args := []string{"serve", "--config", "../configs/aggregator.yaml", "--http", "127.0.0.1:0", "--db", db}
 	if broker == "embedded" {
-		args = append(args, "--mqtt-listen", "127.0.0.1:0")
+		args = append(args, "--mqtt-listen", "127.0.0.1:0", "--device-tokens", creds.devicesFile)
 	} else {
-		args = append(args, "--broker", broker)
+		// Mosquitto takes the username as client id: each instance logs in as its client id.
+		user := "crosswatch-aggregator"
+		for i, a := range extra {
+			if a == "--client-id" && i+1 < len(extra) {
+				user = extra[i+1]
+			}
+		}
+		args = append(args, "--broker", broker, "--mqtt-user", user, "--mqtt-password-file", creds.aggPassword)
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
@@ -231,7 +243,7 @@ func getJSON(t *testing.T, url string, v any) {
 
 func replay(t *testing.T, edgeBin, dir, broker, outbox string) string {
 	t.Helper()
-	cmd := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+	cmd := edgeCmd("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
 		"--broker", broker, "--device", "e2e-edge", "--outbox", outbox, "--drain-timeout", "30s", "--models", "../models/files")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -37,7 +37,7 @@ func startBurst(t *testing.T, args ...string) *burst {
 	t.Helper()
 	b := &burst{done: make(chan error, 1), stderr: &strings.Builder{}}
 	b.accepted.Store(-1)
-	b.cmd = exec.Command(edgeBin, append([]string{"burst", "--device", "fault-edge"}, args...)...)
+	b.cmd = edgeCmd(append([]string{"burst", "--device", "fault-edge"}, args...)...)
 	out, _ := b.cmd.StdoutPipe()
 	b.cmd.Stderr = b.stderr
 	if err := b.cmd.Start(); err != nil {
@@ -275,7 +275,7 @@ func TestFaultDuplicatedReordered(t *testing.T) {
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(payloads), func(i, j int) { payloads[i], payloads[j] = payloads[j], payloads[i] })
 	acked := map[string]int{}
 	var mu sync.Mutex
-	c := paho.NewClient(paho.NewClientOptions().AddBroker(mq.URL).SetClientID("crosswatch-edge-fault-edge").SetOrderMatters(false))
+	c := paho.NewClient(login(mq.URL, "fault-edge").SetOrderMatters(false))
 	if t := c.Connect(); t.Wait() && t.Error() != nil {
 		panic(t.Error())
 	}
@@ -362,10 +362,10 @@ func TestMosquittoACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	mq := startMosquittoOn(t, mosquittoBin(), freePort(t), "acl_file "+acl+"\n")
-	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"), "--config", writeConfig(t, "username: crosswatch-aggregator"))
+	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"), "--config", writeConfig(t, ""))
 	spoof, _ := wire.Encode(wire.Event{V: 1, ID: "spoof-1", Device: "victim", Camera: "c", Site: "synth-main-nb", Zone: "z",
 		Type: wire.RedLightRunning, Time: time.Now().UTC(), Class: "car", Confidence: 0.9})
-	c := paho.NewClient(paho.NewClientOptions().AddBroker(mq.URL).SetClientID("attacker").SetUsername("attacker"))
+	c := paho.NewClient(login(mq.URL, "attacker"))
 	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -399,14 +399,14 @@ func TestMosquittoACL(t *testing.T) {
 	mq2 := startMosquittoOn(t, mosquittoBin(), freePort(t), "acl_file "+withCtl+"\n")
 	var got sync.Map
 	for _, dev := range []string{"edge-p", "edge-q"} {
-		c := paho.NewClient(paho.NewClientOptions().AddBroker(mq2.URL).SetClientID(dev).SetUsername(dev))
+		c := paho.NewClient(login(mq2.URL, dev))
 		if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
 		defer c.Disconnect(50)
 		c.Subscribe(wire.Topic(dev, wire.KindPhase), 1, func(_ paho.Client, m paho.Message) { got.Store(m.Topic(), true) }).Wait()
 	}
-	ctl := paho.NewClient(paho.NewClientOptions().AddBroker(mq2.URL).SetClientID("spat-1").SetUsername("spat-1"))
+	ctl := paho.NewClient(login(mq2.URL, "spat-1"))
 	if tok := ctl.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}

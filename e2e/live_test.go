@@ -28,7 +28,7 @@ func TestLiveStream(t *testing.T) {
 	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"))
 	port := freePort(t)
 	stop := camtest.Serve(t, filepath.Join(dir, synth.ClipName), port)
-	edge := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", fmt.Sprintf("http://127.0.0.1:%d", port),
+	edge := edgeCmd("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", fmt.Sprintf("http://127.0.0.1:%d", port),
 		"--broker", agg.Broker, "--device", "live-edge", "--outbox", filepath.Join(dir, "outbox.db"), "--drain-timeout", "20s", "--evidence=false")
 	var out strings.Builder
 	edge.Stdout, edge.Stderr = &out, &out

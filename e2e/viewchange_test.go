@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ func TestViewChangeReachesTheAggregator(t *testing.T) {
 	}
 	mq := StartMosquitto(t)
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
-	out, err := exec.Command(edgeBin, "replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
+	out, err := edgeCmd("replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,
 		"--broker", mq.URL, "--device", "cut-edge", "--outbox", filepath.Join(t.TempDir(), "outbox.db"), "--drain-timeout", "30s",
 		"--models", "../models/files", "--start", "2026-11-02T10:00:00Z").CombinedOutput()
 	if err != nil {

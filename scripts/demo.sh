@@ -12,8 +12,11 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 echo "== 1. synthesise a clip of a signalised intersection (seed $SEED)"
 bin/crosswatch-edge synth --seed "$SEED" --out "$OUT"
 
-echo "== 2. start the aggregator (embedded MQTT broker on $MQTT, SQLite, API on $HTTP)"
+echo "== 2. give the demo device its token (only its hash is kept) and start the aggregator"
+echo "      (embedded MQTT broker on $MQTT: devices prove who they are; SQLite; API on $HTTP)"
+(umask 077 && bin/crosswatch-aggregator device add demo-edge --tokens "$OUT/devices.passwd" >"$OUT/demo-edge.token" 2>/dev/null)
 bin/crosswatch-aggregator serve --config configs/aggregator.yaml --db "$OUT/aggregator.db" \
+	--device-tokens "$OUT/devices.passwd" \
 	--mqtt-listen "$MQTT" --http "$HTTP" >"$OUT/aggregator.out" 2>"$OUT/aggregator.log" &
 agg=$!
 stop() {
@@ -33,7 +36,7 @@ grep -q "ready" "$OUT/aggregator.out" || { echo "aggregator did not start:" >&2;
 
 echo "== 3. replay the clip through the edge (motion gate, detector, tracker, rules, outbox, MQTT)"
 bin/crosswatch-edge replay --scene "$OUT/scene.yaml" --clip "$OUT/clip.avi" --broker "tcp://$MQTT" \
-	--device demo-edge --outbox "$OUT/outbox.db"
+	--device demo-edge --token-file "$OUT/demo-edge.token" --outbox "$OUT/outbox.db"
 
 echo "== 4. sites, worst first (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
 bin/crosswatch-aggregator sites --api "http://$HTTP"

@@ -3,6 +3,8 @@ package broker
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/tls"
+	"strings"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -10,26 +12,36 @@ import (
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
-// ACL confines each device to its own topics: a client whose username is a device id may
-// publish only crosswatch/v1/{device}/{events,counts,status,gaps} and subscribe only to
-// crosswatch/v1/{device}/ack. The aggregator authenticates with a per-process secret and may
-// read every device's topics and publish acks. Usernames are claimed, not proven, unless
-// device tokens are configured. A signal controller (or a railway's door-status gateway) always
-// proves itself with its token and may only publish phases to the devices it serves: a forged
-// phase could hide a red-light runner.
+// DeviceClientIDPrefix begins every device's MQTT client id: a device id D connects as
+// crosswatch-edge-D and with no other, so that no client can take over another's session.
+const DeviceClientIDPrefix = "crosswatch-edge-"
+
+// ACL proves who each client is and confines it to its own topics. A device proves its id with
+// a client certificate whose subject CN is the id (on a TLS listener with a client CA) or with
+// its token (checked against DeviceHashes); it may then publish only
+// crosswatch/v1/{device}/{events,counts,status,gaps} and subscribe only to its ack and phase
+// topics, with the client id crosswatch-edge-{device}. The aggregator authenticates with a
+// per-process secret, alone may use AggregatorClientID, and reads every device's topics. A signal
+// controller (or a railway's door-status gateway) proves itself with its token, connects with
+// its id as client id, and may only publish phases to the devices it serves: a forged phase
+// could hide a red-light runner.
 type ACL struct {
 	mochi.HookBase
-	AggregatorUser   string
-	AggregatorSecret string
-	// DeviceTokens, when not nil, maps each device id to the password it must present.
-	DeviceTokens map[string]string
-	// Controllers maps each controller id (its username) to its token and devices.
+	AggregatorUser     string
+	AggregatorSecret   string
+	AggregatorClientID string // no other client may connect with it
+	// DeviceHashes maps each device id to the hash of its token (HashToken, or mosquitto_passwd).
+	DeviceHashes map[string]Hash
+	// Insecure admits a device that presents neither certificate nor token by the id it claims.
+	// For a closed lab network only: anyone who reaches the port can then be any device.
+	Insecure bool
+	// Controllers maps each controller id (its username) to its token hash and devices.
 	Controllers map[string]Controller
 }
 
 // Controller is a publisher of phase messages: crosswatch/v1/{device}/phase for each of Devices.
 type Controller struct {
-	Token   string
+	Hash    Hash
 	Devices map[string]bool
 }
 
@@ -43,23 +55,45 @@ func (h *ACL) Provides(b byte) bool {
 
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// OnConnectAuthenticate admits the aggregator with its secret, and devices by id (and token).
+// certCN returns the subject CN of the client's verified certificate, or "" when it connected
+// without one (or not over TLS). The TLS handshake has finished: mochi read CONNECT through it.
+func certCN(cl *mochi.Client) string {
+	c, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return ""
+	}
+	st := c.ConnectionState()
+	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return st.VerifiedChains[0][0].Subject.CommonName
+}
+
+// OnConnectAuthenticate admits the aggregator with its secret, controllers with their tokens
+// and devices with their certificate or token, each only with its own client id.
 func (h *ACL) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
-	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	user, pass, id := string(pk.Connect.Username), string(pk.Connect.Password), cl.ID
 	if user == h.AggregatorUser {
-		return eq(pass, h.AggregatorSecret)
+		return h.AggregatorSecret != "" && eq(pass, h.AggregatorSecret)
 	}
+	if id == h.AggregatorClientID || id == h.AggregatorUser {
+		return false // taking it would disconnect the aggregator
+	}
+	cn := certCN(cl)
 	if c, ok := h.Controllers[user]; ok {
-		return eq(pass, c.Token)
+		return id == user && c.Hash.Verify(pass)
 	}
-	if wire.CheckName("device", user) != nil {
+	if wire.CheckName("device", user) != nil || id != DeviceClientIDPrefix+user {
 		return false
 	}
-	if h.DeviceTokens != nil {
-		tok, ok := h.DeviceTokens[user]
-		return ok && eq(pass, tok)
+	if cn != "" {
+		// The certificate is the proof; a device claiming another's id with it is refused.
+		return cn == user
 	}
-	return true
+	if hash, ok := h.DeviceHashes[user]; ok {
+		return hash.Verify(pass)
+	}
+	return h.Insecure && !strings.HasPrefix(user, DeviceClientIDPrefix)
 }
 
 // OnACLCheck allows a device only its own topics, and a controller only its devices' phases.

@@ -4,8 +4,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,7 +27,6 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/api"
-	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/aggregator/catalog"
 	"github.com/crosswatch/crosswatch/aggregator/dashboard"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
@@ -45,6 +42,9 @@ Commands:
   serve         run the aggregator (embedded MQTT broker by default)
   sites         print the site table from a running aggregator's API
   check-config  validate the configuration and the catalog
+  device add    add a device to a token file and print its token (once)
+  controller add  add a signal controller to a controllers file and print its token (once)
+  certs         make a CA, the broker's certificate and one client certificate per device
 Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
 `
 
@@ -64,6 +64,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runSites(ctx, args[1:], stdout)
 	case "check-config":
 		err = runCheck(args[1:], stdout)
+	case "device":
+		err = runDevice(args[1:], stdout, stderr)
+	case "controller":
+		err = runController(args[1:], stdout)
+	case "certs":
+		err = runCerts(args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -83,6 +89,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 type serveFlags struct {
 	config, broker, mqttListen, http, db, dsn, clientID, group string
+	deviceTokens, mqttUser, mqttPasswordFile                   string
+	insecure                                                   bool
 }
 
 func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
@@ -96,6 +104,10 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	fs.StringVar(&f.dsn, "postgres", "", "PostgreSQL DSN (postgres://…): use PostgreSQL instead of SQLite")
 	fs.StringVar(&f.clientID, "client-id", "", "MQTT client id (each instance of a scaled-out group needs its own)")
 	fs.StringVar(&f.group, "group", "", "MQTT shared-subscription group: instances in one group split the stream")
+	fs.StringVar(&f.deviceTokens, "device-tokens", "", "devices' token hashes, \"device-id:hash\" per line (mqtt.device_tokens_file)")
+	fs.StringVar(&f.mqttUser, "mqtt-user", "", "the aggregator's username on an external broker (mqtt.username)")
+	fs.StringVar(&f.mqttPasswordFile, "mqtt-password-file", "", "file with the aggregator's password on an external broker (mqtt.password_file)")
+	fs.BoolVar(&f.insecure, "insecure", false, "let devices connect without proving who they are (mqtt.insecure); a closed lab only")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -124,6 +136,18 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	if f.group != "" {
 		cfg.MQTT.Group = f.group
 	}
+	if f.deviceTokens != "" {
+		cfg.MQTT.DeviceTokensFile = f.deviceTokens
+	}
+	if f.mqttUser != "" {
+		cfg.MQTT.Username = f.mqttUser
+	}
+	if f.mqttPasswordFile != "" {
+		cfg.MQTT.PasswordFile = f.mqttPasswordFile
+	}
+	if f.insecure {
+		cfg.MQTT.Insecure = true
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", f.config, err)
 	}
@@ -139,7 +163,11 @@ func runCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path)
+	creds, err := checkCredentials(&cfg.MQTT)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds)
 	return nil
 }
 
@@ -175,30 +203,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("new catalog version: stored events re-priced", "version", cat.Version, "ledger_rows", repriced)
 	}
 
-	brokerURL, user, pass := cfg.MQTT.Broker, cfg.MQTT.Username, cfg.MQTT.Password
-	if brokerURL == "embedded" {
-		// The aggregator's own client proves itself with a secret made for this process.
-		var secret [16]byte
-		rand.Read(secret[:])
-		user, pass = "crosswatch-aggregator", hex.EncodeToString(secret[:])
-		acl := &broker.ACL{AggregatorUser: user, AggregatorSecret: pass}
-		if f := cfg.MQTT.DeviceTokensFile; f != "" {
-			if acl.DeviceTokens, err = loadDeviceTokens(f); err != nil {
-				return err
-			}
-		}
-		if f := cfg.MQTT.ControllersFile; f != "" {
-			if acl.Controllers, err = loadControllers(f, acl.DeviceTokens); err != nil {
-				return err
-			}
-		}
-		b, err := broker.Start(cfg.MQTT.Listen, acl, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		brokerURL = b.URL()
+	link, closeBroker, err := startMQTT(cfg, stderr, log)
+	if err != nil {
+		return err
 	}
+	defer closeBroker()
+	brokerURL := link.Broker
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
@@ -207,8 +217,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIngest()
 	var ing *ingest.Ingester
-	client := mqtt.New(mqtt.Options{Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Username: user, Password: pass, Group: cfg.MQTT.Group, Log: log,
-		Submit: func(m ingest.Message) bool { return ing.TrySubmit(m) }})
+	link.Log, link.Submit = log, func(m ingest.Message) bool { return ing.TrySubmit(m) }
+	client := mqtt.New(link.Options)
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
@@ -244,7 +254,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Store.Driver == "postgres" {
 		where = "postgres"
 	}
-	fmt.Fprintf(stdout, "crosswatch-aggregator: ready dashboard=%s/ api=%s/api/v1/sites broker=%s store=%s catalog=%s\n", apiURL, apiURL, brokerURL, where, cat.Version)
+	tlsNote := ""
+	if link.TLSListener != "" {
+		tlsNote = " mqtt_tls=" + link.TLSListener
+	}
+	fmt.Fprintf(stdout, "crosswatch-aggregator: ready dashboard=%s/ api=%s/api/v1/sites broker=%s store=%s catalog=%s%s\n", apiURL, apiURL, brokerURL, where, cat.Version, tlsNote)
 
 	select {
 	case <-ctx.Done():

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
+	edgemqtt "github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
+	"github.com/crosswatch/crosswatch/internal/secfile"
 )
 
 // Config is the aggregator's configuration file.
@@ -20,21 +23,7 @@ type Config struct {
 	HTTP struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"http"`
-	MQTT struct {
-		Broker   string `yaml:"broker"` // "embedded" or a URL such as tcp://127.0.0.1:1883
-		Listen   string `yaml:"listen"` // the embedded broker's address
-		ClientID string `yaml:"client_id"`
-		Username string `yaml:"username"` // for an external broker
-		Password string `yaml:"password"` //
-		Group    string `yaml:"group"`    // shared-subscription group, for several aggregators
-		// DeviceTokensFile lists "device-id token" per line; the embedded broker then admits only
-		// devices presenting their token (relative to the config file).
-		DeviceTokensFile string `yaml:"device_tokens_file"`
-		// ControllersFile lists "controller-id token device-id[,device-id…]" per line: the signal
-		// controllers (or door-status gateways) the embedded broker lets publish phase messages
-		// to those devices (relative to the config file).
-		ControllersFile string `yaml:"controllers_file"`
-	} `yaml:"mqtt"`
+	MQTT  MQTTConfig `yaml:"mqtt"`
 	Store struct {
 		Driver string `yaml:"driver"` // sqlite (one box) or postgres (several instances)
 		Path   string `yaml:"path"`   // sqlite
@@ -48,12 +37,53 @@ type Config struct {
 	Sites   []aggregator.Site `yaml:"sites"`
 }
 
+// MQTTConfig is the mqtt: section: the embedded broker, or the aggregator's link to an external
+// one, and who may connect (docs/SECURITY.md).
+type MQTTConfig struct {
+	Broker   string `yaml:"broker"` // "embedded" or a URL such as tcp://127.0.0.1:1883, ssl://broker:8883
+	Listen   string `yaml:"listen"` // the embedded broker's plaintext address (loopback unless insecure)
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"` // for an external broker
+	Password string `yaml:"password"` // for an external broker; better password_file
+	// PasswordFile holds the aggregator's password for an external broker (mode 0600).
+	PasswordFile string `yaml:"password_file"`
+	Group        string `yaml:"group"` // shared-subscription group, for several aggregators
+	// DeviceTokensFile lists "device-id:hash" per line (Mosquitto's password-file format;
+	// 'crosswatch-aggregator device add' writes it): the embedded broker admits a device only
+	// with its token, or with a client certificate from tls.ca (relative to the config file).
+	DeviceTokensFile string `yaml:"device_tokens_file"`
+	// ControllersFile lists "controller-id hash device-id[,device-id…]" per line: the signal
+	// controllers (or door-status gateways) the embedded broker lets publish phase messages
+	// to those devices (relative to the config file).
+	ControllersFile string `yaml:"controllers_file"`
+	// TLSListen is the embedded broker's TLS listener (e.g. 0.0.0.0:8883); needs tls.cert/key.
+	TLSListen string `yaml:"tls_listen"`
+	// TLS: with the embedded broker, cert/key are the broker's and ca signs the devices' client
+	// certificates (mTLS, device id = subject CN); with an external broker, ca verifies the
+	// broker, cert/key are the aggregator's client certificate and server_name the broker's name.
+	TLS struct {
+		CA         string `yaml:"ca"`
+		Cert       string `yaml:"cert"`
+		Key        string `yaml:"key"`
+		ServerName string `yaml:"server_name"`
+	} `yaml:"tls"`
+	// MaxPacketSize bounds one MQTT packet on the embedded broker, in bytes.
+	MaxPacketSize int `yaml:"max_packet_size"`
+	// MaxConnections bounds the embedded broker's connected clients.
+	MaxConnections int `yaml:"max_connections"`
+	// Insecure lets devices connect without proving who they are, and plaintext MQTT leave the
+	// host. For a closed lab only; the aggregator warns at every start.
+	Insecure bool `yaml:"insecure"`
+}
+
 func defaultConfig() Config {
 	var c Config
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.MQTT.Broker = "embedded"
 	c.MQTT.Listen = "127.0.0.1:1883"
 	c.MQTT.ClientID = "crosswatch-aggregator"
+	c.MQTT.MaxPacketSize = broker.DefaultMaxPacketSize
+	c.MQTT.MaxConnections = broker.DefaultMaxClients
 	c.Store.Driver = "sqlite"
 	c.Store.Path = "crosswatch.db"
 	c.Catalog = "catalog.yaml"
@@ -75,11 +105,11 @@ func loadConfig(path string) (*Config, error) {
 	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
 		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
 	}
-	if f := c.MQTT.DeviceTokensFile; f != "" && !filepath.IsAbs(f) {
-		c.MQTT.DeviceTokensFile = filepath.Join(filepath.Dir(path), f)
-	}
-	if f := c.MQTT.ControllersFile; f != "" && !filepath.IsAbs(f) {
-		c.MQTT.ControllersFile = filepath.Join(filepath.Dir(path), f)
+	for _, f := range []*string{&c.MQTT.DeviceTokensFile, &c.MQTT.ControllersFile, &c.MQTT.PasswordFile,
+		&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
 	}
 	return &c, nil
 }
@@ -91,21 +121,7 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%v", err)
 	}
-	if c.MQTT.Broker == "embedded" {
-		if _, _, err := net.SplitHostPort(c.MQTT.Listen); err != nil {
-			bad("mqtt.listen", "%v", err)
-		}
-	} else if !strings.Contains(c.MQTT.Broker, "://") {
-		bad("mqtt.broker", "must be embedded or a URL such as tcp://127.0.0.1:1883, got %q", c.MQTT.Broker)
-	}
-	if c.MQTT.ClientID == "" {
-		bad("mqtt.client_id", "missing")
-	}
-	if c.MQTT.Group != "" {
-		if err := wire.CheckName("group", c.MQTT.Group); err != nil {
-			bad("mqtt.group", "letters, digits, '.', '_' or '-' only")
-		}
-	}
+	c.MQTT.validate(bad)
 	switch c.Store.Driver {
 	case "sqlite":
 		if c.Store.Path == "" {
@@ -161,10 +177,82 @@ func (c *Config) Validate() error {
 	return problems.Err()
 }
 
+// validate adds the mqtt: section's problems.
+func (m *MQTTConfig) validate(bad func(field, format string, args ...any)) {
+	if m.Broker == "embedded" {
+		m.validateEmbedded(bad)
+	} else {
+		m.validateExternal(bad)
+	}
+	if m.ClientID == "" {
+		bad("mqtt.client_id", "missing")
+	} else if strings.HasPrefix(m.ClientID, broker.DeviceClientIDPrefix) {
+		bad("mqtt.client_id", "%q: %s… is the devices' client id prefix", m.ClientID, broker.DeviceClientIDPrefix)
+	}
+	if m.Group != "" {
+		if err := wire.CheckName("group", m.Group); err != nil {
+			bad("mqtt.group", "letters, digits, '.', '_' or '-' only")
+		}
+	}
+	if (m.TLS.Cert == "") != (m.TLS.Key == "") {
+		bad("mqtt.tls", "cert and key: give both or neither")
+	}
+	if m.Password != "" && m.PasswordFile != "" {
+		bad("mqtt.password", "give password or password_file, not both")
+	}
+}
+
+func (m *MQTTConfig) validateEmbedded(bad func(field, format string, args ...any)) {
+	if host, _, err := net.SplitHostPort(m.Listen); err != nil {
+		bad("mqtt.listen", "%v", err)
+	} else if !edgemqtt.LoopbackHost(host) && !m.Insecure {
+		bad("mqtt.listen", "%s: plaintext MQTT on an address other machines reach; listen on 127.0.0.1 and use mqtt.tls_listen, or set mqtt.insecure: true", m.Listen)
+	}
+	if m.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(m.TLSListen); err != nil {
+			bad("mqtt.tls_listen", "%v", err)
+		}
+		if m.TLS.Cert == "" {
+			bad("mqtt.tls.cert", "the TLS listener needs the broker's certificate and key ('crosswatch-aggregator certs' makes them)")
+		}
+	} else if m.TLS.CA != "" {
+		bad("mqtt.tls.ca", "client certificates are checked on mqtt.tls_listen, which is not set")
+	}
+	if m.DeviceTokensFile == "" && m.TLS.CA == "" && !m.Insecure {
+		bad("mqtt.device_tokens_file", "devices must prove who they are: give a tokens file ('crosswatch-aggregator device add ID --tokens FILE'), a client CA (mqtt.tls.ca), or set mqtt.insecure: true")
+	}
+	if m.MaxPacketSize < 512<<10 || m.MaxPacketSize > 256<<20 {
+		bad("mqtt.max_packet_size", "must be within 512 KiB..256 MiB (an event with its evidence image needs about 350 KiB), got %d", m.MaxPacketSize)
+	}
+	if m.MaxConnections < 1 {
+		bad("mqtt.max_connections", "must be at least 1, got %d", m.MaxConnections)
+	}
+}
+
+func (m *MQTTConfig) validateExternal(bad func(field, format string, args ...any)) {
+	if err := edgemqtt.CheckBroker(m.Broker); err != nil {
+		bad("mqtt.broker", "must be embedded or a URL such as tcp://127.0.0.1:1883 or ssl://broker:8883: %v", err)
+		return
+	}
+	if !edgemqtt.Encrypted(m.Broker) && !edgemqtt.Loopback(m.Broker) && !m.Insecure {
+		bad("mqtt.broker", "%s: plaintext MQTT to another machine; use ssl://, or set mqtt.insecure: true", m.Broker)
+	}
+	if m.Username == "" && m.TLS.Cert == "" && !m.Insecure {
+		bad("mqtt.username", "the aggregator must prove who it is to %s: give username and password_file, or tls.cert and tls.key, or set mqtt.insecure: true", m.Broker)
+	}
+	if m.Username != "" && m.Password == "" && m.PasswordFile == "" && !m.Insecure {
+		bad("mqtt.password_file", "missing: the broker must not take the username alone")
+	}
+}
+
 // credentialLines calls line for each line of a credentials file that is not blank or a #
-// comment, with its whitespace-separated fields and its position for errors ("file:line").
-func credentialLines(path, field string, line func(at string, f []string) error) error {
-	b, err := os.ReadFile(path)
+// comment, with the line and its position for errors ("file:line"). The file must be private:
+// a hash that others can read can be copied to another broker.
+func credentialLines(path, field string, line func(at, l string) error) error {
+	b, err := secfile.ReadPrivate(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %s does not exist; 'crosswatch-aggregator %s' makes it", field, path, addCommand[field])
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", field, err)
 	}
@@ -173,53 +261,71 @@ func credentialLines(path, field string, line func(at string, f []string) error)
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
-		if err := line(fmt.Sprintf("%s:%d", path, i+1), strings.Fields(l)); err != nil {
+		if err := line(fmt.Sprintf("%s:%d", path, i+1), l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkToken refuses tokens too short to guess-proof.
-func checkToken(at, who, tok string) error {
-	if len(tok) < 16 {
-		return fmt.Errorf("%s: token of %s is shorter than 16 characters", at, who)
-	}
-	return nil
+// addCommand names the command that writes each credentials file.
+var addCommand = map[string]string{
+	"mqtt.device_tokens_file": "device add ID --tokens FILE",
+	"mqtt.controllers_file":   "controller add ID --devices D1,D2 --file FILE",
 }
 
-// loadDeviceTokens reads "device-id token" lines; blank lines and # comments are skipped.
-func loadDeviceTokens(path string) (map[string]string, error) {
-	tokens := map[string]string{}
-	err := credentialLines(path, "mqtt.device_tokens_file", func(at string, f []string) error {
-		if len(f) != 2 {
-			return fmt.Errorf("%s: want \"device-id token\"", at)
+// reservedID reports why id may not be a device's or controller's, or "".
+func reservedID(id, aggregatorUser, aggregatorClientID string) string {
+	switch {
+	case id == aggregatorUser || id == aggregatorClientID:
+		return "is the aggregator's"
+	case strings.HasPrefix(id, broker.DeviceClientIDPrefix):
+		return "begins with the devices' client id prefix " + broker.DeviceClientIDPrefix
+	}
+	return ""
+}
+
+// loadDeviceHashes reads "device-id:hash" lines (Mosquitto's password-file format).
+func loadDeviceHashes(path, aggregatorClientID string) (map[string]broker.Hash, error) {
+	out := map[string]broker.Hash{}
+	err := credentialLines(path, "mqtt.device_tokens_file", func(at, l string) error {
+		id, h, ok := strings.Cut(l, ":")
+		if !ok {
+			return fmt.Errorf("%s: want \"device-id:hash\": %w", at, broker.ErrBadHash)
 		}
-		if err := wire.CheckName("device", f[0]); err != nil {
+		if err := wire.CheckName("device", id); err != nil {
 			return fmt.Errorf("%s: %v", at, err)
 		}
-		if err := checkToken(at, f[0], f[1]); err != nil {
-			return err
+		if why := reservedID(id, aggregatorUser, aggregatorClientID); why != "" {
+			return fmt.Errorf("%s: device id %s %s", at, id, why)
 		}
-		if _, dup := tokens[f[0]]; dup {
-			return fmt.Errorf("%s: device %s listed twice", at, f[0])
+		hash, err := broker.ParseHash(h)
+		if err != nil {
+			return fmt.Errorf("%s: device %s: %w", at, id, err)
 		}
-		tokens[f[0]] = f[1]
+		if _, dup := out[id]; dup {
+			return fmt.Errorf("%s: device %s listed twice", at, id)
+		}
+		out[id] = hash
 		return nil
 	})
-	return tokens, err
+	return out, err
 }
 
-// loadControllers reads "controller-id token device-id[,device-id…]" lines. A controller id
-// must not also be a device's (devices maps device ids to tokens, nil when there are none).
-func loadControllers(path string, devices map[string]string) (map[string]broker.Controller, error) {
+// loadControllers reads "controller-id hash device-id[,device-id…]" lines. A controller id
+// must not also be a device's (devices holds the device ids, nil when there are none).
+func loadControllers(path, aggregatorClientID string, devices map[string]broker.Hash) (map[string]broker.Controller, error) {
 	out := map[string]broker.Controller{}
-	err := credentialLines(path, "mqtt.controllers_file", func(at string, f []string) error {
+	err := credentialLines(path, "mqtt.controllers_file", func(at, l string) error {
+		f := strings.Fields(l)
 		if len(f) != 3 {
-			return fmt.Errorf("%s: want \"controller-id token device-id[,device-id…]\"", at)
+			return fmt.Errorf("%s: want \"controller-id hash device-id[,device-id…]\"", at)
 		}
 		if err := wire.CheckName("controller", f[0]); err != nil {
 			return fmt.Errorf("%s: %v", at, err)
+		}
+		if why := reservedID(f[0], aggregatorUser, aggregatorClientID); why != "" {
+			return fmt.Errorf("%s: controller id %s %s", at, f[0], why)
 		}
 		if _, dup := out[f[0]]; dup {
 			return fmt.Errorf("%s: controller %s listed twice", at, f[0])
@@ -227,10 +333,11 @@ func loadControllers(path string, devices map[string]string) (map[string]broker.
 		if _, clash := devices[f[0]]; clash {
 			return fmt.Errorf("%s: %s is a device id in mqtt.device_tokens_file; a controller needs its own", at, f[0])
 		}
-		if err := checkToken(at, f[0], f[1]); err != nil {
-			return err
+		hash, err := broker.ParseHash(f[1])
+		if err != nil {
+			return fmt.Errorf("%s: controller %s: %w", at, f[0], err)
 		}
-		c := broker.Controller{Token: f[1], Devices: map[string]bool{}}
+		c := broker.Controller{Hash: hash, Devices: map[string]bool{}}
 		for _, d := range strings.Split(f[2], ",") {
 			if err := wire.CheckName("device", d); err != nil {
 				return fmt.Errorf("%s: %v", at, err)
@@ -242,3 +349,6 @@ func loadControllers(path string, devices map[string]string) (map[string]broker.
 	})
 	return out, err
 }
+
+// aggregatorUser is the aggregator's own username on the embedded broker.
+const aggregatorUser = "crosswatch-aggregator"

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/aggregator/broker"
 )
 
 func TestShippedConfig(t *testing.T) {
@@ -26,6 +28,15 @@ func TestConfigRejects(t *testing.T) {
 		{"driver", "driver: sqlite", "driver: oracle", "store.driver"},
 		{"unknown key", "store:", "stor:", "field stor not found"},
 		{"catalog missing", "catalog: catalog.yaml", "catalog: nope.yaml", "nope.yaml"},
+		{"no identity", "device_tokens_file: devices.passwd", `device_tokens_file: ""`, "mqtt.device_tokens_file: devices must prove who they are"},
+		{"plaintext on the network", "listen: 127.0.0.1:1883", "listen: 0.0.0.0:1883", "mqtt.listen: 0.0.0.0:1883: plaintext MQTT"},
+		{"plaintext to another machine", "broker: embedded", "broker: tcp://10.0.0.5:1883\n  username: u\n  password_file: p", "mqtt.broker: tcp://10.0.0.5:1883: plaintext MQTT"},
+		{"external without login", "broker: embedded", "broker: ssl://broker.example:8883", "mqtt.username: the aggregator must prove who it is"},
+		{"username alone", "broker: embedded", "broker: ssl://broker.example:8883\n  username: u", "mqtt.password_file: missing"},
+		{"tls listener without a certificate", "# tls_listen: 0.0.0.0:8883", "tls_listen: 0.0.0.0:8883", "mqtt.tls.cert: the TLS listener needs"},
+		{"packet size", "max_packet_size: 1048576", "max_packet_size: 100", "mqtt.max_packet_size: must be within"},
+		{"connections", "max_connections: 10000", "max_connections: 0", "mqtt.max_connections"},
+		{"a device's client id", "client_id: crosswatch-aggregator", "client_id: crosswatch-edge-1", "mqtt.client_id"},
 	}
 	dir := t.TempDir()
 	// The catalog path is relative to the config file.
@@ -48,6 +59,21 @@ func TestConfigRejects(t *testing.T) {
 	}
 }
 
+// insecure: true is the explicit way to run without identity, or with plaintext on the network.
+func TestConfigInsecure(t *testing.T) {
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	dir := t.TempDir()
+	cat, _ := os.ReadFile("../../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	b := strings.NewReplacer("device_tokens_file: devices.passwd", "", "listen: 127.0.0.1:1883", "listen: 0.0.0.0:1883", "insecure: false", "insecure: true").Replace(string(good))
+	p := filepath.Join(dir, "agg.yaml")
+	os.WriteFile(p, []byte(b), 0o644)
+	var out bytes.Buffer
+	if code := Main([]string{"check-config", "--config", p}, &out, &out); code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+}
+
 func TestServeBadCatalog(t *testing.T) {
 	dir := t.TempDir()
 	good, _ := os.ReadFile("../../configs/aggregator.yaml")
@@ -60,51 +86,77 @@ func TestServeBadCatalog(t *testing.T) {
 	}
 }
 
+// hashLine is a device token file line for id with token.
+func hashLine(id, token string) string { return id + ":" + broker.HashToken(token) + "\n" }
+
 func TestDeviceTokensFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "ok")
-	os.WriteFile(good, []byte("# device token\nedge-1 0123456789abcdef0123\n\nedge-2 fedcba9876543210fedc\n"), 0o600)
-	m, err := loadDeviceTokens(good)
-	if err != nil || len(m) != 2 || m["edge-2"] != "fedcba9876543210fedc" {
+	os.WriteFile(good, []byte("# device:hash\n"+hashLine("edge-1", "0123456789abcdef0123")+"\n"+hashLine("edge-2", "fedcba9876543210fedc")), 0o600)
+	m, err := loadDeviceHashes(good, "crosswatch-aggregator")
+	if err != nil || len(m) != 2 || !m["edge-2"].Verify("fedcba9876543210fedc") || m["edge-2"].Verify("0123456789abcdef0123") {
 		t.Fatalf("%v %v", m, err)
 	}
+	h := broker.HashToken("0123456789abcdef0123")
 	for body, want := range map[string]string{
-		"edge-1\n":                      ":1: want",
-		"edge-1 short\n":                "shorter than 16",
-		"edge/1 0123456789abcdef0123\n": ":1:",
-		"a 0123456789abcdef0123\na 0123456789abcdef0124\n": "listed twice",
+		"edge-1 0123456789abcdef0123\n":     "plaintext tokens are not accepted",
+		"edge-1:0123456789abcdef0123\n":     "plaintext tokens are not accepted",
+		"edge/1:" + h + "\n":                ":1:",
+		"a:" + h + "\na:" + h + "\n":        "listed twice",
+		"crosswatch-aggregator:" + h + "\n": "is the aggregator's",
+		"crosswatch-edge-x:" + h + "\n":     "client id prefix",
+		"edge-1:$7$101$AAAA$short\n":        ":1: device edge-1: not a",
 	} {
 		p := filepath.Join(dir, "bad")
 		os.WriteFile(p, []byte(body), 0o600)
-		if _, err := loadDeviceTokens(p); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := loadDeviceHashes(p, "crosswatch-aggregator"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
+	}
+}
+
+// A token file that group or others can read is refused, naming the file and its mode.
+func TestCredentialFilesMustBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "devices.passwd")
+	os.WriteFile(p, []byte(hashLine("edge-1", "0123456789abcdef0123")), 0o640)
+	if _, err := loadDeviceHashes(p, "x"); err == nil || !strings.Contains(err.Error(), p+" is mode 0640") {
+		t.Errorf("device tokens 0640: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "c"), []byte("spat x edge-1\n"), 0o604)
+	if _, err := loadControllers(filepath.Join(dir, "c"), "x", nil); err == nil || !strings.Contains(err.Error(), "mode 0604") {
+		t.Errorf("controllers 0604: %v", err)
 	}
 }
 
 func TestControllersFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "ok")
-	os.WriteFile(good, []byte("# controller token devices\nspat-main 0123456789abcdef0123 edge-1,edge-2\n\ndoors-p5 fedcba9876543210fedc edge-3\n"), 0o600)
-	m, err := loadControllers(good, nil)
-	if err != nil || len(m) != 2 || !m["spat-main"].Devices["edge-2"] || m["doors-p5"].Token != "fedcba9876543210fedc" || m["doors-p5"].Devices["edge-1"] {
+	h1, h2 := broker.HashToken("0123456789abcdef0123"), broker.HashToken("fedcba9876543210fedc")
+	os.WriteFile(good, []byte("# controller hash devices\nspat-main "+h1+" edge-1,edge-2\n\ndoors-p5 "+h2+" edge-3\n"), 0o600)
+	m, err := loadControllers(good, "crosswatch-aggregator", nil)
+	if err != nil || len(m) != 2 || !m["spat-main"].Devices["edge-2"] || !m["doors-p5"].Hash.Verify("fedcba9876543210fedc") || m["doors-p5"].Devices["edge-1"] {
 		t.Fatalf("%v %v", m, err)
 	}
 	for body, want := range map[string]string{
-		"spat 0123456789abcdef0123\n":                                          ":1: want",
-		"spat short edge-1\n":                                                  "shorter than 16",
-		"spat/1 0123456789abcdef0123 edge-1\n":                                 ":1:",
-		"spat 0123456789abcdef0123 edge-1,edge/2\n":                            ":1:",
-		"spat 0123456789abcdef0123 edge-1\nspat 0123456789abcdef0124 edge-2\n": ":2: controller spat listed twice",
-		"edge-9 0123456789abcdef0123 edge-1\n":                                 "is a device id",
+		"spat " + h1 + "\n":                                ":1: want",
+		"spat 0123456789abcdef0123 edge-1\n":               "plaintext tokens are not accepted",
+		"spat/1 " + h1 + " edge-1\n":                       ":1:",
+		"spat " + h1 + " edge-1,edge/2\n":                  ":1:",
+		"spat " + h1 + " edge-1\nspat " + h2 + " edge-2\n": ":2: controller spat listed twice",
+		"edge-9 " + h1 + " edge-1\n":                       "is a device id",
+		"crosswatch-edge-edge-1 " + h1 + " edge-1\n":       "client id prefix",
 	} {
 		p := filepath.Join(dir, "bad")
 		os.WriteFile(p, []byte(body), 0o600)
-		if _, err := loadControllers(p, map[string]string{"edge-9": "x"}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := loadControllers(p, "crosswatch-aggregator", map[string]broker.Hash{"edge-9": {}}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
-	if _, err := loadControllers(filepath.Join(dir, "missing"), nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
+	if _, err := loadDeviceHashes(filepath.Join(dir, "missing"), "x"); err == nil || !strings.Contains(err.Error(), "does not exist; 'crosswatch-aggregator device add") {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := loadControllers(filepath.Join(dir, "missing"), "x", nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
 		t.Errorf("missing file: %v", err)
 	}
 }

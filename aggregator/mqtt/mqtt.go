@@ -3,6 +3,7 @@
 package mqtt
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -21,6 +22,9 @@ type Options struct {
 	ClientID string
 	Username string
 	Password string
+	// TLS, for an ssl:// broker: the CA of the broker's certificate and, for mTLS, the
+	// aggregator's client certificate. Nil: the system's roots.
+	TLS *tls.Config
 	// Group, when set, subscribes through MQTT shared subscriptions so that several aggregators
 	// split the stream.
 	Group string
@@ -62,6 +66,9 @@ func New(o Options) *Client {
 	// scheme keeps paho's own dialer.
 	if u, err := url.Parse(o.Broker); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
 		po.SetCustomOpenConnectionFn(dialCoalescing)
+	}
+	if o.TLS != nil {
+		po.SetTLSConfig(o.TLS)
 	}
 	cl.c = paho.NewClient(po)
 	return cl

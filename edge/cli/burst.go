@@ -48,11 +48,20 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	drain := fs.Bool("drain", false, "after the last event, wait until the aggregator acknowledged everything")
 	drainTimeout := fs.Duration("drain-timeout", 5*time.Minute, "how long --drain waits")
 	outboxOpts := outboxFlags(fs)
+	identity := identityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := wire.CheckName("device", *device); err != nil {
 		return fmt.Errorf("--device: %w", err)
+	}
+	if err := mqtt.CheckBroker(*broker); err != nil {
+		return fmt.Errorf("--broker: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	withIdentity, err := identity(*broker, *device, log)
+	if err != nil {
+		return err
 	}
 	if *from < 0 || *to < *from || *batch < 1 {
 		return errors.New("--from, --to and --batch: need 0 <= from <= to and batch >= 1")
@@ -80,7 +89,6 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		evidence = b
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ob, err := outbox.Open(*obPath, outboxOpts(*device))
 	if err != nil {
 		return err
@@ -89,7 +97,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *window < 1 {
 		return errors.New("--window: at least 1")
 	}
-	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, *window, log)
+	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, *window, log, withIdentity)
 	if err != nil {
 		return err
 	}
@@ -164,7 +172,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
 	var rl *relay.Relay
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	opts := mqtt.Options{Broker: broker, Device: device, Password: os.Getenv("CROSSWATCH_DEVICE_TOKEN"), Software: Software, Log: log,
+	opts := mqtt.Options{Broker: broker, Device: device, Software: Software, Log: log,
 		OnAck: func(ids []string) { rl.Ack(ids) },
 		Backlog: func() (int, time.Duration) {
 			// Not rctx: the last status, as the sender stops, still reads the outbox.

@@ -181,6 +181,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	evidence := fs.Bool("evidence", true, "attach an anonymised evidence image to each event (needs --models)")
 	phases := fs.String("phases", "", "a recorded signal-controller feed: JSON lines of phase messages, for signals with feed: true")
 	outboxOpts := outboxFlags(fs)
+	identity := identityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -231,6 +232,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	// After the scene and the clip, whose errors come first; before the outbox is made.
+	withIdentity, err := identity(*broker, *device, log)
+	if err != nil {
+		return err
+	}
 	if *obPath == "" {
 		*obPath = filepath.Join(filepath.Dir(*clipPath), "crosswatch-outbox.db")
 		if camera.IsLive(*clipPath) {
@@ -249,7 +255,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, func(o *mqtt.Options) {
+	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
 		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
 		o.SignalDisagreements = func() int {
 			if p := pipe.Load(); p != nil {

@@ -69,6 +69,9 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 	os.WriteFile(garbage, bytes.Repeat([]byte("not a video "), 1000), 0o644)
 	empty := filepath.Join(tmp, "empty.mp4")
 	os.WriteFile(empty, nil, 0o644)
+	token, openToken := filepath.Join(tmp, "token"), filepath.Join(tmp, "open-token")
+	os.WriteFile(token, []byte("a-token-of-sixteen-or-more\n"), 0o600)
+	os.WriteFile(openToken, []byte("a-token-of-sixteen-or-more\n"), 0o644)
 	badScene := filepath.Join(tmp, "bad.yaml")
 	os.WriteFile(badScene, []byte("version: 1\ncamera: c\napproaches:\n  - {id: a, site: s, stop_line: [[0.1, 0.5], [0.1, 0.5]], direction: [0, -1], signal: nope}\n"), 0o644)
 	unknownKey := filepath.Join(tmp, "unknown.yaml")
@@ -91,7 +94,14 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 		{"bad broker", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "http://x"}, []string{"--broker", "scheme"}},
 		{"bad start", []string{"replay", "--scene", scene, "--clip", clip, "--start", "yesterday"}, []string{"--start"}},
 		{"no out", []string{"synth"}, []string{"--out is required"}},
+		{"no identity", []string{"replay", "--scene", scene, "--clip", clip}, []string{"has no identity", "--token-file", "--cert"}},
+		{"token file others read", []string{"replay", "--scene", scene, "--clip", clip, "--token-file", openToken}, []string{"--token-file", "mode 0644"}},
+		{"plaintext to another machine", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "tcp://192.0.2.7:1883", "--token-file", token}, []string{"--broker", "plaintext", "ssl://"}},
+		{"certificate over plaintext", []string{"replay", "--scene", scene, "--clip", clip, "--token-file", token, "--cert", "c.pem", "--key", "k.pem"}, []string{"need an ssl:// broker"}},
+		{"key others read", []string{"replay", "--scene", scene, "--clip", clip, "--broker", "ssl://127.0.0.1:8883", "--cert", token, "--key", openToken}, []string{"--key", "open-token is mode 0644"}},
+		{"burst without identity", []string{"burst", "--outbox", filepath.Join(tmp, "b.db")}, []string{"has no identity"}},
 	}
+	t.Setenv(tokenEnv, "")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := run(c.args...)
@@ -112,6 +122,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 
 // A broker that is not there: the run fails clearly, and every event it found is kept.
 func TestUnreachableBrokerKeepsEvents(t *testing.T) {
+	t.Setenv(tokenEnv, "a-token-of-sixteen-or-more")
 	dir := sharedClip(t)
 	ob := filepath.Join(t.TempDir(), "outbox.db")
 	code, stdout, stderr := run("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
@@ -132,6 +143,7 @@ func TestUnreachableBrokerKeepsEvents(t *testing.T) {
 
 // A clip cut short mid-file is read up to the cut, without an OpenCV abort.
 func TestTruncatedClip(t *testing.T) {
+	t.Setenv(tokenEnv, "a-token-of-sixteen-or-more")
 	dir := sharedClip(t)
 	b, err := os.ReadFile(filepath.Join(dir, synth.ClipName))
 	if err != nil {

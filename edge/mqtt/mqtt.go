@@ -4,10 +4,12 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"time"
 
@@ -15,6 +17,10 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
+
+// ClientIDPrefix and the device id make the device's MQTT client id (the embedded broker's
+// broker.DeviceClientIDPrefix, and what Mosquitto's docs/SECURITY.md setup expects).
+const ClientIDPrefix = "crosswatch-edge-"
 
 // ErrNotConnected means the client is between connections; the relay will send again.
 var ErrNotConnected = errors.New("mqtt: not connected")
@@ -24,6 +30,9 @@ type Options struct {
 	Broker   string // tcp://host:port
 	Device   string // also the MQTT username: brokers confine a device to its own topics by it
 	Password string // the device's token, where the broker requires one
+	// TLS, for an ssl:// (tls://, mqtts://) broker: the CA that signs the broker's certificate
+	// and, for mTLS, the device's certificate (subject CN = Device). Nil: the system's roots.
+	TLS      *tls.Config
 	Software string
 	// OnAck receives the ids that the aggregator committed or dead-lettered; it may block.
 	OnAck func(ids []string)
@@ -56,14 +65,46 @@ func CheckBroker(broker string) error {
 		return fmt.Errorf("broker %q: %w", broker, err)
 	}
 	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "ws", "wss":
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
 	default:
-		return fmt.Errorf("broker %q: scheme must be tcp, mqtt, ssl, tls, ws or wss", broker)
+		return fmt.Errorf("broker %q: scheme must be tcp, mqtt, ssl, tls, mqtts, tcps, ws or wss", broker)
 	}
 	if u.Host == "" {
 		return fmt.Errorf("broker %q: no host", broker)
 	}
 	return nil
+}
+
+// Encrypted reports whether broker's URL scheme is a TLS one.
+func Encrypted(broker string) bool {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "tcps", "wss":
+		return true
+	}
+	return false
+}
+
+// Loopback reports whether broker's host is this machine (127.0.0.0/8, ::1 or localhost), where
+// plaintext crosses no network.
+func Loopback(broker string) bool {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return false
+	}
+	return LoopbackHost(u.Hostname())
+}
+
+// LoopbackHost reports whether host is a loopback address or localhost.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Dial starts connecting in the background and keeps reconnecting with jittered exponential
@@ -85,7 +126,8 @@ func Dial(o Options) (*Client, error) {
 	will, _ := wire.Encode(wire.Status{V: wire.Version, Device: o.Device, Online: false, Software: o.Software})
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
-		SetClientID("crosswatch-edge-"+o.Device).
+		// The broker admits a device only with this client id, so no one takes over its session.
+		SetClientID(ClientIDPrefix+o.Device).
 		SetUsername(o.Device).
 		SetPassword(o.Password).
 		SetCleanSession(true).
@@ -106,6 +148,9 @@ func Dial(o Options) (*Client, error) {
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
 		})
+	if o.TLS != nil {
+		po.SetTLSConfig(o.TLS)
+	}
 	cl.c = paho.NewClient(po)
 	cl.c.Connect() // with ConnectRetry, keeps trying in the background
 	return cl, nil

@@ -1,0 +1,83 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator/broker"
+)
+
+func TestBrokerURLs(t *testing.T) {
+	for _, c := range []struct {
+		url               string
+		ok, enc, loopback bool
+	}{
+		{"tcp://127.0.0.1:1883", true, false, true},
+		{"tcp://localhost:1883", true, false, true},
+		{"tcp://[::1]:1883", true, false, true},
+		{"tcp://10.0.0.5:1883", true, false, false},
+		{"tcp://broker.example:1883", true, false, false},
+		{"ssl://broker.example:8883", true, true, false},
+		{"mqtts://127.0.0.1:8883", true, true, true},
+		{"http://x", false, false, false},
+		{"tcp://", false, false, false},
+	} {
+		if err := CheckBroker(c.url); (err == nil) != c.ok {
+			t.Errorf("CheckBroker(%s): %v", c.url, err)
+		}
+		if c.ok && (Encrypted(c.url) != c.enc || Loopback(c.url) != c.loopback) {
+			t.Errorf("%s: encrypted %v loopback %v", c.url, Encrypted(c.url), Loopback(c.url))
+		}
+	}
+}
+
+// The edge's client connects over mTLS with its certificate and the client id the broker
+// expects of a device; with another device's certificate it never connects.
+func TestDialMutualTLS(t *testing.T) {
+	ca, err := broker.NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pair := func(is broker.Issued, err error) tls.Certificate {
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	srv := pair(ca.IssueServer([]string{"127.0.0.1"}, now.Add(-time.Minute), now.Add(time.Hour)))
+	b, err := broker.Start(broker.Config{TLSListen: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{srv}, ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}},
+		&broker.ACL{AggregatorUser: "agg", AggregatorSecret: "s", AggregatorClientID: "agg"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dial := func(cert tls.Certificate) bool {
+		cl, err := Dial(Options{Broker: b.TLSURL(), Device: "edge-1", Log: log, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return cl.WaitConnected(ctx)
+	}
+	if !dial(pair(ca.IssueClient("edge-1", now.Add(-time.Minute), now.Add(time.Hour)))) {
+		t.Fatal("edge-1 with its certificate did not connect")
+	}
+	if dial(pair(ca.IssueClient("edge-2", now.Add(-time.Minute), now.Add(time.Hour)))) {
+		t.Fatal("edge-1 connected with edge-2's certificate")
+	}
+}
