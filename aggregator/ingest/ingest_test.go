@@ -136,7 +136,7 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 	if err != nil || len(ledger) != 2 || ledger[0].EventID != "e1" || ledger[0].CatalogVersion != "2026.11-1" || ledger[0].Points != 25 {
 		t.Fatalf("ledger %+v %v", ledger, err)
 	}
-	dl, err := st.FindDeadLetters(ctx, 10)
+	dl, err := st.FindDeadLetters(ctx, 10, 0)
 	if err != nil || len(dl) != 5 {
 		t.Fatalf("dead letters %+v %v", dl, err)
 	}

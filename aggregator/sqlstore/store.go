@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,13 @@ CREATE TABLE IF NOT EXISTS devices (
 	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
-	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE);
+	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE,
+	size {INT} NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms);
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash {BLOB} NOT NULL, created_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash {BLOB} NOT NULL UNIQUE, created_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (hash {BLOB} PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, expires_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq {SERIAL}, time_ms {INT} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
 `
 
 // New wraps an open database and creates the schema.
@@ -87,6 +94,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT signal_disagreements FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN signal_disagreements {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT view_changes FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_changes {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT last_view_change_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN last_view_change_ms {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT size FROM dead_letters LIMIT 0`, d.types.Replace(`ALTER TABLE dead_letters ADD COLUMN size {INT} NOT NULL DEFAULT 0`)},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -169,9 +177,10 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		}
 	}
 	for _, d := range b.DeadLetters {
-		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"), d.Payload...))
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:]); err != nil {
+		size := max(d.Size, len(d.Payload))
+		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"+strconv.Itoa(size)+"\x00"), d.Payload...))
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest, size)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:], size); err != nil {
 			return 0, fmt.Errorf("insert dead letter: %w", err)
 		}
 	}
@@ -573,9 +582,14 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	return out, rows.Err()
 }
 
-// FindDeadLetters returns the newest dead letters first, at most limit.
-func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, received_ms, topic, device, payload_id, reason, payload FROM dead_letters ORDER BY seq DESC LIMIT ?`), limit)
+// FindDeadLetters returns the newest dead letters first, at most limit, those with a sequence
+// number below before when it is positive (the next page after a page whose last is before).
+func (s *Store) FindDeadLetters(ctx context.Context, limit int, before int64) ([]aggregator.DeadLetter, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, received_ms, topic, device, payload_id, reason, payload, size FROM dead_letters
+		WHERE seq < ? ORDER BY seq DESC LIMIT ?`), before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("find dead letters: %w", err)
 	}
@@ -584,7 +598,7 @@ func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.De
 	for rows.Next() {
 		var d aggregator.DeadLetter
 		var ms int64
-		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload); err != nil {
+		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload, &d.Size); err != nil {
 			return nil, fmt.Errorf("find dead letters: %w", err)
 		}
 		d.Received = time.UnixMilli(ms).UTC()
