@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/jpeg"
 	"math"
 	"strings"
 	"time"
@@ -25,6 +26,22 @@ const (
 	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128
 	MaxNameLen       = 64
+	// MaxEvidenceWidth and MaxEvidenceHeight bound the evidence JPEG's size in pixels: the
+	// edge scales evidence to 640 px wide (edge/vision.EvidenceWidth); the height allows a
+	// camera turned upright.
+	MaxEvidenceWidth  = 640
+	MaxEvidenceHeight = 1280
+	// MaxCount is the most road users of one class one count record may report: more than a
+	// day of a motorway's traffic. With it a site's sum of counts can never overflow.
+	MaxCount = 1_000_000
+	// MaxLost is the most messages one gap record may report lost per kind (and not
+	// accepted): far beyond any outbox's size.
+	MaxLost = 100_000_000
+	// MaxTimeIntoRedS bounds signal.time_into_red_s: no signal stays red for an hour while
+	// traffic is judged against it.
+	MaxTimeIntoRedS = 3600
+	// MaxBacklog bounds a status's backlog and its counters.
+	MaxBacklog = 1_000_000_000
 )
 
 // Event types the edge reports.
@@ -199,16 +216,22 @@ func (g *Gap) Validate() error {
 	if g.Time.IsZero() {
 		return invalid("time", "missing")
 	}
+	if err := checkYear("time", g.Time); err != nil {
+		return err
+	}
 	for k, n := range g.Evicted {
 		if k != "counts" && !contains(EventTypes, k) {
 			return invalid("evicted", "unknown kind %q", k)
 		}
-		if n < 0 {
-			return invalid("evicted."+k, "%d is negative", n)
+		if n < 0 || n > MaxLost {
+			return invalid("evicted."+k, "%d is outside 0..%d", n, MaxLost)
 		}
 	}
-	if g.NotAccepted < 0 {
-		return invalid("not_accepted", "%d is negative", g.NotAccepted)
+	if g.NotAccepted < 0 || g.NotAccepted > MaxLost {
+		return invalid("not_accepted", "%d is outside 0..%d", g.NotAccepted, MaxLost)
+	}
+	if !g.Oldest.IsZero() && !g.Newest.IsZero() && g.Newest.Before(g.Oldest) {
+		return invalid("newest", "%s is before oldest %s", g.Newest.Format(time.RFC3339), g.Oldest.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -316,14 +339,21 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, err
 	}
 	switch {
-	case s.Backlog < 0:
-		return Status{}, invalid("backlog", "%d is negative", s.Backlog)
-	case s.SignalDisagreements < 0:
-		return Status{}, invalid("signal_disagreements", "%d is negative", s.SignalDisagreements)
-	case s.ViewChanges < 0:
-		return Status{}, invalid("view_changes", "%d is negative", s.ViewChanges)
+	case s.Backlog < 0 || s.Backlog > MaxBacklog:
+		return Status{}, invalid("backlog", "%d is outside 0..%d", s.Backlog, MaxBacklog)
+	case !finite(s.OldestPendingS) || s.OldestPendingS < 0 || s.OldestPendingS > 10*366*86400:
+		return Status{}, invalid("oldest_pending_s", "%v is outside 0..10 years", s.OldestPendingS)
+	case s.SignalDisagreements < 0 || s.SignalDisagreements > MaxBacklog:
+		return Status{}, invalid("signal_disagreements", "%d is outside 0..%d", s.SignalDisagreements, MaxBacklog)
+	case s.ViewChanges < 0 || s.ViewChanges > MaxBacklog:
+		return Status{}, invalid("view_changes", "%d is outside 0..%d", s.ViewChanges, MaxBacklog)
 	case s.ViewChanges > 0 && s.LastViewChange == nil:
 		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
+	}
+	if !s.Time.IsZero() {
+		if err := checkYear("time", s.Time); err != nil {
+			return Status{}, err
+		}
 	}
 	return s, CheckName("device", s.Device)
 }
@@ -351,6 +381,9 @@ func DecodePhase(b []byte) (Phase, error) {
 	case p.Time.IsZero():
 		return Phase{}, invalid("time", "missing")
 	}
+	if err := checkYear("time", p.Time); err != nil {
+		return Phase{}, err
+	}
 	return p, CheckName("signal", p.Signal)
 }
 
@@ -375,6 +408,9 @@ func (e *Event) Validate() error {
 	if e.Time.IsZero() {
 		return invalid("time", "missing")
 	}
+	if err := checkYear("time", e.Time); err != nil {
+		return err
+	}
 	if math.IsNaN(e.Confidence) || e.Confidence < 0 || e.Confidence > 1 {
 		return invalid("confidence", "%v is outside [0,1]", e.Confidence)
 	}
@@ -384,18 +420,46 @@ func (e *Event) Validate() error {
 		default:
 			return invalid("signal.source", "unknown source %q", s.Source)
 		}
-		if math.IsNaN(s.TimeIntoRedS) || s.TimeIntoRedS < 0 {
-			return invalid("signal.time_into_red_s", "%v is negative", s.TimeIntoRedS)
+		if !finite(s.TimeIntoRedS) || s.TimeIntoRedS < 0 || s.TimeIntoRedS > MaxTimeIntoRedS {
+			return invalid("signal.time_into_red_s", "%v is outside 0..%d", s.TimeIntoRedS, MaxTimeIntoRedS)
 		}
 	}
 	if len(e.Evidence) > MaxEvidenceBytes {
 		return invalid("evidence_jpeg", "%d bytes, limit %d", len(e.Evidence), MaxEvidenceBytes)
 	}
-	if len(e.Evidence) > 0 && !bytes.HasPrefix(e.Evidence, []byte{0xFF, 0xD8, 0xFF}) {
-		return invalid("evidence_jpeg", "not a JPEG")
+	if len(e.Evidence) > 0 {
+		return checkJPEG(e.Evidence)
 	}
 	return nil
 }
+
+// checkJPEG reports whether b is a baseline or progressive JPEG of at most MaxEvidenceWidth ×
+// MaxEvidenceHeight pixels, whole to its end-of-image marker. It reads the header, not the
+// pixels: the aggregator serves the image as image/jpeg and never decodes it.
+func checkJPEG(b []byte) error {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return invalid("evidence_jpeg", "not a JPEG: %v", err)
+	}
+	if cfg.Width < 1 || cfg.Width > MaxEvidenceWidth || cfg.Height < 1 || cfg.Height > MaxEvidenceHeight {
+		return invalid("evidence_jpeg", "%dx%d pixels, limit %dx%d", cfg.Width, cfg.Height, MaxEvidenceWidth, MaxEvidenceHeight)
+	}
+	if !bytes.HasSuffix(b, []byte{0xFF, 0xD9}) {
+		return invalid("evidence_jpeg", "no end-of-image marker: truncated, or something appended")
+	}
+	return nil
+}
+
+// checkYear refuses times no device can mean (year 0, year 9999): those between 2000 and
+// 2199 pass here; the aggregator holds them to a window around its own clock.
+func checkYear(field string, t time.Time) error {
+	if y := t.Year(); y < 2000 || y > 2199 {
+		return invalid(field, "%s is outside the years 2000..2199", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // Validate reports the first field that is out of range.
 func (c *Counts) Validate() error {
@@ -405,6 +469,9 @@ func (c *Counts) Validate() error {
 	if c.Start.IsZero() {
 		return invalid("start", "missing")
 	}
+	if err := checkYear("start", c.Start); err != nil {
+		return err
+	}
 	if c.PeriodS <= 0 || c.PeriodS > 86400 {
 		return invalid("period_s", "%d is outside 1..86400", c.PeriodS)
 	}
@@ -412,8 +479,8 @@ func (c *Counts) Validate() error {
 		if !contains(Classes, k) {
 			return invalid("counts", "unknown class %q", k)
 		}
-		if n < 0 {
-			return invalid("counts."+k, "%d is negative", n)
+		if n < 0 || n > MaxCount {
+			return invalid("counts."+k, "%d is outside 0..%d", n, MaxCount)
 		}
 	}
 	return nil
