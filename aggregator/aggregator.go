@@ -256,8 +256,11 @@ type LedgerFilter struct {
 	Site    string
 	Version string // "" for every catalog version
 	// Newest, when positive, returns only the rows of the newest events, newest first;
-	// otherwise every row in the order it was written.
+	// otherwise the rows in the order they were written, from the first after seq After, at
+	// most Limit (0: no limit).
 	Newest int
+	After  int64
+	Limit  int
 }
 
 // Bin is one interval of a site's time series.

@@ -493,10 +493,13 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
 	q, args := `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
-		WHERE site = ? AND (? = '' OR catalog_version = ?) ORDER BY seq`, []any{site, version, version}
+		WHERE site = ? AND (? = '' OR catalog_version = ?) AND seq > ? ORDER BY seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
+	if f.Limit <= 0 {
+		args[len(args)-1] = math.MaxInt64
+	}
 	if f.Newest > 0 {
-		q = strings.Replace(q, "ORDER BY seq", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
-		args = append(args, f.Newest)
+		q = strings.Replace(q, "ORDER BY seq LIMIT ?", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
+		args[len(args)-1] = f.Newest
 	}
 	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {

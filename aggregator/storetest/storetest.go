@@ -68,6 +68,10 @@ func testNewestLedgerRows(t *testing.T, st *sqlstore.Store) {
 	if len(all) != 5 || all[0].EventID != "e0" {
 		t.Fatalf("whole ledger, oldest first: %+v", all)
 	}
+	page, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", After: all[1].Seq, Limit: 2})
+	if err != nil || len(page) != 2 || page[0].EventID != "e2" || page[1].EventID != "e3" {
+		t.Fatalf("2 rows after %d: %+v %v", all[1].Seq, page, err)
+	}
 }
 
 // A site's cameras: those it lists (even silent ones) and every device that reported from one.
