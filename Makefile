@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 TIMEOUT ?= 40m
 
-.PHONY: all deps build demo test test-short race bench models screenshots clean
+.PHONY: all deps build demo test test-short race bench models screenshots clean fuzz
 
 all: build
 
@@ -29,6 +29,7 @@ test: build
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
 	CI=$${CI:-} $(GO) test -count=1 -tags matprofile -run TestNoMatLeaks ./edge/cli/   # every gocv.Mat closed
 	@$(MAKE) --no-print-directory race
+	@$(MAKE) --no-print-directory fuzz
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot
 
 # The race detector over the short suite, the end-to-end tests included: GOFLAGS reaches the
@@ -43,6 +44,15 @@ race:
 # 640x480/720p/1080p clips and the real clips in ../shared/videos.
 bench: build
 	@bash scripts/bench.sh
+
+# Each fuzz target of the parsers that read files and the network, for FUZZTIME each (their
+# seed corpora already run as plain tests in 'go test').
+FUZZTIME ?= 10s
+FUZZ := ./edge/scene:FuzzParse ./aggregator/catalog:FuzzParse ./aggregator/cli:FuzzConfig ./edge/wire:FuzzDecodeEventFast
+fuzz:
+	@for f in $(FUZZ); do pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 test-short: deps
 	$(GO) test -count=1 -short ./...

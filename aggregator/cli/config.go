@@ -96,9 +96,19 @@ func loadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	c, err := parseConfig(b, path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseConfig decodes a configuration strictly over the defaults; relative paths in it are
+// made relative to path's folder. It does not validate.
+func parseConfig(b []byte, path string) (*Config, error) {
 	c := defaultConfig()
 	if err := cfgfile.Decode(b, &c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
 		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
