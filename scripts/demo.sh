@@ -12,6 +12,11 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 echo "== 1. synthesise a clip of a signalised intersection (seed $SEED)"
 bin/crosswatch-edge synth --seed "$SEED" --out "$OUT"
 
+# Sign-in for the dashboard and a token for 'sites': generated, shown only in files only you can read.
+(umask 077
+	bin/crosswatch-aggregator user add admin --role admin --config configs/aggregator.yaml --db "$OUT/aggregator.db" >"$OUT/admin-password" 2>/dev/null
+	bin/crosswatch-aggregator token add demo --role viewer --config configs/aggregator.yaml --db "$OUT/aggregator.db" >"$OUT/viewer-token" 2>/dev/null)
+
 echo "== 2. start the aggregator (embedded MQTT broker on $MQTT, SQLite, API on $HTTP)"
 bin/crosswatch-aggregator serve --config configs/aggregator.yaml --db "$OUT/aggregator.db" \
 	--mqtt-listen "$MQTT" --http "$HTTP" >"$OUT/aggregator.out" 2>"$OUT/aggregator.log" &
@@ -36,11 +41,10 @@ bin/crosswatch-edge replay --scene "$OUT/scene.yaml" --clip "$OUT/clip.avi" --br
 	--device demo-edge --outbox "$OUT/outbox.db"
 
 echo "== 4. sites, worst first (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
-bin/crosswatch-aggregator sites --api "http://$HTTP"
+bin/crosswatch-aggregator sites --api "http://$HTTP" --token-file "$OUT/viewer-token"
 echo
-echo "Dashboard: http://$HTTP/"
-echo "API:    http://$HTTP/api/v1/sites"
-echo "Ledger: http://$HTTP/api/v1/sites/synth-main-nb/ledger"
+echo "Dashboard: http://$HTTP/ (sign in as admin, password in $OUT/admin-password)"
+echo "API:    curl -H \"Authorization: Bearer \$(cat $OUT/viewer-token)\" http://$HTTP/api/v1/sites"
 if [ -n "${KEEP:-}" ]; then
 	echo "The aggregator keeps running (KEEP=1); Ctrl-C stops it."
 	wait "$agg" || true
