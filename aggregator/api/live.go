@@ -120,17 +120,15 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.unsubscribe(s)
-	// The server's read deadline would end the stream (its context) once it passed.
-	rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
+	// Before each write after the first (which the server's own deadline covers).
 	deadline := func() {
 		if l.WriteTimeout > 0 {
 			rc.SetWriteDeadline(time.Now().Add(l.WriteTimeout))
 		}
 	}
-	deadline()
 	// retry: how long a browser waits before reconnecting; "ready" lets a page know it is live.
 	fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: {}\n\n")
 	if err := rc.Flush(); err != nil {

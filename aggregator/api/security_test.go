@@ -251,8 +251,8 @@ func TestStreamCap(t *testing.T) {
 	}
 }
 
-// A stream outlives the server's read timeout (which would cancel its context) and write
-// timeout (which would cut its connection): it sets its own deadline per write.
+// A stream outlives the server's read and write timeouts (the write timeout would cut its
+// connection): it sets its own deadline before every write, so it also outlives its own.
 func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -263,6 +263,7 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	live := NewLive()
 	live.Every = 10 * time.Millisecond
+	live.WriteTimeout = 250 * time.Millisecond
 	h := Handler(st, NewAccess(st, AccessOptions{}, log), &aggregator.Catalog{Version: "v1"}, Scoring{Window: time.Hour, Now: time.Now}, func() bool { return true }, live, log)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = NewServer(h, Limits{ReadTimeout: 200 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, IdleTimeout: time.Second})
@@ -276,10 +277,12 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	defer resp.Body.Close()
 	r := bufio.NewReader(resp.Body)
 	readEvent(t, r) // ready
-	time.Sleep(700 * time.Millisecond)
-	live.Publish(aggregator.Change{Events: 1})
-	if name, _ := readEvent(t, r); name != "change" {
-		t.Fatalf("after the server's timeouts: %q", name)
+	for i := range 3 {
+		time.Sleep(400 * time.Millisecond) // past every timeout of the server's and the stream's
+		live.Publish(aggregator.Change{Events: 1})
+		if name, _ := readEvent(t, r); name != "change" {
+			t.Fatalf("change %d, after the timeouts: %q", i, name)
+		}
 	}
 }
 
