@@ -280,7 +280,15 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		}
 		w.Write([]byte("ready\n"))
 	})
-	return acc.Authenticate(mux)
+	// The probes answer whatever credentials a prober sends, even bad ones.
+	authed := acc.Authenticate(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
 }
 
 // cursor reads a positive sequence number from the query, or 0; it answers 400 if malformed.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -202,7 +203,10 @@ func (a *Access) audit(ctx context.Context, actor, action, detail string) {
 
 // dummyHash is compared against when the user does not exist, so that a wrong name takes as
 // long as a wrong password and does not tell which names exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("crosswatch-no-such-user"), bcrypt.DefaultCost)
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("crosswatch-no-such-user"), bcrypt.DefaultCost)
+	return h
+})
 
 // sameOrigin reports whether a browser request comes from the page's own origin: its Origin
 // (or, without one, Sec-Fetch-Site) says so. Requests from scripts carry neither.
@@ -249,7 +253,7 @@ func (a *Access) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := u.PasswordHash
 	if err != nil {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	select {
 	case a.hashing <- struct{}{}:

@@ -53,8 +53,10 @@ func TestRoutesNeedARole(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, _, _ := getAs(t, "", srv.URL+path); code != 200 {
-			t.Errorf("%s without credentials: %d, want 200 (probes stay open)", path, code)
+		for _, tok := range []string{"", "cw_forged"} {
+			if code, _, _ := getAs(t, tok, srv.URL+path); code != 200 {
+				t.Errorf("%s with token %q: %d, want 200 (probes stay open)", path, tok, code)
+			}
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/sites", nil)

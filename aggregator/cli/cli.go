@@ -50,8 +50,12 @@ Commands:
   check-config  validate the configuration and the catalog
   user add NAME --role viewer|reviewer|admin
                 create a dashboard user; prints its generated password once
+  user list | user remove NAME | user passwd NAME
+                list users; remove one (its sessions end); give one a new generated password
   token add NAME --role viewer|reviewer|admin
                 create an API token (scripts, Prometheus); prints it once
+  token list | token remove NAME
+                list API tokens; revoke one
 Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
 `
 
@@ -336,18 +340,27 @@ func prune(ctx context.Context, st *sqlstore.Store, r sqlstore.Retention, every 
 	}
 }
 
-// runCredential is "user add NAME --role R" and "token add NAME --role R": it stores the
-// credential's hash, records it in the audit log and prints the secret, once, on stdout.
+// runCredential is "user|token add NAME --role R", "user|token list", "user|token remove
+// NAME" and "user passwd NAME". Secrets are generated, stored as hashes and printed once on
+// stdout; every change is recorded in the audit log as made by "cli".
 func runCredential(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("usage: crosswatch-aggregator %s add NAME --role viewer|reviewer|admin [--config F] [--db F | --postgres DSN]", kind)
+	usage := fmt.Errorf("usage: crosswatch-aggregator %s add NAME --role viewer|reviewer|admin | list | remove NAME%s [--config F] [--db F | --postgres DSN]",
+		kind, map[string]string{"user": " | passwd NAME", "token": ""}[kind])
+	if len(args) == 0 {
+		return usage
 	}
-	args = args[1:]
-	fs := flag.NewFlagSet("crosswatch-aggregator "+kind+" add", flag.ContinueOnError)
+	sub, args := args[0], args[1:]
+	switch {
+	case sub == "add", sub == "list", sub == "remove":
+	case sub == "passwd" && kind == "user":
+	default:
+		return usage
+	}
+	fs := flag.NewFlagSet("crosswatch-aggregator "+kind+" "+sub, flag.ContinueOnError)
 	config := fs.String("config", "configs/aggregator.yaml", "configuration file (its store)")
 	db := fs.String("db", "", "SQLite database path (default: the config's)")
 	dsn := fs.String("postgres", "", "PostgreSQL DSN (default: the config's store)")
-	role := fs.String("role", "", "viewer, reviewer or admin")
+	role := fs.String("role", "", "viewer, reviewer or admin (add)")
 	// NAME may come before the flags or after them.
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -365,12 +378,19 @@ func runCredential(ctx context.Context, kind string, args []string, stdout, stde
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected %q after NAME", fs.Arg(0))
 	}
-	if err := wire.CheckName("name", name); err != nil {
+	if sub == "list" {
+		if name != "" {
+			return fmt.Errorf("list takes no NAME, got %q", name)
+		}
+	} else if err := wire.CheckName("name", name); err != nil {
 		return fmt.Errorf("NAME: %q: letters, digits, '.', '_' or '-', at most %d", name, wire.MaxNameLen)
 	}
 	r := aggregator.Role(*role)
-	if !r.Valid() {
+	if sub == "add" && !r.Valid() {
 		return fmt.Errorf("--role: must be viewer, reviewer or admin, got %q", *role)
+	}
+	if sub != "add" && *role != "" {
+		return fmt.Errorf("--role: only for add")
 	}
 	cfg, err := loadConfig(*config)
 	if err != nil {
@@ -388,31 +408,87 @@ func runCredential(ctx context.Context, kind string, args []string, stdout, stde
 	}
 	defer st.Close()
 	now := time.Now()
-	var secret string
-	if kind == "user" {
-		secret = api.NewPassword()
+	audit := func(action, detail string) error {
+		return st.AppendAudit(ctx, aggregator.AuditEntry{Time: now, Actor: "cli", Action: kind + "." + action, Detail: detail})
+	}
+	secretOut := func(what string) {
+		fmt.Fprintf(stderr, "%s %s: its %s (shown only now, stored only as a hash):\n", kind, name, what)
+	}
+	switch {
+	case sub == "list":
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+		if kind == "user" {
+			us, err := st.FindUsers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, u := range us {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
+			}
+		} else {
+			ts, err := st.FindTokens(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Role, t.Created.Format(time.RFC3339))
+			}
+		}
+		return tw.Flush()
+	case sub == "remove":
+		if kind == "user" {
+			err = st.DeleteUser(ctx, name) // and the user's sessions
+		} else {
+			err = st.DeleteToken(ctx, name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s %s removed\n", kind, name)
+		return audit("remove", name)
+	case sub == "passwd":
+		secret := api.NewPassword()
 		h, err := api.HashPassword(secret)
 		if err != nil {
 			return err
 		}
-		err = st.CreateUser(ctx, aggregator.User{Name: name, Role: r, PasswordHash: h, Created: now})
+		if err := st.UpdatePassword(ctx, name, h); err != nil { // and ends the user's sessions
+			return err
+		}
+		if err := audit("passwd", name); err != nil {
+			return err
+		}
+		secretOut("new password")
+		fmt.Fprintln(stdout, secret)
+		return nil
+	case kind == "user":
+		secret := api.NewPassword()
+		h, err := api.HashPassword(secret)
 		if err != nil {
 			return err
 		}
-	} else {
-		var h []byte
-		secret, h = api.NewSecret("cw_")
+		if err := st.CreateUser(ctx, aggregator.User{Name: name, Role: r, PasswordHash: h, Created: now}); err != nil {
+			return err
+		}
+		if err := audit("add", name+" as "+string(r)); err != nil {
+			return err
+		}
+		secretOut("password")
+		fmt.Fprintln(stdout, secret)
+		return nil
+	default:
+		secret, h := api.NewSecret("cw_")
 		if err := st.CreateToken(ctx, aggregator.Token{Name: name, Role: r, Hash: h, Created: now}); err != nil {
 			return err
 		}
+		if err := audit("add", name+" as "+string(r)); err != nil {
+			return err
+		}
+		secretOut("API token")
+		fmt.Fprintln(stdout, secret)
+		return nil
 	}
-	if err := st.AppendAudit(ctx, aggregator.AuditEntry{Time: now, Actor: "cli", Action: kind + ".add", Detail: name + " as " + string(r)}); err != nil {
-		return err
-	}
-	what := map[string]string{"user": "password", "token": "API token"}[kind]
-	fmt.Fprintf(stderr, "%s %s created with role %s; its %s (shown only now, stored only as a hash):\n", kind, name, r, what)
-	fmt.Fprintln(stdout, secret)
-	return nil
 }
 
 func runSites(ctx context.Context, args []string, stdout io.Writer) error {

@@ -44,6 +44,9 @@ func TestUserAndTokenAdd(t *testing.T) {
 		{[]string{"user", "add", "bob", "--role", "root"}, "--role: must be viewer, reviewer or admin"},
 		{[]string{"user", "add", "b o b", "--role", "viewer"}, "NAME"},
 		{[]string{"user", "del", "ana"}, "usage"},
+		{[]string{"token", "passwd", "prometheus"}, "usage"},
+		{[]string{"user", "remove", "nobody"}, "not found"},
+		{[]string{"user", "list", "--role", "admin"}, "--role: only for add"},
 	} {
 		if code, _, msg := run(c.args...); code == 0 || !strings.Contains(msg, c.want) {
 			t.Errorf("%v: exit %d, %q, want %q", c.args, code, msg, c.want)
@@ -73,6 +76,40 @@ func TestUserAndTokenAdd(t *testing.T) {
 	a, err := st.FindAudit(ctx, 10, 0)
 	if err != nil || len(a) != 2 || a[0].Action != "token.add" || a[1].Action != "user.add" || a[1].Actor != "cli" || a[1].Detail != "ana as admin" {
 		t.Fatalf("audit %+v %v", a, err)
+	}
+	st.Close()
+
+	// List, a new password, removal and revocation.
+	if code, out, _ := run("user", "list"); code != 0 || !strings.Contains(out, "ana") || !strings.Contains(out, "admin") || strings.Contains(out, password) {
+		t.Fatalf("user list: exit %d, %q", code, out)
+	}
+	if code, out, _ := run("token", "list"); code != 0 || !strings.Contains(out, "prometheus") || strings.Contains(out, token) {
+		t.Fatalf("token list: exit %d, %q", code, out)
+	}
+	code, newPassword, _ := run("user", "passwd", "ana")
+	if code != 0 || len(newPassword) < 16 || newPassword == password {
+		t.Fatalf("user passwd: exit %d, %q", code, newPassword)
+	}
+	if code, _, msg := run("token", "remove", "prometheus"); code != 0 {
+		t.Fatalf("token remove: exit %d, %s", code, msg)
+	}
+	if code, _, msg := run("user", "remove", "ana"); code != 0 {
+		t.Fatalf("user remove: exit %d, %s", code, msg)
+	}
+	st, err = sqlite.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.FindTokenByHash(ctx, api.HashSecret(token)); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if _, err := st.FindUser(ctx, "ana"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("removed user: %v", err)
+	}
+	a, _ = st.FindAudit(ctx, 3, 0)
+	if len(a) != 3 || a[0].Action != "user.remove" || a[1].Action != "token.remove" || a[2].Action != "user.passwd" {
+		t.Fatalf("audit %+v", a)
 	}
 }
 

@@ -75,6 +75,100 @@ func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (aggregator.To
 	return t, nil
 }
 
+// FindUsers returns every user, by name, without password hashes.
+func (s *Store) FindUsers(ctx context.Context) ([]aggregator.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, role, created_ms FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("find users: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.User{}
+	for rows.Next() {
+		var u aggregator.User
+		var ms int64
+		if err := rows.Scan(&u.Name, &u.Role, &ms); err != nil {
+			return nil, fmt.Errorf("find users: %w", err)
+		}
+		u.Created = time.UnixMilli(ms).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// FindTokens returns every API token, by name, without hashes.
+func (s *Store) FindTokens(ctx context.Context) ([]aggregator.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, role, created_ms FROM api_tokens ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("find tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []aggregator.Token{}
+	for rows.Next() {
+		var t aggregator.Token
+		var ms int64
+		if err := rows.Scan(&t.Name, &t.Role, &ms); err != nil {
+			return nil, fmt.Errorf("find tokens: %w", err)
+		}
+		t.Created = time.UnixMilli(ms).UTC()
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// UpdatePassword replaces a user's password hash and ends the user's sessions. It returns
+// ErrNotFound for an unknown user.
+func (s *Store) UpdatePassword(ctx context.Context, name string, hash []byte) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update password of %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.rebind(`UPDATE users SET password_hash = ? WHERE name = ?`), hash, name)
+	if err != nil {
+		return fmt.Errorf("update password of %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", name, aggregator.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM sessions WHERE user_name = ?`), name); err != nil {
+		return fmt.Errorf("update password of %s: %w", name, err)
+	}
+	return tx.Commit()
+}
+
+// DeleteUser removes a user and ends the user's sessions. It returns ErrNotFound for an
+// unknown user.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM users WHERE name = ?`), name)
+	if err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", name, aggregator.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM sessions WHERE user_name = ?`), name); err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	return tx.Commit()
+}
+
+// DeleteToken revokes an API token. It returns ErrNotFound for an unknown token.
+func (s *Store) DeleteToken(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM api_tokens WHERE name = ?`), name)
+	if err != nil {
+		return fmt.Errorf("delete token %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("token %q: %w", name, aggregator.ErrNotFound)
+	}
+	return nil
+}
+
 // CountCredentials returns how many users and API tokens are stored.
 func (s *Store) CountCredentials(ctx context.Context) (users, tokens int, err error) {
 	err = s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM api_tokens)`).Scan(&users, &tokens)

@@ -65,6 +65,44 @@ func testUsersTokensSessions(t *testing.T, st *sqlstore.Store) {
 	if _, err := st.FindSession(ctx, []byte("s1"), now); !errors.Is(err, aggregator.ErrNotFound) {
 		t.Fatalf("ended session: %v, want ErrNotFound", err)
 	}
+	// Listing shows names and roles only; a new password and removal end the sessions; a
+	// revoked token opens nothing.
+	st.CreateUser(ctx, aggregator.User{Name: "bo", Role: aggregator.Viewer, PasswordHash: []byte("h"), Created: now})
+	if us, err := st.FindUsers(ctx); err != nil || len(us) != 2 || us[0].Name != "ana" || us[1].Role != aggregator.Viewer || us[0].PasswordHash != nil {
+		t.Fatalf("find users: %+v %v", us, err)
+	}
+	if ts, err := st.FindTokens(ctx); err != nil || len(ts) != 1 || ts[0].Name != "scraper" || ts[0].Hash != nil {
+		t.Fatalf("find tokens: %+v %v", ts, err)
+	}
+	st.CreateSession(ctx, aggregator.Session{Hash: []byte("s3"), User: "ana", CSRF: "c", Expires: now.Add(time.Hour)})
+	if err := st.UpdatePassword(ctx, "ana", []byte("$2a$10$new")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.FindUser(ctx, "ana"); string(got.PasswordHash) != "$2a$10$new" {
+		t.Fatalf("password hash after update: %q", got.PasswordHash)
+	}
+	if _, err := st.FindSession(ctx, []byte("s3"), now); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("session after a new password: %v, want ErrNotFound", err)
+	}
+	st.CreateSession(ctx, aggregator.Session{Hash: []byte("s4"), User: "bo", CSRF: "c", Expires: now.Add(time.Hour)})
+	if err := st.DeleteUser(ctx, "bo"); err != nil {
+		t.Fatal(err)
+	}
+	st.CreateUser(ctx, aggregator.User{Name: "bo", Role: aggregator.Admin, PasswordHash: []byte("h"), Created: now})
+	if _, err := st.FindSession(ctx, []byte("s4"), now); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("an old session of a removed user, recreated as admin: %v, want ErrNotFound", err)
+	}
+	if err := st.DeleteToken(ctx, "scraper"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.FindTokenByHash(ctx, []byte("h1")); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Fatalf("revoked token: %v, want ErrNotFound", err)
+	}
+	for _, err := range []error{st.DeleteToken(ctx, "scraper"), st.DeleteUser(ctx, "nobody"), st.UpdatePassword(ctx, "nobody", []byte("h"))} {
+		if !errors.Is(err, aggregator.ErrNotFound) {
+			t.Fatalf("on an unknown name: %v, want ErrNotFound", err)
+		}
+	}
 	// A session of a user who is gone opens nothing.
 	st.CreateSession(ctx, aggregator.Session{Hash: []byte("s2"), User: "ghost", CSRF: "c", Expires: now.Add(time.Hour)})
 	if _, err := st.FindSession(ctx, []byte("s2"), now); !errors.Is(err, aggregator.ErrNotFound) {
