@@ -114,7 +114,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser tests failed: %v", err)
 	}
-	for _, name := range []string{"sites", "site", "event", "devices", "catalog"} {
+	for _, name := range []string{"sites", "site", "event", "devices", "catalog", "login"} {
 		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 10_000 {
 			t.Errorf("screenshot %s.png: %v", name, err)
 		}

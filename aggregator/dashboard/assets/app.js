@@ -566,6 +566,7 @@ function showLogin(message) {
   main.replaceChildren(h("h1", {}, "Sign in"),
     h("p", { class: "lede" }, "Sign in with the name and password your administrator created ('crosswatch-aggregator user add')."),
     err, form);
+  for (const a of document.querySelectorAll("[data-nav]")) a.removeAttribute("aria-current");
   main.setAttribute("aria-busy", "false");
   main.dataset.view = "login";
   document.title = "Sign in · crosswatch";

@@ -373,6 +373,7 @@ test("sign out, and a wrong password is refused", async () => {
   await page.fill("#login-password", password + "x");
   await page.click("#login-submit");
   await page.waitForFunction(() => document.querySelector("#login-error").textContent.includes("wrong name or password"));
+  await page.screenshot({ path: join(shots, "login.png") });
   await page.fill("#login-password", password);
   await page.click("#login-submit");
   await page.waitForSelector('main[data-view="devices"]'); // back where the reader asked to be
