@@ -47,7 +47,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 // Secure, and 'sites --ca' reads the table over it.
 func TestHTTPSEndToEnd(t *testing.T) {
 	cfg := writeConfig(t, "")
-	crt, key, pool := selfSigned(t, filepath.Dir(cfg))
+	crt, _, pool := selfSigned(t, filepath.Dir(cfg))
 	b, _ := os.ReadFile(cfg)
 	s := strings.Replace(string(b), "  # tls_cert: server.crt\n  # tls_key: server.key", "  tls_cert: server.crt\n  tls_key: server.key", 1)
 	if s == string(b) {
@@ -59,8 +59,8 @@ func TestHTTPSEndToEnd(t *testing.T) {
 		t.Fatalf("api %s, want https", agg.API)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
-	if resp, err := client.Get(agg.API + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz over TLS: %v %v", resp, err)
+	if resp, err := client.Get(agg.API + "/healthz"); err != nil || resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("healthz over TLS: %v %v (want 200 with Strict-Transport-Security)", resp, err)
 	}
 	if resp, err := client.Get(agg.API + "/api/v1/sites"); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("sites over TLS without a token: %v %v", resp, err)
@@ -86,7 +86,6 @@ func TestHTTPSEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "synth-main-nb") {
 		t.Fatalf("sites over TLS: %v\n%s", err, out)
 	}
-	_ = key
 }
 
 // http.insecure opens the API without credentials, and the aggregator says so at every start.

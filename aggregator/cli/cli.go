@@ -283,7 +283,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
 	mux.Handle("/", dashboard.Handler())
-	srv := api.NewServer(mux, api.Limits{ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout})
+	var handler http.Handler = mux
+	if tlsCfg != nil {
+		// Browsers that have seen the HTTPS site never try it in clear again.
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := api.NewServer(handler, api.Limits{ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout})
 	srv.RegisterOnShutdown(live.Close) // streams never end by themselves; Shutdown would wait for them
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	httpErr := make(chan error, 1)
