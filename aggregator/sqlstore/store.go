@@ -126,23 +126,50 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// UpsertSites creates or updates sites.
+// UpsertSites creates or updates sites. Each site added or changed is recorded in the audit
+// log (actor "config": sites come from the configuration file), in the same transaction.
 func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("upsert sites: %w", err)
 	}
 	defer tx.Rollback()
+	now := time.Now()
 	for _, st := range sites {
 		cams, _ := json.Marshal(append([]string{}, st.Cameras...))
+		var old aggregator.Site
+		var oldCams string
+		action := "site.change"
+		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT name, kind, lat, lon, cameras FROM sites WHERE id = ?`), st.ID).
+			Scan(&old.Name, &old.Kind, &old.Lat, &old.Lon, &oldCams); {
+		case errors.Is(err, sql.ErrNoRows):
+			action = "site.add"
+		case err != nil:
+			return fmt.Errorf("upsert site %s: %w", st.ID, err)
+		case old.Name == st.Name && old.Kind == st.Kind && old.Lat == st.Lat && old.Lon == st.Lon && oldCams == string(cams):
+			continue // unchanged
+		}
 		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras`),
 			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams))
 		if err != nil {
 			return fmt.Errorf("upsert site %s: %w", st.ID, err)
 		}
+		detail := fmt.Sprintf("%s: %q, %s at %.6f,%.6f, cameras %s", st.ID, st.Name, st.Kind, st.Lat, st.Lon, cams)
+		if err := s.audit(ctx, tx, now, "config", action, detail); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
+}
+
+// audit appends an audit entry inside tx.
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, detail string) error {
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO audit (time_ms, actor, action, detail) VALUES (?, ?, ?, ?)`),
+		at.UnixMilli(), actor, action, detail); err != nil {
+		return fmt.Errorf("append audit %s: %w", action, err)
+	}
+	return nil
 }
 
 // Commit stores a batch in one transaction. An event already stored is skipped with its ledger
@@ -392,6 +419,10 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 			p.site, p.device, p.id, p.typ, p.points, cat.Version, p.ms); err != nil {
 			return 0, fmt.Errorf("reprice %s/%s: %w", p.device, p.id, err)
 		}
+	}
+	if err := s.audit(ctx, tx, time.Now(), "config", "catalog.version",
+		fmt.Sprintf("%s with %d entries; %d stored events re-priced", cat.Version, len(cat.Entries), len(out))); err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("reprice: %w", err)

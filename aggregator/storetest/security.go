@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,29 @@ func testUsersTokensSessions(t *testing.T, st *sqlstore.Store) {
 
 func testAudit(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
+	// Run's setup stored the sites: each is in the log, by the configuration. Storing them
+	// again changes nothing; a changed site and a new catalog version are recorded.
+	config := func() []aggregator.AuditEntry {
+		all, err := st.FindAudit(ctx, 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	if a := config(); len(a) != 2 || a[1].Action != "site.add" || a[1].Actor != "config" || !strings.HasPrefix(a[1].Detail, "a: ") {
+		t.Fatalf("audit after storing the sites: %+v", a)
+	}
+	st.UpsertSites(ctx, sites)
+	moved := append([]aggregator.Site{}, sites...)
+	moved[1].Lat = 48.3
+	st.UpsertSites(ctx, moved)
+	st.EnsureCatalog(ctx, catalog("v9", 10), kinds)
+	st.EnsureCatalog(ctx, catalog("v9", 10), kinds)
+	if a := config(); len(a) != 4 || a[0].Action != "catalog.version" || !strings.HasPrefix(a[0].Detail, "v9 with 1 entries") ||
+		a[1].Action != "site.change" || !strings.Contains(a[1].Detail, "48.300000") {
+		t.Fatalf("audit after a moved site and a new catalog version: %+v", a)
+	}
+	base, _ := st.FindAudit(ctx, 1, 0)
 	for i := range 5 {
 		if err := st.AppendAudit(ctx, aggregator.AuditEntry{Time: now.Add(time.Duration(i) * time.Second), Actor: "cli", Action: "user.add", Detail: fmt.Sprint("u", i)}); err != nil {
 			t.Fatal(err)
@@ -122,7 +146,7 @@ func testAudit(t *testing.T, st *sqlstore.Store) {
 		t.Fatalf("first page: %+v %v", page, err)
 	}
 	next, err := st.FindAudit(ctx, 3, page[2].Seq)
-	if err != nil || len(next) != 2 || next[0].Detail != "u1" || next[1].Detail != "u0" {
+	if err != nil || len(next) != 3 || next[0].Detail != "u1" || next[1].Detail != "u0" || next[2].Seq != base[0].Seq {
 		t.Fatalf("second page: %+v %v", next, err)
 	}
 }
