@@ -47,6 +47,7 @@ func TestTimeWindowCountsAndDeadLetterCap(t *testing.T) {
 		{Topic: topic(wire.KindEvents), Payload: eventAt("old", now.Add(-8*24*time.Hour))},
 		{Topic: topic(wire.KindEvents), Payload: eventAt("ahead", now.Add(10*time.Minute))},
 		{Topic: topic(wire.KindEvents), Payload: eventAt("y9999", time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))},
+		{Topic: topic(wire.KindEvents), Payload: eventAt("y0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))},
 		{Topic: topic(wire.KindCounts), Payload: counts("k1", "5")},
 		{Topic: topic(wire.KindCounts), Payload: counts("k2", "9223372036854775807")},
 		{Topic: topic(wire.KindCounts), Payload: counts("k3", "9223372036854775807")},
@@ -64,14 +65,14 @@ func TestTimeWindowCountsAndDeadLetterCap(t *testing.T) {
 	}
 	for id, want := range map[string]string{
 		"old": "time: 2026-11-17T09:00:00Z is more than 168h0m0s before the aggregator's clock", "ahead": "more than 5m0s after the aggregator's clock",
-		"y9999": "outside the years", "k2": "counts.car", "k3": "counts.car", "g-old": "before the aggregator's clock",
+		"y9999": "9999-01-01T00:00:00Z is more than 5m0s after", "y0": "0000-01-01T00:00:00Z is more than 168h0m0s before", "k2": "counts.car", "k3": "counts.car", "g-old": "before the aggregator's clock",
 	} {
 		if !strings.Contains(reasons[id], want) {
 			t.Errorf("%s: rejected with %q, want %q", id, reasons[id], want)
 		}
 	}
-	if stats.DeadLetters != 7 {
-		t.Errorf("%d dead letters, want 7", stats.DeadLetters)
+	if stats.DeadLetters != 8 {
+		t.Errorf("%d dead letters, want 8", stats.DeadLetters)
 	}
 	scores, err := st.FindSiteScores(context.Background(), aggregator.ScoreQuery{CatalogVersion: "2026.11-1", From: now.Add(-24 * time.Hour), To: now, MinRoadUsers: 1})
 	if err != nil {

@@ -20,7 +20,9 @@ func jpegOf(t *testing.T, w, h int) []byte {
 }
 
 // The values the security review sent, each refused with its field named, next to the valid
-// payload each one changes.
+// payload each one changes. (Times in year 0 or 9999 are the aggregator's to refuse: it holds
+// them to a window around its clock, aggregator/ingest TestTimeWindowCountsAndDeadLetterCap;
+// the edge's own tools, such as eval, stamp clips from 1970.)
 func TestNonsenseValuesRefused(t *testing.T) {
 	ev := func(change string) string {
 		return `{"v":1,"id":"e1","device":"d","camera":"c","site":"s","zone":"z","type":"red_light_running","class":"car",` +
@@ -49,8 +51,6 @@ func TestNonsenseValuesRefused(t *testing.T) {
 	}{
 		{"valid event", "event", ev(""), ""},
 		{"valid event with a JPEG", "event", ev(`,"evidence_jpeg":"` + b64(good) + `"`), ""},
-		{"year 0", "event", strings.Replace(ev(""), "2026-11-25", "0000-01-01", 1), "time"},
-		{"year 9999", "event", strings.Replace(ev(""), "2026-11-25", "9999-12-31", 1), "time"},
 		{"time_into_red_s 1e308", "event", strings.Replace(ev(""), `"time_into_red_s":1.5`, `"time_into_red_s":1e308`, 1), "signal.time_into_red_s"},
 		{"time_into_red_s two hours", "event", strings.Replace(ev(""), `"time_into_red_s":1.5`, `"time_into_red_s":7200`, 1), "signal.time_into_red_s"},
 		{"confidence 1e308", "event", strings.Replace(ev(""), `"confidence":0.9`, `"confidence":1e308`, 1), "confidence"},
@@ -61,7 +61,6 @@ func TestNonsenseValuesRefused(t *testing.T) {
 		{"valid counts", "counts", counts(""), ""},
 		{"count at int64 max", "counts", strings.Replace(counts(""), `"car":3`, `"car":9223372036854775807`, 1), "counts.car"},
 		{"count over a million", "counts", strings.Replace(counts(""), `"car":3`, `"car":1000001`, 1), "counts.car"},
-		{"counts in year 9999", "counts", strings.Replace(counts(""), "2026-11-25", "9999-11-25", 1), "start"},
 		{"valid gap", "gap", gap(""), ""},
 		{"gap of 2^31 evicted", "gap", strings.Replace(gap(""), `"counts":2`, `"counts":2147483648`, 1), "evicted.counts"},
 		{"gap of 2^31 not accepted", "gap", gap(`,"not_accepted":2147483648`), "not_accepted"},
@@ -69,7 +68,6 @@ func TestNonsenseValuesRefused(t *testing.T) {
 		{"valid status", "status", status(""), ""},
 		{"backlog at int64 max", "status", strings.Replace(status(""), `"backlog":3`, `"backlog":9223372036854775807`, 1), "backlog"},
 		{"oldest_pending_s 1e308", "status", strings.Replace(status(""), `"oldest_pending_s":2.5`, `"oldest_pending_s":1e308`, 1), "oldest_pending_s"},
-		{"status in year 0", "status", strings.Replace(status(""), "2026-11-25", "0000-01-01", 1), "time"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

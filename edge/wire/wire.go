@@ -216,9 +216,6 @@ func (g *Gap) Validate() error {
 	if g.Time.IsZero() {
 		return invalid("time", "missing")
 	}
-	if err := checkYear("time", g.Time); err != nil {
-		return err
-	}
 	for k, n := range g.Evicted {
 		if k != "counts" && !contains(EventTypes, k) {
 			return invalid("evicted", "unknown kind %q", k)
@@ -350,11 +347,6 @@ func DecodeStatus(b []byte) (Status, error) {
 	case s.ViewChanges > 0 && s.LastViewChange == nil:
 		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
 	}
-	if !s.Time.IsZero() {
-		if err := checkYear("time", s.Time); err != nil {
-			return Status{}, err
-		}
-	}
 	return s, CheckName("device", s.Device)
 }
 
@@ -381,9 +373,6 @@ func DecodePhase(b []byte) (Phase, error) {
 	case p.Time.IsZero():
 		return Phase{}, invalid("time", "missing")
 	}
-	if err := checkYear("time", p.Time); err != nil {
-		return Phase{}, err
-	}
 	return p, CheckName("signal", p.Signal)
 }
 
@@ -407,9 +396,6 @@ func (e *Event) Validate() error {
 	}
 	if e.Time.IsZero() {
 		return invalid("time", "missing")
-	}
-	if err := checkYear("time", e.Time); err != nil {
-		return err
 	}
 	if math.IsNaN(e.Confidence) || e.Confidence < 0 || e.Confidence > 1 {
 		return invalid("confidence", "%v is outside [0,1]", e.Confidence)
@@ -450,15 +436,6 @@ func checkJPEG(b []byte) error {
 	return nil
 }
 
-// checkYear refuses times no device can mean (year 0, year 9999): those between 2000 and
-// 2199 pass here; the aggregator holds them to a window around its own clock.
-func checkYear(field string, t time.Time) error {
-	if y := t.Year(); y < 2000 || y > 2199 {
-		return invalid(field, "%s is outside the years 2000..2199", t.Format(time.RFC3339))
-	}
-	return nil
-}
-
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // Validate reports the first field that is out of range.
@@ -468,9 +445,6 @@ func (c *Counts) Validate() error {
 	}
 	if c.Start.IsZero() {
 		return invalid("start", "missing")
-	}
-	if err := checkYear("start", c.Start); err != nil {
-		return err
 	}
 	if c.PeriodS <= 0 || c.PeriodS > 86400 {
 		return invalid("period_s", "%d is outside 1..86400", c.PeriodS)
