@@ -29,6 +29,7 @@ test: build
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
 	CI=$${CI:-} $(GO) test -count=1 -tags matprofile -run TestNoMatLeaks ./edge/cli/   # every gocv.Mat closed
 	@$(MAKE) --no-print-directory race
+	@FUZZTIME=$${FUZZTIME:-3s} $(MAKE) --no-print-directory fuzz   # every fuzz target briefly (make fuzz: 20 s each)
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot
 
 # The race detector over the short suite, the end-to-end tests included: GOFLAGS reaches the

@@ -181,7 +181,10 @@ type DeadLetter struct {
 	Device    string    `json:"device"`
 	PayloadID string    `json:"payload_id,omitempty"`
 	Reason    string    `json:"reason"`
-	Payload   []byte    `json:"payload"`
+	// Payload is the payload as received, cut to the configured cap (ingest's DeadLetterBytes);
+	// Size is its length before the cut.
+	Payload []byte `json:"payload"`
+	Size    int    `json:"size"`
 }
 
 // Device is an edge device's last reported status.
@@ -253,8 +256,11 @@ type LedgerFilter struct {
 	Site    string
 	Version string // "" for every catalog version
 	// Newest, when positive, returns only the rows of the newest events, newest first;
-	// otherwise every row in the order it was written.
+	// otherwise the rows in the order they were written, from the first after seq After, at
+	// most Limit (0: no limit).
 	Newest int
+	After  int64
+	Limit  int
 }
 
 // Bin is one interval of a site's time series.
@@ -304,3 +310,71 @@ next:
 	}
 	return a
 }
+
+// Role is what a user or API token may do on the HTTP side. Each role may do everything the
+// roles before it may.
+type Role string
+
+// Roles, least first.
+const (
+	Viewer   Role = "viewer"   // reads sites, ledgers, events with their evidence, devices, the catalog
+	Reviewer Role = "reviewer" // a viewer who will confirm or dismiss events (the review workflow)
+	Admin    Role = "admin"    // also dead letters, the audit log, and changes to catalog, sites and devices
+)
+
+// Roles lists every role, least first.
+var Roles = []Role{Viewer, Reviewer, Admin}
+
+// rank orders roles; 0 is no role at all.
+func (r Role) rank() int {
+	for i, x := range Roles {
+		if x == r {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Allows reports whether a holder of r may do what needs role need.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// User is a person who signs in to the dashboard. The password is stored only as a hash.
+type User struct {
+	Name         string    `json:"name"`
+	Role         Role      `json:"role"`
+	PasswordHash []byte    `json:"-"`
+	Created      time.Time `json:"created"`
+}
+
+// Token is an API token for scripts and scrapers; it is stored only as a hash.
+type Token struct {
+	Name    string    `json:"name"`
+	Role    Role      `json:"role"`
+	Hash    []byte    `json:"-"`
+	Created time.Time `json:"created"`
+}
+
+// Session is a signed-in dashboard user. Only a hash of its cookie value is stored, so a copy
+// of the database opens no session.
+type Session struct {
+	Hash    []byte
+	User    string
+	Role    Role   // the user's current role (a demoted user's sessions lose the rest at once)
+	CSRF    string // the value a change must carry in the X-CSRF-Token header
+	Expires time.Time
+}
+
+// AuditEntry records one change: who made it, what it was and when.
+type AuditEntry struct {
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"` // "user:NAME", "token:NAME" or "cli" for the command line
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// ErrExists means a record with that name is already stored.
+var ErrExists = errors.New("already exists")

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -221,7 +220,7 @@ func TestBenchIngestVsRawMosquitto(t *testing.T) {
 // ingestStats summarises the aggregator's batching: batches, mean batch size, mean commit time
 // and messages shed.
 func ingestStats(t *testing.T, api string) string {
-	resp, err := http.Get(api + "/metrics")
+	resp, err := authGet(api + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -149,6 +151,8 @@ type Aggregator struct {
 	API    string
 	Broker string // the broker it uses; the embedded one's address when it runs one
 	DB     string
+	Token  string   // an admin API token (getJSON and authGet send it)
+	store  []string // the flags that name its config and store, for 'user add'
 	cmd    *exec.Cmd
 }
 
@@ -163,9 +167,11 @@ func (a *Aggregator) Kill() {
 var readyLine = regexp.MustCompile(`ready dashboard=\S+ api=(\S+)/api/v1/sites broker=(\S+)`)
 
 // StartAggregator runs the aggregator against broker with its database at db; extra flags follow.
+// It creates an admin API token first, in the aggregator's store, so the tests read the API
+// as a client must: with credentials.
 func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Aggregator {
 	t.Helper()
-	args := []string{"serve", "--config", "../configs/aggregator.yaml", "--http", "127.0.0.1:0", "--db", db}
+	args := []string{"serve", "--config", writeConfig(t, ""), "--http", "127.0.0.1:0", "--db", db}
 	if broker == "embedded" {
 		args = append(args, "--mqtt-listen", "127.0.0.1:0", "--device-tokens", creds.devicesFile)
 	} else {
@@ -179,6 +185,13 @@ func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Agg
 		args = append(args, "--broker", broker, "--mqtt-user", user, "--mqtt-password-file", creds.aggPassword)
 	}
 	args = append(args, extra...)
+	var store []string // the last --config, --db and --postgres win, as in serve
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--config" || args[i] == "--db" || args[i] == "--postgres" {
+			store = append(store, args[i], args[i+1])
+		}
+	}
+	token := credential(t, bin, "token", fmt.Sprintf("e2e-%d", tokenSeq.Add(1)), "admin", store)
 	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
 	logf, _ := os.Create(db + ".log")
@@ -188,7 +201,7 @@ func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Agg
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &Aggregator{cmd: cmd, DB: db}
+	a := &Aggregator{cmd: cmd, DB: db, Token: token, store: store}
 	aggProcs.Store(cmd, db+".log")
 	t.Cleanup(func() { aggProcs.Delete(cmd); a.Stop(); logf.Close() })
 	lines := bufio.NewScanner(out)
@@ -203,6 +216,7 @@ func StartAggregator(t *testing.T, bin, broker, db string, extra ...string) *Agg
 	select {
 	case m := <-ready:
 		a.API, a.Broker = m[1], m[2]
+		apiTokens.Store(a.API, token)
 	case <-time.After(20 * time.Second):
 		b, _ := os.ReadFile(db + ".log")
 		t.Fatalf("aggregator not ready:\n%s", b)
@@ -226,9 +240,50 @@ func (a *Aggregator) Stop() {
 	}
 }
 
+var (
+	tokenSeq  atomic.Int64
+	apiTokens sync.Map // API base URL → an admin token of that aggregator
+)
+
+// credential runs 'crosswatch-aggregator user|token add NAME --role ROLE' on the store named
+// by the flags in store and returns the secret it prints.
+func credential(t *testing.T, bin, kind, name, role string, store []string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{kind, "add", name, "--role", role}, store...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s add %s: %v\n%s", kind, name, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// AddUser creates a dashboard user and returns its password.
+func (a *Aggregator) AddUser(t *testing.T, name, role string) string {
+	t.Helper()
+	return credential(t, aggBin, "user", name, role, a.store)
+}
+
+// authGet is http.Get with the admin token of the aggregator whose API url is under.
+func authGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	apiTokens.Range(func(k, v any) bool {
+		if strings.HasPrefix(url, k.(string)+"/") {
+			req.Header.Set("Authorization", "Bearer "+v.(string))
+			return false
+		}
+		return true
+	})
+	return http.DefaultClient.Do(req)
+}
+
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := authGet(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +390,7 @@ func TestClipToLedger(t *testing.T) {
 	// The same clip again, with a fresh outbox: the same event ids, so nothing new is recorded.
 	replay(t, edgeBin, dir, mq.URL, filepath.Join(t.TempDir(), "outbox.db"))
 	check("second replay")
-	resp, err := http.Get(agg.API + "/metrics")
+	resp, err := authGet(agg.API + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +419,10 @@ func writeConfig(t *testing.T, mqttExtra string) string {
 	cat, _ := os.ReadFile("../configs/catalog.yaml")
 	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
 	s := strings.Replace(string(b), "mqtt:\n", "mqtt:\n  "+mqttExtra+"\n", 1)
+	// The synthetic streams here (burst, replayed clips, soak) are stamped from 2026-01-01 or a
+	// month back: accept five years back. The window itself is tested in aggregator/ingest
+	// and TestIngestWindowEndToEnd.
+	s = strings.Replace(s, "max_event_age: 168h", "max_event_age: 43920h", 1)
 	p := filepath.Join(dir, "aggregator.yaml")
 	os.WriteFile(p, []byte(s), 0o644)
 	return p

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,7 +43,7 @@ func TestScaleOutThreeInstances(t *testing.T) {
 	getJSON(t, aggs[0].API+"/api/v1/sites?window=8760h", &scaled)
 	// The stream was split: both surviving instances committed events.
 	for _, i := range []int{0, 2} {
-		resp, err := http.Get(aggs[i].API + "/metrics")
+		resp, err := authGet(aggs[i].API + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

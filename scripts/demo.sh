@@ -15,6 +15,11 @@ bin/crosswatch-edge synth --seed "$SEED" --out "$OUT"
 echo "== 2. give the demo device its token (only its hash is kept) and start the aggregator"
 echo "      (embedded MQTT broker on $MQTT: devices prove who they are; SQLite; API on $HTTP)"
 (umask 077 && bin/crosswatch-aggregator device add demo-edge --tokens "$OUT/devices.passwd" >"$OUT/demo-edge.token" 2>/dev/null)
+# Sign-in for the dashboard and a token for 'sites': generated, shown only in files only you can read.
+(umask 077
+	bin/crosswatch-aggregator user add admin --role admin --config configs/aggregator.yaml --db "$OUT/aggregator.db" >"$OUT/admin-password" 2>/dev/null
+	bin/crosswatch-aggregator token add demo --role viewer --config configs/aggregator.yaml --db "$OUT/aggregator.db" >"$OUT/viewer-token" 2>/dev/null)
+
 bin/crosswatch-aggregator serve --config configs/aggregator.yaml --db "$OUT/aggregator.db" \
 	--device-tokens "$OUT/devices.passwd" \
 	--mqtt-listen "$MQTT" --http "$HTTP" >"$OUT/aggregator.out" 2>"$OUT/aggregator.log" &
@@ -39,11 +44,10 @@ bin/crosswatch-edge replay --scene "$OUT/scene.yaml" --clip "$OUT/clip.avi" --br
 	--device demo-edge --token-file "$OUT/demo-edge.token" --outbox "$OUT/outbox.db"
 
 echo "== 4. sites, worst first (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
-bin/crosswatch-aggregator sites --api "http://$HTTP"
+bin/crosswatch-aggregator sites --api "http://$HTTP" --token-file "$OUT/viewer-token"
 echo
-echo "Dashboard: http://$HTTP/"
-echo "API:    http://$HTTP/api/v1/sites"
-echo "Ledger: http://$HTTP/api/v1/sites/synth-main-nb/ledger"
+echo "Dashboard: http://$HTTP/ (sign in as admin, password in $OUT/admin-password)"
+echo "API:    curl -H \"Authorization: Bearer \$(cat $OUT/viewer-token)\" http://$HTTP/api/v1/sites"
 if [ -n "${KEEP:-}" ]; then
 	echo "The aggregator keeps running (KEEP=1); Ctrl-C stops it."
 	wait "$agg" || true

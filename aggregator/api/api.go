@@ -24,7 +24,8 @@ type Store interface {
 	// FindSiteCameras returns ErrNotFound for an unknown site.
 	FindSiteCameras(ctx context.Context, site string) ([]aggregator.CameraDevice, error)
 	FindDevices(ctx context.Context) ([]aggregator.Device, error)
-	FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error)
+	// FindDeadLetters returns the newest first, at most limit, those below seq before if positive.
+	FindDeadLetters(ctx context.Context, limit int, before int64) ([]aggregator.DeadLetter, error)
 	FindGaps(ctx context.Context, limit int) ([]aggregator.Gap, error)
 	FindEvents(ctx context.Context, f aggregator.EventFilter) ([]aggregator.Event, error)
 	// FindEvent returns ErrNotFound for an unknown event.
@@ -41,14 +42,41 @@ type Scoring struct {
 	Now          func() time.Time
 }
 
-// Handler returns the API's routes. Scores use the catalog's version and sc's window; a request
-// may ask for another with ?version= and ?window= (a Go duration such as 24h). live, if not
-// nil, serves /api/v1/stream.
-func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, live *Live, log *slog.Logger) http.Handler {
+// Page sizes: a request may ask for at most this many rows at once (more is a 400), so that
+// no request makes the aggregator hold an unbounded response for a client that reads slowly.
+const (
+	MaxEventsPage      = 2000 // /events, /sites/{id}/events, /export/events.csv; default 500
+	MaxLedgerPage      = 5000 // /sites/{id}/ledger (?newest= or ?limit= with ?after=); default 5000
+	MaxDeadLettersPage = 500  // /dead-letters; default 100
+	MaxAuditPage       = 500  // /audit; default 100
+)
+
+// Handler returns the API's routes behind acc: /healthz and /readyz are open, /api/v1/login
+// needs no credentials, dead letters and the audit log need admin, every other route viewer.
+// Scores use the catalog's version and sc's window; a request may ask for another with
+// ?version= and ?window= (a Go duration such as 24h). live, if not nil, serves
+// /api/v1/stream.
+func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready func() bool, live *Live, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	handle := func(pattern string, role aggregator.Role, f http.HandlerFunc) { mux.Handle(pattern, Need(role, f)) }
 	if live != nil {
-		mux.Handle("GET /api/v1/stream", live)
+		mux.Handle("GET /api/v1/stream", Need(aggregator.Viewer, live))
 	}
+	mux.HandleFunc("POST /api/v1/login", acc.login)
+	mux.HandleFunc("POST /api/v1/logout", acc.logout)
+	mux.HandleFunc("GET /api/v1/session", acc.session)
+	handle("GET /api/v1/audit", aggregator.Admin, func(w http.ResponseWriter, r *http.Request) {
+		limit, ok := count(w, r, "limit", 100, MaxAuditPage)
+		if !ok {
+			return
+		}
+		before, ok := cursor(w, r, "before")
+		if !ok {
+			return
+		}
+		a, err := acc.store.FindAudit(r.Context(), limit, before)
+		reply(w, log, a, err)
+	})
 	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
 	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
 		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, To: sc.Now(), MinRoadUsers: sc.MinRoadUsers}
@@ -72,12 +100,12 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		}
 		return s, true
 	}
-	mux.HandleFunc("GET /api/v1/sites", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/sites", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := sites(w, r); ok {
 			reply(w, log, s, nil)
 		}
 	})
-	mux.HandleFunc("GET /api/v1/sites/{id}/series", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/sites/{id}/series", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		window, ok1 := duration(w, r, "window", 24*time.Hour)
 		if !ok1 {
 			return
@@ -99,7 +127,7 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		if !ok {
 			return nil, false
 		}
-		limit, ok := count(w, r, "limit", 10000, 100000)
+		limit, ok := count(w, r, "limit", 500, MaxEventsPage)
 		if !ok {
 			return nil, false
 		}
@@ -111,21 +139,21 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		}
 		return e, true
 	}
-	mux.HandleFunc("GET /api/v1/sites/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/sites/{id}/events", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		if e, ok := events(w, r, r.PathValue("id")); ok {
 			reply(w, log, e, nil)
 		}
 	})
-	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/events", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		if e, ok := events(w, r, ""); ok {
 			reply(w, log, e, nil)
 		}
 	})
-	mux.HandleFunc("GET /api/v1/events/{device}/{id}", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/events/{device}/{id}", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		e, err := st.FindEvent(r.Context(), r.PathValue("device"), r.PathValue("id"))
 		reply(w, log, e, err)
 	})
-	mux.HandleFunc("GET /api/v1/events/{device}/{id}/evidence.jpg", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/events/{device}/{id}/evidence.jpg", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		e, err := st.FindEvent(r.Context(), r.PathValue("device"), r.PathValue("id"))
 		if err == nil && !e.HasEvidence {
 			err = fmt.Errorf("event %s has no evidence image: %w", e.ID, aggregator.ErrNotFound)
@@ -138,7 +166,7 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		w.Header().Set("Cache-Control", "private, max-age=3600")
 		w.Write(e.Evidence)
 	})
-	mux.HandleFunc("GET /api/v1/export/events.csv", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/export/events.csv", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		e, ok := events(w, r, "")
 		if !ok {
 			return
@@ -152,7 +180,7 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		}
 		cw.Flush()
 	})
-	mux.HandleFunc("GET /api/v1/export/sites.csv", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/export/sites.csv", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		s, ok := sites(w, r)
 		if !ok {
 			return
@@ -170,7 +198,7 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		}
 		cw.Flush()
 	})
-	mux.HandleFunc("GET /api/v1/export/sites.geojson", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/export/sites.geojson", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		s, ok := sites(w, r)
 		if !ok {
 			return
@@ -192,7 +220,7 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		w.Header().Set("Content-Type", "application/geo+json")
 		json.NewEncoder(w).Encode(fc)
 	})
-	mux.HandleFunc("GET /api/v1/sites/{id}/ledger", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/sites/{id}/ledger", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		version := r.URL.Query().Get("version")
 		switch version {
 		case "":
@@ -200,30 +228,46 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		case "all":
 			version = ""
 		}
-		newest, ok := count(w, r, "newest", 0, 100000)
+		newest, ok := count(w, r, "newest", 0, MaxLedgerPage)
 		if !ok {
 			return
 		}
-		l, err := st.FindLedger(r.Context(), aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest})
+		limit, ok := count(w, r, "limit", MaxLedgerPage, MaxLedgerPage)
+		if !ok {
+			return
+		}
+		after, ok := cursor(w, r, "after")
+		if !ok {
+			return
+		}
+		l, err := st.FindLedger(r.Context(), aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest, After: after, Limit: limit})
 		reply(w, log, l, err)
 	})
-	mux.HandleFunc("GET /api/v1/sites/{id}/cameras", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/sites/{id}/cameras", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		c, err := st.FindSiteCameras(r.Context(), r.PathValue("id"))
 		reply(w, log, c, err)
 	})
-	mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/devices", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		d, err := st.FindDevices(r.Context())
 		reply(w, log, d, err)
 	})
-	mux.HandleFunc("GET /api/v1/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		d, err := st.FindDeadLetters(r.Context(), 500)
+	handle("GET /api/v1/dead-letters", aggregator.Admin, func(w http.ResponseWriter, r *http.Request) {
+		limit, ok := count(w, r, "limit", 100, MaxDeadLettersPage)
+		if !ok {
+			return
+		}
+		before, ok := cursor(w, r, "before")
+		if !ok {
+			return
+		}
+		d, err := st.FindDeadLetters(r.Context(), limit, before)
 		reply(w, log, d, err)
 	})
-	mux.HandleFunc("GET /api/v1/gaps", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/gaps", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		g, err := st.FindGaps(r.Context(), 500)
 		reply(w, log, g, err)
 	})
-	mux.HandleFunc("GET /api/v1/catalog", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/catalog", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, log, cat, nil)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +280,29 @@ func Handler(st Store, cat *aggregator.Catalog, sc Scoring, ready func() bool, l
 		}
 		w.Write([]byte("ready\n"))
 	})
-	return mux
+	// The probes answer whatever credentials a prober sends, even bad ones.
+	authed := acc.Authenticate(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// cursor reads a positive sequence number from the query, or 0; it answers 400 if malformed.
+func cursor(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		badRequest(w, name+": a sequence number (a whole number from 1)")
+		return 0, false
+	}
+	return n, true
 }
 
 // duration reads a positive Go duration from the query, or def; it answers 400 if malformed.

@@ -50,9 +50,15 @@ func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	if _, err := st.Commit(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
+	for role, secret := range testTokens {
+		if err := st.CreateToken(ctx, aggregator.Token{Name: string(role), Role: role, Hash: HashSecret(secret), Created: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	live := NewLive()
 	live.Every = 50 * time.Millisecond
-	h := Handler(st, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
+	acc := NewAccess(st, AccessOptions{Now: func() time.Time { return now }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := Handler(st, acc, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
 		live, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.RegisterOnShutdown(live.Close)
@@ -61,9 +67,23 @@ func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	return srv, live
 }
 
+// testTokens are the API tokens serverLive stores, one per role.
+var testTokens = map[aggregator.Role]string{aggregator.Viewer: "cw_viewer-token", aggregator.Reviewer: "cw_reviewer-token", aggregator.Admin: "cw_admin-token"}
+
+// get fetches url as an admin.
 func get(t *testing.T, url string) (int, string, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return getAs(t, testTokens[aggregator.Admin], url)
+}
+
+// getAs fetches url with token ("" for none).
+func getAs(t *testing.T, token, url string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +192,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := os.ReadFile("api.go")
-	routes := regexp.MustCompile(`Handle(?:Func)?\("GET (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	routes := regexp.MustCompile(`[Hh]andle(?:Func)?\("(?:GET|POST) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(routes) < 10 {
 		t.Fatalf("found %d routes", len(routes))
 	}
@@ -195,6 +215,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if path == "/api/v1/stream" {
 			continue // never ends; TestLiveStream reads it
+		}
+		if path == "/api/v1/login" || path == "/api/v1/logout" || path == "/api/v1/session" {
+			continue // POST, or a session's; TestLogin covers them
 		}
 		if code, _, _ := get(t, srv.URL+path); code != 200 {
 			t.Errorf("documented %s answers %d", m[1], code)
@@ -227,7 +250,7 @@ func TestLedgerNewestAndCameras(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &l); err != nil || len(l) != 2 || l[0].EventID != "e0" || l[1].EventID != "e1" {
 		t.Fatalf("newest 2, newest first: %v %s", err, body)
 	}
-	for _, q := range []string{"ledger?newest=0", "ledger?newest=x", "events?limit=-1", "events?limit=1000000"} {
+	for _, q := range []string{"ledger?newest=0", "ledger?newest=x", "events?limit=-1", "events?limit=2001", "ledger?limit=5001", "ledger?after=0"} {
 		if code, _, _ := get(t, srv.URL+"/api/v1/sites/a/"+q); code != 400 {
 			t.Errorf("%s: %d, want 400", q, code)
 		}
@@ -270,7 +293,7 @@ func readEvent(t *testing.T, r *bufio.Reader) (string, string) {
 
 func TestLiveStream(t *testing.T) {
 	srv, live := serverLive(t)
-	resp, err := http.Get(srv.URL + "/api/v1/stream")
+	resp, err := stream(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,12 @@ type Live struct {
 	Every time.Duration
 	// Heartbeat is how often an idle stream gets a comment line, so proxies keep it open.
 	Heartbeat time.Duration
+	// MaxStreams caps the open streams; the next is refused with 503 (default 64).
+	MaxStreams int
+	// WriteTimeout bounds each write to a stream (default 30 s): a client that stops reading
+	// is cut off instead of holding its connection. It replaces the server's WriteTimeout,
+	// which a stream, open for hours, would otherwise hit.
+	WriteTimeout time.Duration
 }
 
 type subscriber struct {
@@ -32,7 +38,7 @@ type subscriber struct {
 
 // NewLive returns a Live with no subscribers.
 func NewLive() *Live {
-	return &Live{subs: map[*subscriber]struct{}{}, Every: 250 * time.Millisecond, Heartbeat: 15 * time.Second}
+	return &Live{subs: map[*subscriber]struct{}{}, Every: 250 * time.Millisecond, Heartbeat: 15 * time.Second, MaxStreams: 64, WriteTimeout: 30 * time.Second}
 }
 
 // Publish merges c into every subscriber's pending change. It never blocks.
@@ -70,10 +76,14 @@ func (l *Live) Subscribers() int {
 	return len(l.subs)
 }
 
+// subscribe returns nil when MaxStreams are open.
 func (l *Live) subscribe() *subscriber {
 	s := &subscriber{wake: make(chan struct{}, 1), done: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.MaxStreams > 0 && len(l.subs) >= l.MaxStreams {
+		return nil
+	}
 	if l.closed {
 		close(s.done)
 		return s
@@ -103,11 +113,22 @@ func (l *Live) take(s *subscriber) aggregator.Change {
 // ServeHTTP streams changes as server-sent events: "event: change" with a Change as its data.
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	s := l.subscribe()
+	if s == nil {
+		w.Header().Set("Retry-After", "10")
+		errorJSON(w, http.StatusServiceUnavailable, fmt.Sprintf("%d event streams are open, the most this aggregator serves; try again later", l.MaxStreams))
+		return
+	}
+	defer l.unsubscribe(s)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
-	s := l.subscribe()
-	defer l.unsubscribe(s)
+	// Before each write after the first (which the server's own deadline covers).
+	deadline := func() {
+		if l.WriteTimeout > 0 {
+			rc.SetWriteDeadline(time.Now().Add(l.WriteTimeout))
+		}
+	}
 	// retry: how long a browser waits before reconnecting; "ready" lets a page know it is live.
 	fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: {}\n\n")
 	if err := rc.Flush(); err != nil {
@@ -146,6 +167,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "event: change\ndata: %s\n\n", b)
 			last = time.Now()
 		}
+		deadline()
 		if err := rc.Flush(); err != nil {
 			return
 		}

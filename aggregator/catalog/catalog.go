@@ -76,7 +76,7 @@ func Validate(c *aggregator.Catalog) error {
 				bad(fmt.Sprintf("%s.site_kinds[%d]", f, j), "must be road or rail, got %q", k)
 			}
 		}
-		if e.MinConfidence < 0 || e.MinConfidence > 1 {
+		if !(e.MinConfidence >= 0 && e.MinConfidence <= 1) { // NaN (.nan in YAML) too
 			bad(f+".min_confidence", "must be within 0..1, got %v", e.MinConfidence)
 		}
 		if strings.TrimSpace(e.Description) == "" {

@@ -4,6 +4,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +36,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/postgres"
 	"github.com/crosswatch/crosswatch/aggregator/sqlite"
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 const usage = `crosswatch-aggregator: stores safety events once, prices them onto sites, serves the API
@@ -45,6 +48,14 @@ Commands:
   device add    add a device to a token file and print its token (once)
   controller add  add a signal controller to a controllers file and print its token (once)
   certs         make a CA, the broker's certificate and one client certificate per device
+  user add NAME --role viewer|reviewer|admin
+                create a dashboard user; prints its generated password once
+  user list | user remove NAME | user passwd NAME
+                list users; remove one (its sessions end); give one a new generated password
+  token add NAME --role viewer|reviewer|admin
+                create an API token (scripts, Prometheus); prints it once
+  token list | token remove NAME
+                list API tokens; revoke one
 Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
 `
 
@@ -70,6 +81,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runController(args[1:], stdout)
 	case "certs":
 		err = runCerts(args[1:], stdout)
+	case "user", "token":
+		err = runCredential(ctx, args[0], args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -167,8 +180,21 @@ func runCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.HTTP.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil {
+			return fmt.Errorf("http.tls_cert, http.tls_key: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds)
 	return nil
+}
+
+// openStore opens the configured store.
+func openStore(cfg *Config) (*sqlstore.Store, error) {
+	if cfg.Store.Driver == "postgres" {
+		return postgres.Open(cfg.Store.DSN)
+	}
+	return sqlite.Open(cfg.Store.Path)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -177,17 +203,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	var store *sqlstore.Store
-	if cfg.Store.Driver == "postgres" {
-		store, err = postgres.Open(cfg.Store.DSN)
-	} else {
-		store, err = sqlite.Open(cfg.Store.Path)
+	var tlsCfg *tls.Config
+	if cfg.HTTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
+		if err != nil {
+			return fmt.Errorf("http.tls_cert, http.tls_key: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+
+	store, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if cfg.HTTP.Insecure {
+		log.Warn("http.insecure is true: the API and dashboard need no credentials; anyone who reaches " + cfg.HTTP.Listen +
+			" reads evidence images, devices and dead letters. Remove it and create users with 'crosswatch-aggregator user add'")
+	} else if users, tokens, err := store.CountCredentials(ctx); err != nil {
+		return err
+	} else if users+tokens == 0 {
+		log.Warn("no users or API tokens yet: the API answers 401 to everyone; create one with 'crosswatch-aggregator user add NAME --role admin'")
+	}
+	if tlsCfg == nil && !cfg.HTTP.Insecure {
+		log.Info("HTTP without TLS on a loopback address: the session cookie is not Secure (set http.tls_cert and http.tls_key to serve HTTPS)")
+	}
 	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
 		return err
 	}
@@ -221,15 +261,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	client := mqtt.New(link.Options)
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
+	ingCfg.MaxAge, ingCfg.MaxAhead, ingCfg.DeadLetterBytes = cfg.Ingest.MaxEventAge, cfg.Ingest.MaxClockAhead, cfg.Ingest.DeadLetterBytes
 	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ing.SetMetrics(ingest.NewMetrics(reg, func() float64 { return float64(ing.QueueLen()) }))
 	live := api.NewLive()
+	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()
+	go func() {
+		defer wg.Done()
+		prune(ingCtx, store, sqlstore.Retention{Evidence: cfg.Retention.Evidence, DeadLetters: cfg.Retention.DeadLetters}, time.Hour, log)
+	}()
 	if err := client.Connect(10 * time.Second); err != nil {
 		ln.Close()
 		stopIngest()
@@ -238,18 +284,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	scoring := api.Scoring{Window: cfg.Score.Window, MinRoadUsers: cfg.Score.MinRoadUsers, Now: time.Now}
+	access := api.NewAccess(store, api.AccessOptions{Insecure: cfg.HTTP.Insecure, SecureCookies: tlsCfg != nil}, log)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	apiHandler := api.Handler(store, cat, scoring, client.Connected, live, log)
+	// Metrics need an API token (any role): they name devices and sites.
+	mux.Handle("/metrics", access.Protect(aggregator.Viewer, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log)
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
 	mux.Handle("/", dashboard.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if tlsCfg != nil {
+		// Browsers that have seen the HTTPS site never try it in clear again.
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := api.NewServer(handler, api.Limits{ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout})
 	srv.RegisterOnShutdown(live.Close) // streams never end by themselves; Shutdown would wait for them
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- srv.Serve(ln) }()
 	apiURL := "http://" + ln.Addr().String()
+	if tlsCfg != nil {
+		srv.TLSConfig = tlsCfg
+		apiURL = "https://" + ln.Addr().String()
+		go func() { httpErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { httpErr <- srv.Serve(ln) }()
+	}
 	where := cfg.Store.Path
 	if cfg.Store.Driver == "postgres" {
 		where = "postgres"
@@ -279,21 +342,220 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
+// prune deletes what outlived its retention now and then every period, until ctx ends.
+func prune(ctx context.Context, st *sqlstore.Store, r sqlstore.Retention, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		p, err := st.Prune(ctx, r, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("retention: prune; trying again later", "err", err)
+		case p.Evidence+p.DeadLetters > 0:
+			log.Info("retention: deleted", "evidence_images", p.Evidence, "dead_letters", p.DeadLetters, "expired_sessions", p.Sessions)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runCredential is "user|token add NAME --role R", "user|token list", "user|token remove
+// NAME" and "user passwd NAME". Secrets are generated, stored as hashes and printed once on
+// stdout; every change is recorded in the audit log as made by "cli".
+func runCredential(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) error {
+	usage := fmt.Errorf("usage: crosswatch-aggregator %s add NAME --role viewer|reviewer|admin | list | remove NAME%s [--config F] [--db F | --postgres DSN]",
+		kind, map[string]string{"user": " | passwd NAME", "token": ""}[kind])
+	if len(args) == 0 {
+		return usage
+	}
+	sub, args := args[0], args[1:]
+	switch {
+	case sub == "add", sub == "list", sub == "remove":
+	case sub == "passwd" && kind == "user":
+	default:
+		return usage
+	}
+	fs := flag.NewFlagSet("crosswatch-aggregator "+kind+" "+sub, flag.ContinueOnError)
+	config := fs.String("config", "configs/aggregator.yaml", "configuration file (its store)")
+	db := fs.String("db", "", "SQLite database path (default: the config's)")
+	dsn := fs.String("postgres", "", "PostgreSQL DSN (default: the config's store)")
+	role := fs.String("role", "", "viewer, reviewer or admin (add)")
+	// NAME may come before the flags or after them.
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected %q after NAME", fs.Arg(0))
+	}
+	if sub == "list" {
+		if name != "" {
+			return fmt.Errorf("list takes no NAME, got %q", name)
+		}
+	} else if err := wire.CheckName("name", name); err != nil {
+		return fmt.Errorf("NAME: %q: letters, digits, '.', '_' or '-', at most %d", name, wire.MaxNameLen)
+	}
+	r := aggregator.Role(*role)
+	if sub == "add" && !r.Valid() {
+		return fmt.Errorf("--role: must be viewer, reviewer or admin, got %q", *role)
+	}
+	if sub != "add" && *role != "" {
+		return fmt.Errorf("--role: only for add")
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	if *db != "" {
+		cfg.Store.Driver, cfg.Store.Path = "sqlite", *db
+	}
+	if *dsn != "" {
+		cfg.Store.Driver, cfg.Store.DSN = "postgres", *dsn
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	audit := func(action, detail string) error {
+		return st.AppendAudit(ctx, aggregator.AuditEntry{Time: now, Actor: "cli", Action: kind + "." + action, Detail: detail})
+	}
+	secretOut := func(what string) {
+		fmt.Fprintf(stderr, "%s %s: its %s (shown only now, stored only as a hash):\n", kind, name, what)
+	}
+	switch {
+	case sub == "list":
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+		if kind == "user" {
+			us, err := st.FindUsers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, u := range us {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
+			}
+		} else {
+			ts, err := st.FindTokens(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Role, t.Created.Format(time.RFC3339))
+			}
+		}
+		return tw.Flush()
+	case sub == "remove":
+		if kind == "user" {
+			err = st.DeleteUser(ctx, name) // and the user's sessions
+		} else {
+			err = st.DeleteToken(ctx, name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s %s removed\n", kind, name)
+		return audit("remove", name)
+	case sub == "passwd":
+		secret := api.NewPassword()
+		h, err := api.HashPassword(secret)
+		if err != nil {
+			return err
+		}
+		if err := st.UpdatePassword(ctx, name, h); err != nil { // and ends the user's sessions
+			return err
+		}
+		if err := audit("passwd", name); err != nil {
+			return err
+		}
+		secretOut("new password")
+		fmt.Fprintln(stdout, secret)
+		return nil
+	case kind == "user":
+		secret := api.NewPassword()
+		h, err := api.HashPassword(secret)
+		if err != nil {
+			return err
+		}
+		if err := st.CreateUser(ctx, aggregator.User{Name: name, Role: r, PasswordHash: h, Created: now}); err != nil {
+			return err
+		}
+		if err := audit("add", name+" as "+string(r)); err != nil {
+			return err
+		}
+		secretOut("password")
+		fmt.Fprintln(stdout, secret)
+		return nil
+	default:
+		secret, h := api.NewSecret("cw_")
+		if err := st.CreateToken(ctx, aggregator.Token{Name: name, Role: r, Hash: h, Created: now}); err != nil {
+			return err
+		}
+		if err := audit("add", name+" as "+string(r)); err != nil {
+			return err
+		}
+		secretOut("API token")
+		fmt.Fprintln(stdout, secret)
+		return nil
+	}
+}
+
 func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("crosswatch-aggregator sites", flag.ContinueOnError)
 	base := fs.String("api", "http://127.0.0.1:8080", "the aggregator's base URL")
+	tokenFile := fs.String("token-file", "", "file holding an API token (default: $CROSSWATCH_TOKEN)")
+	caFile := fs.String("ca", "", "PEM CA certificate to trust for an https:// --api (default: the system's)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	token := os.Getenv("CROSSWATCH_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca: %s holds no PEM certificate", *caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*base, "/")+"/api/v1/sites", nil)
 	if err != nil {
 		return fmt.Errorf("--api: %w", err)
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%s: %s: give an API token with --token-file or $CROSSWATCH_TOKEN ('crosswatch-aggregator token add NAME --role viewer' makes one)", req.URL, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s", req.URL, resp.Status)
 	}

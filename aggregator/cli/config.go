@@ -22,7 +22,30 @@ import (
 type Config struct {
 	HTTP struct {
 		Listen string `yaml:"listen"`
+		// TLSCert and TLSKey (PEM, relative to the config file) serve the API and dashboard
+		// over HTTPS; then the session cookie is Secure.
+		TLSCert string `yaml:"tls_cert"`
+		TLSKey  string `yaml:"tls_key"`
+		// Insecure serves the API and dashboard with no authentication at all; the aggregator
+		// logs a warning at every start with it.
+		Insecure     bool          `yaml:"insecure"`
+		ReadTimeout  time.Duration `yaml:"read_timeout"`
+		WriteTimeout time.Duration `yaml:"write_timeout"`
+		IdleTimeout  time.Duration `yaml:"idle_timeout"`
+		MaxStreams   int           `yaml:"max_streams"` // open /api/v1/stream connections; the next gets 503
 	} `yaml:"http"`
+	Ingest struct {
+		// Event, count and gap times must lie within MaxEventAge before and MaxClockAhead after
+		// the aggregator's clock; others are dead-lettered with the reason.
+		MaxEventAge   time.Duration `yaml:"max_event_age"`
+		MaxClockAhead time.Duration `yaml:"max_clock_ahead"`
+		// DeadLetterBytes is how much of each rejected payload is kept.
+		DeadLetterBytes int `yaml:"dead_letter_bytes"`
+	} `yaml:"ingest"`
+	Retention struct {
+		Evidence    time.Duration `yaml:"evidence"`     // evidence images; events and ledger stay (0: for ever)
+		DeadLetters time.Duration `yaml:"dead_letters"` // dead letters (0: for ever)
+	} `yaml:"retention"`
 	MQTT  MQTTConfig `yaml:"mqtt"`
 	Store struct {
 		Driver string `yaml:"driver"` // sqlite (one box) or postgres (several instances)
@@ -79,6 +102,11 @@ type MQTTConfig struct {
 func defaultConfig() Config {
 	var c Config
 	c.HTTP.Listen = "127.0.0.1:8080"
+	c.HTTP.ReadTimeout, c.HTTP.WriteTimeout, c.HTTP.IdleTimeout = 30*time.Second, 60*time.Second, 120*time.Second
+	c.HTTP.MaxStreams = 64
+	c.Ingest.MaxEventAge, c.Ingest.MaxClockAhead = 7*24*time.Hour, 5*time.Minute
+	c.Ingest.DeadLetterBytes = 4 << 10
+	c.Retention.Evidence, c.Retention.DeadLetters = 30*24*time.Hour, 30*24*time.Hour
 	c.MQTT.Broker = "embedded"
 	c.MQTT.Listen = "127.0.0.1:1883"
 	c.MQTT.ClientID = "crosswatch-aggregator"
@@ -98,15 +126,25 @@ func loadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	c, err := parseConfig(b, path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseConfig decodes a configuration strictly over the defaults; relative paths in it are
+// made relative to path's folder. It does not validate.
+func parseConfig(b []byte, path string) (*Config, error) {
 	c := defaultConfig()
 	if err := cfgfile.Decode(b, &c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	if c.Catalog != "" && !filepath.IsAbs(c.Catalog) {
 		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
 	}
 	for _, f := range []*string{&c.MQTT.DeviceTokensFile, &c.MQTT.ControllersFile, &c.MQTT.PasswordFile,
-		&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key} {
+		&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key, &c.HTTP.TLSCert, &c.HTTP.TLSKey} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(filepath.Dir(path), *f)
 		}
@@ -118,8 +156,40 @@ func loadConfig(path string) (*Config, error) {
 func (c *Config) Validate() error {
 	var problems cfgfile.Problems
 	bad := problems.Add
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%v", err)
+	} else if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) && c.HTTP.TLSCert == "" && !c.HTTP.Insecure {
+		// Passwords and session cookies would cross the network in clear.
+		bad("http.listen", "%s is not a loopback address: set http.tls_cert and http.tls_key (or bind 127.0.0.1 behind a TLS proxy)", c.HTTP.Listen)
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http.tls_cert", "http.tls_cert and http.tls_key go together")
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"http.read_timeout", c.HTTP.ReadTimeout}, {"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v < time.Second || d.v > time.Hour {
+			bad(d.field, "must be within 1s..1h, got %v", d.v)
+		}
+	}
+	if c.HTTP.MaxStreams < 1 || c.HTTP.MaxStreams > 10000 {
+		bad("http.max_streams", "must be within 1..10000, got %d", c.HTTP.MaxStreams)
+	}
+	if c.Ingest.MaxEventAge < time.Hour || c.Ingest.MaxEventAge > 5*366*24*time.Hour {
+		bad("ingest.max_event_age", "must be within 1h..5 years, got %v", c.Ingest.MaxEventAge)
+	}
+	if c.Ingest.MaxClockAhead < 0 || c.Ingest.MaxClockAhead > 24*time.Hour {
+		bad("ingest.max_clock_ahead", "must be within 0..24h, got %v", c.Ingest.MaxClockAhead)
+	}
+	if c.Ingest.DeadLetterBytes < 0 || c.Ingest.DeadLetterBytes > 1<<20 {
+		bad("ingest.dead_letter_bytes", "must be within 0..1048576, got %d", c.Ingest.DeadLetterBytes)
+	}
+	if r := c.Retention.Evidence; r != 0 && r < time.Hour {
+		bad("retention.evidence", "must be 0 (for ever) or at least 1h, got %v", r)
+	}
+	if r := c.Retention.DeadLetters; r != 0 && r < time.Hour {
+		bad("retention.dead_letters", "must be 0 (for ever) or at least 1h, got %v", r)
 	}
 	c.MQTT.validate(bad)
 	switch c.Store.Driver {

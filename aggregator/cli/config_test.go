@@ -37,6 +37,15 @@ func TestConfigRejects(t *testing.T) {
 		{"packet size", "max_packet_size: 1048576", "max_packet_size: 100", "mqtt.max_packet_size: must be within"},
 		{"connections", "max_connections: 10000", "max_connections: 0", "mqtt.max_connections"},
 		{"a device's client id", "client_id: crosswatch-aggregator", "client_id: crosswatch-edge-1", "mqtt.client_id"},
+		{"plain HTTP on the network", "listen: 127.0.0.1:8080", "listen: 0.0.0.0:8080", "http.listen: 0.0.0.0:8080 is not a loopback address"},
+		{"cert without key", "# tls_cert: server.crt", "tls_cert: server.crt", "http.tls_cert: http.tls_cert and http.tls_key go together"},
+		{"read timeout", "read_timeout: 30s", "read_timeout: 0s", "http.read_timeout: must be within 1s..1h"},
+		{"max streams", "max_streams: 64", "max_streams: 0", "http.max_streams"},
+		{"event age", "max_event_age: 168h", "max_event_age: 1m", "ingest.max_event_age"},
+		{"clock ahead", "max_clock_ahead: 5m", "max_clock_ahead: 48h", "ingest.max_clock_ahead"},
+		{"dead letter bytes", "dead_letter_bytes: 4096", "dead_letter_bytes: -1", "ingest.dead_letter_bytes"},
+		{"evidence retention", "evidence: 720h", "evidence: 1m", "retention.evidence"},
+		{"tls files", "# tls_cert: server.crt\n  # tls_key: server.key", "tls_cert: server.crt\n  tls_key: server.key", "http.tls_cert, http.tls_key"},
 	}
 	dir := t.TempDir()
 	// The catalog path is relative to the config file.

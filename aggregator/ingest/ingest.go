@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,15 +37,25 @@ type Message struct {
 	Received time.Time
 }
 
-// Config tunes batching.
+// Config tunes batching and validation.
 type Config struct {
 	MaxBatch int           // messages per transaction at most
 	MaxWait  time.Duration // how long a message may wait for its batch to fill
 	Queue    int           // messages buffered before Submit blocks
+	// An event's time, a count record's period and a gap's or status's time must lie within
+	// MaxAge before and MaxAhead after the aggregator's clock; others are dead letters.
+	// Zero: 7 days and 5 minutes.
+	MaxAge, MaxAhead time.Duration
+	// DeadLetterBytes is how much of a rejected payload is kept (zero: 4 KiB), so that
+	// rejected junk cannot fill the database.
+	DeadLetterBytes int
 }
 
-// DefaultConfig batches up to 512 messages or 5 ms.
-func DefaultConfig() Config { return Config{MaxBatch: 512, MaxWait: 5 * time.Millisecond, Queue: 4096} }
+// DefaultConfig batches up to 512 messages or 5 ms and accepts times from 7 days before the
+// aggregator's clock to 5 minutes after it.
+func DefaultConfig() Config {
+	return Config{MaxBatch: 512, MaxWait: 5 * time.Millisecond, Queue: 4096, MaxAge: 7 * 24 * time.Hour, MaxAhead: 5 * time.Minute, DeadLetterBytes: 4 << 10}
+}
 
 // Stats counts what the ingester did.
 type Stats struct {
@@ -86,6 +97,16 @@ func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.S
 	m := make(map[string]aggregator.Site, len(sites))
 	for _, s := range sites {
 		m[s.ID] = s
+	}
+	def := DefaultConfig()
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = def.MaxAge
+	}
+	if cfg.MaxAhead <= 0 {
+		cfg.MaxAhead = def.MaxAhead
+	}
+	if cfg.DeadLetterBytes <= 0 {
+		cfg.DeadLetterBytes = def.DeadLetterBytes
 	}
 	return &Ingester{store: store, acker: acker, catalog: cat, sites: m, cfg: cfg, log: log, now: now,
 		in: make(chan Message, cfg.Queue)}
@@ -315,6 +336,10 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(e.ID, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
 			return
 		}
+		if err := g.checkTime("time", e.Time, e.Time); err != nil {
+			reject(e.ID, err.Error())
+			return
+		}
 		pe := aggregator.PricedEvent{Event: aggregator.Event{Device: e.Device, ID: e.ID, Camera: e.Camera, Site: e.Site,
 			Zone: e.Zone, Type: e.Type, Class: e.Class, Time: e.Time, Received: m.Received, Confidence: e.Confidence,
 			Evidence: e.Evidence, HasEvidence: len(e.Evidence) > 0},
@@ -340,6 +365,10 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(c.ID, fmt.Sprintf("unknown site %q", c.Site))
 			return
 		}
+		if err := g.checkTime("start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
+			reject(c.ID, err.Error())
+			return
+		}
 		b.Counts = append(b.Counts, aggregator.Counts{Device: c.Device, ID: c.ID, Camera: c.Camera, Site: c.Site, Zone: c.Zone,
 			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts})
 		a := acks.get(device)
@@ -352,6 +381,10 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		}
 		if gp.Device != device {
 			reject(gp.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
+			return
+		}
+		if err := g.checkTime("time", gp.Time, gp.Time); err != nil {
+			reject(gp.ID, err.Error())
 			return
 		}
 		g.log.Warn("device reports lost payloads", "device", device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
@@ -372,6 +405,9 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		seen := s.Time
 		if seen.IsZero() {
 			seen = m.Received
+		} else if err := g.checkTime("time", s.Time, s.Time); err != nil {
+			reject("", err.Error())
+			return
 		}
 		d := aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
 			OldestPendingS: s.OldestPendingS, Software: s.Software, SignalDisagreements: s.SignalDisagreements, ViewChanges: s.ViewChanges}
@@ -384,10 +420,32 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 	}
 }
 
+// checkTime reports whether a record that starts at from and ends at to lies within the
+// window around the aggregator's clock: a device whose clock is years off, or a forged time,
+// would otherwise place events outside every score window or far in the future.
+func (g *Ingester) checkTime(field string, from, to time.Time) error {
+	now := g.now()
+	if from.Before(now.Add(-g.cfg.MaxAge)) {
+		return fmt.Errorf("%w: %s: %s is more than %v before the aggregator's clock (%s)", wire.ErrInvalid, field,
+			from.UTC().Format(time.RFC3339), g.cfg.MaxAge, now.UTC().Format(time.RFC3339))
+	}
+	if to.After(now.Add(g.cfg.MaxAhead)) {
+		return fmt.Errorf("%w: %s: %s is more than %v after the aggregator's clock (%s)", wire.ErrInvalid, field,
+			to.UTC().Format(time.RFC3339), g.cfg.MaxAhead, now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// dead adds a dead letter with at most DeadLetterBytes of the payload: a copy, so that a
+// large rejected payload is not kept whole until the commit.
 func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string) {
 	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
+	p := m.Payload
+	if len(p) > g.cfg.DeadLetterBytes {
+		p = bytes.Clone(p[:g.cfg.DeadLetterBytes])
+	}
 	b.DeadLetters = append(b.DeadLetters, aggregator.DeadLetter{Received: m.Received, Topic: m.Topic, Device: device,
-		PayloadID: id, Reason: reason, Payload: m.Payload})
+		PayloadID: id, Reason: reason, Payload: p, Size: len(m.Payload)})
 }
 
 // payloadID recovers the id of a payload that failed validation, if it has a usable one, so

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,13 @@ CREATE TABLE IF NOT EXISTS devices (
 	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
-	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE);
+	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE,
+	size {INT} NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_ms);
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash {BLOB} NOT NULL, created_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash {BLOB} NOT NULL UNIQUE, created_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (hash {BLOB} PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, expires_ms {INT} NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq {SERIAL}, time_ms {INT} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
 `
 
 // New wraps an open database and creates the schema.
@@ -87,6 +94,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT signal_disagreements FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN signal_disagreements {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT view_changes FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_changes {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT last_view_change_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN last_view_change_ms {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT size FROM dead_letters LIMIT 0`, d.types.Replace(`ALTER TABLE dead_letters ADD COLUMN size {INT} NOT NULL DEFAULT 0`)},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -118,23 +126,50 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// UpsertSites creates or updates sites.
+// UpsertSites creates or updates sites. Each site added or changed is recorded in the audit
+// log (actor "config": sites come from the configuration file), in the same transaction.
 func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("upsert sites: %w", err)
 	}
 	defer tx.Rollback()
+	now := time.Now()
 	for _, st := range sites {
 		cams, _ := json.Marshal(append([]string{}, st.Cameras...))
+		var old aggregator.Site
+		var oldCams string
+		action := "site.change"
+		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT name, kind, lat, lon, cameras FROM sites WHERE id = ?`), st.ID).
+			Scan(&old.Name, &old.Kind, &old.Lat, &old.Lon, &oldCams); {
+		case errors.Is(err, sql.ErrNoRows):
+			action = "site.add"
+		case err != nil:
+			return fmt.Errorf("upsert site %s: %w", st.ID, err)
+		case old.Name == st.Name && old.Kind == st.Kind && old.Lat == st.Lat && old.Lon == st.Lon && oldCams == string(cams):
+			continue // unchanged
+		}
 		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras`),
 			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams))
 		if err != nil {
 			return fmt.Errorf("upsert site %s: %w", st.ID, err)
 		}
+		detail := fmt.Sprintf("%s: %q, %s at %.6f,%.6f, cameras %s", st.ID, st.Name, st.Kind, st.Lat, st.Lon, cams)
+		if err := s.audit(ctx, tx, now, "config", action, detail); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
+}
+
+// audit appends an audit entry inside tx.
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, detail string) error {
+	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO audit (time_ms, actor, action, detail) VALUES (?, ?, ?, ?)`),
+		at.UnixMilli(), actor, action, detail); err != nil {
+		return fmt.Errorf("append audit %s: %w", action, err)
+	}
+	return nil
 }
 
 // Commit stores a batch in one transaction. An event already stored is skipped with its ledger
@@ -169,9 +204,10 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		}
 	}
 	for _, d := range b.DeadLetters {
-		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"), d.Payload...))
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:]); err != nil {
+		size := max(d.Size, len(d.Payload))
+		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"+strconv.Itoa(size)+"\x00"), d.Payload...))
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest, size)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:], size); err != nil {
 			return 0, fmt.Errorf("insert dead letter: %w", err)
 		}
 	}
@@ -384,6 +420,10 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 			return 0, fmt.Errorf("reprice %s/%s: %w", p.device, p.id, err)
 		}
 	}
+	if err := s.audit(ctx, tx, time.Now(), "config", "catalog.version",
+		fmt.Sprintf("%s with %d entries; %d stored events re-priced", cat.Version, len(cat.Entries), len(out))); err != nil {
+		return 0, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("reprice: %w", err)
 	}
@@ -484,10 +524,13 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
 	q, args := `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
-		WHERE site = ? AND (? = '' OR catalog_version = ?) ORDER BY seq`, []any{site, version, version}
+		WHERE site = ? AND (? = '' OR catalog_version = ?) AND seq > ? ORDER BY seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
+	if f.Limit <= 0 {
+		args[len(args)-1] = math.MaxInt64
+	}
 	if f.Newest > 0 {
-		q = strings.Replace(q, "ORDER BY seq", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
-		args = append(args, f.Newest)
+		q = strings.Replace(q, "ORDER BY seq LIMIT ?", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
+		args[len(args)-1] = f.Newest
 	}
 	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
@@ -573,9 +616,14 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	return out, rows.Err()
 }
 
-// FindDeadLetters returns the newest dead letters first, at most limit.
-func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.DeadLetter, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, received_ms, topic, device, payload_id, reason, payload FROM dead_letters ORDER BY seq DESC LIMIT ?`), limit)
+// FindDeadLetters returns the newest dead letters first, at most limit, those with a sequence
+// number below before when it is positive (the next page after a page whose last is before).
+func (s *Store) FindDeadLetters(ctx context.Context, limit int, before int64) ([]aggregator.DeadLetter, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, received_ms, topic, device, payload_id, reason, payload, size FROM dead_letters
+		WHERE seq < ? ORDER BY seq DESC LIMIT ?`), before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("find dead letters: %w", err)
 	}
@@ -584,7 +632,7 @@ func (s *Store) FindDeadLetters(ctx context.Context, limit int) ([]aggregator.De
 	for rows.Next() {
 		var d aggregator.DeadLetter
 		var ms int64
-		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload); err != nil {
+		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload, &d.Size); err != nil {
 			return nil, fmt.Errorf("find dead letters: %w", err)
 		}
 		d.Received = time.UnixMilli(ms).UTC()

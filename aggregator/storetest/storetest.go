@@ -43,6 +43,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventAndEvidence", func(t *testing.T) { testEventAndEvidence(t, setup(t)) })
 	t.Run("NewestLedgerRows", func(t *testing.T) { testNewestLedgerRows(t, setup(t)) })
 	t.Run("SiteCameras", func(t *testing.T) { testSiteCameras(t, setup(t)) })
+	t.Run("UsersTokensSessions", func(t *testing.T) { testUsersTokensSessions(t, setup(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, setup(t)) })
+	t.Run("DeadLetterPages", func(t *testing.T) { testDeadLetterPages(t, setup(t)) })
+	t.Run("PruneKeepsEvents", func(t *testing.T) { testPruneKeepsEvents(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.
@@ -63,6 +67,10 @@ func testNewestLedgerRows(t *testing.T, st *sqlstore.Store) {
 	all, _ := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a"})
 	if len(all) != 5 || all[0].EventID != "e0" {
 		t.Fatalf("whole ledger, oldest first: %+v", all)
+	}
+	page, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", After: all[1].Seq, Limit: 2})
+	if err != nil || len(page) != 2 || page[0].EventID != "e2" || page[1].EventID != "e3" {
+		t.Fatalf("2 rows after %d: %+v %v", all[1].Seq, page, err)
 	}
 }
 
@@ -336,8 +344,8 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {
 		t.Fatalf("gaps %+v %v", g, err)
 	}
-	dl, err := st.FindDeadLetters(ctx, 10)
-	if err != nil || len(dl) != 1 || string(dl[0].Payload) != "x" {
+	dl, err := st.FindDeadLetters(ctx, 10, 0)
+	if err != nil || len(dl) != 1 || string(dl[0].Payload) != "x" || dl[0].Size != 1 {
 		t.Fatalf("dead letters (the same payload twice is kept once) %+v %v", dl, err)
 	}
 }

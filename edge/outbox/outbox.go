@@ -125,7 +125,9 @@ type Outbox struct {
 	lossLast    time.Time
 }
 
-// Open opens or creates the outbox at path.
+// Open opens or creates the outbox at path. A new outbox is created 0600 (SQLite gives its -wal
+// and -shm files the same mode), and one that others can read is made 0600: it holds
+// evidence images until the aggregator has them.
 func Open(path string, opts Options) (*Outbox, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -135,6 +137,9 @@ func Open(path string, opts Options) (*Outbox, error) {
 	}
 	if (opts.MaxRows > 0 || opts.MaxBytes > 0) && opts.Gap == nil {
 		return nil, errors.New("open outbox: a bounded outbox needs Options.Gap")
+	}
+	if err := privateFile(path); err != nil {
+		return nil, fmt.Errorf("open outbox %s: %w", path, classify(err))
 	}
 	q := url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}, "_txlock": {"immediate"}}
 	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
@@ -170,6 +175,32 @@ func Open(path string, opts Options) (*Outbox, error) {
 	o.wg.Add(1)
 	go o.writer()
 	return o, nil
+}
+
+// privateFile creates path 0600 if it is missing, and takes group and other bits off it and
+// its -wal and -shm files if they exist. (aggregator/sqlite does the same for its database;
+// the edge and the aggregator share no adapter package.)
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ensureReserve creates the reserve file if it is missing; failure only means no reserve yet.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/jpeg"
 	"math"
 	"strings"
 	"time"
@@ -25,6 +26,22 @@ const (
 	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128
 	MaxNameLen       = 64
+	// MaxEvidenceWidth and MaxEvidenceHeight bound the evidence JPEG's size in pixels: the
+	// edge scales evidence to 640 px wide (edge/vision.EvidenceWidth); the height allows a
+	// camera turned upright.
+	MaxEvidenceWidth  = 640
+	MaxEvidenceHeight = 1280
+	// MaxCount is the most road users of one class one count record may report: more than a
+	// day of a motorway's traffic. With it a site's sum of counts can never overflow.
+	MaxCount = 1_000_000
+	// MaxLost is the most messages one gap record may report lost per kind (and not
+	// accepted): far beyond any outbox's size.
+	MaxLost = 100_000_000
+	// MaxTimeIntoRedS bounds signal.time_into_red_s: no signal stays red for an hour while
+	// traffic is judged against it.
+	MaxTimeIntoRedS = 3600
+	// MaxBacklog bounds a status's backlog and its counters.
+	MaxBacklog = 1_000_000_000
 )
 
 // Event types the edge reports.
@@ -203,12 +220,15 @@ func (g *Gap) Validate() error {
 		if k != "counts" && !contains(EventTypes, k) {
 			return invalid("evicted", "unknown kind %q", k)
 		}
-		if n < 0 {
-			return invalid("evicted."+k, "%d is negative", n)
+		if n < 0 || n > MaxLost {
+			return invalid("evicted."+k, "%d is outside 0..%d", n, MaxLost)
 		}
 	}
-	if g.NotAccepted < 0 {
-		return invalid("not_accepted", "%d is negative", g.NotAccepted)
+	if g.NotAccepted < 0 || g.NotAccepted > MaxLost {
+		return invalid("not_accepted", "%d is outside 0..%d", g.NotAccepted, MaxLost)
+	}
+	if !g.Oldest.IsZero() && !g.Newest.IsZero() && g.Newest.Before(g.Oldest) {
+		return invalid("newest", "%s is before oldest %s", g.Newest.Format(time.RFC3339), g.Oldest.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -316,12 +336,14 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, err
 	}
 	switch {
-	case s.Backlog < 0:
-		return Status{}, invalid("backlog", "%d is negative", s.Backlog)
-	case s.SignalDisagreements < 0:
-		return Status{}, invalid("signal_disagreements", "%d is negative", s.SignalDisagreements)
-	case s.ViewChanges < 0:
-		return Status{}, invalid("view_changes", "%d is negative", s.ViewChanges)
+	case s.Backlog < 0 || s.Backlog > MaxBacklog:
+		return Status{}, invalid("backlog", "%d is outside 0..%d", s.Backlog, MaxBacklog)
+	case !finite(s.OldestPendingS) || s.OldestPendingS < 0 || s.OldestPendingS > 10*366*86400:
+		return Status{}, invalid("oldest_pending_s", "%v is outside 0..10 years", s.OldestPendingS)
+	case s.SignalDisagreements < 0 || s.SignalDisagreements > MaxBacklog:
+		return Status{}, invalid("signal_disagreements", "%d is outside 0..%d", s.SignalDisagreements, MaxBacklog)
+	case s.ViewChanges < 0 || s.ViewChanges > MaxBacklog:
+		return Status{}, invalid("view_changes", "%d is outside 0..%d", s.ViewChanges, MaxBacklog)
 	case s.ViewChanges > 0 && s.LastViewChange == nil:
 		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
 	}
@@ -384,18 +406,37 @@ func (e *Event) Validate() error {
 		default:
 			return invalid("signal.source", "unknown source %q", s.Source)
 		}
-		if math.IsNaN(s.TimeIntoRedS) || s.TimeIntoRedS < 0 {
-			return invalid("signal.time_into_red_s", "%v is negative", s.TimeIntoRedS)
+		if !finite(s.TimeIntoRedS) || s.TimeIntoRedS < 0 || s.TimeIntoRedS > MaxTimeIntoRedS {
+			return invalid("signal.time_into_red_s", "%v is outside 0..%d", s.TimeIntoRedS, MaxTimeIntoRedS)
 		}
 	}
 	if len(e.Evidence) > MaxEvidenceBytes {
 		return invalid("evidence_jpeg", "%d bytes, limit %d", len(e.Evidence), MaxEvidenceBytes)
 	}
-	if len(e.Evidence) > 0 && !bytes.HasPrefix(e.Evidence, []byte{0xFF, 0xD8, 0xFF}) {
-		return invalid("evidence_jpeg", "not a JPEG")
+	if len(e.Evidence) > 0 {
+		return checkJPEG(e.Evidence)
 	}
 	return nil
 }
+
+// checkJPEG reports whether b is a baseline or progressive JPEG of at most MaxEvidenceWidth ×
+// MaxEvidenceHeight pixels, whole to its end-of-image marker. It reads the header, not the
+// pixels: the aggregator serves the image as image/jpeg and never decodes it.
+func checkJPEG(b []byte) error {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return invalid("evidence_jpeg", "not a JPEG: %v", err)
+	}
+	if cfg.Width < 1 || cfg.Width > MaxEvidenceWidth || cfg.Height < 1 || cfg.Height > MaxEvidenceHeight {
+		return invalid("evidence_jpeg", "%dx%d pixels, limit %dx%d", cfg.Width, cfg.Height, MaxEvidenceWidth, MaxEvidenceHeight)
+	}
+	if !bytes.HasSuffix(b, []byte{0xFF, 0xD9}) {
+		return invalid("evidence_jpeg", "no end-of-image marker: truncated, or something appended")
+	}
+	return nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // Validate reports the first field that is out of range.
 func (c *Counts) Validate() error {
@@ -412,8 +453,8 @@ func (c *Counts) Validate() error {
 		if !contains(Classes, k) {
 			return invalid("counts", "unknown class %q", k)
 		}
-		if n < 0 {
-			return invalid("counts."+k, "%d is negative", n)
+		if n < 0 || n > MaxCount {
+			return invalid("counts."+k, "%d is outside 0..%d", n, MaxCount)
 		}
 	}
 	return nil

@@ -44,8 +44,19 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
+// session is who the dashboard is signed in as ({name, role, via, csrf}), or null.
+let session = null;
+
 async function api(path) {
-  const r = await fetch(path, { headers: { Accept: "application/json" } });
+  const r = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (r.status === 401) {
+    // The session ended (expired, or signed out elsewhere): sign in again, then come back here.
+    showLogin("Your session has ended: sign in again.");
+    const err = new Error("not signed in");
+    err.status = 401;
+    err.login = true;
+    throw err;
+  }
   if (!r.ok) {
     let msg = r.status + " " + r.statusText;
     try { msg = (await r.json()).error || msg; } catch (_) { /* not JSON */ }
@@ -446,6 +457,7 @@ function render(refresh) {
       await r.run();
       document.title = (main.querySelector("h1")?.textContent || "crosswatch") + " · crosswatch";
     } catch (e) {
+      if (e.login) return; // the sign-in form is showing
       main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, String(e.message || e)));
     }
     main.setAttribute("aria-busy", "false");
@@ -464,12 +476,17 @@ function render(refresh) {
   return rendering;
 }
 
+let events = null; // the live stream, while signed in
+
 function connectLive() {
   if (!window.EventSource) {
     liveEl.textContent = "live updates unavailable";
     return;
   }
+  if (events) return;
+  liveEl.textContent = "connecting…";
   const es = new EventSource("/api/v1/stream");
+  events = es;
   let timer = null, lastRedraw = 0;
   es.addEventListener("ready", () => { liveEl.textContent = "live"; liveEl.className = "live on"; });
   es.addEventListener("change", async (m) => {
@@ -491,10 +508,100 @@ function connectLive() {
   es.onerror = () => { liveEl.textContent = "reconnecting…"; liveEl.className = "live off"; };
 }
 
+// ---- signing in and out ------------------------------------------------------------------
+
+const whoEl = document.getElementById("who");
+
+function showWho() {
+  whoEl.replaceChildren();
+  if (!session) return;
+  if (session.via === "insecure") {
+    whoEl.append(h("span", { class: "warn-text", title: "http.insecure: true in the aggregator's configuration" }, "no sign-in (insecure)"));
+    return;
+  }
+  whoEl.append(h("span", { id: "who-name" }, `${session.name} (${session.role})`), " ",
+    h("button", { type: "button", class: "button small", id: "sign-out", onclick: signOut }, "Sign out"));
+}
+
+function stopLive() {
+  if (events) events.close();
+  events = null;
+  liveEl.textContent = "";
+  liveEl.className = "live";
+}
+
+// showLogin replaces the view with the sign-in form; after signing in the route in the
+// address bar is drawn.
+function showLogin(message) {
+  session = null;
+  showWho();
+  stopLive();
+  const err = h("p", { role: "alert", id: "login-error", class: "error" }, message || "");
+  const name = h("input", { id: "login-name", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
+  const password = h("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const button = h("button", { type: "submit", class: "button", id: "login-submit" }, "Sign in");
+  const form = h("form", { id: "login", class: "login", onsubmit: async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    err.textContent = "";
+    try {
+      const r = await fetch("/api/v1/login", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ name: name.value, password: password.value }) });
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(body.error || `${r.status} ${r.statusText}`);
+      session = body;
+      password.value = "";
+      started();
+    } catch (x) {
+      err.textContent = String(x.message || x);
+      password.focus();
+    } finally {
+      button.disabled = false;
+    }
+  } },
+  h("label", { for: "login-name" }, "Name"), name,
+  h("label", { for: "login-password" }, "Password"), password,
+  button);
+  main.replaceChildren(h("h1", {}, "Sign in"),
+    h("p", { class: "lede" }, "Sign in with the name and password your administrator created ('crosswatch-aggregator user add')."),
+    err, form);
+  for (const a of document.querySelectorAll("[data-nav]")) a.removeAttribute("aria-current");
+  main.setAttribute("aria-busy", "false");
+  main.dataset.view = "login";
+  document.title = "Sign in · crosswatch";
+  name.focus();
+}
+
+async function signOut() {
+  const csrf = session && session.csrf;
+  try {
+    await fetch("/api/v1/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf || "" } });
+  } finally {
+    showLogin("Signed out.");
+  }
+}
+
+function started() {
+  showWho();
+  render(false);
+  connectLive();
+}
+
 document.getElementById("skip").addEventListener("click", (e) => {
   e.preventDefault();
   main.focus();
 });
-window.addEventListener("hashchange", () => render(false));
-render(false);
-connectLive();
+window.addEventListener("hashchange", () => { if (session) render(false); });
+(async () => {
+  try {
+    const r = await fetch("/api/v1/session", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (r.status === 401) return showLogin();
+    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+    session = await r.json();
+    started();
+  } catch (e) {
+    main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, String(e.message || e)));
+    main.setAttribute("aria-busy", "false");
+  }
+})();

@@ -3,6 +3,9 @@
 //
 // Environment (set by the Go test):
 //   CROSSWATCH_URL          the aggregator's base URL
+//   CROSSWATCH_USER         a dashboard user (viewer) and ...
+//   CROSSWATCH_PASSWORD     ... its password: the page signs in with them
+//   CROSSWATCH_TOKEN        an API token (viewer) for the test's own API reads
 //   CROSSWATCH_SCREENSHOTS  directory for one PNG per page
 //   CROSSWATCH_LIVE_CMD     JSON argv of a command that publishes one new event ...
 //   CROSSWATCH_LIVE_SITE    ... at this site, with ...
@@ -17,7 +20,9 @@ import { chromium } from "playwright-core";
 
 const base = process.env.CROSSWATCH_URL;
 const shots = process.env.CROSSWATCH_SCREENSHOTS;
+const user = process.env.CROSSWATCH_USER, password = process.env.CROSSWATCH_PASSWORD, token = process.env.CROSSWATCH_TOKEN;
 assert.ok(base, "CROSSWATCH_URL is not set: run through e2e/dashboard_test.go");
+assert.ok(user && password && token, "CROSSWATCH_USER, CROSSWATCH_PASSWORD and CROSSWATCH_TOKEN must be set");
 assert.ok(shots, "CROSSWATCH_SCREENSHOTS is not set");
 mkdirSync(shots, { recursive: true });
 
@@ -48,6 +53,18 @@ before(async () => {
   page = await context.newPage();
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  // Signed out, the page shows the sign-in form; signing in draws the page asked for.
+  await page.goto(base + "/");
+  await page.waitForSelector('main[data-view="login"]', { timeout: 15000 });
+  await page.fill("#login-name", user);
+  await page.fill("#login-password", password);
+  await page.click("#login-submit");
+  await page.waitForSelector('main[data-view="sites"]', { timeout: 15000 });
+  const cookie = (await context.cookies()).find((c) => c.name === "crosswatch_session");
+  assert.ok(cookie && cookie.httpOnly && cookie.sameSite === "Strict", `session cookie ${JSON.stringify(cookie)}`);
+  // The 401 of /api/v1/session before signing in is the only console error so far.
+  assert.ok(consoleErrors.every((e) => e.includes("401")), consoleErrors.join("\n"));
+  consoleErrors.length = 0;
 });
 
 after(async () => {
@@ -55,7 +72,7 @@ after(async () => {
 });
 
 async function apiJSON(path) {
-  const r = await fetch(base + path);
+  const r = await fetch(base + path, { headers: { Authorization: "Bearer " + token } });
   assert.equal(r.status, 200, `GET ${path}`);
   return r.json();
 }
@@ -73,7 +90,8 @@ test("sites page: first render, ranking and numbers match the API", async () => 
   await page.goto(base + "/");
   await ready("sites");
   const firstRender = Number(await page.getAttribute("body", "data-first-render-ms"));
-  const stored = (await apiJSON("/api/v1/events?window=8760h&limit=100000")).length;
+  // Pages of events are at most 2,000; the yearly site table counts them all.
+  const stored = (await apiJSON("/api/v1/sites?window=8760h")).reduce((n, s) => n + Object.values(s.events || {}).reduce((a, b) => a + b, 0), 0);
   console.log(`first render of the sites page: ${firstRender} ms with ${stored} events stored`);
   assert.ok(stored >= 10000, `only ${stored} events stored; the test needs 10,000`);
   // The target is 1 s (docs/BENCHMARKS.md reports the figure); this bound only catches a
@@ -342,4 +360,22 @@ test("a new event appears live, without a reload", async () => {
   assert.equal(await text(page.locator("#site-facts [data-col=score]")), String(after.score));
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(context.foreign, [], "requests left the aggregator's origin");
+});
+
+test("sign out, and a wrong password is refused", async () => {
+  await page.click("#sign-out");
+  await page.waitForSelector('main[data-view="login"]');
+  assert.equal((await context.cookies()).find((c) => c.name === "crosswatch_session"), undefined, "the cookie outlived sign-out");
+  await page.goto(`${base}/#/devices`);
+  await page.waitForSelector('main[data-view="login"]');
+  assert.equal(await page.locator("#devices").count(), 0, "devices shown signed out");
+  await page.fill("#login-name", user);
+  await page.fill("#login-password", password + "x");
+  await page.click("#login-submit");
+  await page.waitForFunction(() => document.querySelector("#login-error").textContent.includes("wrong name or password"));
+  await page.screenshot({ path: join(shots, "login.png") });
+  await page.fill("#login-password", password);
+  await page.click("#login-submit");
+  await page.waitForSelector('main[data-view="devices"]'); // back where the reader asked to be
+  assert.ok(consoleErrors.every((e) => e.includes("401")), consoleErrors.join("\n"));
 });
