@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/eval"
@@ -28,25 +29,14 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 	return nil
 }
 
-// truthFile is the ground truth format: synth writes it, and real clips are labelled in it.
-type truthFile struct {
-	Violations []eval.Event `json:"violations"`
-	Start      time.Time    `json:"start"` // the clip's wall-clock start, when known
-	// Crossings are the road users that entered each counted zone, each once (optional).
-	Crossings []struct {
-		Zone string `json:"zone"`
-		N    int    `json:"n"`
-	} `json:"crossings"`
-}
-
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("eval")
 	scenePath := fs.String("scene", "", "scene file (required)")
 	clip := fs.String("clip", "", "video file (required)")
-	truthPath := fs.String("truth", "", "ground truth JSON with a violations list of {type, t, zone} and, optionally, crossings of {zone, n} (required)")
+	truthPath := fs.String("truth", "", "ground truth JSON: violations of {type, zone, t or start and end}, optionally non_events and crossings of {zone, n} (docs/ACCURACY.md) (required)")
 	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
 	asJSON := fs.Bool("json", false, "print JSON")
-	list := fs.Bool("list", false, "also list every truth event and detection, to find what was missed")
+	list := fs.Bool("list", false, "also list every truth event, non-event and detection, to find what was missed (with --json: as \"list\")")
 	phases := fs.String("phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,22 +52,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("truth: %w", err)
 	}
-	var truth truthFile
-	if err := json.Unmarshal(b, &truth); err != nil {
+	truth, err := eval.ParseTruth(b)
+	if err != nil {
 		return fmt.Errorf("truth %s: %w", *truthPath, err)
 	}
-	for i, v := range truth.Violations {
-		if v.Type == "" || v.Zone == "" || v.T < 0 {
-			return fmt.Errorf("truth %s: violations[%d]: needs type, zone and t >= 0", *truthPath, i)
-		}
-	}
-	truthCounts := map[string]int{}
-	for i, c := range truth.Crossings {
-		if c.Zone == "" || c.N < 0 {
-			return fmt.Errorf("truth %s: crossings[%d]: needs zone and n >= 0", *truthPath, i)
-		}
-		truthCounts[c.Zone] += c.N
-	}
+	truthCounts := truth.Crossings
 	src, err := camera.OpenFile(*clip)
 	if err != nil {
 		return err
@@ -149,8 +128,15 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	var lines []eval.Line
+	if *list {
+		lines = eval.List(truth, got, tolerance.Seconds())
+	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(r)
+		return json.NewEncoder(stdout).Encode(struct {
+			eval.Report
+			List []eval.Line `json:"list,omitempty"`
+		}{r, lines})
 	}
 	types := make([]string, 0, len(r.Types))
 	for k := range r.Types {
@@ -159,29 +145,49 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	sort.Strings(types)
 	for _, k := range types {
 		s := r.Types[k]
-		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %.3f  recall %.3f\n", k, s.TP, s.FP, s.FN, s.Precision, s.Recall)
+		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %s  recall %s\n", k, s.TP, s.FP, s.FN, fmtRatio(s.Precision), fmtRatio(s.Recall))
 	}
-	if *list {
-		all := make([]struct {
-			who string
-			e   eval.Event
-		}, 0, len(truth.Violations)+len(got))
-		for _, e := range truth.Violations {
-			all = append(all, struct {
-				who string
-				e   eval.Event
-			}{"truth", e})
-		}
-		for _, e := range got {
-			all = append(all, struct {
-				who string
-				e   eval.Event
-			}{"found", e})
-		}
-		sort.SliceStable(all, func(i, j int) bool { return all[i].e.T < all[j].e.T })
-		for _, x := range all {
-			fmt.Fprintf(stdout, "%8.2f s  %-5s  %-24s %s\n", x.e.T, x.who, x.e.Type, x.e.Zone)
-		}
+	for _, l := range lines {
+		fmt.Fprintln(stdout, formatLine(l))
 	}
 	return nil
+}
+
+// fmtRatio prints a precision or recall, or "–" when there was nothing to count.
+func fmtRatio(p *float64) string {
+	if p == nil {
+		return "    –"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+// formatLine is one line of eval --list: time (or window), who, type, zone, and what it is.
+func formatLine(l eval.Line) string {
+	when := fmt.Sprintf("%8.2f s", l.T)
+	if l.Start != nil && l.End != nil {
+		when = fmt.Sprintf("%8.2f s (%.2f–%.2f)", l.T, *l.Start, *l.End)
+	}
+	who := l.Who
+	switch {
+	case l.Who == "truth" && !l.Matched:
+		who += " (missed)"
+	case l.Who == "found" && !l.Matched:
+		who += " (false)"
+	}
+	typ, zone := l.Type, l.Zone
+	if typ == "" {
+		typ = "-"
+	}
+	if zone == "" {
+		zone = "-"
+	}
+	line := fmt.Sprintf("%-22s  %-15s  %-24s %s", when, who, typ, zone)
+	if len(l.On) > 0 {
+		if l.Who == "non_event" {
+			line += "  " + l.On[0]
+		} else {
+			line += "  on a non-event: " + strings.Join(l.On, "; ")
+		}
+	}
+	return line
 }
