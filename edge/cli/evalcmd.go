@@ -38,6 +38,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	list := fs.Bool("list", false, "also list every truth event, non-event and detection, to find what was missed (with --json: as \"list\")")
 	phases := fs.String("phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
+	refFlag := fs.String("view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the clip's first steady seconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,9 +76,16 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed},
+	ref, refPath, err := readReference(*refFlag, *scenePath)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
+		if refPath != "" {
+			return fmt.Errorf("%s: %w", refPath, err)
+		}
 		return err
 	}
 	var stats pipeline.Stats
@@ -87,6 +95,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			if stats.ViewChanges > 0 {
 				fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", stats.ViewChanges)
 			}
+			fmt.Fprintln(stdout, formatView(viewReport(stats, refPath)))
 		}
 	}()
 	defer p.Close()
@@ -135,8 +144,9 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(struct {
 			eval.Report
+			View view        `json:"view"`
 			List []eval.Line `json:"list,omitempty"`
-		}{r, lines})
+		}{r, viewReport(stats, refPath), lines})
 	}
 	types := make([]string, 0, len(r.Types))
 	for k := range r.Types {
@@ -151,6 +161,41 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, formatLine(l))
 	}
 	return nil
+}
+
+// view is what eval reports of the view check: where the reference came from, and how often
+// and how long the camera was quarantined (its view did not match its scene).
+type view struct {
+	Reference    string    `json:"reference"` // the file, or "learned"
+	Quarantines  int       `json:"quarantines"`
+	QuarantinedS float64   `json:"quarantined_s"`
+	At           []float64 `json:"at,omitempty"` // when each began, seconds of stream time
+}
+
+func viewReport(st pipeline.Stats, refPath string) view {
+	v := view{Reference: refPath, Quarantines: st.Quarantines, QuarantinedS: st.Quarantined.Seconds()}
+	for _, at := range st.QuarantineAt {
+		v.At = append(v.At, at.Seconds())
+	}
+	if refPath == "" {
+		v.Reference = "learned"
+	}
+	return v
+}
+
+func formatView(v view) string {
+	ref := "view reference " + v.Reference
+	if v.Reference == "learned" {
+		ref = "view reference learned from the clip (the scene has none)"
+	}
+	if v.Quarantines == 0 {
+		return ref + "; the view matched its scene throughout"
+	}
+	at := make([]string, len(v.At))
+	for i, s := range v.At {
+		at[i] = fmt.Sprintf("%.2f s", s)
+	}
+	return fmt.Sprintf("%s; view did not match its scene %d times (from %s), %.1f s in all: nothing judged or counted then", ref, v.Quarantines, strings.Join(at, ", "), v.QuarantinedS)
 }
 
 // fmtRatio prints a precision or recall, or "–" when there was nothing to count.
