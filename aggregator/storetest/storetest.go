@@ -307,8 +307,9 @@ func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
 func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	b := aggregator.Batch{
-		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2, ViewChanges: 1, LastViewChange: now.Add(-time.Minute)}},
-		Gaps:    []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
+		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2, ViewChanges: 1, LastViewChange: now.Add(-time.Minute),
+			ViewMismatchSince: now.Add(-time.Minute)}},
+		Gaps: []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
 		DeadLetters: []aggregator.DeadLetter{{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")},
 			{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")}},
 	}
@@ -326,11 +327,15 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if d[0].ViewChanges != 1 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
 		t.Fatalf("view changes %d, last %v: want 1 and the last one kept", d[0].ViewChanges, d[0].LastViewChange)
 	}
+	// The camera's view mismatch is an online status's to clear; the will keeps it.
+	if !d[0].ViewMismatchSince.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("view mismatch since %v after an offline status: want %v kept", d[0].ViewMismatchSince, now.Add(-time.Minute))
+	}
 	// A restarted device starts its counters again; the last view change stays.
 	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now.Add(time.Minute), SignalDisagreements: 0}}})
 	d, _ = st.FindDevices(ctx)
-	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
-		t.Fatalf("after a restart: %+v", d[0])
+	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) || !d[0].ViewMismatchSince.IsZero() {
+		t.Fatalf("after a restart (its view matching): %+v", d[0])
 	}
 	g, err := st.FindGaps(ctx, 10)
 	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {

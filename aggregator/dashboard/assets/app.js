@@ -371,7 +371,11 @@ async function viewDevices() {
       h("thead", {}, h("tr", {}, ["Device", "Status", "Backlog", "Oldest pending", "Last seen", "Signal-source disagreements", "Camera view changed", "Software"]
         .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, devices.map((d) => h("tr", { "data-device": d.id },
-        h("th", { scope: "row" }, d.id), h("td", {}, onlineBadge(d)),
+        h("th", { scope: "row" }, d.id), h("td", {}, onlineBadge(d), d.view_mismatch_since
+          ? [" ", h("span", { class: "badge offline", "data-col": "view-mismatch",
+            title: "The camera shows another view than its scene's reference (a cut, a pan or zoom, a knock): it raises no events and withholds its counts until the view matches again. Check it with crosswatch-edge scene draw; if the new view is the right one, write its reference with --write-reference." },
+            "view does not match its scene since ", h("time", { datetime: d.view_mismatch_since }, fmtTime(d.view_mismatch_since)))]
+          : null),
         h("td", { class: "num", "data-col": "backlog" }, fmtInt(d.backlog)),
         h("td", { class: "num" }, d.backlog ? Number(d.oldest_pending_s).toFixed(0) + " s" : "—"),
         h("td", {}, h("time", { datetime: d.last_seen, title: fmtTime(d.last_seen) }, ago(d.last_seen))),
