@@ -203,7 +203,7 @@ type Device struct {
 	LastViewChange time.Time `json:"last_view_change,omitzero"`
 	// ViewMismatchSince is set while the device's camera view does not match its scene (the
 	// camera is quarantined: no events, counts withheld), to when the mismatch began; zero:
-	// the view matches. An offline status keeps the last one known.
+	// the view matches. An offline status without it (the broker's will) keeps the last known.
 	ViewMismatchSince time.Time `json:"view_mismatch_since,omitzero"`
 }
 

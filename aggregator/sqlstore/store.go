@@ -188,8 +188,8 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		// The counters are since the device started: an online status sets them. An offline one
 		// (the broker's will for a device that vanished knows none) never lowers them. The
 		// latest view change is kept through restarts: a camera that was knocked stays suspect
-		// until someone looks. Whether the view matches its scene now is an online status's to
-		// say; an offline one keeps the last known.
+		// until someone looks. Whether the view matches its scene now: an online status says, and
+		// so does the last one on a clean stop when it carries a mismatch; the will keeps it.
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
@@ -199,7 +199,8 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 			view_changes = CASE WHEN excluded.online OR excluded.view_changes > devices.view_changes
 				THEN excluded.view_changes ELSE devices.view_changes END,
 			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END,
-			view_mismatch_since_ms = CASE WHEN excluded.online THEN excluded.view_mismatch_since_ms ELSE devices.view_mismatch_since_ms END`),
+			view_mismatch_since_ms = CASE WHEN excluded.online OR excluded.view_mismatch_since_ms > 0
+				THEN excluded.view_mismatch_since_ms ELSE devices.view_mismatch_since_ms END`),
 			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView, mismatch); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}

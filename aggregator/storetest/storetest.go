@@ -331,10 +331,16 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if !d[0].ViewMismatchSince.Equal(now.Add(-time.Minute)) {
 		t.Fatalf("view mismatch since %v after an offline status: want %v kept", d[0].ViewMismatchSince, now.Add(-time.Minute))
 	}
+	// The last status of a clean stop (offline) that carries a mismatch sets it.
+	later := now.Add(30 * time.Second)
+	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: false, LastSeen: now, ViewChanges: 2, LastViewChange: later, ViewMismatchSince: later}}})
+	if d, _ = st.FindDevices(ctx); !d[0].ViewMismatchSince.Equal(later) {
+		t.Fatalf("view mismatch since %v after a clean stop's status, want %v", d[0].ViewMismatchSince, later)
+	}
 	// A restarted device starts its counters again; the last view change stays.
 	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now.Add(time.Minute), SignalDisagreements: 0}}})
 	d, _ = st.FindDevices(ctx)
-	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) || !d[0].ViewMismatchSince.IsZero() {
+	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(later) || !d[0].ViewMismatchSince.IsZero() {
 		t.Fatalf("after a restart (its view matching): %+v", d[0])
 	}
 	g, err := st.FindGaps(ctx, 10)
