@@ -388,7 +388,7 @@ async function viewDevices() {
       : h("p", {}, "No device has reported yet."),
     h("h2", {}, "Reported losses"),
     gaps.length ? h("table", { id: "gaps" },
-      h("caption", {}, "Payloads devices dropped by their declared policy (full outbox or disk), newest first"),
+      h("caption", {}, "What devices report they lost or could not judge, newest first: payloads dropped by their declared policy (full outbox or disk), camera streams down, camera views that did not match their scene"),
       h("thead", {}, h("tr", {}, ["Time", "Device", "Reason", "Evicted", "Not accepted", "Covering"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, gaps.slice(0, 50).map((g) => h("tr", {},
         h("td", {}, fmtTime(g.time)), h("td", {}, g.device), h("td", {}, g.reason.replace("_", " ")),
