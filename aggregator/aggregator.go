@@ -204,6 +204,10 @@ type Device struct {
 	// online statuses; an offline one (the broker's will knows none) never lowers them.
 	ViewChanges    int       `json:"view_changes"`
 	LastViewChange time.Time `json:"last_view_change,omitzero"`
+	// ViewMismatchSince is set while the device's camera view does not match its scene (the
+	// camera is quarantined: no events, counts withheld), to when the mismatch began; zero:
+	// the view matches. An offline status without it (the broker's will) keeps the last known.
+	ViewMismatchSince time.Time `json:"view_mismatch_since,omitzero"`
 }
 
 // CameraDevice is a camera of a site and a device that has sent records from it.

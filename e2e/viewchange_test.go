@@ -33,6 +33,11 @@ func TestViewChangeReachesTheAggregator(t *testing.T) {
 	if dt := d.LastViewChange.Sub(start); dt < 6050*time.Millisecond || dt > 6150*time.Millisecond {
 		t.Fatalf("last view change %v, want about 6.08 s after the clip's start", d.LastViewChange)
 	}
+	// The daytime shot after the cut is not the scene's view: the camera is quarantined from
+	// the cut to the clip's end, and its last status says so.
+	if dt := d.ViewMismatchSince.Sub(start); dt < 6050*time.Millisecond || dt > 6150*time.Millisecond {
+		t.Fatalf("view mismatch since %v, want about 6.08 s after the clip's start", d.ViewMismatchSince)
+	}
 }
 
 // waitViewChange waits until the aggregator lists device with a view change, and returns it.

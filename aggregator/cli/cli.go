@@ -266,6 +266,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ing.SetMetrics(ingest.NewMetrics(reg, func() float64 { return float64(ing.QueueLen()) }))
+	ingest.NewDeviceCollector(reg, store.FindDevices)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it

@@ -414,6 +414,9 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		if s.LastViewChange != nil {
 			d.LastViewChange = *s.LastViewChange
 		}
+		if s.ViewMismatchSince != nil {
+			d.ViewMismatchSince = *s.ViewMismatchSince
+		}
 		b.Devices = append(b.Devices, d)
 	default:
 		reject("", "devices do not publish "+kind)

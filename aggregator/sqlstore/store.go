@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS gaps (
 CREATE TABLE IF NOT EXISTS devices (
 	id TEXT PRIMARY KEY, online {BOOL} NOT NULL, last_seen_ms {INT} NOT NULL, backlog {INT} NOT NULL,
 	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL, signal_disagreements {INT} NOT NULL DEFAULT 0,
-	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0);
+	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0,
+	view_mismatch_since_ms {INT} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
 	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE,
@@ -95,6 +96,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT view_changes FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_changes {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT last_view_change_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN last_view_change_ms {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT size FROM dead_letters LIMIT 0`, d.types.Replace(`ALTER TABLE dead_letters ADD COLUMN size {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT view_mismatch_since_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_mismatch_since_ms {INT} NOT NULL DEFAULT 0`)},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -212,15 +214,19 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		}
 	}
 	for _, d := range b.Devices {
-		var lastView int64
+		var lastView, mismatch int64
 		if !d.LastViewChange.IsZero() {
 			lastView = d.LastViewChange.UnixMilli()
+		}
+		if !d.ViewMismatchSince.IsZero() {
+			mismatch = d.ViewMismatchSince.UnixMilli()
 		}
 		// The counters are since the device started: an online status sets them. An offline one
 		// (the broker's will for a device that vanished knows none) never lowers them. The
 		// latest view change is kept through restarts: a camera that was knocked stays suspect
-		// until someone looks.
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		// until someone looks. Whether the view matches its scene now: an online status says, and
+		// so does the last one on a clean stop when it carries a mismatch; the will keeps it.
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
 			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software,
@@ -228,8 +234,10 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 				THEN excluded.signal_disagreements ELSE devices.signal_disagreements END,
 			view_changes = CASE WHEN excluded.online OR excluded.view_changes > devices.view_changes
 				THEN excluded.view_changes ELSE devices.view_changes END,
-			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END`),
-			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView); err != nil {
+			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END,
+			view_mismatch_since_ms = CASE WHEN excluded.online OR excluded.view_mismatch_since_ms > 0
+				THEN excluded.view_mismatch_since_ms ELSE devices.view_mismatch_since_ms END`),
+			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView, mismatch); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
@@ -595,7 +603,7 @@ func (s *Store) FindSiteCameras(ctx context.Context, site string) ([]aggregator.
 
 // FindDevices returns every device's last status.
 func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms FROM devices ORDER BY id`))
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms FROM devices ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
@@ -603,13 +611,16 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	out := []aggregator.Device{}
 	for rows.Next() {
 		var d aggregator.Device
-		var ms, viewMS int64
-		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements, &d.ViewChanges, &viewMS); err != nil {
+		var ms, viewMS, mismatchMS int64
+		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements, &d.ViewChanges, &viewMS, &mismatchMS); err != nil {
 			return nil, fmt.Errorf("find devices: %w", err)
 		}
 		d.LastSeen = time.UnixMilli(ms).UTC()
 		if viewMS != 0 {
 			d.LastViewChange = time.UnixMilli(viewMS).UTC()
+		}
+		if mismatchMS != 0 {
+			d.ViewMismatchSince = time.UnixMilli(mismatchMS).UTC()
 		}
 		out = append(out, d)
 	}

@@ -315,8 +315,9 @@ func testSeriesAndEvents(t *testing.T, st *sqlstore.Store) {
 func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	b := aggregator.Batch{
-		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2, ViewChanges: 1, LastViewChange: now.Add(-time.Minute)}},
-		Gaps:    []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
+		Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now, Backlog: 3, SignalDisagreements: 2, ViewChanges: 1, LastViewChange: now.Add(-time.Minute),
+			ViewMismatchSince: now.Add(-time.Minute)}},
+		Gaps: []aggregator.Gap{{Device: "d", ID: "g1", Time: now, Reason: "disk_full", Evicted: map[string]int{"counts": 4}, Oldest: now, Newest: now}},
 		DeadLetters: []aggregator.DeadLetter{{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")},
 			{Received: now, Topic: "t", Device: "d", PayloadID: "p", Reason: "bad", Payload: []byte("x")}},
 	}
@@ -334,11 +335,21 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if d[0].ViewChanges != 1 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
 		t.Fatalf("view changes %d, last %v: want 1 and the last one kept", d[0].ViewChanges, d[0].LastViewChange)
 	}
+	// The camera's view mismatch is an online status's to clear; the will keeps it.
+	if !d[0].ViewMismatchSince.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("view mismatch since %v after an offline status: want %v kept", d[0].ViewMismatchSince, now.Add(-time.Minute))
+	}
+	// The last status of a clean stop (offline) that carries a mismatch sets it.
+	later := now.Add(30 * time.Second)
+	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: false, LastSeen: now, ViewChanges: 2, LastViewChange: later, ViewMismatchSince: later}}})
+	if d, _ = st.FindDevices(ctx); !d[0].ViewMismatchSince.Equal(later) {
+		t.Fatalf("view mismatch since %v after a clean stop's status, want %v", d[0].ViewMismatchSince, later)
+	}
 	// A restarted device starts its counters again; the last view change stays.
 	st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "d", Online: true, LastSeen: now.Add(time.Minute), SignalDisagreements: 0}}})
 	d, _ = st.FindDevices(ctx)
-	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(now.Add(-time.Minute)) {
-		t.Fatalf("after a restart: %+v", d[0])
+	if d[0].ViewChanges != 0 || d[0].SignalDisagreements != 0 || !d[0].LastViewChange.Equal(later) || !d[0].ViewMismatchSince.IsZero() {
+		t.Fatalf("after a restart (its view matching): %+v", d[0])
 	}
 	g, err := st.FindGaps(ctx, 10)
 	if err != nil || len(g) != 1 || g[0].Evicted["counts"] != 4 {

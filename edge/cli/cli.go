@@ -180,6 +180,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	models := fs.String("models", defaultModels(), "installed models directory (make models): the evidence images need its person and face detectors")
 	evidence := fs.Bool("evidence", true, "attach an anonymised evidence image to each event (needs --models)")
 	phases := fs.String("phases", "", "a recorded signal-controller feed: JSON lines of phase messages, for signals with feed: true")
+	refFlag := fs.String("view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the first steady seconds)")
 	outboxOpts := outboxFlags(fs)
 	identity := identityFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -201,6 +202,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	sc, err := scene.Load(*scenePath)
+	if err != nil {
+		return err
+	}
+	ref, refPath, err := readReference(*refFlag, *scenePath)
 	if err != nil {
 		return err
 	}
@@ -269,13 +274,19 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return 0, time.Time{}
 		}
+		o.ViewMismatch = func() (bool, time.Time) {
+			if p := pipe.Load(); p != nil {
+				return p.ViewMismatch()
+			}
+			return false, time.Time{}
+		}
 	})
 	if err != nil {
 		return err
 	}
 	defer stopSender()
 
-	cfg := pipeline.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed}
+	cfg := pipeline.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
 	if sc.Detector.Kind == "dnn" {
 		if cfg.Models, err = vision.OpenModels(*models); err != nil {
 			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
@@ -294,6 +305,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	p, err := pipeline.New(cfg, src, ob, rl.Notify, log)
 	if err != nil {
+		if refPath != "" {
+			return fmt.Errorf("%s: %w", refPath, err)
+		}
 		return err
 	}
 	defer p.Close()
@@ -313,6 +327,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "replay: %d frames (%.1f s of video) in %.1f s, %.0f fps; %d analysed after the motion gate\n",
 		st.Frames, st.Stream.Seconds(), st.Elapsed.Seconds(), float64(st.Frames)/st.Elapsed.Seconds(), st.Analysed)
 	fmt.Fprintf(stdout, "events: %s; count records: %d\n", formatEvents(st.Events), st.Counts)
+	if st.Quarantines > 0 {
+		fmt.Fprintf(stdout, "view did not match its scene %d times, %.1f s in all: nothing judged or counted then (sent as view_mismatch gaps)\n", st.Quarantines, st.Quarantined.Seconds())
+	}
 
 	// Wait for the aggregator to acknowledge everything, unless we were interrupted. A live
 	// source ends only by an interrupt: that is its normal stop, and a second one skips the wait.

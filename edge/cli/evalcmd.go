@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/eval"
@@ -28,26 +29,16 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 	return nil
 }
 
-// truthFile is the ground truth format: synth writes it, and real clips are labelled in it.
-type truthFile struct {
-	Violations []eval.Event `json:"violations"`
-	Start      time.Time    `json:"start"` // the clip's wall-clock start, when known
-	// Crossings are the road users that entered each counted zone, each once (optional).
-	Crossings []struct {
-		Zone string `json:"zone"`
-		N    int    `json:"n"`
-	} `json:"crossings"`
-}
-
 func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("eval")
 	scenePath := fs.String("scene", "", "scene file (required)")
 	clip := fs.String("clip", "", "video file (required)")
-	truthPath := fs.String("truth", "", "ground truth JSON with a violations list of {type, t, zone} and, optionally, crossings of {zone, n} (required)")
+	truthPath := fs.String("truth", "", "ground truth JSON: violations of {type, zone, t or start and end}, optionally non_events and crossings of {zone, n} (docs/ACCURACY.md) (required)")
 	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
 	asJSON := fs.Bool("json", false, "print JSON")
-	list := fs.Bool("list", false, "also list every truth event and detection, to find what was missed")
+	list := fs.Bool("list", false, "also list every truth event, non-event and detection, to find what was missed (with --json: as \"list\")")
 	phases := fs.String("phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
+	refFlag := fs.String("view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the clip's first steady seconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,22 +53,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("truth: %w", err)
 	}
-	var truth truthFile
-	if err := json.Unmarshal(b, &truth); err != nil {
+	truth, err := eval.ParseTruth(b)
+	if err != nil {
 		return fmt.Errorf("truth %s: %w", *truthPath, err)
 	}
-	for i, v := range truth.Violations {
-		if v.Type == "" || v.Zone == "" || v.T < 0 {
-			return fmt.Errorf("truth %s: violations[%d]: needs type, zone and t >= 0", *truthPath, i)
-		}
-	}
-	truthCounts := map[string]int{}
-	for i, c := range truth.Crossings {
-		if c.Zone == "" || c.N < 0 {
-			return fmt.Errorf("truth %s: crossings[%d]: needs zone and n >= 0", *truthPath, i)
-		}
-		truthCounts[c.Zone] += c.N
-	}
+	truthCounts := truth.Crossings
 	src, err := camera.OpenFile(*clip)
 	if err != nil {
 		return err
@@ -96,9 +76,16 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed},
+	ref, refPath, err := readReference(*refFlag, *scenePath)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
+		if refPath != "" {
+			return fmt.Errorf("%s: %w", refPath, err)
+		}
 		return err
 	}
 	var stats pipeline.Stats
@@ -108,6 +95,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			if stats.ViewChanges > 0 {
 				fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", stats.ViewChanges)
 			}
+			fmt.Fprintln(stdout, formatView(viewReport(stats, refPath)))
 		}
 	}()
 	defer p.Close()
@@ -149,8 +137,16 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	var lines []eval.Line
+	if *list {
+		lines = eval.List(truth, got, tolerance.Seconds())
+	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(r)
+		return json.NewEncoder(stdout).Encode(struct {
+			eval.Report
+			View view        `json:"view"`
+			List []eval.Line `json:"list,omitempty"`
+		}{r, viewReport(stats, refPath), lines})
 	}
 	types := make([]string, 0, len(r.Types))
 	for k := range r.Types {
@@ -159,29 +155,84 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	sort.Strings(types)
 	for _, k := range types {
 		s := r.Types[k]
-		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %.3f  recall %.3f\n", k, s.TP, s.FP, s.FN, s.Precision, s.Recall)
+		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %s  recall %s\n", k, s.TP, s.FP, s.FN, fmtRatio(s.Precision), fmtRatio(s.Recall))
 	}
-	if *list {
-		all := make([]struct {
-			who string
-			e   eval.Event
-		}, 0, len(truth.Violations)+len(got))
-		for _, e := range truth.Violations {
-			all = append(all, struct {
-				who string
-				e   eval.Event
-			}{"truth", e})
-		}
-		for _, e := range got {
-			all = append(all, struct {
-				who string
-				e   eval.Event
-			}{"found", e})
-		}
-		sort.SliceStable(all, func(i, j int) bool { return all[i].e.T < all[j].e.T })
-		for _, x := range all {
-			fmt.Fprintf(stdout, "%8.2f s  %-5s  %-24s %s\n", x.e.T, x.who, x.e.Type, x.e.Zone)
-		}
+	for _, l := range lines {
+		fmt.Fprintln(stdout, formatLine(l))
 	}
 	return nil
+}
+
+// view is what eval reports of the view check: where the reference came from, and how often
+// and how long the camera was quarantined (its view did not match its scene).
+type view struct {
+	Reference    string    `json:"reference"` // the file, or "learned"
+	Quarantines  int       `json:"quarantines"`
+	QuarantinedS float64   `json:"quarantined_s"`
+	At           []float64 `json:"at,omitempty"` // when each began, seconds of stream time
+}
+
+func viewReport(st pipeline.Stats, refPath string) view {
+	v := view{Reference: refPath, Quarantines: st.Quarantines, QuarantinedS: st.Quarantined.Seconds()}
+	for _, at := range st.QuarantineAt {
+		v.At = append(v.At, at.Seconds())
+	}
+	if refPath == "" {
+		v.Reference = "learned"
+	}
+	return v
+}
+
+func formatView(v view) string {
+	ref := "view reference " + v.Reference
+	if v.Reference == "learned" {
+		ref = "view reference learned from the clip (the scene has none)"
+	}
+	if v.Quarantines == 0 {
+		return ref + "; the view matched its scene throughout"
+	}
+	at := make([]string, len(v.At))
+	for i, s := range v.At {
+		at[i] = fmt.Sprintf("%.2f s", s)
+	}
+	return fmt.Sprintf("%s; view did not match its scene %d times (from %s), %.1f s in all: nothing judged or counted then", ref, v.Quarantines, strings.Join(at, ", "), v.QuarantinedS)
+}
+
+// fmtRatio prints a precision or recall, or "–" when there was nothing to count.
+func fmtRatio(p *float64) string {
+	if p == nil {
+		return "    –"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+// formatLine is one line of eval --list: time (or window), who, type, zone, and what it is.
+func formatLine(l eval.Line) string {
+	when := fmt.Sprintf("%8.2f s", l.T)
+	if l.Start != nil && l.End != nil {
+		when = fmt.Sprintf("%8.2f s (%.2f–%.2f)", l.T, *l.Start, *l.End)
+	}
+	who := l.Who
+	switch {
+	case l.Who == "truth" && !l.Matched:
+		who += " (missed)"
+	case l.Who == "found" && !l.Matched:
+		who += " (false)"
+	}
+	typ, zone := l.Type, l.Zone
+	if typ == "" {
+		typ = "-"
+	}
+	if zone == "" {
+		zone = "-"
+	}
+	line := fmt.Sprintf("%-22s  %-15s  %-24s %s", when, who, typ, zone)
+	if len(l.On) > 0 {
+		if l.Who == "non_event" {
+			line += "  " + l.On[0]
+		} else {
+			line += "  on a non-event: " + strings.Join(l.On, "; ")
+		}
+	}
+	return line
 }

@@ -34,6 +34,15 @@ func TestNoMatLeaks(t *testing.T) {
 			"--truth", filepath.Join(dir, "truth.json")); code != 0 {
 			t.Fatal(stderr)
 		}
+		// scene draw with the view reference it writes (the view check's Mats), and eval using it.
+		if code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+			"--out", filepath.Join(dir, "f.png"), "--at", "3s", "--tracks", "--write-reference"); code != 0 {
+			t.Fatal(stderr)
+		}
+		if code, _, stderr := run("eval", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+			"--truth", filepath.Join(dir, "truth.json")); code != 0 {
+			t.Fatal(stderr)
+		}
 		if models := "../../models/files"; modelsPresent(models) {
 			if code, _, stderr := run("evidence", "--clip", filepath.Join(dir, synth.ClipName), "--out", t.TempDir(), "--every", "2s", "--models", models); code != 0 {
 				t.Fatal(stderr)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 // runScene is 'crosswatch-edge scene draw': the scene over a frame of the clip, to PNG.
 func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "draw" {
-		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s] [--tracks]")
+		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s] [--tracks] [--write-reference [--view-reference F]]")
 	}
 	fs := newFlags("scene draw")
 	scenePath := fs.String("scene", "", "scene file (required)")
@@ -31,6 +32,8 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "PNG to write (required)")
 	at := fs.Duration("at", 0, "stream time of the frame to draw on")
 	withTracks := fs.Bool("tracks", false, "also run the scene's detector and tracker from the clip's start to --at and draw the road users tracked there, each with a dot where the rules judge its front")
+	writeRef := fs.Bool("write-reference", false, "also write the scene's view reference from the 2 s of video from --at: the view the camera must show for its events to count (docs/SCENES.md)")
+	refPath := fs.String("view-reference", "", "where --write-reference writes (default: <scene>.view.pgm beside the scene)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -78,7 +81,67 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--out %s: cannot write the PNG", *out)
 	}
 	fmt.Fprintf(stdout, "scene %s drawn over the frame at %v of %s: %s\n", *scenePath, fr.Pos.Truncate(time.Millisecond), *clip, *out)
+	if *writeRef {
+		path := *refPath
+		if path == "" {
+			path = referencePath(*scenePath)
+		}
+		ref, from, to, err := learnReference(sc, *clip, *at)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, ref.EncodePGM(), 0o644); err != nil {
+			return fmt.Errorf("--view-reference: %w", err)
+		}
+		fmt.Fprintf(stdout, "view reference of %s written from %v–%v of %s: %s\n", *scenePath, from.Truncate(time.Millisecond), to.Truncate(time.Millisecond), *clip, path)
+	}
 	return nil
+}
+
+// referenceSpan is how much video a written view reference averages: passing road users blur
+// away, the view stays.
+const referenceSpan = 2 * time.Second
+
+// learnReference averages the edge pictures of the clip's frames from at for referenceSpan
+// (15 a second, at the scene's analysed size) into a view reference.
+func learnReference(sc *scene.Scene, clip string, at time.Duration) (*vision.Reference, time.Duration, time.Duration, error) {
+	src, err := camera.OpenFile(clip)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer src.Close()
+	w, h := vision.ProcessSize(src.Width, src.Height, sc.Detector.ProcessWidth)
+	prep := vision.NewPrep(w, h)
+	edges := vision.NewViewEdges(w, h)
+	defer edges.Close()
+	l := vision.NewReferenceLearner(edges.Size())
+	fr := camera.NewFrame()
+	defer fr.Close()
+	small := gocv.NewMat()
+	defer small.Close()
+	from, last := time.Duration(-1), time.Duration(0)
+	for next := at; ; next = fr.Pos + time.Second/15 {
+		err := src.ReadAfter(fr, next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if from < 0 {
+			from = fr.Pos
+		}
+		if fr.Pos-from > referenceSpan {
+			break
+		}
+		prep.Into(fr.Mat, &small)
+		l.Add(edges.Of(small))
+		last = fr.Pos
+	}
+	if l.N() == 0 {
+		return nil, 0, 0, fmt.Errorf("clip %s: no frame at or after %v to write a view reference from", clip, at)
+	}
+	return l.Reference(), from, last, nil
 }
 
 // untilSource is a clip that ends after stream time end.

@@ -42,6 +42,9 @@ type Options struct {
 	SignalDisagreements func() int
 	// ViewChanges reports how often the camera's view changed at once, and when last; may be nil.
 	ViewChanges func() (n int, last time.Time)
+	// ViewMismatch reports whether the camera's view does not match its scene now, and since
+	// when; may be nil.
+	ViewMismatch func() (bool, time.Time)
 	// OnPhase, if set, receives the signal controller's phase messages from
 	// crosswatch/v1/{device}/phase. It must not block.
 	OnPhase func(wire.Phase)
@@ -223,6 +226,12 @@ func (cl *Client) status(online bool) wire.Status {
 		if n, last := cl.opts.ViewChanges(); n > 0 {
 			last = last.UTC()
 			st.ViewChanges, st.LastViewChange = n, &last
+		}
+	}
+	if cl.opts.ViewMismatch != nil {
+		if on, since := cl.opts.ViewMismatch(); on {
+			since = since.UTC()
+			st.ViewMismatchSince = &since
 		}
 	}
 	return st

@@ -54,6 +54,9 @@ type Config struct {
 	Models *vision.Models
 	// Feed holds the signal controller's phases, for signals with feed: true; may be nil.
 	Feed *signal.Feed
+	// Reference is the scene's view reference (a PGM file's bytes, vision.DecodeReference);
+	// nil: one is learned from the first steady seconds of video, and the log says so.
+	Reference []byte
 }
 
 // detector finds road users in a frame; the slice is valid until the next call.
@@ -77,8 +80,18 @@ type Stats struct {
 	// ViewChanges counts the frames where the picture changed almost entirely (a cut, a camera
 	// knocked or turned): every track was ended there, so no event straddles two views.
 	ViewChanges int
-	Stream      time.Duration
-	Elapsed     time.Duration
+	// Quarantines counts the times the view stopped matching the scene's reference (a view
+	// change, or a picture unlike the reference for a while); Quarantined is the stream time
+	// spent so, when the camera judged and counted nothing. Each quarantine goes out as a gap
+	// record (wire.GapViewMismatch), so that the hole in the counts is not silent.
+	Quarantines int
+	Quarantined time.Duration
+	// QuarantineAt is the stream time each quarantine began (the first maxQuarantineAt).
+	QuarantineAt []time.Duration
+	// ReferenceLearned says the scene had no view reference and one was learned from the video.
+	ReferenceLearned bool
+	Stream           time.Duration
+	Elapsed          time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
 	EventLatency []time.Duration
 }
@@ -116,6 +129,17 @@ type Pipeline struct {
 	// views is Stats.ViewChanges and lastView the time of the latest (Unix ms), for
 	// ViewChanges from another goroutine.
 	views, lastView atomic.Int64
+	// The view check: the edge picture of each analysed frame against the scene's reference
+	// (or, until there is one, the learner's).
+	edges      *vision.ViewEdges
+	ref        *vision.Reference
+	watch      []bool
+	learner    *vision.ReferenceLearner
+	learnStart time.Duration
+	view       viewCheck
+	// mismatchSince is when the current quarantine began (Unix ms; 0: the view matches), for
+	// ViewMismatch from another goroutine.
+	mismatchSince atomic.Int64
 }
 
 const viewWarnEvery = 10 * time.Second
@@ -183,6 +207,19 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		zoneIdx: map[string]int{},
 		stats:   Stats{Events: map[string]int{}},
 		gaps:    make(chan [2]time.Time, 16),
+	}
+	p.edges = vision.NewViewEdges(w, h)
+	rw, rh := p.edges.Size()
+	p.watch = vision.WatchCells(rw, rh, s.Masks)
+	if cfg.Reference != nil {
+		ref, err := vision.DecodeReference(cfg.Reference, rw, rh)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.ref = ref
+	} else {
+		p.learner = vision.NewReferenceLearner(rw, rh)
 	}
 	// Zone numbers in event and count ids: approaches, crosswalks, roadways, platform edges,
 	// tracks, in scene order (a scene's zone ids are unique).
@@ -304,6 +341,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		now := p.cfg.Start.Add(sl.pos)
 		signals := p.sources.Combine(now, p.sig.Read(sl.frame, now))
 		moving := p.gate.Moving(sl.frame)
+		quarantined := p.checkView(sl.frame, sl.pos, now, p.gate.ViewChanged())
 		if p.gate.ViewChanged() {
 			p.stats.ViewChanges++
 			p.lastView.Store(now.UnixMilli())
@@ -319,18 +357,24 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 				r.Relearn()
 			}
 		}
-		if l, ok := p.det.(learner); moving || ok && l.Learning() {
-			p.stats.Analysed++
-			dets = p.det.Detect(sl.frame)
+		if quarantined {
+			// The zones do not fit what the camera shows: nothing is judged, nothing tracked.
+			dets, p.curTracks = nil, nil
+			lastTrack = sl.pos
+		} else {
+			if l, ok := p.det.(learner); moving || ok && l.Learning() {
+				p.stats.Analysed++
+				dets = p.det.Detect(sl.frame)
+			}
+			// When nothing moved, the last detections still hold: the tracker sees everything
+			// where it was (its velocities settle to zero) and dwell rules keep counting a person
+			// who stands too still for the gate.
+			dt := float32((sl.pos - lastTrack).Seconds())
+			lastTrack = sl.pos
+			tracks, ended := p.tracker.Update(dt, dets)
+			p.curFrame, p.curTracks = sl.frame, tracks
+			p.rules.Step(now, signals, tracks, ended, p)
 		}
-		// When nothing moved, the last detections still hold: the tracker sees everything
-		// where it was (its velocities settle to zero) and dwell rules keep counting a person
-		// who stands too still for the gate.
-		dt := float32((sl.pos - lastTrack).Seconds())
-		lastTrack = sl.pos
-		tracks, ended := p.tracker.Update(dt, dets)
-		p.curFrame, p.curTracks = sl.frame, tracks
-		p.rules.Step(now, signals, tracks, ended, p)
 		decoded := sl.decoded
 		free <- sl // the decoder may refill it now: nothing below reads the slot
 		p.addGaps()
@@ -353,7 +397,88 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		}
 	}
 	p.rules.Flush(p)
+	if p.view.on {
+		end := p.cfg.Start.Add(p.stats.Stream)
+		p.stats.Quarantined += end.Sub(p.view.since)
+		p.viewGap(p.view.since, end) // still quarantined at the end: the hole so far
+	}
 	return p.finish(ctx, began, nil)
+}
+
+// Learning a view reference: over learnFor of stream time, from frames that agree with each
+// other (learnSteady: a camera still zooming or panning is not learned).
+const (
+	learnFor    = 2 * time.Second
+	learnSteady = 0.5
+)
+
+// maxQuarantineAt bounds Stats.QuarantineAt: a camera swinging in the wind is quarantined
+// again and again.
+const maxQuarantineAt = 100
+
+// checkView compares the frame's edge picture with the scene's view reference and updates
+// the quarantine; it reports whether the camera is quarantined for this frame. Without a
+// reference it learns one first (and quarantines nothing meanwhile).
+func (p *Pipeline) checkView(frame gocv.Mat, pos time.Duration, now time.Time, cut bool) bool {
+	pix := p.edges.Of(frame)
+	if p.ref == nil {
+		if l := p.learner; l.N() == 0 || cut || l.N() >= 5 && l.Reference().Similarity(pix, p.watch) < learnSteady {
+			l.Reset() // the view is not steady yet: start again from this frame
+			p.learnStart = pos
+		}
+		p.learner.Add(pix)
+		if pos-p.learnStart >= learnFor {
+			p.ref = p.learner.Reference()
+			p.stats.ReferenceLearned = true
+			p.log.Info("the scene has no view reference: learned one from the video (write one with scene draw --write-reference)",
+				"camera", p.cfg.Scene.Camera, "from", p.learnStart, "to", pos)
+		}
+		return false
+	}
+	on, changed := p.view.step(now, cut, p.ref.Similarity(pix, p.watch))
+	if !changed {
+		return on
+	}
+	if on {
+		p.stats.Quarantines++
+		if len(p.stats.QuarantineAt) < maxQuarantineAt {
+			p.stats.QuarantineAt = append(p.stats.QuarantineAt, p.view.since.Sub(p.cfg.Start))
+		}
+		p.mismatchSince.Store(p.view.since.UnixMilli())
+		p.log.Warn("camera view does not match its scene: nothing judged or counted until it does", "camera", p.cfg.Scene.Camera,
+			"stream_time", p.view.since.Sub(p.cfg.Start))
+		return true
+	}
+	p.stats.Quarantined += now.Sub(p.view.since)
+	p.viewGap(p.view.since, now)
+	p.mismatchSince.Store(0)
+	p.log.Warn("camera view matches its scene again: events resume", "camera", p.cfg.Scene.Camera, "stream_time", pos,
+		"quarantined_for", now.Sub(p.view.since))
+	// A new view: no track or rule state from before the quarantine carries over.
+	p.tracker.Reset()
+	p.rules.Restart(now)
+	if r, ok := p.det.(relearner); ok {
+		r.Relearn()
+	}
+	return false
+}
+
+// viewGap records a quarantine from one time to another as a gap record: nothing was judged
+// or counted then.
+func (p *Pipeline) viewGap(from, to time.Time) {
+	g := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-view-" + strconv.FormatInt(from.UnixMilli(), 10), Device: p.cfg.Device,
+		Time: to.UTC(), Reason: wire.GapViewMismatch, Evicted: map[string]int{}, Oldest: from.UTC(), Newest: to.UTC()}
+	p.add(g.ID, wire.KindGaps, outbox.GapSeverity, g)
+}
+
+// ViewMismatch reports whether the camera's view does not match its scene now (the camera is
+// quarantined), and since when. Safe for concurrent use.
+func (p *Pipeline) ViewMismatch() (bool, time.Time) {
+	ms := p.mismatchSince.Load()
+	if ms == 0 {
+		return false, time.Time{}
+	}
+	return true, time.UnixMilli(ms).UTC()
 }
 
 func (p *Pipeline) finish(ctx context.Context, began time.Time, err error) (Stats, error) {
@@ -399,6 +524,7 @@ func (p *Pipeline) ViewChanges() (int, time.Time) {
 
 // Close releases the stages' Mats.
 func (p *Pipeline) Close() {
+	p.edges.Close()
 	p.gate.Close()
 	p.det.Close()
 	p.sig.Close()
@@ -441,7 +567,9 @@ func (p *Pipeline) Event(e edge.Event) {
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }
 
-// Count implements rules.Sink.
+// Count implements rules.Sink. While the camera is quarantined nothing is counted, so a
+// period that overlapped a quarantine holds the road users of its matching part only, as its
+// events do; the quarantine's gap record says which part.
 func (p *Pipeline) Count(c edge.Count) {
 	wc := wire.Counts{V: wire.Version, Device: p.cfg.Device, Camera: p.cfg.Scene.Camera, Site: c.Site, Zone: c.Zone,
 		Start: c.Start.UTC(), PeriodS: int(c.Period.Seconds()), Counts: map[string]int{}}

@@ -177,6 +177,10 @@ type Status struct {
 	// longer fit the road. LastViewChange is the stream time of the latest; both absent: none.
 	ViewChanges    int        `json:"view_changes,omitempty"`
 	LastViewChange *time.Time `json:"last_view_change,omitempty"`
+	// ViewMismatchSince is set while the camera's view does not match its scene's reference
+	// (the camera is quarantined: it raises no events and withholds its counts), to the stream
+	// time the mismatch began; absent: the view matches.
+	ViewMismatchSince *time.Time `json:"view_mismatch_since,omitempty"`
 }
 
 // Gap reasons.
@@ -185,6 +189,9 @@ const (
 	GapDiskFull   = "disk_full"   // the disk filled: evicted by policy, or not accepted at all
 	// GapSourceDown: the camera's stream dropped from Oldest to Newest; nothing was analysed.
 	GapSourceDown = "source_down"
+	// GapViewMismatch: from Oldest to Newest the camera's view did not match its scene (it was
+	// quarantined): nothing was judged or counted.
+	GapViewMismatch = "view_mismatch"
 )
 
 // Gap reports payloads a device lost on purpose, by its declared policy, so that no loss is
@@ -210,7 +217,7 @@ func (g *Gap) Validate() error {
 	if err := CheckName("device", g.Device); err != nil {
 		return err
 	}
-	if g.Reason != GapOutboxFull && g.Reason != GapDiskFull && g.Reason != GapSourceDown {
+	if g.Reason != GapOutboxFull && g.Reason != GapDiskFull && g.Reason != GapSourceDown && g.Reason != GapViewMismatch {
 		return invalid("reason", "unknown reason %q", g.Reason)
 	}
 	if g.Time.IsZero() {
@@ -346,6 +353,8 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, invalid("view_changes", "%d is outside 0..%d", s.ViewChanges, MaxBacklog)
 	case s.ViewChanges > 0 && s.LastViewChange == nil:
 		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
+	case s.ViewMismatchSince != nil && s.ViewMismatchSince.IsZero():
+		return Status{}, invalid("view_mismatch_since", "zero time; omit it when the view matches")
 	}
 	return s, CheckName("device", s.Device)
 }

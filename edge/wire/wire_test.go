@@ -24,11 +24,16 @@ func goldenPayloads() map[string]any {
 		"counts": Counts{V: Version, ID: "cam-1-cnt-nb-stop-1795595400000", Device: "edge-1", Camera: "cam-1",
 			Site: "main-st-nb", Zone: "nb-stop", Start: t0.Truncate(time.Minute), PeriodS: 60, Counts: map[string]int{"car": 12, "bus": 1}},
 		"status": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Backlog: 3, OldestPendingS: 1.5, Software: "crosswatch-edge dev"},
+		// A camera quarantined since 40 s before: its view does not match its scene.
+		"status-view-mismatch": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
+			ViewChanges: 1, LastViewChange: ptr(t0.Add(-40 * time.Second)), ViewMismatchSince: ptr(t0.Add(-40 * time.Second))},
 		"gap": Gap{V: Version, ID: "gap-edge-1-1795595400125", Device: "edge-1", Time: t0, Reason: GapOutboxFull,
 			Evicted: map[string]int{"counts": 40, Jaywalking: 2}, Oldest: t0.Add(-time.Hour), Newest: t0.Add(-50 * time.Minute)},
 		"ack": Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestGolden(t *testing.T) {
 	for name, v := range goldenPayloads() {
@@ -181,6 +186,7 @@ func TestDecodePhaseAndStatusReject(t *testing.T) {
 		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"signal_disagreements":-3}`, "signal_disagreements", func(b []byte) error { _, err := DecodeStatus(b); return err }},
 		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"view_changes":-1}`, "view_changes", func(b []byte) error { _, err := DecodeStatus(b); return err }},
 		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"view_changes":2}`, "last_view_change", func(b []byte) error { _, err := DecodeStatus(b); return err }},
+		{`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"view_mismatch_since":"0001-01-01T00:00:00Z"}`, "view_mismatch_since", func(b []byte) error { _, err := DecodeStatus(b); return err }},
 	} {
 		err := c.decode([]byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {

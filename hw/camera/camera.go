@@ -35,8 +35,7 @@ type File struct {
 	Width, Height int
 	FPS           float64 // as the container claims; may be wrong
 	seq           int
-	last          time.Duration
-	lastStep      time.Duration
+	clock         clock
 }
 
 // OpenFile opens a video file, checking it before OpenCV sees it.
@@ -73,59 +72,52 @@ func OpenFile(path string) (*File, error) {
 	if f.FPS <= 0 || f.FPS > 1000 {
 		f.FPS = 25
 	}
+	f.clock = newClock(f.FPS)
 	return f, nil
 }
 
 // Read decodes the next frame into fr. It returns io.EOF at the end of the stream.
 func (f *File) Read(fr *Frame) error { return f.ReadAfter(fr, 0) }
 
+// maxStuck is how many grabbed frames in a row may report no new timestamp before ReadAfter
+// stops skipping and reads one: Grab says nothing at the end of a stream, so a timestamp that
+// stops advancing may be the end (or a container without timestamps); the Read tells.
+const maxStuck = 30
+
 // ReadAfter decodes into fr the first frame at or after stream time notBefore (less half a
 // frame). Frames before it are grabbed but not converted to BGR: the codec must still decode
 // them, the colour conversion and copy are saved. fr.Seq counts every frame, grabbed or read.
+// Stream time strictly increases to the last frame (see clock).
 func (f *File) ReadAfter(fr *Frame, notBefore time.Duration) error {
-	interval := time.Duration(float64(time.Second) / f.FPS)
-	if f.lastStep > 0 {
-		interval = f.lastStep // variable-rate clips: the last observed step predicts the next
-	}
-	stuck := 0
-	for f.last+interval+interval/2 < notBefore {
-		f.vc.Grab(1)
-		pos := time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
-		if pos <= f.last {
-			if pos == 0 && f.last > 0 {
-				return io.EOF // the container reports no position past its end
+	for {
+		for stuck := 0; f.clock.next()+f.clock.period()/2 < notBefore && stuck <= maxStuck; {
+			f.vc.Grab(1)
+			if _, advanced := f.clock.frame(f.position()); advanced {
+				stuck = 0
+			} else {
+				stuck++
 			}
-			// Grab says nothing at the end of a stream; a position that stops advancing may be
-			// the end or a container without timestamps. Stop skipping and let Read decide.
-			if stuck++; stuck > 30 {
-				break
-			}
-			pos = f.last + interval
-		} else {
-			stuck = 0
+			f.seq++
 		}
-		f.lastStep = pos - f.last
-		f.last = pos
+		if !f.vc.Read(&fr.Mat) || fr.Mat.Empty() {
+			return io.EOF
+		}
+		if fr.Mat.Cols() != f.Width || fr.Mat.Rows() != f.Height {
+			return fmt.Errorf("clip %s: frame %d is %dx%d, stream is %dx%d: %w", f.path, f.seq+1, fr.Mat.Cols(), fr.Mat.Rows(), f.Width, f.Height, ErrFrameSize)
+		}
 		f.seq++
+		pos, _ := f.clock.frame(f.position())
+		if pos+f.clock.period()/2 >= notBefore {
+			fr.Pos, fr.Seq = pos, f.seq
+			return nil
+		}
+		// Skipping stopped at a run of frames without timestamps that was not the end: go on.
 	}
-	if !f.vc.Read(&fr.Mat) || fr.Mat.Empty() {
-		return io.EOF
-	}
-	if fr.Mat.Cols() != f.Width || fr.Mat.Rows() != f.Height {
-		return fmt.Errorf("clip %s: frame %d is %dx%d, stream is %dx%d: %w", f.path, f.seq+1, fr.Mat.Cols(), fr.Mat.Rows(), f.Width, f.Height, ErrFrameSize)
-	}
-	f.seq++
-	pos := time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
-	if pos <= f.last && f.seq > 1 {
-		// Some containers report no timestamps; fall back to the nominal rate.
-		pos = f.last + interval
-	}
-	if f.seq > 1 {
-		f.lastStep = pos - f.last
-	}
-	f.last = pos
-	fr.Pos, fr.Seq = pos, f.seq
-	return nil
+}
+
+// position is the timestamp the container gives the frame just grabbed or read.
+func (f *File) position() time.Duration {
+	return time.Duration(f.vc.Get(gocv.VideoCapturePosMsec) * float64(time.Millisecond))
 }
 
 // Close releases the capture.

@@ -36,9 +36,9 @@ type StreamOptions struct {
 }
 
 // Stream reads a live source (RTSP or HTTP through OpenCV's FFmpeg backend, or a V4L2 device)
-// and reconnects when it drops. Frame times are wall-clock time since Open: a live stream's
-// own timestamps restart at every reconnect, and some cameras send none. Not safe for
-// concurrent use.
+// and reconnects when it drops. Frame times are wall-clock time since Open, strictly
+// increasing: a live stream's own timestamps restart at every reconnect, and some cameras send
+// none, so after a reconnect time continues from before the outage. Not safe for concurrent use.
 type Stream struct {
 	source        string
 	opts          StreamOptions
@@ -48,6 +48,7 @@ type Stream struct {
 	start         time.Time
 	last          time.Time // wall time of the last frame read
 	seq           int
+	clock         clock // stream time strictly increases, across reconnects too
 	Reconnects    int
 }
 
@@ -77,6 +78,7 @@ func OpenStream(ctx context.Context, source string, opts StreamOptions) (*Stream
 	}
 	s.start = opts.Now()
 	s.last = s.start
+	s.clock = newClock(s.vc.Get(gocv.VideoCaptureFPS))
 	return s, nil
 }
 
@@ -140,7 +142,10 @@ func (s *Stream) ReadAfter(fr *Frame, notBefore time.Duration) error {
 		if s.last.Sub(s.start) < notBefore {
 			continue // read to check the source; still before the frame wanted
 		}
-		fr.Pos, fr.Seq = s.last.Sub(s.start), s.seq
+		// Wall time since Open goes on across an outage; the clock keeps it increasing even
+		// when the wall clock stands still or is stepped back.
+		fr.Pos, _ = s.clock.frame(s.last.Sub(s.start))
+		fr.Seq = s.seq
 		return nil
 	}
 }

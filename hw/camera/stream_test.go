@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -75,9 +76,12 @@ func TestStreamReconnects(t *testing.T) {
 	}()
 	before := fr.Pos
 	// Frames already buffered come first; read until the drop is noticed and 10 frames after.
-	for after := 0; after < 10; {
+	for after, prev := 0, fr.Pos; after < 10; prev = fr.Pos {
 		if err := s.Read(fr); err != nil {
 			t.Fatal(err)
+		}
+		if fr.Pos <= prev {
+			t.Fatalf("stream time went from %v to %v (reconnects %d): it must only increase", prev, fr.Pos, s.Reconnects)
 		}
 		if s.Reconnects > 0 {
 			after++
@@ -124,4 +128,57 @@ func TestV4L2DeviceMissing(t *testing.T) {
 	if !strings.Contains(logs.String(), "video source unreachable; retrying") || !strings.Contains(logs.String(), dev) {
 		t.Fatalf("log:\n%s", logs.String())
 	}
+}
+
+// Every real clip's stream time strictly increases to its last frame, also where the container
+// reports position 0 on the last frames (CATALOG.md, "Added 2026-12-01"), and the last frame's
+// time is about where the file ends, not past it: no frame was timed far ahead of the video.
+func TestFileTimeMonotonicRealClips(t *testing.T) {
+	for _, clip := range camtest.Clips(t, "../../../shared/videos") {
+		t.Run(filepath.Base(clip), func(t *testing.T) {
+			camtest.Clip(t, clip)
+			f, err := OpenFile(clip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			dur := probeDuration(t, clip)
+			fr := NewFrame()
+			defer fr.Close()
+			var prev time.Duration = -1
+			n := 0
+			for ; ; n++ {
+				err := f.Read(fr)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fr.Pos <= prev {
+					t.Fatalf("frame %d at %v, not after the frame before (%v)", fr.Seq, fr.Pos, prev)
+				}
+				prev = fr.Pos
+			}
+			if n < 10 {
+				t.Fatalf("only %d frames read", n)
+			}
+			if dur > 0 && (prev > dur+100*time.Millisecond || prev < dur-time.Second) {
+				t.Fatalf("last frame (%d) at %v; the file lasts %v", n, prev, dur)
+			}
+		})
+	}
+}
+
+// probeDuration is the clip's duration by ffprobe (0: no ffprobe).
+func probeDuration(t *testing.T, clip string) time.Duration {
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", clip).Output()
+	if err != nil {
+		return 0
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(string(out)) + "s")
+	if err != nil {
+		return 0
+	}
+	return d
 }

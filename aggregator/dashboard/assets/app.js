@@ -382,7 +382,11 @@ async function viewDevices() {
       h("thead", {}, h("tr", {}, ["Device", "Status", "Backlog", "Oldest pending", "Last seen", "Signal-source disagreements", "Camera view changed", "Software"]
         .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, devices.map((d) => h("tr", { "data-device": d.id },
-        h("th", { scope: "row" }, d.id), h("td", {}, onlineBadge(d)),
+        h("th", { scope: "row" }, d.id), h("td", {}, onlineBadge(d), d.view_mismatch_since
+          ? [" ", h("span", { class: "badge offline", "data-col": "view-mismatch",
+            title: "The camera shows another view than its scene's reference (a cut, a pan or zoom, a knock): it raises no events and withholds its counts until the view matches again. Check it with crosswatch-edge scene draw; if the new view is the right one, write its reference with --write-reference." },
+            "view does not match its scene since ", h("time", { datetime: d.view_mismatch_since }, fmtTime(d.view_mismatch_since)))]
+          : null),
         h("td", { class: "num", "data-col": "backlog" }, fmtInt(d.backlog)),
         h("td", { class: "num" }, d.backlog ? Number(d.oldest_pending_s).toFixed(0) + " s" : "—"),
         h("td", {}, h("time", { datetime: d.last_seen, title: fmtTime(d.last_seen) }, ago(d.last_seen))),
@@ -395,7 +399,7 @@ async function viewDevices() {
       : h("p", {}, "No device has reported yet."),
     h("h2", {}, "Reported losses"),
     gaps.length ? h("table", { id: "gaps" },
-      h("caption", {}, "Payloads devices dropped by their declared policy (full outbox or disk), newest first"),
+      h("caption", {}, "What devices report they lost or could not judge, newest first: payloads dropped by their declared policy (full outbox or disk), camera streams down, camera views that did not match their scene"),
       h("thead", {}, h("tr", {}, ["Time", "Device", "Reason", "Evicted", "Not accepted", "Covering"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, gaps.slice(0, 50).map((g) => h("tr", {},
         h("td", {}, fmtTime(g.time)), h("td", {}, g.device), h("td", {}, g.reason.replace("_", " ")),

@@ -273,6 +273,10 @@ test("devices page matches the API", async () => {
     const view = await text(row.locator("[data-col=view]"));
     if (d.last_view_change) assert.ok(view.startsWith(`${d.view_changes}× since start`), `${d.id}: ${view}`);
     else assert.equal(view, "—", d.id);
+    // A quarantined camera says so beside its online state; the others do not.
+    const mismatch = row.locator("[data-col=view-mismatch]");
+    if (d.view_mismatch_since) assert.ok((await text(mismatch)).startsWith("view does not match its scene"), d.id);
+    else assert.equal(await mismatch.count(), 0, d.id);
   }
   await page.screenshot({ path: join(shots, "devices.png"), fullPage: true });
 });
