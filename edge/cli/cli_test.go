@@ -417,26 +417,35 @@ var realClipFalsePositives = map[string]int{
 	"rlv_webserver105_demo1":                                    2, // the left-lane crossings nobody can label
 	"rlv_webserver105_demo1.classical":                          2,
 	"platform_metroeyes_tokyo_metro_platform_fisheye.classical": 1, // the classical blob at the arriving train
+	"conflict_stark16_street_suv_motorbike":                     1, // a figure among the scooters at the top of the street
 }
 
 // realClipMisses is how many labelled events each real-clip scene misses today, all explained
 // in docs/ACCURACY.md; TestEvalRealClips fails if a change misses more.
 var realClipMisses = map[string]int{
-	"rlv_uvhnael_16h15.classical":      4, // the classical detector in a dense motorbike queue
-	"ped_roxaaaaa_crosswalk.classical": 2, // the classical detector: near the camera the two jaywalkers are car-sized blobs
+	"rlv_uvhnael_16h15.classical":              4, // the classical detector in a dense motorbike queue
+	"ped_roxaaaaa_crosswalk.classical":         2, // the classical detector: near the camera the two jaywalkers are car-sized blobs
+	"conflict_shivam25_nyc_intersection_crash": 1, // two men step off as one box
+	"platform_chenghanc_track_fall_annotated":  1, // no detector finds the woman in the dithered night GIF
 }
 
 // realClipCountErrors is how far each real-clip scene's road-user count is from its labelled
-// count today, all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change moves
-// a count further.
+// count today (the worst zone), all explained in docs/ACCURACY.md; TestEvalRealClips fails if a
+// change moves a count further.
 var realClipCountErrors = map[string]int{
-	"rlv_gutomadon_redlight":           1, // a motorcycle waiting at the bar after the cut
-	"rlv_gutomadon_redlight.classical": 1,
-	"rlv_uvhnael_16h15.classical":      4, // the classical detector misses the four riders of the red phase
-	"ped_roxaaaaa_crosswalk.classical": 2, // blobs that split from a passer-by still tracked; one woman is car-sized
-	"ped_roxaaaaa_crosswalk":           2, // a second box over one person at the start; a sign post seen as a person
-	// the DNN loses small far cars for up to a second and finds them again past the count line
-	"general_kartikmalhotra_highway_overpass": 2,
+	"rlv_ahmadyahya_youtube":                         1, // a rider's track no longer takes a car's box over the line
+	"rlv_uvhnael_16h15.classical":                    4, // the classical detector misses the four riders of the red phase
+	"ped_roxaaaaa_crosswalk.classical":               3, // blobs that split from a passer-by still tracked; one woman is car-sized
+	"ped_roxaaaaa_crosswalk":                         2, // a second box over one person at the start; a sign post seen as a person
+	"general_kartikmalhotra_highway_overpass":        2, // the DNN loses small far cars for up to a second and finds them again past the count line
+	"general_shas232_highway_overpass":               2,
+	"general_bilal11123_calgary_road_lrt_station":    5, // tracks that break in the six-lane stream
+	"conflict_albertfredy7_junction_motorbike_crash": 3, // riders thrown across the line in the crash
+	"conflict_bordeaux2294_snow_intersection_crash":  1,
+	"conflict_shivam25_nyc_intersection_crash":       1,
+	"conflict_shreyanshbardia_intersection_tbone":    1,
+	"conflict_stark16_street_suv_motorbike":          1,
+	"platform_chenghanc_track_fall_annotated":        1,
 }
 
 // The PicoDet detector (decoded in edge/vision) finds the motorway's small far cars that
