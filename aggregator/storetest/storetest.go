@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("EventAndEvidence", func(t *testing.T) { testEventAndEvidence(t, setup(t)) })
 	t.Run("NewestLedgerRows", func(t *testing.T) { testNewestLedgerRows(t, setup(t)) })
 	t.Run("SiteCameras", func(t *testing.T) { testSiteCameras(t, setup(t)) })
+	t.Run("RankedWorstFirst", func(t *testing.T) { testRankedWorstFirst(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.
