@@ -52,6 +52,17 @@ if [ -n "${MUTATE_PACKAGES:-}" ]; then
 	packages=("${sel[@]}")
 fi
 
+# Gremlins runs the tests in a copy of the module under $TMPDIR, without the untracked
+# models/files: tell the tests where ../shared and the models are.
+if [ -d ../shared ]; then
+	CROSSWATCH_SHARED=$(cd ../shared && pwd)
+	export CROSSWATCH_SHARED
+fi
+if [ -d models/files ]; then
+	CROSSWATCH_MODELS=$(cd models/files && pwd -P)
+	export CROSSWATCH_MODELS
+fi
+
 mkdir -p out/mutate
 fail=0
 summary=()

@@ -8,6 +8,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
 // The anonymiser's geometry, checked on its uncompressed output (a.img, before the JPEG) against
@@ -15,7 +16,11 @@ import (
 
 func testModels(t *testing.T) *Models {
 	t.Helper()
-	m, err := OpenModels("../../models/files")
+	dir := "../../models/files"
+	if d := os.Getenv("CROSSWATCH_MODELS"); d != "" { // 'make mutate' runs a copy of the module
+		dir = d
+	}
+	m, err := OpenModels(dir)
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("models: %v ('make test' installs them)", err)
@@ -160,7 +165,7 @@ func TestAnonymiserSmallFrameAndBorder(t *testing.T) {
 // CI, where ../shared is beside the clone).
 func corridorFrame(t *testing.T) gocv.Mat {
 	t.Helper()
-	const clip = "../../../shared/videos/general_metroeyes_subway_corridor.mp4"
+	clip := testenv.Shared("../../../shared") + "/videos/general_metroeyes_subway_corridor.mp4"
 	if _, err := os.Stat(clip); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v: CI runs with ../shared beside the clone", err)

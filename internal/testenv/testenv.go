@@ -47,3 +47,12 @@ func Tool(t testing.TB, name, debian string) string {
 	Need(t, err, name+" is missing: install the Debian package "+debian+" ('make deps' does)")
 	return p
 }
+
+// Shared returns the path of ../shared for a test whose relative path to it is rel, or
+// $CROSSWATCH_SHARED when set: 'make mutate' runs tests in a copy of the module elsewhere.
+func Shared(rel string) string {
+	if d := os.Getenv("CROSSWATCH_SHARED"); d != "" {
+		return d
+	}
+	return rel
+}
