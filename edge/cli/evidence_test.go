@@ -38,6 +38,9 @@ func modelsDir(t *testing.T) string {
 // People are pixelated whole, which hides their faces too; the last case pastes faces with no
 // body under them (a poster, a window) into a clip, so that only the face blur can hide them.
 func TestEvidenceHasNoFaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: minutes of the dnn detector on real clips; the full suite ('make test') runs it")
+	}
 	models := modelsDir(t)
 	videos := sharedVideos(t)
 	u := newUltraface(t, models)
