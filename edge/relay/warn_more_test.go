@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,34 @@ func TestWarnsWhenAcksStop(t *testing.T) {
 			step(60*time.Second+time.Millisecond, 1) // exactly 30 s after the first warning
 			step(60*time.Second+2*time.Millisecond, 2)
 		})
+	}
+}
+
+// An unacknowledged message is sent again once ResendAfter has passed, not before: at exactly
+// ResendAfter it goes.
+func TestResendExactlyAfter(t *testing.T) {
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	ob.Append(context.Background(), outbox.Message{ID: "m", Topic: "t", Payload: []byte("m")})
+	clk := &clock{t: t0}
+	pub := &fakePub{connected: true}
+	r := New(ob, pub, Config{Window: 16, ResendAfter: 10 * time.Second, Poll: 2 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)), clk.now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first publish", func() bool { return pub.count("m") == 1 })
+	clk.after(10*time.Second - time.Millisecond)
+	time.Sleep(60 * time.Millisecond)
+	if n := pub.count("m"); n != 1 {
+		t.Fatalf("sent %d times before ResendAfter", n)
+	}
+	clk.after(10 * time.Second)
+	waitFor(t, "the resend at ResendAfter", func() bool { return pub.count("m") == 2 })
+	if st := r.Stats(); st.Published != 1 || st.Resent != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
