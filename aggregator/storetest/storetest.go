@@ -44,6 +44,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("NewestLedgerRows", func(t *testing.T) { testNewestLedgerRows(t, setup(t)) })
 	t.Run("SiteCameras", func(t *testing.T) { testSiteCameras(t, setup(t)) })
 	t.Run("RankedWorstFirst", func(t *testing.T) { testRankedWorstFirst(t, setup(t)) })
+	t.Run("ScoreDetails", func(t *testing.T) { testScoreDetails(t, setup(t)) })
+	t.Run("SeriesBins", func(t *testing.T) { testSeriesBins(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.
