@@ -112,3 +112,22 @@ func TestResendExactlyAfter(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+type failingStore struct{}
+
+func (failingStore) Pending(context.Context, int64, int, []outbox.Message) ([]outbox.Message, error) {
+	return nil, fmt.Errorf("disk I/O error")
+}
+func (failingStore) Delete(context.Context, []string) (int, error) { return 0, nil }
+
+// A store that cannot be read is logged as an error and retried, not silently skipped.
+func TestStoreErrorLogged(t *testing.T) {
+	logs := &lockedBuf{}
+	r := New(failingStore{}, &fakePub{connected: true}, Config{Window: 4, ResendAfter: time.Hour, Poll: 2 * time.Millisecond},
+		slog.New(slog.NewTextHandler(logs, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the read error logged twice (retried)", func() bool { return logs.count("read outbox") >= 2 })
+}
