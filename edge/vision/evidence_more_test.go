@@ -149,6 +149,13 @@ func TestAnonymiserSmallFrameAndBorder(t *testing.T) {
 	if got, want := bounds(changes(t, a.img, frame)), image.Rect(318, 91, 320, 165); got != want {
 		t.Errorf("2-px sliver pixelated %v, want %v", got, want)
 	}
+	// A box on the bottom edge: (100,240)-(161,241) → margins 12 and 2: (88,238)-(173,242) ∩ image: 2 px tall.
+	if _, err := a.JPEG(frame, []edge.Box{{X0: 100, Y0: 240, X1: 160, Y1: 240}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := bounds(changes(t, a.img, frame)), image.Rect(88, 238, 173, 240); got != want {
+		t.Errorf("2-px-tall sliver pixelated %v, want %v", got, want)
+	}
 	// Wholly outside: nothing changes.
 	if _, err := a.JPEG(frame, []edge.Box{{X0: 400, Y0: 100, X1: 420, Y1: 160}}); err != nil {
 		t.Fatal(err)
@@ -164,8 +171,13 @@ func TestAnonymiserSmallFrameAndBorder(t *testing.T) {
 // corridorFrame returns a frame of a real clip with people and faces in it, or skips (fails in
 // CI, where ../shared is beside the clone).
 func corridorFrame(t *testing.T) gocv.Mat {
+	return clipFrame(t, "general_metroeyes_subway_corridor", 90)
+}
+
+// clipFrame returns frame n of a real clip. The caller closes it.
+func clipFrame(t *testing.T, name string, n int) gocv.Mat {
 	t.Helper()
-	clip := testenv.Shared("../../../shared") + "/videos/general_metroeyes_subway_corridor.mp4"
+	clip := testenv.Shared("../../../shared") + "/videos/" + name + ".mp4"
 	if _, err := os.Stat(clip); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v: CI runs with ../shared beside the clone", err)
@@ -178,7 +190,7 @@ func corridorFrame(t *testing.T) gocv.Mat {
 	}
 	defer vc.Close()
 	f := gocv.NewMat()
-	for i := 0; i < 90 && vc.Read(&f); i++ { // 3 s in: faces towards the camera
+	for i := 0; i < n && vc.Read(&f); i++ { // corridor, 3 s in: faces towards the camera
 	}
 	if f.Empty() {
 		t.Fatal("could not read the clip")
@@ -197,28 +209,37 @@ func TestAnonymiserFaceGeometry(t *testing.T) {
 	defer faces.Close()
 	a := NewAnonymiser(noPeople(t, m), faces)
 	defer a.Close()
-	frame := corridorFrame(t)
-	defer frame.Close()
-	ref := reference(frame) // 640×360: the face detector sees 640×352
-	defer ref.Close()
-	small := gocv.NewMat()
-	defer small.Close()
-	gocv.Resize(ref, &small, image.Pt(640, 352), 0, 0, gocv.InterpolationArea)
-	found := append([]image.Rectangle(nil), faces.Detect(small)...)
-	if len(found) == 0 {
-		t.Fatal("YuNet finds no face in the frame: pick another")
-	}
-	var want image.Rectangle
-	for _, f := range found {
-		sy := float32(360) / 352
-		r := image.Rect(f.Min.X, int(float32(f.Min.Y)*sy), f.Max.X+1, int(float32(f.Max.Y)*sy)+1)
-		want = want.Union(r.Inset(-(r.Dx()/3 + 2)).Intersect(image.Rect(0, 0, 640, 360)))
-	}
-	if _, err := a.JPEG(frame, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got := bounds(changes(t, a.img, ref)); got != want {
-		t.Fatalf("%d faces at %v: pixelated %v, want %v", len(found), found, got, want)
+	full := corridorFrame(t)
+	defer full.Close()
+	// 1280×720 → 640×360, whose face image is 640×352; and 630×354 (not downscaled), whose
+	// face image is 608×352: the boxes map back by 630/608 and 354/352.
+	for _, size := range []image.Point{{1280, 720}, {630, 354}} {
+		frame := gocv.NewMat()
+		gocv.Resize(full, &frame, size, 0, 0, gocv.InterpolationArea)
+		ref := reference(frame)
+		w, h := ref.Cols(), ref.Rows()
+		fw, fh := w/32*32, h/32*32
+		small := gocv.NewMat()
+		gocv.Resize(ref, &small, image.Pt(fw, fh), 0, 0, gocv.InterpolationArea)
+		found := append([]image.Rectangle(nil), faces.Detect(small)...)
+		small.Close()
+		if len(found) == 0 {
+			t.Fatalf("%v: YuNet finds no face in the frame: pick another", size)
+		}
+		sx, sy := float32(w)/float32(fw), float32(h)/float32(fh)
+		var want image.Rectangle
+		for _, f := range found {
+			r := image.Rect(int(float32(f.Min.X)*sx), int(float32(f.Min.Y)*sy), int(float32(f.Max.X)*sx)+1, int(float32(f.Max.Y)*sy)+1)
+			want = want.Union(r.Inset(-(r.Dx()/3 + 2)).Intersect(image.Rect(0, 0, w, h)))
+		}
+		if _, err := a.JPEG(frame, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := bounds(changes(t, a.img, ref)); got != want {
+			t.Errorf("%v: %d faces at %v: pixelated %v, want %v", size, len(found), found, got, want)
+		}
+		frame.Close()
+		ref.Close()
 	}
 }
 
@@ -233,21 +254,37 @@ func TestAnonymiserDetectedPeople(t *testing.T) {
 	defer people.Close()
 	a := NewAnonymiser(people, nil)
 	defer a.Close()
-	frame := corridorFrame(t)
+	for _, c := range []struct {
+		clip  string
+		frame int
+	}{{"general_metroeyes_subway_corridor", 90}, {"ped_roxaaaaa_crosswalk", 40}} {
+		detectedPeople(t, a, people, clipFrame(t, c.clip, c.frame))
+	}
+}
+
+func detectedPeople(t *testing.T, a *Anonymiser, people *DNN, frame gocv.Mat) {
+	t.Helper()
 	defer frame.Close()
 	ref := reference(frame)
 	defer ref.Close()
+	vehicles := 0
+	for _, d := range people.Detect(ref) {
+		if d.Class == edge.Car || d.Class == edge.Bus || d.Class == edge.Truck {
+			vehicles++
+		}
+	}
 	var rects []image.Rectangle
 	for _, d := range people.Detect(ref) {
 		if d.Class == edge.Person || d.Class == edge.Bicycle || d.Class == edge.Motorbike {
 			r := image.Rect(int(d.Box.X0), int(d.Box.Y0), int(d.Box.X1)+1, int(d.Box.Y1)+1)
 			mx, my := r.Dx()/6+2, r.Dy()/8+2
-			rects = append(rects, image.Rect(r.Min.X-mx, r.Min.Y-my, r.Max.X+mx, r.Max.Y+my/2).Intersect(image.Rect(0, 0, 640, 360)))
+			rects = append(rects, image.Rect(r.Min.X-mx, r.Min.Y-my, r.Max.X+mx, r.Max.Y+my/2).Intersect(image.Rect(0, 0, ref.Cols(), ref.Rows())))
 		}
 	}
 	if len(rects) == 0 {
 		t.Fatal("the person detector finds no one in the frame: pick another")
 	}
+	t.Logf("%d people and riders, %d vehicles (not pixelated)", len(rects), vehicles)
 	if _, err := a.JPEG(frame, nil); err != nil {
 		t.Fatal(err)
 	}
