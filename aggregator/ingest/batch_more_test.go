@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,5 +135,83 @@ func TestStopCommitsNoEmptyBatch(t *testing.T) {
 	<-done
 	if got := fmt.Sprint(st.got()); got != "[3]" {
 		t.Fatalf("batches %s, want [3]", got)
+	}
+}
+
+// recordStore keeps the batches' events and reports inserted as it is told (0: all duplicates).
+type recordStore struct {
+	mu       sync.Mutex
+	events   []aggregator.PricedEvent
+	inserted func(n int) int
+}
+
+func (s *recordStore) Commit(_ context.Context, b *aggregator.Batch) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, b.Events...)
+	return s.inserted(len(b.Events)), nil
+}
+
+// The store is told which events carry an evidence image.
+func TestHasEvidencePassedToStore(t *testing.T) {
+	st := &recordStore{inserted: func(n int) int { return n }}
+	with, _ := wire.Encode(wire.Event{V: 1, ID: "w", Device: "edge-1", Camera: "cam-1", Site: "main-nb", Zone: "z", Type: wire.RedLightRunning,
+		Time: t0, Class: "car", Confidence: 0.9, Evidence: []byte{0xFF, 0xD8, 0xFF, 0xDB, 1, 2, 0xFF, 0xD9}})
+	runCatalog(t, st, shippedCatalog(t), []Message{{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: with}, events(1)[0]})
+	if len(st.events) != 2 || !st.events[0].HasEvidence || st.events[1].HasEvidence {
+		t.Fatalf("events %+v: want the first with evidence, the second without", st.events)
+	}
+}
+
+// A commit of duplicates only changes no site: the live views are not told to redraw one.
+func TestDuplicatesChangeNoSite(t *testing.T) {
+	st := &recordStore{inserted: func(int) int { return 0 }}
+	g := New(st, &acks{}, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	var mu sync.Mutex
+	var changes []aggregator.Change
+	g.SetOnCommit(func(c aggregator.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() })
+	submitAll(g, events(2))
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range changes {
+		if len(c.Sites) != 0 || c.Events != 0 {
+			t.Fatalf("a commit of duplicates changed %+v", c)
+		}
+	}
+}
+
+// A malformed payload of exactly the size limit still names its id in the rejection, so the
+// device stops resending it.
+func TestMalformedAtSizeLimitNamesID(t *testing.T) {
+	head := `{"v":1,"id":"x1","oops":"`
+	pad := wire.MaxEventBytes - len(head) - 2
+	payload := []byte(head + strings.Repeat("a", pad) + `"}`)
+	if len(payload) != wire.MaxEventBytes {
+		t.Fatalf("payload %d bytes", len(payload))
+	}
+	a := runCatalog(t, openStore(t), shippedCatalog(t), []Message{{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: payload}})
+	if _, r := a.all("edge-1"); len(r) != 1 || r[0].ID != "x1" {
+		t.Fatalf("rejections %+v, want x1", r)
+	}
+}
+
+type failingAcker struct{}
+
+func (failingAcker) Ack(string, wire.Ack) error { return fmt.Errorf("broker gone") }
+
+// An ack that cannot be sent is logged (the device will resend and be acknowledged then); a
+// sent one is not.
+func TestAckFailureLogged(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		var logs strings.Builder
+		var ack Acker = &acks{}
+		if fail {
+			ack = failingAcker{}
+		}
+		g := New(&batchStore{}, ack, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+		submitAll(g, events(1))
+		if got := strings.Contains(logs.String(), "send ack"); got != fail {
+			t.Errorf("ack failing %v: logged %v:\n%s", fail, got, logs.String())
+		}
 	}
 }
