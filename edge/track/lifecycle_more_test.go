@@ -122,3 +122,36 @@ func TestComparePairs(t *testing.T) {
 		}
 	}
 }
+
+// The class is the majority of the matched frames' classes, the first frame's included.
+func TestClassByMajorityOfFrames(t *testing.T) {
+	cfg := Config{MinIoU: 0.5, MaxMisses: 3, MinHits: 1, ProcessNoiz: 400, MeasNoise: 2}
+	seq := func(classes ...edge.Class) edge.Class {
+		tr := New(cfg)
+		var tk []edge.Track
+		for _, c := range classes {
+			tk, _ = tr.Update(0.1, []edge.Detection{{Box: still, Class: c, Score: 0.8}})
+		}
+		return tk[0].Class
+	}
+	if c := seq(edge.Car, edge.Person, edge.Person, edge.Person); c != edge.Person {
+		t.Errorf("car once then person 3 times: %v, want person", c)
+	}
+	if c := seq(edge.Car, edge.Bus); c != edge.Car {
+		t.Errorf("car then bus (a tie, car first in class order): %v, want car", c)
+	}
+}
+
+// Reset reports every confirmed track ended at the next Update, one confirmed by exactly
+// MinHits too, and none that was never confirmed.
+func TestResetEndsConfirmedTracks(t *testing.T) {
+	tr := New(Config{MinIoU: 0.5, MaxMisses: 3, MinHits: 2, ProcessNoiz: 400, MeasNoise: 2})
+	other := edge.Box{X0: 100, Y0: 0, X1: 110, Y1: 10}
+	tr.Update(0.1, det(still))
+	tr.Update(0.1, []edge.Detection{{Box: still, Class: edge.Car}, {Box: other, Class: edge.Car}}) // 1: 2 hits; 2: 1 hit
+	tr.Reset()
+	tk, ended := tr.Update(0.1, nil)
+	if len(tk) != 0 || fmt.Sprint(ended) != "[1]" {
+		t.Fatalf("after Reset: tracks %+v ended %v, want [1] ended", tk, ended)
+	}
+}
