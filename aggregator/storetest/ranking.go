@@ -103,3 +103,20 @@ func testSeriesBins(t *testing.T, st *sqlstore.Store) {
 		t.Error("a zero bin accepted")
 	}
 }
+
+// testFullInsertChunk: a batch of exactly one INSERT's worth of events (64) and of two
+// (128) is stored whole: no empty statement after the last chunk.
+func testFullInsertChunk(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 1)
+	for _, n := range []int{64, 128} {
+		b := &aggregator.Batch{}
+		for i := range n {
+			b.Events = append(b.Events, event(fmt.Sprintf("c%d-%d", n, i), "a", now.Add(-time.Duration(i+1)*time.Second), v1))
+		}
+		got, err := st.Commit(ctx, b)
+		if err != nil || got != n {
+			t.Fatalf("batch of %d: inserted %d, %v", n, got, err)
+		}
+	}
+}
