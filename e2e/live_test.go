@@ -12,15 +12,14 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/internal/camtest"
+	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
 // TestLiveStream: the edge analyses a live HTTP camera stream, the camera drops and comes back,
 // the edge reconnects, and the aggregator records the outage as a gap and the counts from both
 // sides of it.
 func TestLiveStream(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg (Debian package) serves the camera stream; not installed")
-	}
+	testenv.Tool(t, "ffmpeg", "ffmpeg") // serves the camera stream
 	dir := t.TempDir()
 	if out, err := exec.Command(edgeBin, "synth", "--seed", "7", "--duration", "30s", "--out", dir).CombinedOutput(); err != nil {
 		t.Fatalf("synth: %v\n%s", err, out)

@@ -7,15 +7,13 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
 // A camera whose view changes at once (here the real clip's cut to another camera at 6.08 s)
 // tells the aggregator in its status, and the devices API keeps the time of it.
 func TestViewChangeReachesTheAggregator(t *testing.T) {
-	clip := "../../shared/videos/rlv_gutomadon_redlight.mp4"
-	if _, err := os.Stat(clip); err != nil {
-		t.Skipf("no %s (%v): the real clips stay outside the repository", clip, err)
-	}
+	clip := testenv.SharedClip(t, "../../shared/videos/rlv_gutomadon_redlight.mp4")
 	mq := StartMosquitto(t)
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"))
 	out, err := edgeCmd("replay", "--scene", "../configs/scenes/real/rlv_gutomadon_redlight.classical.yaml", "--clip", clip,

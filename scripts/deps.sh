@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what crosswatch needs and the machine lacks: Debian packages (OpenCV 4.6 for gocv, its
 # Haar cascades (opencv-data) for the evidence test,
-# Mosquitto and PostgreSQL for the tests, which start their own instances, pkg-config) and
+# Mosquitto and PostgreSQL for the tests, which start their own instances, pkg-config, jq for
+# scripts/mutate.sh) and
 # checks the Go toolchain. Safe to run again.
 set -euo pipefail
 . "$(dirname "$0")/apt.sh"
 
-packages=(pkg-config libopencv-dev opencv-data ffmpeg time mosquitto sqlite3 postgresql ca-certificates)
+packages=(pkg-config libopencv-dev opencv-data ffmpeg time mosquitto sqlite3 postgresql ca-certificates jq)
 apt_install deps "${packages[@]}"
 
 if ! command -v go >/dev/null; then

@@ -47,6 +47,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, setup(t)) })
 	t.Run("DeadLetterPages", func(t *testing.T) { testDeadLetterPages(t, setup(t)) })
 	t.Run("PruneKeepsEvents", func(t *testing.T) { testPruneKeepsEvents(t, setup(t)) })
+	t.Run("RankedWorstFirst", func(t *testing.T) { testRankedWorstFirst(t, setup(t)) })
+	t.Run("ScoreDetails", func(t *testing.T) { testScoreDetails(t, setup(t)) })
+	t.Run("SeriesBins", func(t *testing.T) { testSeriesBins(t, setup(t)) })
+	t.Run("FullInsertChunk", func(t *testing.T) { testFullInsertChunk(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.

@@ -91,7 +91,9 @@ func TestEndsAfterMisses(t *testing.T) {
 // it) is the same track when it is found again, also after it has begun to move off.
 func TestWaitingVehicleFoundAgain(t *testing.T) {
 	tr := New(DefaultConfig())
-	car := func(x float32) []edge.Detection { return []edge.Detection{{Box: box(x, 300, 60, 40), Class: edge.Car, Score: 0.9}} }
+	car := func(x float32) []edge.Detection {
+		return []edge.Detection{{Box: box(x, 300, 60, 40), Class: edge.Car, Score: 0.9}}
+	}
 	var id int
 	for f := 0; f < 20; f++ {
 		tracks, _ := tr.Update(1.0/15, car(200))

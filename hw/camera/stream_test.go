@@ -18,6 +18,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/internal/camtest"
+	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
 // testClip writes a small Motion-JPEG clip of moving squares.
@@ -41,9 +42,7 @@ func testClip(t *testing.T) string {
 // A network camera that drops is reconnected with backoff, frames flow again, and the outage
 // is reported once.
 func TestStreamReconnects(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg (Debian package) serves the test stream; not installed")
-	}
+	testenv.Tool(t, "ffmpeg", "ffmpeg") // serves the test stream
 	clip := testClip(t)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := l.Addr().(*net.TCPAddr).Port

@@ -1,0 +1,263 @@
+package pipeline
+
+import (
+	"context"
+	"image"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/vision"
+	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/hw/camera"
+)
+
+// These tests drive Pipeline.Run itself with recorded inputs: a source of rendered frames and
+// a detector that replays a script of detections (the pixels do not have to contain the road
+// users: the detectors have their own tests), so what is checked is the pipeline's wiring.
+
+const (
+	fw, fh = 640, 480
+	fps    = 15
+)
+
+var start = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// frames is a Source of n frames at 15/s; frame i shows picture(i).
+type frames struct {
+	n       int
+	picture func(i int) gocv.Mat // owned by the test
+	i       int
+}
+
+func (f *frames) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
+	for ; f.i < f.n; f.i++ {
+		pos := time.Duration(f.i) * time.Second / fps
+		if pos < notBefore {
+			continue
+		}
+		m := f.picture(f.i)
+		m.CopyTo(&fr.Mat)
+		fr.Pos, fr.Seq = pos, f.i+1
+		f.i++
+		return nil
+	}
+	return io.EOF
+}
+
+// script is a detector that returns, for the n-th frame it sees, script(n); it records its
+// Relearn calls. It says it is always learning, so the gate never withholds a frame from it.
+type script struct {
+	n        int
+	dets     func(n int) []edge.Detection
+	relearns []int // frame numbers
+}
+
+func (s *script) Detect(gocv.Mat) []edge.Detection { s.n++; return s.dets(s.n - 1) }
+func (s *script) Close()                           {}
+func (s *script) Learning() bool                   { return true }
+func (s *script) Relearn()                         { s.relearns = append(s.relearns, s.n) }
+
+// memOutbox keeps what the pipeline commits.
+type memOutbox struct{ msgs []outbox.Message }
+
+func (o *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
+	o.msgs = append(o.msgs, msgs...)
+	return nil
+}
+
+func (o *memOutbox) events(t *testing.T) []wire.Event {
+	t.Helper()
+	var out []wire.Event
+	for _, m := range o.msgs {
+		if strings.HasSuffix(m.Topic, "/"+wire.KindEvents) {
+			e, err := wire.DecodeEvent(m.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// people returns the persons counted per zone.
+func (o *memOutbox) people(t *testing.T) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, m := range o.msgs {
+		if strings.HasSuffix(m.Topic, "/"+wire.KindCounts) {
+			c, err := wire.DecodeCounts(m.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n[c.Zone] += c.Counts["person"]
+		}
+	}
+	return n
+}
+
+func rect(x0, y0, x1, y1 float64) []scene.Point {
+	return []scene.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}}
+}
+
+// platformScene: a danger strip across the middle (y 0.5–0.7) and the track below (y ≥ 0.75).
+func platformScene() *scene.Scene {
+	s := scene.Defaults()
+	s.Version, s.Camera = 1, "cam-t"
+	s.PlatformEdges = []scene.PlatformEdge{{Zone: scene.Zone{ID: "edge-z", Site: "plat", Polygon: rect(0, 0.5, 1, 0.7)}, DwellS: 3}}
+	s.Tracks = []scene.Zone{{ID: "track-z", Site: "plat", Polygon: rect(0, 0.75, 1, 1)}}
+	return &s
+}
+
+// newPipeline builds a pipeline over src with det in place of the scene's detector.
+func newPipeline(t *testing.T, s *scene.Scene, src Source, det detector, cfg Config) (*Pipeline, *memOutbox) {
+	t.Helper()
+	ob := &memOutbox{}
+	cfg.Device, cfg.Scene, cfg.Width, cfg.Height, cfg.Start = "dev-t", s, fw, fh, start
+	if cfg.CountPeriod == 0 {
+		cfg.CountPeriod = time.Minute
+	}
+	p, err := New(cfg, src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.det.Close()
+	p.det = det
+	t.Cleanup(p.Close)
+	return p, ob
+}
+
+func solid(v float64) gocv.Mat {
+	return gocv.NewMatWithSizeFromScalar(gocv.NewScalar(v, v, v, 0), fh, fw, gocv.MatTypeCV8UC3)
+}
+
+// A cut in the picture (the camera knocked or switched) makes the pipeline end every track,
+// start the rules on a new view and relearn the background, all three. Person A stands on the
+// danger strip until the cut; person B stands in the same place after it. B is another road
+// user: it must get a new track (not A's, continued: the tracker reset), be counted although it
+// begins in mid-zone where A was just lost (the rules' new view), and dwell and be reported on
+// its own; and the detector relearns its background once, at the cut.
+func TestViewChangeResetsTrackerRulesAndBackground(t *testing.T) {
+	before, after := solid(60), solid(190)
+	defer before.Close()
+	defer after.Close()
+	const cut = 90 // frame 90, 6 s
+	src := &frames{n: 150, picture: func(i int) gocv.Mat {
+		if i < cut {
+			return before
+		}
+		return after
+	}}
+	person := []edge.Detection{{Box: edge.Box{X0: 300, Y0: 200, X1: 330, Y1: 300}, Class: edge.Person, Score: 0.9}} // feet at y 300: on the strip
+	det := &script{dets: func(n int) []edge.Detection {
+		if n >= 8 { // from 0.5 s on
+			return person
+		}
+		return nil
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, Config{})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ViewChanges != 1 {
+		t.Fatalf("%d view changes, want 1 (the cut at frame %d)", st.ViewChanges, cut)
+	}
+	if len(det.relearns) != 1 || det.relearns[0] != cut {
+		t.Errorf("the detector relearned its background at frames %v, want once, at the cut (%d)", det.relearns, cut)
+	}
+	tracks := map[string]bool{}
+	for _, e := range ob.events(t) {
+		if e.Type != wire.PlatformEdgeIntrusion {
+			t.Errorf("unexpected event %+v", e)
+		}
+		tracks[e.ID[strings.LastIndex(e.ID, "-t"):]] = true
+	}
+	if len(tracks) != 2 {
+		t.Errorf("platform-edge events from tracks %v, want two: A before the cut, B after it on a new track (the tracker was reset)", tracks)
+	}
+	if n := ob.people(t)["edge-z"]; n != 2 {
+		t.Errorf("%d people counted on the strip, want 2: B, first seen in mid-zone just after the cut, is counted because the view is new", n)
+	}
+	if tk, _, _ := p.Tracks(); len(tk) != 1 || tk[0].ID == 1 {
+		t.Errorf("last tracks %+v: want B alone, on a track that is not A's (1)", tk)
+	}
+}
+
+// modelsOrSkip opens the installed models, or skips saying why (fails in CI, where 'make test'
+// installs them).
+func modelsOrSkip(t *testing.T) *vision.Models {
+	t.Helper()
+	m, err := vision.OpenModels("../../models/files")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("models: %v ('make test' installs them from ../shared/models)", err)
+		}
+		t.Skipf("models not installed (%v): run 'make models'; the anonymiser needs the person and face detectors", err)
+	}
+	return m
+}
+
+// The pipeline hands the anonymiser its tracked people: a person the tracker follows is
+// pixelated in the event's evidence even where the anonymiser's own person detector sees
+// nobody. The "person" here is a patch of fine noise (no detector calls it a person), so only
+// the tracked box can hide it: pixelated, neighbouring pixels inside it are equal in blocks of
+// at least 6 px; left alone, they differ by ~80 grey levels on average.
+func TestEvidencePixelatesTrackedPeople(t *testing.T) {
+	m := modelsOrSkip(t)
+	people, err := vision.NewDNN(m, "yolo-fastest-1.1-xl", 0.15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer people.Close()
+	anon := vision.NewAnonymiser(people, nil)
+	defer anon.Close()
+
+	box := image.Rect(300, 380, 340, 470) // feet at 470: on the track
+	pic := solid(120)
+	defer pic.Close()
+	noise := pic.Region(box)
+	gocv.RandU(&noise, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(255, 255, 255, 0))
+	noise.Close()
+	src := &frames{n: 30, picture: func(int) gocv.Mat { return pic }}
+	det := &script{dets: func(n int) []edge.Detection {
+		return []edge.Detection{{Box: edge.Box{X0: float32(box.Min.X), Y0: float32(box.Min.Y), X1: float32(box.Max.X), Y1: float32(box.Max.Y)}, Class: edge.Person, Score: 0.9}}
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, Config{Evidence: anon})
+	if _, err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || evs[0].Type != wire.TrackIntrusion || len(evs[0].Evidence) == 0 {
+		t.Fatalf("events %d, want one track intrusion with evidence: %+v", len(evs), evs)
+	}
+	img, err := gocv.IMDecode(evs[0].Evidence, gocv.IMReadGrayScale)
+	if err != nil || img.Cols() != fw {
+		t.Fatalf("evidence: %v, %d px wide", err, img.Cols())
+	}
+	defer img.Close()
+	// Inside the person's box, away from its border.
+	in := box.Inset(4)
+	diff, pairs := 0, 0
+	for y := in.Min.Y; y < in.Max.Y; y++ {
+		for x := in.Min.X; x+1 < in.Max.X; x++ {
+			d := int(img.GetUCharAt(y, x)) - int(img.GetUCharAt(y, x+1))
+			diff += max(d, -d)
+			pairs++
+		}
+	}
+	mean := float64(diff) / float64(pairs)
+	t.Logf("mean difference of neighbouring pixels inside the tracked person: %.1f grey levels", mean)
+	if mean > 15 {
+		t.Fatalf("the tracked person is not pixelated in the evidence (neighbouring pixels differ by %.1f on average): the pipeline did not hand its tracks to the anonymiser", mean)
+	}
+}

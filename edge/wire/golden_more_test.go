@@ -1,0 +1,71 @@
+package wire
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// The golden payloads read by an independent decoder (encoding/json into plain maps) and
+// compared with values written here by hand, field by field: '-update' rewrites the golden files
+// from the encoder, so TestGolden alone would accept any change the encoder makes. A field
+// renamed, dropped, added, retyped or re-encoded (a time zone, a float format) fails here.
+func TestGoldenByHand(t *testing.T) {
+	want := map[string]map[string]any{
+		"event": {
+			"v": 1.0, "id": "cam-1-1795595400125-rl-nb-t7", "device": "edge-1", "camera": "cam-1",
+			"site": "main-st-nb", "zone": "nb-stop", "type": "red_light_running",
+			"time": "2026-11-25T08:30:00.125Z", "class": "car", "confidence": 0.9,
+			"signal": map[string]any{"source": "camera", "state": "red", "time_into_red_s": 2.5, "onset_seen": true},
+		},
+		"counts": {
+			"v": 1.0, "id": "cam-1-cnt-nb-stop-1795595400000", "device": "edge-1", "camera": "cam-1",
+			"site": "main-st-nb", "zone": "nb-stop", "start": "2026-11-25T08:30:00Z", "period_s": 60.0,
+			"counts": map[string]any{"car": 12.0, "bus": 1.0},
+		},
+		"status": {
+			"v": 1.0, "device": "edge-1", "online": true, "time": "2026-11-25T08:30:00.125Z",
+			"backlog": 3.0, "oldest_pending_s": 1.5, "software": "crosswatch-edge dev",
+		},
+		"gap": {
+			"v": 1.0, "id": "gap-edge-1-1795595400125", "device": "edge-1", "time": "2026-11-25T08:30:00.125Z",
+			"reason": "outbox_full", "evicted": map[string]any{"counts": 40.0, "jaywalking": 2.0},
+			"oldest": "2026-11-25T07:30:00.125Z", "newest": "2026-11-25T07:40:00.125Z",
+		},
+		"ack": {
+			"v":         1.0,
+			"committed": []any{"a", "b"},
+			"rejected":  []any{map[string]any{"id": "c", "reason": `unknown site "x"`}},
+		},
+	}
+	for name, fields := range want {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", name+".golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("the golden file is not JSON: %v", err)
+			}
+			for k, v := range fields {
+				g, ok := got[k]
+				if !ok {
+					t.Errorf("field %q missing", k)
+				} else if !reflect.DeepEqual(g, v) {
+					t.Errorf("field %q = %v (%T), want %v (%T)", k, g, g, v, v)
+				}
+			}
+			for k := range got {
+				if _, ok := fields[k]; !ok {
+					t.Errorf("unexpected field %q = %v", k, got[k])
+				}
+			}
+		})
+	}
+	if len(want) != len(goldenPayloads()) {
+		t.Errorf("%d golden payloads, %d written out here", len(goldenPayloads()), len(want))
+	}
+}
