@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"strings"
@@ -156,7 +159,7 @@ func (s *recordStore) Commit(_ context.Context, b *aggregator.Batch) (int, error
 func TestHasEvidencePassedToStore(t *testing.T) {
 	st := &recordStore{inserted: func(n int) int { return n }}
 	with, _ := wire.Encode(wire.Event{V: 1, ID: "w", Device: "edge-1", Camera: "cam-1", Site: "main-nb", Zone: "z", Type: wire.RedLightRunning,
-		Time: t0, Class: "car", Confidence: 0.9, Evidence: []byte{0xFF, 0xD8, 0xFF, 0xDB, 1, 2, 0xFF, 0xD9}})
+		Time: t0, Class: "car", Confidence: 0.9, Evidence: tinyJPEG(t)})
 	runCatalog(t, st, shippedCatalog(t), []Message{{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: with}, events(1)[0]})
 	if len(st.events) != 2 || !st.events[0].HasEvidence || st.events[1].HasEvidence {
 		t.Fatalf("events %+v: want the first with evidence, the second without", st.events)
@@ -214,4 +217,13 @@ func TestAckFailureLogged(t *testing.T) {
 			t.Errorf("ack failing %v: logged %v:\n%s", fail, got, logs.String())
 		}
 	}
+}
+
+// tinyJPEG is a real 8×8 JPEG: the ingester decodes an event's evidence before it keeps it.
+func tinyJPEG(t *testing.T) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

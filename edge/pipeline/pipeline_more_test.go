@@ -112,6 +112,7 @@ func rect(x0, y0, x1, y1 float64) []scene.Point {
 // platformScene: a danger strip across the middle (y 0.5–0.7) and the track below (y ≥ 0.75).
 func platformScene() *scene.Scene {
 	s := scene.Defaults()
+	s.Detector = scene.Classical() // the test sets its own detector; New must not ask for models
 	s.Version, s.Camera = 1, "cam-t"
 	s.PlatformEdges = []scene.PlatformEdge{{Zone: scene.Zone{ID: "edge-z", Site: "plat", Polygon: rect(0, 0.5, 1, 0.7)}, DwellS: 3}}
 	s.Tracks = []scene.Zone{{ID: "track-z", Site: "plat", Polygon: rect(0, 0.75, 1, 1)}}

@@ -181,7 +181,7 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	for _, s := range tr.live {
 		if s.Misses > tr.cfg.MaxMisses || (s.Hits < tr.cfg.MinHits && s.Misses > 1) {
 			switch {
-			case s.Hits >= tr.cfg.MinHits && s.Class.Motor() && tr.standing(&s):
+			case s.Hits >= tr.cfg.MinHits && tr.cfg.DormantS > 0 && s.Class.Motor() && tr.standing(&s):
 				s.lost = tr.now
 				tr.dormant = append(tr.dormant, s)
 			case s.Hits >= tr.cfg.MinHits:

@@ -29,6 +29,11 @@ func TestGoldenByHand(t *testing.T) {
 			"v": 1.0, "device": "edge-1", "online": true, "time": "2026-11-25T08:30:00.125Z",
 			"backlog": 3.0, "oldest_pending_s": 1.5, "software": "crosswatch-edge dev",
 		},
+		"status-view-mismatch": {
+			"v": 1.0, "device": "edge-1", "online": true, "time": "2026-11-25T08:30:00.125Z",
+			"backlog": 0.0, "oldest_pending_s": 0.0, "software": "crosswatch-edge dev", "view_changes": 1.0,
+			"last_view_change": "2026-11-25T08:29:20.125Z", "view_mismatch_since": "2026-11-25T08:29:20.125Z",
+		},
 		"gap": {
 			"v": 1.0, "id": "gap-edge-1-1795595400125", "device": "edge-1", "time": "2026-11-25T08:30:00.125Z",
 			"reason": "outbox_full", "evicted": map[string]any{"counts": 40.0, "jaywalking": 2.0},
