@@ -4,15 +4,13 @@ package sqlite
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
 
 	_ "github.com/mattn/go-sqlite3" // SQLite driver
 
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+	"github.com/crosswatch/crosswatch/internal/secfile"
 )
 
 // Store is the SQL store, opened on SQLite.
@@ -23,7 +21,7 @@ type Store = sqlstore.Store
 // 0600: it holds evidence images and password hashes. Deleted rows are overwritten with
 // zeros (secure_delete), so an image aged out is gone from the file too.
 func Open(path string) (*Store, error) {
-	if err := privateFile(path); err != nil {
+	if err := secfile.PrivateDatabase(path); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	q := url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}, "_txlock": {"immediate"}, "_foreign_keys": {"1"},
@@ -39,29 +37,4 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
-}
-
-// privateFile creates path 0600 if it is missing, and takes group and other bits off it and
-// its -wal and -shm files if they exist.
-func privateFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		st, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if st.Mode().Perm()&0o077 != 0 {
-			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/crosswatch/crosswatch/internal/secfile"
 )
 
 // ErrFull means the disk is full and nothing could be evicted to make room: the messages were
@@ -138,7 +140,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 	if (opts.MaxRows > 0 || opts.MaxBytes > 0) && opts.Gap == nil {
 		return nil, errors.New("open outbox: a bounded outbox needs Options.Gap")
 	}
-	if err := privateFile(path); err != nil {
+	if err := secfile.PrivateDatabase(path); err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", path, classify(err))
 	}
 	q := url.Values{"_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_busy_timeout": {"5000"}, "_txlock": {"immediate"}}
@@ -175,32 +177,6 @@ func Open(path string, opts Options) (*Outbox, error) {
 	o.wg.Add(1)
 	go o.writer()
 	return o, nil
-}
-
-// privateFile creates path 0600 if it is missing, and takes group and other bits off it and
-// its -wal and -shm files if they exist. (aggregator/sqlite does the same for its database;
-// the edge and the aggregator share no adapter package.)
-func privateFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		st, err := os.Stat(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if st.Mode().Perm()&0o077 != 0 {
-			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // ensureReserve creates the reserve file if it is missing; failure only means no reserve yet.

@@ -93,3 +93,29 @@ func LoadKeyPair(cert, key string) (tls.Certificate, error) {
 	}
 	return pair, nil
 }
+
+// PrivateDatabase creates the SQLite database at path 0600 if it is missing, and takes group and
+// other bits off it and its -wal and -shm files if they exist (the aggregator's store and the
+// edge's outbox).
+func PrivateDatabase(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
