@@ -49,7 +49,7 @@ func TestRejectedEventLeavesOutbox(t *testing.T) {
 	agg := StartAggregator(t, aggBin, mq.URL, filepath.Join(t.TempDir(), "agg.db"), "--config", filepath.Join(cfgDir, "aggregator.yaml"))
 
 	ob := filepath.Join(t.TempDir(), "outbox.db")
-	cmd := exec.Command(edgeBin, "replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
+	cmd := edgeCmd("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
 		"--broker", mq.URL, "--device", "e2e-edge", "--outbox", ob, "--drain-timeout", "10s")
 	out, err := cmd.CombinedOutput()
 	if !strings.Contains(string(out), "jaywalking=") {

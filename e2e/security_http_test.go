@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +45,7 @@ func TestHTTPAccessAndIngestWindowEndToEnd(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	out, err := exec.Command(edgeBin, "burst", "--broker", agg.Broker, "--device", "old-edge", "--outbox", filepath.Join(dir, "o.db"),
+	out, err := edgeCmd("burst", "--broker", agg.Broker, "--device", "old-edge", "--outbox", filepath.Join(dir, "o.db"),
 		"--from", "0", "--to", "3", "--drain", "--drain-timeout", "1m").CombinedOutput()
 	if err != nil {
 		t.Fatalf("burst: %v\n%s", err, out)

@@ -119,7 +119,7 @@ func TestEvidenceRetentionEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	jpg := filepath.Join(dir, "e.jpg")
 	writeEvidenceJPEG(t, jpg)
-	if out, err := exec.Command(edgeBin, "burst", "--broker", agg.Broker, "--device", "ret-edge", "--outbox", filepath.Join(dir, "o.db"),
+	if out, err := edgeCmd("burst", "--broker", agg.Broker, "--device", "ret-edge", "--outbox", filepath.Join(dir, "o.db"),
 		"--from", "0", "--to", "10", "--span", "72h", "--evidence", jpg, "--drain", "--drain-timeout", "1m").CombinedOutput(); err != nil {
 		t.Fatalf("burst: %v\n%s", err, out)
 	}
