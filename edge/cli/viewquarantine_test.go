@@ -66,6 +66,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 			}
 			defer src.Close()
 			var mem memOutbox
+			sc.Detector = scene.Classical() // the view check alone is measured here, not what is detected
 			p, err := pipeline.New(pipeline.Config{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 				CountPeriod: time.Minute, Reference: ref}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
@@ -109,6 +110,7 @@ func TestViewReferenceBadInput(t *testing.T) {
 		}
 		return p
 	}
+	t.Setenv("CROSSWATCH_DEVICE_TOKEN", "a-token") // replay's identity; no broker is reached
 	for _, tc := range []struct{ path, want string }{
 		{filepath.Join(tmp, "none.view.pgm"), "no such file"},
 		{write("empty.view.pgm", nil), "empty file"},
