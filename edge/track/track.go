@@ -68,7 +68,7 @@ type state struct {
 	pred  edge.Box
 	fast  int32   // consecutive matched frames faster than Config.RiderSpeed
 	rider bool    // seen riding: moving at a vehicle's speed (sticky)
-	lost  float32 // tracker time when it went dormant
+	lost  float64 // tracker time when it went dormant
 }
 
 // group is a class's family for association: a track of one family never takes a detection of
@@ -110,7 +110,7 @@ type Tracker struct {
 	ended   []int
 	reset   []int   // tracks ended by Reset, reported by the next Update
 	dormant []state // standing tracks lost lately, waiting to be found again
-	now     float32 // seconds since the tracker began (the sum of Update's dt)
+	now     float64 // seconds since the tracker began (the sum of Update's dt; float64: an edge runs for months)
 	stats   Stats
 }
 
@@ -124,7 +124,7 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	if dt <= 0 {
 		dt = 1e-3
 	}
-	tr.now += dt
+	tr.now += float64(dt)
 	q := tr.cfg.ProcessNoiz
 	for i := range tr.live {
 		s := &tr.live[i]
@@ -195,7 +195,7 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 	tr.live = tr.live[:n]
 	n = 0
 	for _, s := range tr.dormant {
-		if tr.now-s.lost > tr.cfg.DormantS {
+		if tr.now-s.lost > float64(tr.cfg.DormantS) {
 			tr.ended = append(tr.ended, s.ID)
 			continue
 		}
