@@ -265,3 +265,21 @@ func TestUpdateAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per frame", n)
 	}
 }
+
+// After months of frames (the tracker's clock at 10⁷ s), a dormant vehicle still ends after
+// DormantS: a clock that stopped advancing would keep it, and revive it for any car there.
+func TestDormantEndsAfterMonths(t *testing.T) {
+	tr := New(DefaultConfig())
+	tr.now = 1e7
+	for f := 0; f < 3; f++ {
+		tr.Update(1.0/15, []edge.Detection{{Box: box(50, 50, 20, 20), Class: edge.Car}})
+	}
+	var ended []int
+	for f := 0; f < 15*int(DefaultConfig().DormantS+2) && len(ended) == 0; f++ {
+		_, e := tr.Update(1.0/15, nil)
+		ended = append(ended, e...)
+	}
+	if len(ended) != 1 {
+		t.Fatalf("after DormantS + 2 s of frames at t = 10⁷ s: ended %v, dormant %d", ended, len(tr.dormant))
+	}
+}
