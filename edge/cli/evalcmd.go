@@ -95,6 +95,8 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			if stats.ViewChanges > 0 {
 				fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", stats.ViewChanges)
 			}
+			fmt.Fprintf(stdout, "tracks: %d begun, %d waiting vehicles found again after the detector lost them, %d riders by speed\n",
+				stats.Tracks.Begun, stats.Tracks.Revived, stats.Tracks.Riders)
 			fmt.Fprintln(stdout, formatView(viewReport(stats, refPath)))
 		}
 	}()

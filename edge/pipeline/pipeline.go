@@ -90,6 +90,9 @@ type Stats struct {
 	QuarantineAt []time.Duration
 	// ReferenceLearned says the scene had no view reference and one was learned from the video.
 	ReferenceLearned bool
+	// Tracks is what the tracker did: tracks begun, dormant vehicles found again (each an
+	// identity switch avoided), riders found by their speed.
+	Tracks track.Stats
 	Stream           time.Duration
 	Elapsed          time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
@@ -485,6 +488,7 @@ func (p *Pipeline) finish(ctx context.Context, began time.Time, err error) (Stat
 	// What the rules already found is committed even when the source failed or ctx ended.
 	cerr := p.commit(context.WithoutCancel(ctx))
 	p.stats.Elapsed = time.Since(began)
+	p.stats.Tracks = p.tracker.Stats()
 	return p.stats, errors.Join(err, cerr, p.err)
 }
 

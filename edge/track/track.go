@@ -33,8 +33,9 @@ func DefaultConfig() Config {
 	return Config{MinIoU: 0.1, MaxMisses: 8, MinHits: 2, ProcessNoiz: 400, MeasNoise: 2, DormantS: 10, RiderSpeed: 4}
 }
 
-// Stats counts what the tracker did since it was made, for eval and the metrics: a track
-// begun is a new id; a revived one is a dormant track found again (an id switch avoided).
+// Stats counts what the tracker did since it was made, for eval: a track begun is a new id; a
+// revived one is a dormant track found again (an identity switch avoided); a rider is a
+// "person" track made a rider by its speed.
 type Stats struct {
 	Begun, Revived, Riders int
 }
@@ -170,7 +171,9 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		}
 		if !s.rider && s.fast >= settled {
 			s.rider = true
-			tr.stats.Riders++
+			if vote(&s.votes, false) == edge.Person {
+				tr.stats.Riders++ // a "person" made a rider (a car's own speed changes nothing)
+			}
 		}
 		s.Class = vote(&s.votes, s.rider)
 	}
