@@ -60,9 +60,11 @@ func TestDeviceCollector(t *testing.T) {
 		t.Fatalf("after the view matched again: %v", g)
 	}
 	fail = errors.New("store down")
-	gauges(t, reg) // the counter may be gathered before the failing read in the same scrape
+	// Prometheus gathers collectors concurrently: within one scrape the error counter may be
+	// read before or after the failing read counts, so two failing scrapes show 1 or 2.
+	gauges(t, reg)
 	g = gauges(t, reg)
-	if _, ok := g["crosswatch_device_view_mismatch"]; ok || g["crosswatch_device_metrics_errors_total"][""] != 2 {
+	if _, ok := g["crosswatch_device_view_mismatch"]; ok || g["crosswatch_device_metrics_errors_total"][""] < 1 {
 		t.Fatalf("store down: %v", g)
 	}
 }
