@@ -322,6 +322,12 @@ roadways:
 	for i := range tracks {
 		tracks[i] = edge.Track{ID: i + 1, Box: edge.Box{X0: float32(i * 5), Y0: 60, X1: float32(i*5 + 4), Y1: 70}, Class: edge.Class(1 + i%6), Hits: 5}
 	}
+	stepAllocatesNothing(t, e, sig, tracks, out)
+}
+
+// stepAllocatesNothing fails t if a frame of tracks after the first allocates in e.Step.
+func stepAllocatesNothing(t *testing.T, e *Engine, sig []edge.SignalState, tracks []edge.Track, out *sink) {
+	t.Helper()
 	f := 0
 	step := func() {
 		e.Step(base.Add(time.Duration(f)*time.Millisecond), sig, tracks, nil, out)

@@ -445,13 +445,5 @@ func TestRichStepAllocatesNothing(t *testing.T) {
 	for i := range tracks {
 		tracks[i] = edge.Track{ID: i + 1, Box: edge.Box{X0: float32(i * 5), Y0: 50, X1: float32(i*5 + 4), Y1: 64}, Class: edge.Class(1 + i%6), Hits: 5}
 	}
-	f := 0
-	step := func() {
-		e.Step(base.Add(time.Duration(f)*time.Millisecond), sig, tracks, nil, out)
-		f++
-	}
-	step()
-	if n := testing.AllocsPerRun(100, step); n != 0 {
-		t.Fatalf("%.1f allocations per frame", n)
-	}
+	stepAllocatesNothing(t, e, sig, tracks, out)
 }
