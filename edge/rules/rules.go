@@ -120,11 +120,30 @@ func (l *line) across(b edge.Box, vx, vy float32) float32 {
 	return vx*sg.nx + vy*sg.ny
 }
 
-// held is a stop line crossing waiting for the confirm line.
+// held is a stop line crossing waiting for the confirm line or, on an approach without one, a
+// crossing on red waiting for the vehicle to proceed (see proceeded).
 type held struct {
 	t   time.Time        // the stop line crossing
 	sig edge.SignalState // the approach's signal then (zero: none)
+	// On an approach without a confirm line: the road user, and how fast it last moved across
+	// the line in heights of its box per second (judged if its track ends while it drives on).
+	class edge.Class
+	conf  float64
+	speed float32
 }
+
+// A vehicle that crosses the stop line on red has run it only once it proceeds into the
+// junction: its front a whole box height (about its own length, whatever the perspective) past
+// the line while the light is still not green. One that creeps over the bar and stops there,
+// then goes on green, has not; red-light cameras tell the two apart with a second loop past the
+// stop line (a scene's confirm_line is that loop). A held crossing is dropped when the light
+// turns green, after holdFor, or when its track ends unless it was then driving on at
+// leaveSpeed or faster (out of the view or behind something, before it got a height past).
+const (
+	proceedHeights = 1.0
+	holdFor        = 10 * time.Second
+	leaveSpeed     = 1.0 // box heights per second across the line
+)
 
 type trackState struct {
 	before  []bool // per approach: the track was seen with its front before the line
@@ -396,10 +415,24 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			a := &e.approaches[i]
 			lead := a.stop.frontPast(tk.Box, a.front)
 			within := a.stop.within(tk.Box)
-			if h := &st.held[i]; !h.t.IsZero() && a.confirm.frontPast(tk.Box, a.front) > 0 {
-				at, sig := h.t, h.sig
-				*h = held{}
-				a.judge(tk, at, sig, sink)
+			if h := &st.held[i]; !h.t.IsZero() {
+				switch {
+				case a.confirm != nil:
+					if a.confirm.frontPast(tk.Box, a.front) > 0 {
+						at, sig := h.t, h.sig
+						*h = held{}
+						a.judge(tk, at, sig, sink)
+					}
+				case lead >= proceedHeights*tk.Box.H():
+					at, sig := h.t, h.sig
+					*h = held{}
+					a.violation(tk, at, sig, sink)
+				case now.Sub(h.t) > holdFor || a.state(signals, tk.Box).Light == edge.Green:
+					*h = held{} // it waited over the bar, and went (if at all) on green
+				default:
+					h.class, h.conf = tk.Class, confidence(tk)
+					h.speed = a.stop.across(tk.Box, tk.VX, tk.VY) / max(tk.Box.H(), 1)
+				}
 			}
 			switch {
 			case lead <= 0 && within:
@@ -430,10 +463,31 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 				st.held[i] = held{t: now, sig: sig}
 				continue
 			}
-			a.judge(tk, now, sig, sink)
+			if tk.Class != edge.ClassUnknown {
+				a.count.N[tk.Class]++
+			}
+			if !a.violates(tk, now, sig) {
+				continue
+			}
+			if lead < proceedHeights*tk.Box.H() {
+				st.held[i] = held{t: now, sig: sig, class: tk.Class, conf: confidence(tk),
+					speed: a.stop.across(tk.Box, tk.VX, tk.VY) / max(tk.Box.H(), 1)}
+				continue
+			}
+			a.violation(tk, now, sig, sink)
 		}
 	}
 	for _, id := range ended {
+		if st := e.tracks[id]; st != nil {
+			for i := range st.held {
+				h := &st.held[i]
+				if a := &e.approaches[i]; !h.t.IsZero() && a.confirm == nil && h.speed >= leaveSpeed {
+					sig := h.sig
+					sink.Event(edge.Event{Type: wire.RedLightRunning, Time: h.t, Site: a.Site, Zone: a.ID,
+						Class: h.class, Confidence: h.conf, Track: id, Signal: &sig})
+				}
+			}
+		}
 		delete(e.tracks, id)
 	}
 }
@@ -856,17 +910,29 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 
 // judge counts a road user that crossed the approach at time at, when its signal showed sig,
 // and reports a motor vehicle that crossed on red after the grace.
+// judge counts a crossing of the stop line at time at, and raises red_light_running if it
+// violates the signal then.
 func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink Sink) {
 	if tk.Class == edge.ClassUnknown {
 		return
 	}
 	a.count.N[tk.Class]++
-	if !tk.Class.Motor() || sig.Light != edge.Red {
-		return
+	if a.violates(tk, at, sig) {
+		a.violation(tk, at, sig, sink)
 	}
-	if sig.OnsetSeen && at.Sub(sig.Since).Seconds() < a.GraceS {
-		return
+}
+
+// violates reports whether a crossing of the stop line at time at, with the approach's signal
+// then, is against it: a motor vehicle on red, after the grace from the red's onset.
+func (a *approach) violates(tk edge.Track, at time.Time, sig edge.SignalState) bool {
+	if tk.Class == edge.ClassUnknown || !tk.Class.Motor() || sig.Light != edge.Red {
+		return false
 	}
+	return !sig.OnsetSeen || at.Sub(sig.Since).Seconds() >= a.GraceS
+}
+
+// violation raises red_light_running for a crossing at time at.
+func (a *approach) violation(tk edge.Track, at time.Time, sig edge.SignalState, sink Sink) {
 	s := sig // a copy only here: the parameter's address would move it to the heap at every call
 	sink.Event(edge.Event{Type: wire.RedLightRunning, Time: at, Site: a.Site, Zone: a.ID,
 		Class: tk.Class, Confidence: confidence(tk), Track: tk.ID, Signal: &s})

@@ -154,7 +154,9 @@ func TestFrontOfTheBox(t *testing.T) {
 		events int
 	}{
 		{"head over the line, wheel short of it", 40, 0}, // front at 52: 2 short
-		{"wheel over the line", 30, 1},                   // front at 42
+		{"wheel over the line, driving on", 0, 1},
+		// Front at 42, 8 past, less than the box's height: over the bar, stopped, not run.
+		{"wheel over the line, stopped", 30, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := New(s, 100, 100, time.Minute)

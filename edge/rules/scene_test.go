@@ -93,21 +93,24 @@ func red() []edge.SignalState {
 func TestBentStopLine(t *testing.T) {
 	s := bentScene(t, nil)
 	for _, c := range []struct {
-		name   string
-		x      float32
-		stopAt float32
-		events int
+		name            string
+		x               float32
+		stopAt          float32
+		counted, events int
 	}{
-		{"across the straight part", 35, 0, 1},
-		{"stops before the straight part", 35, 61, 0},
-		{"across the bent part", 70, 0, 1},
-		{"stops past the straight part's line, short of the bent part", 70, 50, 0},
-		{"stops past the bent part", 70, 44, 1}, // the bar at x 67 (the box's leading corner) is at y 48.7
+		{"across the straight part", 35, 0, 1, 1},
+		{"stops before the straight part", 35, 61, 0, 0},
+		{"across the bent part", 70, 0, 1, 1},
+		{"stops past the straight part's line, short of the bent part", 70, 50, 0, 0},
+		// The bar at x 67 (the box's leading corner) is at y 48.7: over it by half the box's
+		// height, and stopped there, it crossed (counted) but did not run the red.
+		{"stops past the bent part", 70, 44, 1, 0},
+		{"stops a box height past the bent part", 70, 34, 1, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := driveNorth(s, c.x, c.stopAt, red())
-			if len(out.events) != c.events || out.counted(edge.Car) != c.events {
-				t.Fatalf("events %+v, counted %d; want %d of each", out.events, out.counted(edge.Car), c.events)
+			if len(out.events) != c.events || out.counted(edge.Car) != c.counted {
+				t.Fatalf("events %+v, counted %d; want %d events, %d counted", out.events, out.counted(edge.Car), c.events, c.counted)
 			}
 		})
 	}
