@@ -413,7 +413,6 @@ func fileExists(p string) bool {
 // all explained in docs/ACCURACY.md; TestEvalRealClips fails if a change raises more.
 var realClipFalsePositives = map[string]int{
 	"platform_metroeyes_tokyo_metro_platform_fisheye.classical": 1, // the classical blob at the arriving train
-	"conflict_stark16_street_suv_motorbike":                     1, // a figure among the scooters at the top of the street
 }
 
 // realClipMisses is how many labelled events each real-clip scene misses today, all explained

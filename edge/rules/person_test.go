@@ -376,3 +376,34 @@ func TestGettingOutOfAVehicle(t *testing.T) {
 		}
 	}
 }
+
+// A person who comes into view with their feet just off the roadway's edge (from behind a parked
+// van or a showcase at the kerb) and walks on into it has not stepped in from outside: "just off"
+// is within a quarter of their own height, so it scales with the distance from the camera.
+func TestRoadwayEdgeScalesWithThePerson(t *testing.T) {
+	s, err := scene.Parse([]byte(personScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		fromX, height float32
+		jay           bool
+	}{
+		{"near, first seen 4 px off the road", 36, 40, false},
+		{"near, first seen 15 px off the road", 25, 40, true},
+		{"far, first seen 4 px off the road", 36, 8, true},
+	} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		// the roadway is x 40..80; east along y 50, clear of every crosswalk
+		for f, p := range straight(pos{c.fromX, 50}, pos{60, 50}, 20, 10) {
+			now := base.Add(time.Duration(f) * 100 * time.Millisecond)
+			tk := edge.Track{ID: 7, Box: edge.Box{X0: p.x - 2, Y0: p.y - c.height, X1: p.x + 2, Y1: p.y}, Class: edge.Person, Score: 1, Hits: f + 3}
+			e.Step(now, lights(edge.Red, edge.Green), []edge.Track{tk}, nil, out)
+		}
+		if got := len(out.events) == 1 && out.events[0].Type == wire.Jaywalking; got != c.jay {
+			t.Errorf("%s: events %+v, want jaywalking %v", c.name, out.events, c.jay)
+		}
+	}
+}

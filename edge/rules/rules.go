@@ -514,7 +514,15 @@ func (e *Engine) stepPerson(now time.Time, signals []edge.SignalState, tk edge.T
 		if a.kind == kindCrosswalk && in {
 			onCrosswalk = true
 		}
+		wasOutside := as.outside
 		visit(as, in, now)
+		if a.kind == kindRoadway && !in && !wasOutside && distance(a.poly, x, y) <= border {
+			// Feet within a quarter of the person's height of the roadway's edge (the kerb's
+			// width, wherever in the picture) are not yet off the road: a person who comes into
+			// view there, from behind a parked van or a showcase at the kerb, and walks on has
+			// not stepped in from outside.
+			as.outside = false
+		}
 		as.seen = in
 		if in && as.entered.Equal(now) {
 			as.ex, as.ey = x, y
