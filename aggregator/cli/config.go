@@ -56,6 +56,11 @@ type Config struct {
 		Window       time.Duration `yaml:"window"`         // rolling window of the score and rates
 		MinRoadUsers int           `yaml:"min_road_users"` // exposure below which rates are "insufficient data"
 	} `yaml:"score"`
+	Metrics struct {
+		// MaxSites bounds crosswatch_site_events_total: the first max_sites sites listed under
+		// sites: have their own site label, the rest are counted under site="other".
+		MaxSites int `yaml:"max_sites"`
+	} `yaml:"metrics"`
 	Catalog string            `yaml:"catalog"` // relative to the config file
 	Sites   []aggregator.Site `yaml:"sites"`
 }
@@ -117,6 +122,7 @@ func defaultConfig() Config {
 	c.Catalog = "catalog.yaml"
 	c.Score.Window = 30 * 24 * time.Hour
 	c.Score.MinRoadUsers = 200
+	c.Metrics.MaxSites = 100
 	return c
 }
 
@@ -209,6 +215,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Score.MinRoadUsers < 1 {
 		bad("score.min_road_users", "must be at least 1, got %d", c.Score.MinRoadUsers)
+	}
+	if c.Metrics.MaxSites < 0 || c.Metrics.MaxSites > 10000 {
+		bad("metrics.max_sites", "must be within 0..10000 (0: every site under \"other\"), got %d", c.Metrics.MaxSites)
 	}
 	if c.Catalog == "" {
 		bad("catalog", "missing")
