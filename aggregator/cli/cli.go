@@ -127,7 +127,7 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := LoadConfig(f.config)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -417,7 +417,7 @@ func runCredential(ctx context.Context, kind string, args []string, stdout, stde
 	if sub != "add" && *role != "" {
 		return fmt.Errorf("--role: only for add")
 	}
-	cfg, err := loadConfig(*config)
+	cfg, err := LoadConfig(*config)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,8 @@ type MQTTConfig struct {
 	Insecure bool `yaml:"insecure"`
 }
 
-func defaultConfig() Config {
+// DefaultConfig is the configuration a file that sets nothing gets.
+func DefaultConfig() Config {
 	var c Config
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.HTTP.ReadTimeout, c.HTTP.WriteTimeout, c.HTTP.IdleTimeout = 30*time.Second, 60*time.Second, 120*time.Second
@@ -126,8 +127,8 @@ func defaultConfig() Config {
 	return c
 }
 
-// loadConfig reads path strictly; the catalog path is made relative to the config's folder.
-func loadConfig(path string) (*Config, error) {
+// LoadConfig reads path strictly over DefaultConfig; the catalog path is made relative to the config's folder.
+func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -142,7 +143,7 @@ func loadConfig(path string) (*Config, error) {
 // parseConfig decodes a configuration strictly over the defaults; relative paths in it are
 // made relative to path's folder. It does not validate.
 func parseConfig(b []byte, path string) (*Config, error) {
-	c := defaultConfig()
+	c := DefaultConfig()
 	if err := cfgfile.Decode(b, &c); err != nil {
 		return nil, err
 	}
