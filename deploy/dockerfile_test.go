@@ -224,7 +224,9 @@ func flagValue(args []string, name string) string {
 }
 
 // under reports whether p is dir or inside it.
-func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") }
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
 
 func portOf(t *testing.T, hostport string) string {
 	t.Helper()
