@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bufio"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -84,5 +87,45 @@ func TestHTTPMetricsByRoute(t *testing.T) {
 	}
 	if timed["route=GET /api/v1/sites/{id}/ledger"] != 3 || timed["route=GET /healthz"] != 1 {
 		t.Errorf("crosswatch_http_request_seconds sample counts %v", timed)
+	}
+}
+
+// The event stream still streams behind the HTTP metrics (its flushes reach the connection)
+// and is counted under its route once it ends.
+func TestHTTPMetricsStream(t *testing.T) {
+	h, live := handlerLive(t)
+	reg := prometheus.NewRegistry()
+	srv := httptest.NewServer(NewHTTPMetrics(reg).Wrap(h))
+	defer srv.Close()
+	// Without flushes nothing would arrive: the deadline turns a hang into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+testTokens[aggregator.Viewer])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the stream through the metrics wrapper: %v", err)
+	}
+	if name, _ := readEvent(t, bufio.NewReader(resp.Body)); name != "ready" {
+		t.Fatalf("first event %q through the metrics wrapper", name)
+	}
+	resp.Body.Close()
+	live.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.Metric {
+				for _, l := range m.Label {
+					if mf.GetName() == "crosswatch_http_requests_total" && l.GetValue() == "GET /api/v1/stream" {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ended stream was not counted under route GET /api/v1/stream")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
