@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
 )
 
 // edgeMetrics are the edge daemon's metrics the dashboard may name, with their type and labels.
@@ -144,10 +146,10 @@ func mapWith(m map[string]bool, k string) map[string]bool {
 	return out
 }
 
-// Every metric a dashboard query names exists, with every label the query matches on or groups
-// by: the aggregator's in the registry serve builds, gathered after a tiny ingest; the edge's
-// in its list. And the dashboard shows every metric issue #15 names.
-func TestDashboardMetricsExist(t *testing.T) {
+// knownMetrics returns the metrics a query may name: the aggregator's, from the registry serve
+// builds, gathered after a tiny ingest and a request; the edge's, from its list.
+func knownMetrics(t *testing.T) map[string]series {
+	t.Helper()
 	a := newAggregator(t)
 	mfs, err := a.tel.Registry.Gather()
 	if err != nil {
@@ -175,49 +177,66 @@ func TestDashboardMetricsExist(t *testing.T) {
 		}
 		known[name] = series{typ: m.typ, labels: labels}
 	}
+	return known
+}
 
-	used := map[string]bool{}
-	for _, q := range dashboardQueries(t) {
-		if strings.TrimSpace(q.expr) == "" {
-			t.Errorf("%s: empty query", q.where)
+// checkQuery fails for every metric q names that is not known, and every label it matches on
+// or groups by that its metrics lack; it returns the metrics q reads.
+func checkQuery(t *testing.T, q query, known map[string]series) []string {
+	t.Helper()
+	if strings.TrimSpace(q.expr) == "" {
+		t.Errorf("%s: empty query", q.where)
+		return nil
+	}
+	var names, bases []string
+	for _, m := range selectorRE.FindAllStringSubmatch(q.expr, -1) {
+		base, s, ok := resolve(m[1], known)
+		if !ok {
+			t.Errorf("%s: %s: no such metric (or a histogram queried without _bucket/_sum/_count)", q.where, m[1])
 			continue
 		}
-		var names []string
-		for _, m := range selectorRE.FindAllStringSubmatch(q.expr, -1) {
-			base, s, ok := resolve(m[1], known)
-			if !ok {
-				t.Errorf("%s: %s: no such metric (or a histogram queried without _bucket/_sum/_count)", q.where, m[1])
+		bases = append(bases, base)
+		names = append(names, m[1])
+		for _, lm := range matcherRE.FindAllStringSubmatch(m[2], -1) {
+			if !s.labels[lm[1]] {
+				t.Errorf("%s: %s has no label %s", q.where, m[1], lm[1])
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	// Labels a query groups by must exist on at least one metric it reads.
+	for _, g := range byRE.FindAllStringSubmatch(q.expr, -1) {
+		for _, l := range strings.Split(g[1], ",") {
+			l = strings.TrimSpace(l)
+			if l == "" {
 				continue
 			}
-			used[base] = true
-			names = append(names, m[1])
-			for _, lm := range matcherRE.FindAllStringSubmatch(m[2], -1) {
-				if !s.labels[lm[1]] {
-					t.Errorf("%s: %s has no label %s", q.where, m[1], lm[1])
-				}
+			if !slices.ContainsFunc(names, func(n string) bool { _, s, _ := resolve(n, known); return s.labels[l] }) {
+				t.Errorf("%s: groups by %s, which none of %v has", q.where, l, names)
 			}
 		}
-		if len(names) == 0 {
-			continue // e.g. label_values over a variable only
+	}
+	for _, lv := range labelValuesRE.FindAllStringSubmatch(q.expr, -1) {
+		if _, s, _ := resolve(lv[1], known); !s.labels[lv[2]] {
+			t.Errorf("%s: label_values(%s, %s): no such label", q.where, lv[1], lv[2])
 		}
-		// Labels a query groups by must exist on at least one metric it reads.
-		for _, g := range byRE.FindAllStringSubmatch(q.expr, -1) {
-			for _, l := range strings.Split(g[1], ",") {
-				l = strings.TrimSpace(l)
-				if l == "" {
-					continue
-				}
-				if !slices.ContainsFunc(names, func(n string) bool { _, s, _ := resolve(n, known); return s.labels[l] }) {
-					t.Errorf("%s: groups by %s, which none of %v has", q.where, l, names)
-				}
-			}
-		}
-		if strings.Contains(q.expr, "label_values(") {
-			for _, lv := range regexp.MustCompile(`label_values\(\s*(crosswatch_[a-z0-9_]+)\s*,\s*([a-z_]+)\s*\)`).FindAllStringSubmatch(q.expr, -1) {
-				if _, s, _ := resolve(lv[1], known); !s.labels[lv[2]] {
-					t.Errorf("%s: label_values(%s, %s): no such label", q.where, lv[1], lv[2])
-				}
-			}
+	}
+	return bases
+}
+
+var labelValuesRE = regexp.MustCompile(`label_values\(\s*(crosswatch_[a-z0-9_]+)\s*,\s*([a-z_]+)\s*\)`)
+
+// Every metric a dashboard query names exists, with every label the query matches on or groups
+// by: the aggregator's in the registry serve builds, gathered after a tiny ingest; the edge's
+// in its list. And the dashboard shows every metric issue #15 names.
+func TestDashboardMetricsExist(t *testing.T) {
+	known := knownMetrics(t)
+	used := map[string]bool{}
+	for _, q := range dashboardQueries(t) {
+		for _, name := range checkQuery(t, q, known) {
+			used[name] = true
 		}
 	}
 	var missing []string
@@ -278,6 +297,46 @@ func TestDashboardAlertPanels(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no alert panel over %s (a panel reading it with a red or orange threshold)", metric)
+		}
+	}
+}
+
+// Every alerting rule's expression names metrics (and labels) that exist, as the dashboard's
+// queries must; and the rules cover what the alert panels show.
+func TestAlertRulesMetricsExist(t *testing.T) {
+	b, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		t.Fatalf("prometheus/alerts.yml: %v", err)
+	}
+	known := knownMetrics(t)
+	covered := map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			for _, name := range checkQuery(t, query{"alert " + r.Alert, r.Expr}, known) {
+				covered[name] = true
+			}
+		}
+	}
+	for _, m := range []string{"crosswatch_edge_camera_up", "crosswatch_device_online", "crosswatch_device_backlog", "crosswatch_dead_letters_total", "crosswatch_device_last_seen_timestamp_seconds"} {
+		if !covered[m] {
+			t.Errorf("no alerting rule over %s", m)
 		}
 	}
 }
