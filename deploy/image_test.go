@@ -349,3 +349,56 @@ func TestImagesBuild(t *testing.T) {
 		}
 	}
 }
+
+// The edge image's model step works as the build runs it: the Dockerfile's RUN line, in a
+// scratch copy of the build context (/src) holding what 'make image' stages, installs every
+// file of the manifest, hash-checked, where the final stage copies them from, without the
+// network.
+func TestEdgeImageInstallsModels(t *testing.T) {
+	if _, err := os.Stat("../models/files/MANIFEST.tsv"); err != nil {
+		testenv.Need(t, err, "the models are not installed ('make models')")
+	}
+	d := parseDockerfile(t, "../Dockerfile.edge")
+	var run string
+	for _, i := range d.instrs {
+		if i.Stage == 0 && i.Cmd == "RUN" && strings.Contains(i.Args, "models/install.sh") {
+			run = i.Args
+		}
+	}
+	src := t.TempDir()
+	for _, f := range []string{"models/install.sh", "models/MANIFEST.tsv"} {
+		b, err := os.ReadFile("../" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(src, "models"), 0o755)
+		os.WriteFile(filepath.Join(src, f), b, 0o755)
+	}
+	// make image: cp -L models/files/* out/image-models/
+	staged := filepath.Join(src, "out/image-models")
+	os.MkdirAll(staged, 0o755)
+	files, _ := filepath.Glob("../models/files/*")
+	for _, f := range files {
+		b, err := os.ReadFile(f) // follows the symlink, as cp -L
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(staged, filepath.Base(f)), b, 0o644)
+	}
+	cmd := exec.Command("sh", "-ec", strings.ReplaceAll(run, "/src/", src+"/"))
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "PATH=/usr/bin:/bin", "HTTPS_PROXY=http://127.0.0.1:9") // any fetch fails
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", run, err, out)
+	}
+	manifest, _ := os.ReadFile("../models/MANIFEST.tsv")
+	for _, l := range strings.Split(string(manifest), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) < 2 || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(src, "models/files", f[0])); err != nil {
+			t.Errorf("the build would lack %s: %v", f[0], err)
+		}
+	}
+}
