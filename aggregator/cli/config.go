@@ -12,6 +12,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
+	"github.com/crosswatch/crosswatch/aggregator/ingest"
 	edgemqtt "github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
@@ -234,6 +235,10 @@ func (c *Config) Validate() error {
 		}
 		if ids[s.ID] {
 			bad(f+".id", "duplicate site %q", s.ID)
+		}
+		if s.ID == ingest.OtherSite {
+			// Its series would be indistinguishable from the overflow's.
+			bad(f+".id", "%q names the sites past metrics.max_sites in /metrics; give this site another id", s.ID)
 		}
 		ids[s.ID] = true
 		if strings.TrimSpace(s.Name) == "" {

@@ -46,6 +46,8 @@ func TestConfigRejects(t *testing.T) {
 		{"clock ahead", "max_clock_ahead: 5m", "max_clock_ahead: 48h", "ingest.max_clock_ahead"},
 		{"dead letter bytes", "dead_letter_bytes: 4096", "dead_letter_bytes: -1", "ingest.dead_letter_bytes"},
 		{"evidence retention", "evidence: 720h", "evidence: 1m", "retention.evidence"},
+		{"max sites", "max_sites: 100", "max_sites: -1", "metrics.max_sites: must be within 0..10000"},
+		{"a site named other", "id: example-platform-5", "id: other", `sites[2].id: "other" names the sites past metrics.max_sites`},
 		{"tls files", "# tls_cert: server.crt\n  # tls_key: server.key", "tls_cert: server.crt\n  tls_key: server.key", "http.tls_cert, http.tls_key"},
 	}
 	dir := t.TempDir()
