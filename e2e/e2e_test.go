@@ -411,7 +411,9 @@ func TestClipToLedger(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	for _, want := range []string{`crosswatch_device_backlog{device="e2e-edge"} 0`, `crosswatch_device_last_seen_timestamp_seconds{device="e2e-edge"}`, `crosswatch_build_info{`} {
+	for _, want := range []string{`crosswatch_device_backlog{device="e2e-edge"} 0`, `crosswatch_device_last_seen_timestamp_seconds{device="e2e-edge"}`, `crosswatch_build_info{`,
+		// check's requests, by route pattern rather than by site id
+		`crosswatch_http_requests_total{code="200",route="GET /api/v1/sites/{id}/ledger"}`, `crosswatch_http_request_seconds_count{route="GET /api/v1/sites"}`} {
 		if !strings.Contains(string(mb), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
