@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 TIMEOUT ?= 40m
 
-.PHONY: all deps build demo test test-short race bench fuzz models screenshots mutate clean
+.PHONY: all deps build demo test test-short race bench fuzz models screenshots mutate image clean
 
 all: build
 
@@ -61,6 +61,17 @@ test-short: deps
 
 models:
 	@bash models/install.sh
+
+# The container images crosswatch-edge and crosswatch-aggregator (Dockerfile.edge,
+# Dockerfile.aggregator). The edge image carries the models: they are installed and verified
+# here, then staged as plain files into out/image-models, the one part of out/ the build context
+# takes (.dockerignore); in a worktree models/files is a symlink the context could not follow.
+IMAGE_TAG ?= latest
+image: models
+	rm -rf out/image-models && mkdir -p out/image-models
+	cp -L models/files/* out/image-models/
+	docker build -f Dockerfile.aggregator -t crosswatch-aggregator:$(IMAGE_TAG) .
+	docker build -f Dockerfile.edge -t crosswatch-edge:$(IMAGE_TAG) .
 
 # Refresh the dashboard screenshots in docs/screenshots (the README shows them).
 screenshots: build

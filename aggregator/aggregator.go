@@ -225,6 +225,9 @@ type PricedEvent struct {
 	Points         int    // 0 when not priced
 	Priced         bool   // false: stored, but the catalog does not price it (kind, confidence)
 	CatalogVersion string //
+	// New is set by a store's Commit when the event was not stored before (a re-delivery
+	// leaves it false), so that what counts events counts each once.
+	New bool
 }
 
 // Gap is a device's report of payloads it lost by its declared on-full policy.

@@ -401,6 +401,23 @@ func TestClipToLedger(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// Each event once by type, though every one was delivered twice; the device's gauges.
+	byType := map[string]int{}
+	for _, v := range truth.Violations {
+		byType[v.Type]++
+	}
+	for typ, n := range byType {
+		if want := fmt.Sprintf(`crosswatch_events_total{type="%s"} %d`, typ, n); !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, want := range []string{`crosswatch_device_backlog{device="e2e-edge"} 0`, `crosswatch_device_last_seen_timestamp_seconds{device="e2e-edge"}`, `crosswatch_build_info{`,
+		// check's requests, by route pattern rather than by site id
+		`crosswatch_http_requests_total{code="200",route="GET /api/v1/sites/{id}/ledger"}`, `crosswatch_http_request_seconds_count{route="GET /api/v1/sites"}`} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	var devices []aggregator.Device
 	getJSON(t, agg.API+"/api/v1/devices", &devices)
 	if len(devices) != 1 || devices[0].ID != "e2e-edge" {

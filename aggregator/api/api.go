@@ -281,10 +281,11 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		w.Write([]byte("ready\n"))
 	})
 	// The probes answer whatever credentials a prober sends, even bad ones.
-	authed := acc.Authenticate(mux)
+	routes := routed(mux) // HTTPMetrics labels requests with the pattern they matched
+	authed := acc.Authenticate(routes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			mux.ServeHTTP(w, r)
+			routes.ServeHTTP(w, r)
 			return
 		}
 		authed.ServeHTTP(w, r)

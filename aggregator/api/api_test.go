@@ -30,6 +30,18 @@ func server(t *testing.T) *httptest.Server {
 
 func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	t.Helper()
+	h, live := handlerLive(t)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.RegisterOnShutdown(live.Close)
+	srv.Start()
+	t.Cleanup(func() { live.Close(); srv.Close() })
+	return srv, live
+}
+
+// handlerLive returns the API's handler over a store with four events of site a, and its live
+// stream.
+func handlerLive(t *testing.T) (http.Handler, *Live) {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +72,8 @@ func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	acc := NewAccess(st, AccessOptions{Now: func() time.Time { return now }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := Handler(st, acc, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
 		live, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.RegisterOnShutdown(live.Close)
-	srv.Start()
-	t.Cleanup(func() { live.Close(); srv.Close() })
-	return srv, live
+	t.Cleanup(live.Close)
+	return h, live
 }
 
 // testTokens are the API tokens serverLive stores, one per role.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -23,8 +24,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crosswatch/crosswatch/aggregator"
@@ -56,6 +55,7 @@ Commands:
                 create an API token (scripts, Prometheus); prints it once
   token list | token remove NAME
                 list API tokens; revoke one
+  --version     print this build's version
 Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
 `
 
@@ -85,6 +85,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runCredential(ctx, args[0], args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "--version", "version":
+		fmt.Fprintf(stdout, "crosswatch-aggregator %s (%s)\n", Version(), runtime.Version())
 		return 0
 	default:
 		fmt.Fprintf(stderr, "crosswatch-aggregator: unknown command %q\n%s", args[0], usage)
@@ -124,7 +127,7 @@ func parseServe(args []string) (*Config, *aggregator.Catalog, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, err := LoadConfig(f.config)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,10 +266,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ingCfg.MaxAge, ingCfg.MaxAhead, ingCfg.DeadLetterBytes = cfg.Ingest.MaxEventAge, cfg.Ingest.MaxClockAhead, cfg.Ingest.DeadLetterBytes
 	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ing.SetMetrics(ingest.NewMetrics(reg, func() float64 { return float64(ing.QueueLen()) }))
-	ingest.NewDeviceCollector(reg, store.FindDevices)
+	tel := NewTelemetry(cfg, cat, func() float64 { return float64(ing.QueueLen()) }, store.FindDevices)
+	ing.SetMetrics(tel.Ingest)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
@@ -288,18 +289,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	access := api.NewAccess(store, api.AccessOptions{Insecure: cfg.HTTP.Insecure, SecureCookies: tlsCfg != nil}, log)
 	mux := http.NewServeMux()
 	// Metrics need an API token (any role): they name devices and sites.
-	mux.Handle("/metrics", access.Protect(aggregator.Viewer, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	mux.Handle("/metrics", access.Protect(aggregator.Viewer, promhttp.HandlerFor(tel.Registry, promhttp.HandlerOpts{})))
 	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log)
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
 	mux.Handle("/", dashboard.Handler())
-	var handler http.Handler = mux
+	handler := tel.HTTP.Wrap(mux)
 	if tlsCfg != nil {
 		// Browsers that have seen the HTTPS site never try it in clear again.
+		counted := handler
 		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
-			mux.ServeHTTP(w, r)
+			counted.ServeHTTP(w, r)
 		})
 	}
 	srv := api.NewServer(handler, api.Limits{ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout})
@@ -415,7 +417,7 @@ func runCredential(ctx context.Context, kind string, args []string, stdout, stde
 	if sub != "add" && *role != "" {
 		return fmt.Errorf("--role: only for add")
 	}
-	cfg, err := loadConfig(*config)
+	cfg, err := LoadConfig(*config)
 	if err != nil {
 		return err
 	}

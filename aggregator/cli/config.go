@@ -12,6 +12,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
+	"github.com/crosswatch/crosswatch/aggregator/ingest"
 	edgemqtt "github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
@@ -56,6 +57,11 @@ type Config struct {
 		Window       time.Duration `yaml:"window"`         // rolling window of the score and rates
 		MinRoadUsers int           `yaml:"min_road_users"` // exposure below which rates are "insufficient data"
 	} `yaml:"score"`
+	Metrics struct {
+		// MaxSites bounds crosswatch_site_events_total: the first max_sites sites listed under
+		// sites: have their own site label, the rest are counted under site="other".
+		MaxSites int `yaml:"max_sites"`
+	} `yaml:"metrics"`
 	Catalog string            `yaml:"catalog"` // relative to the config file
 	Sites   []aggregator.Site `yaml:"sites"`
 }
@@ -99,7 +105,8 @@ type MQTTConfig struct {
 	Insecure bool `yaml:"insecure"`
 }
 
-func defaultConfig() Config {
+// DefaultConfig is the configuration a file that sets nothing gets.
+func DefaultConfig() Config {
 	var c Config
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.HTTP.ReadTimeout, c.HTTP.WriteTimeout, c.HTTP.IdleTimeout = 30*time.Second, 60*time.Second, 120*time.Second
@@ -117,11 +124,12 @@ func defaultConfig() Config {
 	c.Catalog = "catalog.yaml"
 	c.Score.Window = 30 * 24 * time.Hour
 	c.Score.MinRoadUsers = 200
+	c.Metrics.MaxSites = 100
 	return c
 }
 
-// loadConfig reads path strictly; the catalog path is made relative to the config's folder.
-func loadConfig(path string) (*Config, error) {
+// LoadConfig reads path strictly over DefaultConfig; the catalog path is made relative to the config's folder.
+func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -136,7 +144,7 @@ func loadConfig(path string) (*Config, error) {
 // parseConfig decodes a configuration strictly over the defaults; relative paths in it are
 // made relative to path's folder. It does not validate.
 func parseConfig(b []byte, path string) (*Config, error) {
-	c := defaultConfig()
+	c := DefaultConfig()
 	if err := cfgfile.Decode(b, &c); err != nil {
 		return nil, err
 	}
@@ -210,6 +218,9 @@ func (c *Config) Validate() error {
 	if c.Score.MinRoadUsers < 1 {
 		bad("score.min_road_users", "must be at least 1, got %d", c.Score.MinRoadUsers)
 	}
+	if c.Metrics.MaxSites < 0 || c.Metrics.MaxSites > 10000 {
+		bad("metrics.max_sites", "must be within 0..10000 (0: every site under \"other\"), got %d", c.Metrics.MaxSites)
+	}
 	if c.Catalog == "" {
 		bad("catalog", "missing")
 	}
@@ -224,6 +235,10 @@ func (c *Config) Validate() error {
 		}
 		if ids[s.ID] {
 			bad(f+".id", "duplicate site %q", s.ID)
+		}
+		if s.ID == ingest.OtherSite {
+			// Its series would be indistinguishable from the overflow's.
+			bad(f+".id", "%q names the sites past metrics.max_sites in /metrics; give this site another id", s.ID)
 		}
 		ids[s.ID] = true
 		if strings.TrimSpace(s.Name) == "" {

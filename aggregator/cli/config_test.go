@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -45,6 +46,8 @@ func TestConfigRejects(t *testing.T) {
 		{"clock ahead", "max_clock_ahead: 5m", "max_clock_ahead: 48h", "ingest.max_clock_ahead"},
 		{"dead letter bytes", "dead_letter_bytes: 4096", "dead_letter_bytes: -1", "ingest.dead_letter_bytes"},
 		{"evidence retention", "evidence: 720h", "evidence: 1m", "retention.evidence"},
+		{"max sites", "max_sites: 100", "max_sites: -1", "metrics.max_sites: must be within 0..10000"},
+		{"a site named other", "id: example-platform-5", "id: other", `sites[2].id: "other" names the sites past metrics.max_sites`},
 		{"tls files", "# tls_cert: server.crt\n  # tls_key: server.key", "tls_cert: server.crt\n  tls_key: server.key", "http.tls_cert, http.tls_key"},
 	}
 	dir := t.TempDir()
@@ -167,5 +170,16 @@ func TestControllersFile(t *testing.T) {
 	}
 	if _, err := loadControllers(filepath.Join(dir, "missing"), "x", nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// --version names the build from the Go build information, and the Go release.
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--version"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got, want := out.String(), "crosswatch-aggregator "+Version()+" ("+runtime.Version()+")\n"; got != want || Version() == "" {
+		t.Fatalf("--version printed %q, want %q", got, want)
 	}
 }

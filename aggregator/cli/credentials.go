@@ -95,7 +95,7 @@ func checkNewID(kind, id string) error {
 	if err := wire.CheckName(kind, id); err != nil {
 		return err
 	}
-	if why := reservedID(id, aggregatorUser, defaultConfig().MQTT.ClientID); why != "" {
+	if why := reservedID(id, aggregatorUser, DefaultConfig().MQTT.ClientID); why != "" {
 		return fmt.Errorf("%s id %s %s", kind, id, why)
 	}
 	return nil

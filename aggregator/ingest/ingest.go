@@ -142,6 +142,7 @@ type pending struct {
 	b    aggregator.Batch
 	acks ackSet
 	msgs int
+	dead map[string]int // dead letters by reason (DeadLetterReasons)
 }
 
 // Run commits batches until ctx ends, then commits what is already queued and returns. A
@@ -186,7 +187,7 @@ func (g *Ingester) Run(ctx context.Context) error {
 						work <- cur
 						cur = &pending{}
 					}
-					g.classify(m, &cur.b, &cur.acks)
+					g.classify(m, cur)
 					cur.msgs++
 					continue
 				default:
@@ -204,7 +205,7 @@ func (g *Ingester) Run(ctx context.Context) error {
 				timer.Reset(g.cfg.MaxWait)
 				due = false
 			}
-			g.classify(m, &cur.b, &cur.acks)
+			g.classify(m, cur)
 			cur.msgs++
 		case <-timer.C:
 			due = true
@@ -250,11 +251,7 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 		return
 	}
 	if m := g.metrics; m != nil {
-		m.commitDur.Observe(time.Since(began).Seconds())
-		m.batches.Inc()
-		m.messages.WithLabelValues("committed").Add(float64(inserted))
-		m.messages.WithLabelValues("duplicate").Add(float64(len(b.Events) - inserted))
-		m.messages.WithLabelValues("dead_letter").Add(float64(len(b.DeadLetters)))
+		m.committed(b, p.dead, inserted, time.Since(began))
 	}
 	g.statsMu.Lock()
 	g.stats.Batches++
@@ -299,14 +296,16 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 }
 
 // classify validates one message and adds it to the batch as a record or a dead letter.
-func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
+func (g *Ingester) classify(m Message, p *pending) {
+	b, acks := &p.b, &p.acks
 	device, kind, err := wire.ParseTopic(m.Topic)
 	if err != nil {
-		g.dead(b, m, "", "", err.Error())
+		g.dead(p, m, "", "", ReasonTopic, err.Error())
 		return
 	}
-	reject := func(id, reason string) {
-		g.dead(b, m, device, id, reason)
+	// reject dead-letters the message; why is one of DeadLetterReasons.
+	reject := func(id, why, reason string) {
+		g.dead(p, m, device, id, why, reason)
 		if id != "" && kind != wire.KindStatus {
 			a := acks.get(device)
 			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason})
@@ -316,28 +315,28 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 	case wire.KindEvents:
 		e, err := wire.DecodeEvent(m.Payload)
 		if err != nil {
-			reject(payloadID(m.Payload), err.Error())
+			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
 		if e.Device != device {
-			reject(e.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
+			reject(e.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
 			return
 		}
 		site, ok := g.sites[e.Site]
 		if !ok {
-			reject(e.ID, fmt.Sprintf("unknown site %q", e.Site))
+			reject(e.ID, ReasonSite, fmt.Sprintf("unknown site %q", e.Site))
 			return
 		}
 		if len(site.Cameras) > 0 && !slices.Contains(site.Cameras, e.Camera) {
-			reject(e.ID, fmt.Sprintf("camera %q is not one of site %q's cameras", e.Camera, e.Site))
+			reject(e.ID, ReasonCamera, fmt.Sprintf("camera %q is not one of site %q's cameras", e.Camera, e.Site))
 			return
 		}
 		if _, ok := g.catalog.Entry(e.Type); !ok {
-			reject(e.ID, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
+			reject(e.ID, ReasonCatalog, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
 			return
 		}
 		if err := g.checkTime("time", e.Time, e.Time); err != nil {
-			reject(e.ID, err.Error())
+			reject(e.ID, ReasonClock, err.Error())
 			return
 		}
 		pe := aggregator.PricedEvent{Event: aggregator.Event{Device: e.Device, ID: e.ID, Camera: e.Camera, Site: e.Site,
@@ -354,19 +353,19 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 	case wire.KindCounts:
 		c, err := wire.DecodeCounts(m.Payload)
 		if err != nil {
-			reject(payloadID(m.Payload), err.Error())
+			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
 		if c.Device != device {
-			reject(c.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
+			reject(c.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
 			return
 		}
 		if _, ok := g.sites[c.Site]; !ok {
-			reject(c.ID, fmt.Sprintf("unknown site %q", c.Site))
+			reject(c.ID, ReasonSite, fmt.Sprintf("unknown site %q", c.Site))
 			return
 		}
 		if err := g.checkTime("start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
-			reject(c.ID, err.Error())
+			reject(c.ID, ReasonClock, err.Error())
 			return
 		}
 		b.Counts = append(b.Counts, aggregator.Counts{Device: c.Device, ID: c.ID, Camera: c.Camera, Site: c.Site, Zone: c.Zone,
@@ -376,15 +375,15 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 	case wire.KindGaps:
 		gp, err := wire.DecodeGap(m.Payload)
 		if err != nil {
-			reject(payloadID(m.Payload), err.Error())
+			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
 		if gp.Device != device {
-			reject(gp.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
+			reject(gp.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
 			return
 		}
 		if err := g.checkTime("time", gp.Time, gp.Time); err != nil {
-			reject(gp.ID, err.Error())
+			reject(gp.ID, ReasonClock, err.Error())
 			return
 		}
 		g.log.Warn("device reports lost payloads", "device", device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
@@ -395,18 +394,18 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 	case wire.KindStatus:
 		s, err := wire.DecodeStatus(m.Payload)
 		if err != nil || s.Device != device {
-			reason := "device in the payload does not match the topic"
+			why, reason := ReasonDevice, "device in the payload does not match the topic"
 			if err != nil {
-				reason = err.Error()
+				why, reason = ReasonPayload, err.Error()
 			}
-			reject("", reason)
+			reject("", why, reason)
 			return
 		}
 		seen := s.Time
 		if seen.IsZero() {
 			seen = m.Received
 		} else if err := g.checkTime("time", s.Time, s.Time); err != nil {
-			reject("", err.Error())
+			reject("", ReasonClock, err.Error())
 			return
 		}
 		d := aggregator.Device{ID: device, Online: s.Online, LastSeen: seen, Backlog: s.Backlog,
@@ -419,7 +418,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		}
 		b.Devices = append(b.Devices, d)
 	default:
-		reject("", "devices do not publish "+kind)
+		reject("", ReasonKind, "devices do not publish "+kind)
 	}
 }
 
@@ -441,8 +440,13 @@ func (g *Ingester) checkTime(field string, from, to time.Time) error {
 
 // dead adds a dead letter with at most DeadLetterBytes of the payload: a copy, so that a
 // large rejected payload is not kept whole until the commit.
-func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string) {
+func (g *Ingester) dead(pd *pending, m Message, device, id, why, reason string) {
 	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
+	if pd.dead == nil {
+		pd.dead = map[string]int{}
+	}
+	pd.dead[why]++
+	b := &pd.b
 	p := m.Payload
 	if len(p) > g.cfg.DeadLetterBytes {
 		p = bytes.Clone(p[:g.cfg.DeadLetterBytes])

@@ -9,16 +9,54 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator"
 )
 
+// OtherSite is the site label of the per-site series of every site beyond MetricsConfig.MaxSites.
+const OtherSite = "other"
+
+// DeadLetterReasons are the values of crosswatch_dead_letters_total's reason label: a fixed
+// set, so that a device sending junk cannot grow the series (the full reason is in the
+// dead-letter table, /api/v1/dead-letters).
+var DeadLetterReasons = []string{
+	ReasonTopic, ReasonPayload, ReasonDevice, ReasonSite, ReasonCamera, ReasonCatalog, ReasonClock, ReasonKind,
+}
+
+// The reasons a message is dead-lettered.
+const (
+	ReasonTopic   = "topic"           // not a crosswatch/v1/{device}/{kind} topic
+	ReasonPayload = "payload"         // the payload does not decode or is invalid
+	ReasonDevice  = "device_mismatch" // the payload's device is not the topic's
+	ReasonSite    = "unknown_site"    // the site is not configured
+	ReasonCamera  = "unknown_camera"  // the camera is not one of its site's
+	ReasonCatalog = "no_catalog_entry"
+	ReasonClock   = "clock" // its time lies outside the window around the aggregator's clock
+	ReasonKind    = "kind"  // devices do not publish this kind of message
+)
+
+// MetricsConfig bounds the per-site series.
+type MetricsConfig struct {
+	// Sites are the configured site ids, in configuration order; the first MaxSites have their
+	// own crosswatch_site_events_total series and the rest share site="other", so a
+	// deployment with thousands of sites does not make thousands of series per type.
+	Sites    []string
+	MaxSites int
+	// Types are the catalog's event types: their series start at 0, so that rate() and
+	// increase() see the first event.
+	Types []string
+}
+
 // Metrics are the ingester's Prometheus metrics.
 type Metrics struct {
-	messages  *prometheus.CounterVec // by outcome
-	batches   prometheus.Counter
-	commitDur prometheus.Histogram
-	queue     prometheus.GaugeFunc
+	messages    *prometheus.CounterVec // by outcome
+	batches     prometheus.Counter
+	commitDur   prometheus.Histogram
+	queue       prometheus.GaugeFunc
+	events      *prometheus.CounterVec // new events by type
+	siteEvents  *prometheus.CounterVec // new events by site (bounded) and type
+	deadLetters *prometheus.CounterVec // by reason
+	ownSeries   map[string]bool        // the sites with their own site label
 }
 
 // NewMetrics registers the ingester's metrics with reg; queueLen reports the queue depth.
-func NewMetrics(reg prometheus.Registerer, queueLen func() float64) *Metrics {
+func NewMetrics(reg prometheus.Registerer, queueLen func() float64, cfg MetricsConfig) *Metrics {
 	m := &Metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crosswatch_ingest_messages_total",
 			Help: "Messages ingested, by outcome: committed (new), duplicate, dead_letter, shed (queue full; the device resends), failed (commit failed; the device resends)."}, []string{"outcome"}),
@@ -26,30 +64,92 @@ func NewMetrics(reg prometheus.Registerer, queueLen func() float64) *Metrics {
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "crosswatch_ingest_commit_seconds",
 			Help: "Time to commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "crosswatch_ingest_queue_depth", Help: "Messages received and not yet committed."}, queueLen),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crosswatch_events_total",
+			Help: "Safety events stored, by type; each event once (a re-delivered duplicate is not counted)."}, []string{"type"}),
+		siteEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crosswatch_site_events_total",
+			Help: "Safety events stored, by site and type. Only the first metrics.max_sites configured sites have their own site label; the rest are counted under site=\"other\"."}, []string{"site", "type"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crosswatch_dead_letters_total",
+			Help: "Messages rejected into the dead-letter table, by reason (topic, payload, device_mismatch, unknown_site, unknown_camera, no_catalog_entry, clock, kind)."}, []string{"reason"}),
+		ownSeries: map[string]bool{},
 	}
-	reg.MustRegister(m.messages, m.batches, m.commitDur, m.queue)
+	for _, s := range cfg.Sites {
+		if len(m.ownSeries) >= cfg.MaxSites {
+			break
+		}
+		m.ownSeries[s] = true
+	}
+	for _, o := range []string{"committed", "duplicate", "dead_letter", "shed", "failed"} {
+		m.messages.WithLabelValues(o)
+	}
+	for _, r := range DeadLetterReasons {
+		m.deadLetters.WithLabelValues(r)
+	}
+	for _, t := range cfg.Types {
+		m.events.WithLabelValues(t)
+	}
+	reg.MustRegister(m.messages, m.batches, m.commitDur, m.queue, m.events, m.siteEvents, m.deadLetters)
 	return m
 }
 
-// DeviceCollector reports each device's camera view state from the store at every scrape, so
-// that every aggregator instance (on a shared PostgreSQL) reports the same.
+// siteLabel is the site label of site's series: its id, or OtherSite beyond the bound.
+func (m *Metrics) siteLabel(site string) string {
+	if m.ownSeries[site] {
+		return site
+	}
+	return OtherSite
+}
+
+// committed counts what one durable commit stored.
+func (m *Metrics) committed(b *aggregator.Batch, deadReasons map[string]int, inserted int, took time.Duration) {
+	m.commitDur.Observe(took.Seconds())
+	m.batches.Inc()
+	m.messages.WithLabelValues("committed").Add(float64(inserted))
+	m.messages.WithLabelValues("duplicate").Add(float64(len(b.Events) - inserted))
+	m.messages.WithLabelValues("dead_letter").Add(float64(len(b.DeadLetters)))
+	for _, e := range b.Events {
+		if e.New {
+			m.events.WithLabelValues(e.Type).Inc()
+			m.siteEvents.WithLabelValues(m.siteLabel(e.Site), e.Type).Inc()
+		}
+	}
+	for r, n := range deadReasons {
+		m.deadLetters.WithLabelValues(r).Add(float64(n))
+	}
+}
+
+// DeviceCollector reports each device's state from the store at every scrape, so that every
+// aggregator instance (on a shared PostgreSQL) reports the same.
 type DeviceCollector struct {
-	find     func(ctx context.Context) ([]aggregator.Device, error)
-	mismatch *prometheus.Desc
-	total    *prometheus.Desc
-	errors   prometheus.Counter
+	find                                     func(ctx context.Context) ([]aggregator.Device, error)
+	mismatch, total                          *prometheus.Desc
+	online, backlog, oldestPending, lastSeen *prometheus.Desc
+	errors                                   prometheus.Counter
 }
 
 var _ prometheus.Collector = (*DeviceCollector)(nil)
 
-// NewDeviceCollector registers with reg the gauges of the devices find lists:
-// crosswatch_device_view_mismatch{device} (1: its camera view does not match its scene, the
-// camera is quarantined) and crosswatch_devices_view_mismatch (how many such devices).
+// NewDeviceCollector registers with reg the gauges of the devices find lists, each with the
+// label device: crosswatch_device_online (1 while its last status said online; 0 after a clean
+// stop or the broker's last will), crosswatch_device_backlog (messages in its outbox not yet
+// acknowledged), crosswatch_device_oldest_pending_seconds (the age of the oldest of them),
+// crosswatch_device_last_seen_timestamp_seconds (Unix time of its last status),
+// crosswatch_device_view_mismatch (1: its camera view does not match its scene, the camera is
+// quarantined), and crosswatch_devices_view_mismatch (how many such devices). The values are
+// those of the device's last status.
 func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context) ([]aggregator.Device, error)) *DeviceCollector {
+	dev := []string{"device"}
 	c := &DeviceCollector{find: find,
 		mismatch: prometheus.NewDesc("crosswatch_device_view_mismatch",
-			"1 while the device's camera view does not match its scene (quarantined: no events, counts withheld), else 0.", []string{"device"}, nil),
+			"1 while the device's camera view does not match its scene (quarantined: no events, counts withheld), else 0.", dev, nil),
 		total: prometheus.NewDesc("crosswatch_devices_view_mismatch", "Devices whose camera view does not match its scene.", nil, nil),
+		online: prometheus.NewDesc("crosswatch_device_online",
+			"1 while the device's last status said it is online, 0 after it stopped or the broker published its last will.", dev, nil),
+		backlog: prometheus.NewDesc("crosswatch_device_backlog",
+			"Messages in the device's outbox not yet acknowledged, as of its last status.", dev, nil),
+		oldestPending: prometheus.NewDesc("crosswatch_device_oldest_pending_seconds",
+			"Age of the oldest unacknowledged message in the device's outbox, as of its last status.", dev, nil),
+		lastSeen: prometheus.NewDesc("crosswatch_device_last_seen_timestamp_seconds",
+			"Unix time of the device's last status (time() minus it: how long it has been silent).", dev, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "crosswatch_device_metrics_errors_total",
 			Help: "Scrapes whose device gauges could not be read from the store."}),
 	}
@@ -59,8 +159,9 @@ func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context
 
 // Describe implements prometheus.Collector.
 func (c *DeviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.mismatch
-	ch <- c.total
+	for _, d := range []*prometheus.Desc{c.mismatch, c.total, c.online, c.backlog, c.oldestPending, c.lastSeen} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector: one store read per scrape, at most 2 s.
@@ -73,13 +174,26 @@ func (c *DeviceCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	n := 0
+	gauge := func(d *prometheus.Desc, v float64, id string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, id)
+	}
 	for _, d := range devices {
 		v := 0.0
 		if !d.ViewMismatchSince.IsZero() {
 			v = 1
 			n++
 		}
-		ch <- prometheus.MustNewConstMetric(c.mismatch, prometheus.GaugeValue, v, d.ID)
+		gauge(c.mismatch, v, d.ID)
+		online := 0.0
+		if d.Online {
+			online = 1
+		}
+		gauge(c.online, online, d.ID)
+		gauge(c.backlog, float64(d.Backlog), d.ID)
+		gauge(c.oldestPending, d.OldestPendingS, d.ID)
+		if !d.LastSeen.IsZero() {
+			gauge(c.lastSeen, float64(d.LastSeen.UnixMilli())/1000, d.ID)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(n))
 }

@@ -175,7 +175,8 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, actor, acti
 }
 
 // Commit stores a batch in one transaction. An event already stored is skipped with its ledger
-// row, so a re-delivery changes nothing. It returns how many events were new.
+// row, so a re-delivery changes nothing. It returns how many events were new and marks each
+// of them New in b.
 func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -264,6 +265,9 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregato
 	if len(events) == 0 {
 		return 0, nil
 	}
+	for i := range events {
+		events[i].New = false
+	}
 	// At most two shapes per batch: full statements and the remainder. Each is prepared once.
 	stmts := map[string]*sql.Stmt{}
 	defer func() {
@@ -319,7 +323,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregato
 				return 0, fmt.Errorf("insert events: %w", err)
 			}
 			inserted++
-			if i, ok := first[k]; ok && chunk[i].Priced {
+			i, ok := first[k]
+			if ok {
+				chunk[i].New = true
+			}
+			if ok && chunk[i].Priced {
 				priced = append(priced, i)
 			}
 		}

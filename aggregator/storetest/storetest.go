@@ -281,12 +281,31 @@ func testExactlyOnce(t *testing.T, st *sqlstore.Store) {
 	if n != want {
 		t.Fatalf("mixed batch of %d: %d inserted, want %d", len(mixed.Events), n, want)
 	}
+	// Commit marks exactly the inserted events New (what /metrics counts), the first of two
+	// copies in one batch, never a resend.
+	marked := 0
+	for i, e := range mixed.Events {
+		if e.New {
+			marked++
+			if i > 0 && mixed.Events[i-1].ID == e.ID {
+				t.Fatalf("the second copy of %s in the batch is marked New", e.ID)
+			}
+		}
+	}
+	if marked != want {
+		t.Fatalf("mixed batch: %d events marked New, %d inserted", marked, want)
+	}
 	l, _ = st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1"})
 	if len(l) != 200+wantLedger {
 		t.Fatalf("%d ledger rows after the mixed batch, want %d", len(l), 200+wantLedger)
 	}
 	if n, err := st.Commit(ctx, &mixed); err != nil || n != 0 {
 		t.Fatalf("the mixed batch again: %d inserted (%v), want 0", n, err)
+	}
+	for _, e := range mixed.Events {
+		if e.New {
+			t.Fatalf("the mixed batch again: %s still marked New", e.ID)
+		}
 	}
 }
 
