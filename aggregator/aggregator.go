@@ -65,6 +65,9 @@ type LedgerEntry struct {
 	Points         int       `json:"points"`
 	CatalogVersion string    `json:"catalog_version"`
 	Time           time.Time `json:"time"`
+	// Review is the event's latest review, if any. A row whose event was dismissed stays in
+	// the ledger, marked, but deducts nothing from the score.
+	Review *Review `json:"review,omitempty"`
 }
 
 // SiteScore is a site with its score, the window it covers and what explains it.
@@ -181,8 +184,9 @@ type DeadLetter struct {
 	Device    string    `json:"device"`
 	PayloadID string    `json:"payload_id,omitempty"`
 	Reason    string    `json:"reason"`
-	// Payload is the payload as received, cut to the configured cap (ingest's DeadLetterBytes);
-	// Size is its length before the cut.
+	// Payload is the payload as received: whole when it was well formed (so it can be
+	// reprocessed after a fix), otherwise cut to the configured cap (ingest's DeadLetterBytes).
+	// Size is its length before any cut. Lists return at most the cap of it.
 	Payload []byte `json:"payload"`
 	Size    int    `json:"size"`
 }

@@ -46,8 +46,10 @@ type Config struct {
 	// MaxAge before and MaxAhead after the aggregator's clock; others are dead letters.
 	// Zero: 7 days and 5 minutes.
 	MaxAge, MaxAhead time.Duration
-	// DeadLetterBytes is how much of a rejected payload is kept (zero: 4 KiB), so that
-	// rejected junk cannot fill the database.
+	// DeadLetterBytes is how much of a rejected payload that did not decode is kept (zero:
+	// 4 KiB), so that rejected junk cannot fill the database. A well-formed payload refused
+	// for what it names (an unknown site, camera or event type, a time out of the window) is
+	// kept whole, within the wire's limits, so that it can be reprocessed after a fix.
 	DeadLetterBytes int
 }
 
@@ -300,13 +302,21 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 
 // classify validates one message and adds it to the batch as a record or a dead letter.
 func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
+	g.classifyAt(m, b, acks, g.now())
+}
+
+// classifyAt is classify with the times judged against now's clock.
+func (g *Ingester) classifyAt(m Message, b *aggregator.Batch, acks *ackSet, now time.Time) {
 	device, kind, err := wire.ParseTopic(m.Topic)
 	if err != nil {
-		g.dead(b, m, "", "", err.Error())
+		g.dead(b, m, "", "", err.Error(), false)
 		return
 	}
+	// A payload that decoded is kept whole when refused (its size is bounded by the wire's
+	// limits), so that it can be reprocessed after a fix: a site added, a camera listed.
+	decoded := false
 	reject := func(id, reason string) {
-		g.dead(b, m, device, id, reason)
+		g.dead(b, m, device, id, reason, decoded)
 		if id != "" && kind != wire.KindStatus {
 			a := acks.get(device)
 			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason})
@@ -319,6 +329,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(payloadID(m.Payload), err.Error())
 			return
 		}
+		decoded = true
 		if e.Device != device {
 			reject(e.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
 			return
@@ -336,7 +347,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(e.ID, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
 			return
 		}
-		if err := g.checkTime("time", e.Time, e.Time); err != nil {
+		if err := g.checkTime(now, "time", e.Time, e.Time); err != nil {
 			reject(e.ID, err.Error())
 			return
 		}
@@ -357,6 +368,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(payloadID(m.Payload), err.Error())
 			return
 		}
+		decoded = true
 		if c.Device != device {
 			reject(c.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
 			return
@@ -365,7 +377,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(c.ID, fmt.Sprintf("unknown site %q", c.Site))
 			return
 		}
-		if err := g.checkTime("start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
+		if err := g.checkTime(now, "start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
 			reject(c.ID, err.Error())
 			return
 		}
@@ -379,11 +391,12 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			reject(payloadID(m.Payload), err.Error())
 			return
 		}
+		decoded = true
 		if gp.Device != device {
 			reject(gp.ID, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
 			return
 		}
-		if err := g.checkTime("time", gp.Time, gp.Time); err != nil {
+		if err := g.checkTime(now, "time", gp.Time, gp.Time); err != nil {
 			reject(gp.ID, err.Error())
 			return
 		}
@@ -405,7 +418,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 		seen := s.Time
 		if seen.IsZero() {
 			seen = m.Received
-		} else if err := g.checkTime("time", s.Time, s.Time); err != nil {
+		} else if err := g.checkTime(now, "time", s.Time, s.Time); err != nil {
 			reject("", err.Error())
 			return
 		}
@@ -426,8 +439,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 // checkTime reports whether a record that starts at from and ends at to lies within the
 // window around the aggregator's clock: a device whose clock is years off, or a forged time,
 // would otherwise place events outside every score window or far in the future.
-func (g *Ingester) checkTime(field string, from, to time.Time) error {
-	now := g.now()
+func (g *Ingester) checkTime(now time.Time, field string, from, to time.Time) error {
 	if from.Before(now.Add(-g.cfg.MaxAge)) {
 		return fmt.Errorf("%w: %s: %s is more than %v before the aggregator's clock (%s)", wire.ErrInvalid, field,
 			from.UTC().Format(time.RFC3339), g.cfg.MaxAge, now.UTC().Format(time.RFC3339))
@@ -439,12 +451,12 @@ func (g *Ingester) checkTime(field string, from, to time.Time) error {
 	return nil
 }
 
-// dead adds a dead letter with at most DeadLetterBytes of the payload: a copy, so that a
-// large rejected payload is not kept whole until the commit.
-func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string) {
+// dead adds a dead letter with at most DeadLetterBytes of the payload (all of it when whole):
+// a copy, so that a large rejected payload is not kept whole until the commit.
+func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string, whole bool) {
 	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
 	p := m.Payload
-	if len(p) > g.cfg.DeadLetterBytes {
+	if !whole && len(p) > g.cfg.DeadLetterBytes {
 		p = bytes.Clone(p[:g.cfg.DeadLetterBytes])
 	}
 	b.DeadLetters = append(b.DeadLetters, aggregator.DeadLetter{Received: m.Received, Topic: m.Topic, Device: device,
