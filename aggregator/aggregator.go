@@ -288,6 +288,7 @@ type Change struct {
 	Devices     []string `json:"devices,omitempty"`
 	Gaps        int      `json:"gaps,omitempty"`
 	DeadLetters int      `json:"dead_letters,omitempty"`
+	Reviews     int      `json:"reviews,omitempty"` // events confirmed or dismissed (their sites in Sites)
 }
 
 // Merge adds o to c: counts add up, site and device sets unite.
@@ -296,13 +297,14 @@ func (c *Change) Merge(o Change) {
 	c.Counts += o.Counts
 	c.Gaps += o.Gaps
 	c.DeadLetters += o.DeadLetters
+	c.Reviews += o.Reviews
 	c.Sites = union(c.Sites, o.Sites)
 	c.Devices = union(c.Devices, o.Devices)
 }
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Events == 0 && c.Counts == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0
+	return c.Events == 0 && c.Counts == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0 && c.Reviews == 0
 }
 
 // union appends to a the members of b it lacks; sets here are small (sites, devices).

@@ -30,6 +30,13 @@ func server(t *testing.T) *httptest.Server {
 
 func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	t.Helper()
+	srv, live, _ := serverStore(t)
+	return srv, live
+}
+
+// serverStore is serverLive with the handler's options, and its store.
+func serverStore(t *testing.T, opts ...Option) (*httptest.Server, *Live, *sqlite.Store) {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,12 +66,12 @@ func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	live.Every = 50 * time.Millisecond
 	acc := NewAccess(st, AccessOptions{Now: func() time.Time { return now }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := Handler(st, acc, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
-		live, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		live, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.RegisterOnShutdown(live.Close)
 	srv.Start()
 	t.Cleanup(func() { live.Close(); srv.Close() })
-	return srv, live
+	return srv, live, st
 }
 
 // testTokens are the API tokens serverLive stores, one per role.

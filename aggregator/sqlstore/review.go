@@ -49,26 +49,26 @@ func deadLetterDigest(d aggregator.DeadLetter) []byte {
 }
 
 // ReviewEvent stores r as the event's latest review and records it in the audit log, in one
-// transaction. It returns ErrNotFound, and changes nothing, when the event is not stored. The
-// caller validates r (Review.Validate) and sets its Reviewer and Time.
-func (s *Store) ReviewEvent(ctx context.Context, r aggregator.Review) error {
+// transaction, and returns the event's site. It returns ErrNotFound, and changes nothing, when
+// the event is not stored. The caller validates r (Review.Validate) and sets Reviewer and Time.
+func (s *Store) ReviewEvent(ctx context.Context, r aggregator.Review) (string, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("review event: %w", err)
+		return "", fmt.Errorf("review event: %w", err)
 	}
 	defer tx.Rollback()
 	var site string
 	switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT site FROM events WHERE device = ? AND id = ?`), r.Device, r.EventID).Scan(&site); {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("event %s/%s is not stored, so it cannot be reviewed: %w", r.Device, r.EventID, aggregator.ErrNotFound)
+		return "", fmt.Errorf("event %s/%s is not stored, so it cannot be reviewed: %w", r.Device, r.EventID, aggregator.ErrNotFound)
 	case err != nil:
-		return fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+		return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
 	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO reviews (device, event_id, verdict, reason, note, reviewer, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (device, event_id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason, note = excluded.note,
 		reviewer = excluded.reviewer, time_ms = excluded.time_ms`),
 		r.Device, r.EventID, string(r.Verdict), r.Reason, r.Note, r.Reviewer, r.Time.UnixMilli()); err != nil {
-		return fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+		return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
 	}
 	detail := fmt.Sprintf("%s/%s at site %s: %s", r.Device, r.EventID, site, r.Verdict)
 	if r.Reason != "" {
@@ -78,12 +78,12 @@ func (s *Store) ReviewEvent(ctx context.Context, r aggregator.Review) error {
 		detail += ": " + strconv.Quote(r.Note)
 	}
 	if err := s.audit(ctx, tx, r.Time, r.Reviewer, "event.review", detail); err != nil {
-		return err
+		return "", err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+		return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
 	}
-	return nil
+	return site, nil
 }
 
 // FindReview returns an event's latest review; ErrNotFound if it has none.

@@ -58,7 +58,7 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 	}
 	before := audits()
 	at := now.Add(-time.Minute)
-	if err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "nope", Verdict: aggregator.Dismissed, Reason: "duplicate", Reviewer: "user:rita", Time: at}); !errors.Is(err, aggregator.ErrNotFound) {
+	if _, err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "nope", Verdict: aggregator.Dismissed, Reason: "duplicate", Reviewer: "user:rita", Time: at}); !errors.Is(err, aggregator.ErrNotFound) {
 		t.Fatalf("review of an unknown event: %v, want ErrNotFound", err)
 	}
 	if n := audits(); n != before {
@@ -68,10 +68,10 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 		t.Fatalf("a review of an unknown event was stored: %v", err)
 	}
 	dismiss := aggregator.Review{Device: "d", EventID: "wrong", Verdict: aggregator.Dismissed, Reason: "signal_misread", Note: "amber, not red", Reviewer: "user:rita", Time: at}
-	if err := st.ReviewEvent(ctx, dismiss); err != nil {
+	if _, err := st.ReviewEvent(ctx, dismiss); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "keep", Verdict: aggregator.Confirmed, Reviewer: "user:rita", Time: at}); err != nil {
+	if _, err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "keep", Verdict: aggregator.Confirmed, Reviewer: "user:rita", Time: at}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when, version string, points int) {
@@ -120,7 +120,7 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 	}
 	check("after the event was sent again", "v2", 40)
 	// A reviewer who changes their mind: the latest review counts.
-	if err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "wrong", Verdict: aggregator.Confirmed, Reviewer: "user:sam", Time: now}); err != nil {
+	if _, err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "wrong", Verdict: aggregator.Confirmed, Reviewer: "user:sam", Time: now}); err != nil {
 		t.Fatal(err)
 	}
 	if s := score(t, st, "v2", "a"); s.Score != 920 {
@@ -149,7 +149,7 @@ func testReviewQueueAndPrecision(t *testing.T, st *sqlstore.Store) {
 		if v == aggregator.Dismissed {
 			r.Reason = "not_a_violation"
 		}
-		if err := st.ReviewEvent(ctx, r); err != nil {
+		if _, err := st.ReviewEvent(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
