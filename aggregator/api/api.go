@@ -68,7 +68,7 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 	}
 	rs, _ := st.(ReviewStore)
 	if rs != nil {
-		(&reviews{st: rs, live: live, o: o, log: log}).register(handle)
+		(&reviews{st: rs, events: st, live: live, o: o, log: log}).register(handle)
 	}
 	if live != nil {
 		mux.Handle("GET /api/v1/stream", Need(aggregator.Viewer, live))

@@ -50,7 +50,10 @@ const MaxReviewQueue = 500
 // reviews serves the review workflow and the dead letters: reviewers confirm or dismiss
 // events, admins list dead letters and reprocess them.
 type reviews struct {
-	st   ReviewStore
+	st     ReviewStore
+	events interface {
+		FindEvent(ctx context.Context, device, id string) (aggregator.Event, error)
+	}
 	live *Live // nil: none
 	o    options
 	log  *slog.Logger
@@ -172,8 +175,19 @@ func (v *reviews) precision(w http.ResponseWriter, r *http.Request) {
 	reply(w, v.log, p, err)
 }
 
+// findReview is GET /api/v1/events/{device}/{id}/review: the review, null for an event nobody
+// has reviewed, 404 for an event not stored.
 func (v *reviews) findReview(w http.ResponseWriter, r *http.Request) {
-	rv, err := v.st.FindReview(r.Context(), r.PathValue("device"), r.PathValue("id"))
+	device, id := r.PathValue("device"), r.PathValue("id")
+	rv, err := v.st.FindReview(r.Context(), device, id)
+	if errors.Is(err, aggregator.ErrNotFound) {
+		if _, err := v.events.FindEvent(r.Context(), device, id); err != nil {
+			reply(w, v.log, nil, err)
+			return
+		}
+		reply(w, v.log, nil, nil)
+		return
+	}
 	reply(w, v.log, rv, err)
 }
 

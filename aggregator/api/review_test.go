@@ -145,8 +145,11 @@ func TestReviewDismissesAnEvent(t *testing.T) {
 	if code, _, body := getAs(t, viewer, srv.URL+"/api/v1/events/d/e0/review"); code != 200 || !strings.Contains(body, "the cyclist") {
 		t.Fatalf("the event's review: %d %s", code, body)
 	}
-	if code, _, _ := getAs(t, viewer, srv.URL+"/api/v1/events/d/e2/review"); code != 404 {
-		t.Fatalf("an unreviewed event's review: %d", code)
+	if code, _, body := getAs(t, viewer, srv.URL+"/api/v1/events/d/e2/review"); code != 200 || strings.TrimSpace(body) != "null" {
+		t.Fatalf("an unreviewed event's review: %d %s, want 200 null", code, body)
+	}
+	if code, _, _ := getAs(t, viewer, srv.URL+"/api/v1/events/d/nope/review"); code != 404 {
+		t.Fatalf("the review of an event not stored: %d, want 404", code)
 	}
 	_, _, body = getAs(t, viewer, srv.URL+"/api/v1/export/events.csv")
 	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()

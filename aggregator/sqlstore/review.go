@@ -103,22 +103,33 @@ func (s *Store) FindReview(ctx context.Context, device, id string) (aggregator.R
 }
 
 // FindReviewQueue returns events to review: those nobody has reviewed first, newest first
-// within each part, at most f.Limit (default 100).
+// within each part, at most f.Limit (default 100). Two queries, so that each walks the events
+// newest first instead of sorting every stored event.
 func (s *Store) FindReviewQueue(ctx context.Context, f aggregator.ReviewFilter) ([]aggregator.ReviewItem, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT e.device, e.id, e.camera, e.site, e.zone, e.type, e.class, e.time_ms, e.received_ms, e.confidence,
-		e.signal_source, e.time_into_red, e.evidence IS NOT NULL, `+reviewColumns+`
-		FROM events e LEFT JOIN reviews r ON r.device = e.device AND r.event_id = e.id
-		WHERE (? = '' OR e.site = ?) AND (? = 0 OR r.verdict IS NULL)
-		ORDER BY CASE WHEN r.verdict IS NULL THEN 0 ELSE 1 END, e.time_ms DESC, e.device, e.id LIMIT ?`),
-		f.Site, f.Site, boolInt(f.Unreviewed), f.Limit)
+	const cols = `e.device, e.id, e.camera, e.site, e.zone, e.type, e.class, e.time_ms, e.received_ms, e.confidence,
+		e.signal_source, e.time_into_red, e.evidence IS NOT NULL, ` + reviewColumns
+	out, err := s.reviewItems(ctx, nil, `SELECT `+cols+` FROM events e LEFT JOIN reviews r ON r.device = e.device AND r.event_id = e.id
+		WHERE (? = '' OR e.site = ?) AND r.verdict IS NULL ORDER BY e.time_ms DESC, e.device, e.id LIMIT ?`, f.Site, f.Site, f.Limit)
+	if err != nil || f.Unreviewed || len(out) >= f.Limit {
+		return out, err
+	}
+	return s.reviewItems(ctx, out, `SELECT `+cols+` FROM events e JOIN reviews r ON r.device = e.device AND r.event_id = e.id
+		WHERE (? = '' OR e.site = ?) ORDER BY e.time_ms DESC, e.device, e.id LIMIT ?`, f.Site, f.Site, f.Limit-len(out))
+}
+
+// reviewItems appends the queue items q selects to out.
+func (s *Store) reviewItems(ctx context.Context, out []aggregator.ReviewItem, q string, args ...any) ([]aggregator.ReviewItem, error) {
+	if out == nil {
+		out = []aggregator.ReviewItem{}
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("find review queue: %w", err)
 	}
 	defer rows.Close()
-	out := []aggregator.ReviewItem{}
 	for rows.Next() {
 		var it aggregator.ReviewItem
 		e := &it.Event
@@ -133,13 +144,6 @@ func (s *Store) FindReviewQueue(ctx context.Context, f aggregator.ReviewFilter) 
 		out = append(out, it)
 	}
 	return out, rows.Err()
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // FindReviews returns the reviews of the events of site ("" for all) whose time is in

@@ -362,8 +362,7 @@ async function viewEvent(device, id) {
     }
     throw err;
   }
-  let review = null;
-  try { review = await api(`/api/v1/events/${encodeURIComponent(device)}/${encodeURIComponent(id)}/review`); } catch (err) { if (err.status !== 404) throw err; }
+  const review = await api(`/api/v1/events/${encodeURIComponent(device)}/${encodeURIComponent(id)}/review`); // null: not reviewed
   shows = (c) => c.reviews > 0 && (c.sites || []).includes(e.site); // a stored event changes only by its review
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + encodeURIComponent(e.site) }, e.site), " › ", e.id),
