@@ -302,10 +302,18 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 
 // classify validates one message and adds it to the batch as a record or a dead letter.
 func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
+	dead, gaps := len(b.DeadLetters), len(b.Gaps)
 	g.classifyAt(m, b, acks, g.now())
+	for _, d := range b.DeadLetters[dead:] {
+		g.log.Warn("dead letter", "topic", d.Topic, "id", d.PayloadID, "reason", d.Reason)
+	}
+	for _, gp := range b.Gaps[gaps:] {
+		g.log.Warn("device reports lost payloads", "device", gp.Device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
+	}
 }
 
-// classifyAt is classify with the times judged against now's clock.
+// classifyAt is classify with the times judged against now's clock, and without logging (a
+// reprocessing of thousands of dead letters would repeat a line for each).
 func (g *Ingester) classifyAt(m Message, b *aggregator.Batch, acks *ackSet, now time.Time) {
 	device, kind, err := wire.ParseTopic(m.Topic)
 	if err != nil {
@@ -400,7 +408,6 @@ func (g *Ingester) classifyAt(m Message, b *aggregator.Batch, acks *ackSet, now 
 			reject(gp.ID, err.Error())
 			return
 		}
-		g.log.Warn("device reports lost payloads", "device", device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
 		b.Gaps = append(b.Gaps, aggregator.Gap{Device: gp.Device, ID: gp.ID, Time: gp.Time, Reason: gp.Reason, Evicted: gp.Evicted,
 			NotAccepted: gp.NotAccepted, Oldest: gp.Oldest, Newest: gp.Newest})
 		a := acks.get(device)
@@ -454,7 +461,6 @@ func (g *Ingester) checkTime(now time.Time, field string, from, to time.Time) er
 // dead adds a dead letter with at most DeadLetterBytes of the payload (all of it when whole):
 // a copy, so that a large rejected payload is not kept whole until the commit.
 func (g *Ingester) dead(b *aggregator.Batch, m Message, device, id, reason string, whole bool) {
-	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
 	p := m.Payload
 	if !whole && len(p) > g.cfg.DeadLetterBytes {
 		p = bytes.Clone(p[:g.cfg.DeadLetterBytes])
