@@ -473,6 +473,9 @@ function reviewBadge(rv) {
 // The review queue keeps the selected event (by device and id) across redraws.
 let reviewSelected = null;
 let reviewMessage = "";
+// reviewDraft is the reason and note being written for the selected event: a redraw (new
+// events arrive, another reviewer decides) must not wipe a note half typed.
+let reviewDraft = { key: null, reason: "not_a_violation", note: "" };
 
 async function viewReview(params) {
   const site = params.get("site") || "";
@@ -484,6 +487,7 @@ async function viewReview(params) {
   let idx = Math.max(0, queue.findIndex((e) => key(e) === reviewSelected));
   const cur = queue[idx];
   reviewSelected = cur ? key(cur) : null;
+  if (reviewDraft.key !== reviewSelected) reviewDraft = { key: reviewSelected, reason: "not_a_violation", note: "" };
   const unreviewed = queue.filter((e) => !e.review).length;
 
   const select = (i) => {
@@ -521,10 +525,11 @@ async function viewReview(params) {
       h("td", {}, fmtTime(e.time)), h("td", {}, e.site), h("td", {}, typeName(e.type)), h("td", {}, e.camera),
       h("td", {}, reviewBadge(e.review))))));
 
-  const reasonSel = h("select", { id: "review-reason", "data-key": "review-reason", "aria-label": "Reason for dismissing" },
-    Object.entries(DISMISS_REASONS).map(([k, v], i) => h("option", { value: k }, `${i + 1} · ${v}`)));
+  const reasonSel = h("select", { id: "review-reason", "data-key": "review-reason", "aria-label": "Reason for dismissing",
+    onchange: () => { reviewDraft.reason = reasonSel.value; } },
+  Object.entries(DISMISS_REASONS).map(([k, v], i) => h("option", { value: k, selected: k === reviewDraft.reason }, `${i + 1} · ${v}`)));
   const note = h("input", { id: "review-note", "data-key": "review-note", class: "note", maxlength: 500, placeholder: "Note (optional; needed for Other)",
-    "aria-label": "Note" });
+    "aria-label": "Note", value: reviewDraft.note, oninput: () => { reviewDraft.note = note.value; } });
   const disabled = !canReview() || !cur;
   const panel = cur ? h("section", { id: "review-panel", class: "review-panel", "aria-labelledby": "review-h", "data-event": cur.id },
     h("h2", { id: "review-h" }, `${typeName(cur.type)} at ${cur.site}`),
@@ -551,7 +556,7 @@ async function viewReview(params) {
     else if (ev.key === "k") select(idx - 1);
     else if (ev.key === "c") decide("confirmed");
     else if (ev.key === "d") decide("dismissed");
-    else if (/^[1-5]$/.test(ev.key)) { reasonSel.selectedIndex = Number(ev.key) - 1; }
+    else if (/^[1-5]$/.test(ev.key)) { reasonSel.selectedIndex = Number(ev.key) - 1; reviewDraft.reason = reasonSel.value; }
     else return;
     ev.preventDefault();
   };

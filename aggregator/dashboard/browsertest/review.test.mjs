@@ -144,11 +144,21 @@ test("review: a raised event dismissed from the queue with the keyboard; the sco
   const second = await page.locator("#review-list tbody tr").nth(1).getAttribute("data-event");
   await moved("j", second);
   await moved("k", id);
-  // 2 picks "wrong road user", d dismisses.
+  // 2 picks "wrong road user"; a note half typed survives a redraw (here: another reviewer
+  // confirms the third event); d dismisses.
   await page.keyboard.press("2");
   assert.equal(await page.locator("#review-reason").inputValue(), "wrong_road_user");
+  await page.fill("#review-note", "the cyclist");
+  const third = await page.locator("#review-list tbody tr").nth(2).getAttribute("data-event");
+  const r0 = Number(await page.getAttribute("body", "data-renders"));
+  await api(`/api/v1/events/rv-edge/${third}/review`, { verdict: "confirmed" });
+  await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, r0, { timeout: 10000 });
+  await ready(page, "review");
+  assert.equal(await page.locator("#review-note").inputValue(), "the cyclist", "a redraw wiped the note");
+  assert.equal(await page.locator("#review-reason").inputValue(), "wrong_road_user", "a redraw lost the reason");
+  await page.locator("#review-h").click(); // out of the note: keys are shortcuts again
   await moved("d", second); // on to the next unreviewed event
-  assert.match(await page.locator("#review-message").innerText(), new RegExp(`${id}: dismissed \\(Wrong road user\\) by rita`));
+  assert.match(await page.locator("#review-message").innerText(), new RegExp(`${id}: dismissed \\(Wrong road user: the cyclist\\) by rita`));
   const after = await site(reviewSite);
   assert.equal(after.score, before.score, "the score did not return to what it was before the event");
   assert.deepEqual(after.events, before.events);
@@ -166,9 +176,9 @@ test("review: a raised event dismissed from the queue with the keyboard; the sco
   // The site page: measured precision, the ledger row marked.
   await page.goto(`${base}/#/site/${encodeURIComponent(reviewSite)}`);
   await ready(page, "site");
-  assert.equal(await page.locator('#site-facts [data-col="precision"]').innerText().then((s) => s.split(" · ")[0]), "50 % (n = 2)");
-  assert.equal(await page.locator('#cameras tr[data-camera="synth-cam-1"] [data-col="precision"]').first().innerText(), "50 % (n = 2)");
-  assert.match(await page.locator(`#ledger tr[data-event="${id}"] [data-col="review"]`).innerText(), /^dismissed \(Wrong road user\) by rita/);
+  assert.equal(await page.locator('#site-facts [data-col="precision"]').innerText().then((s) => s.split(" · ")[0]), "67 % (n = 3)");
+  assert.equal(await page.locator('#cameras tr[data-camera="synth-cam-1"] [data-col="precision"]').first().innerText(), "67 % (n = 3)");
+  assert.match(await page.locator(`#ledger tr[data-event="${id}"] [data-col="review"]`).innerText(), /^dismissed \(Wrong road user: the cyclist\) by rita/);
   assert.equal(await page.locator('#site-facts [data-col="score"]').innerText(), String(before.score));
   // An audit entry per review.
   const audit = await api("/api/v1/audit");
