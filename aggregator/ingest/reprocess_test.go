@@ -146,3 +146,42 @@ func TestReprocessAfterUnknownSiteIsFixed(t *testing.T) {
 		t.Fatalf("%d reprocess audit entries, want 1 (the second run changed nothing)", n)
 	}
 }
+
+// A status report is not applied again (a newer one replaced it), and a payload kept only in
+// part cannot be validated again: both stay as they are.
+func TestReprocessSkipsStatusAndCutPayloads(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "agg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	cat, err := catalog.Load("../../configs/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st.UpsertSites(ctx, sites)
+	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-2", Online: true, Time: testNow()})
+	msgs := []Message{
+		{Topic: wire.Topic("edge-1", wire.KindStatus), Payload: status, Received: testNow()},                              // another device's status
+		{Topic: wire.Topic("edge-1", wire.KindEvents), Payload: []byte(strings.Repeat("x", 10<<10)), Received: testNow()}, // junk, cut
+	}
+	g := New(st, &acks{}, cat, sites, Config{MaxBatch: 8, MaxWait: time.Millisecond, Queue: 16}, quiet, testNow)
+	submitAll(g, msgs)
+	before, _ := st.FindDeadLettersBy(ctx, aggregator.DeadLetterFilter{})
+	if len(before) != 2 {
+		t.Fatalf("dead letters %+v", before)
+	}
+	res, change, err := g.Reprocess(ctx, st, aggregator.DeadLetterFilter{}, "user:ada")
+	if err != nil || res != (aggregator.Reprocessed{Examined: 2, Skipped: 1, Incomplete: 1}) || !change.Empty() {
+		t.Fatalf("reprocess: %+v %+v %v", res, change, err)
+	}
+	after, _ := st.FindDeadLettersBy(ctx, aggregator.DeadLetterFilter{})
+	if len(after) != 2 || after[0].Reason != before[0].Reason || after[1].Reason != before[1].Reason {
+		t.Fatalf("dead letters changed: %+v, were %+v", after, before)
+	}
+	if d, _ := st.FindDevices(ctx); len(d) != 0 {
+		t.Fatalf("a dead status was applied: %+v", d)
+	}
+}
