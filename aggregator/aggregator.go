@@ -65,6 +65,9 @@ type LedgerEntry struct {
 	Points         int       `json:"points"`
 	CatalogVersion string    `json:"catalog_version"`
 	Time           time.Time `json:"time"`
+	// Review is the event's latest review, if any. A row whose event was dismissed stays in
+	// the ledger, marked, but deducts nothing from the score.
+	Review *Review `json:"review,omitempty"`
 }
 
 // SiteScore is a site with its score, the window it covers and what explains it.
@@ -181,8 +184,9 @@ type DeadLetter struct {
 	Device    string    `json:"device"`
 	PayloadID string    `json:"payload_id,omitempty"`
 	Reason    string    `json:"reason"`
-	// Payload is the payload as received, cut to the configured cap (ingest's DeadLetterBytes);
-	// Size is its length before the cut.
+	// Payload is the payload as received: whole when it was well formed (so it can be
+	// reprocessed after a fix), otherwise cut to the configured cap (ingest's DeadLetterBytes).
+	// Size is its length before any cut. Lists return at most the cap of it.
 	Payload []byte `json:"payload"`
 	Size    int    `json:"size"`
 }
@@ -287,6 +291,7 @@ type Change struct {
 	Devices     []string `json:"devices,omitempty"`
 	Gaps        int      `json:"gaps,omitempty"`
 	DeadLetters int      `json:"dead_letters,omitempty"`
+	Reviews     int      `json:"reviews,omitempty"` // events confirmed or dismissed (their sites in Sites)
 }
 
 // Merge adds o to c: counts add up, site and device sets unite.
@@ -295,13 +300,14 @@ func (c *Change) Merge(o Change) {
 	c.Counts += o.Counts
 	c.Gaps += o.Gaps
 	c.DeadLetters += o.DeadLetters
+	c.Reviews += o.Reviews
 	c.Sites = union(c.Sites, o.Sites)
 	c.Devices = union(c.Devices, o.Devices)
 }
 
 // Empty reports whether c changes nothing.
 func (c *Change) Empty() bool {
-	return c.Events == 0 && c.Counts == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0
+	return c.Events == 0 && c.Counts == 0 && len(c.Devices) == 0 && c.Gaps == 0 && c.DeadLetters == 0 && c.Reviews == 0
 }
 
 // union appends to a the members of b it lacks; sets here are small (sites, devices).

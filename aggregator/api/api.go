@@ -56,9 +56,20 @@ const (
 // Scores use the catalog's version and sc's window; a request may ask for another with
 // ?version= and ?window= (a Go duration such as 24h). live, if not nil, serves
 // /api/v1/stream.
-func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready func() bool, live *Live, log *slog.Logger) http.Handler {
+//
+// When st is also a ReviewStore, the review workflow and the dead-letter routes are served
+// too (review.go): reviewers confirm or dismiss events, admins list and reprocess dead letters.
+func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready func() bool, live *Live, log *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, role aggregator.Role, f http.HandlerFunc) { mux.Handle(pattern, Need(role, f)) }
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	rs, _ := st.(ReviewStore)
+	if rs != nil {
+		(&reviews{st: rs, events: st, live: live, o: o, log: log}).register(handle)
+	}
 	if live != nil {
 		mux.Handle("GET /api/v1/stream", Need(aggregator.Viewer, live))
 	}
@@ -171,12 +182,24 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		if !ok {
 			return
 		}
+		// Each event's review, so that a camera's accuracy can be audited from the export.
+		byKey := map[[2]string]aggregator.Review{}
+		if rs != nil && len(e) > 0 {
+			rv, err := rs.FindReviews(r.Context(), "", e[len(e)-1].Time, e[0].Time.Add(time.Millisecond))
+			if err != nil {
+				reply(w, log, nil, err)
+				return
+			}
+			for _, x := range rv {
+				byKey[[2]string{x.Device, x.EventID}] = x
+			}
+		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"time", "site", "zone", "type", "class", "confidence", "signal_source", "time_into_red_s", "device", "camera", "id"})
+		cw.Write(append([]string{"time", "site", "zone", "type", "class", "confidence", "signal_source", "time_into_red_s", "device", "camera", "id"}, reviewColumns...))
 		for _, x := range e {
-			cw.Write([]string{x.Time.Format(time.RFC3339Nano), x.Site, x.Zone, x.Type, x.Class, strconv.FormatFloat(x.Confidence, 'f', 3, 64),
-				x.SignalSource, strconv.FormatFloat(x.TimeIntoRedS, 'f', 2, 64), x.Device, x.Camera, x.ID})
+			cw.Write(append([]string{x.Time.Format(time.RFC3339Nano), x.Site, x.Zone, x.Type, x.Class, strconv.FormatFloat(x.Confidence, 'f', 3, 64),
+				x.SignalSource, strconv.FormatFloat(x.TimeIntoRedS, 'f', 2, 64), x.Device, x.Camera, x.ID}, reviewCells(byKey, x.Device, x.ID)...))
 		}
 		cw.Flush()
 	})
@@ -249,18 +272,6 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 	})
 	handle("GET /api/v1/devices", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		d, err := st.FindDevices(r.Context())
-		reply(w, log, d, err)
-	})
-	handle("GET /api/v1/dead-letters", aggregator.Admin, func(w http.ResponseWriter, r *http.Request) {
-		limit, ok := count(w, r, "limit", 100, MaxDeadLettersPage)
-		if !ok {
-			return
-		}
-		before, ok := cursor(w, r, "before")
-		if !ok {
-			return
-		}
-		d, err := st.FindDeadLetters(r.Context(), limit, before)
 		reply(w, log, d, err)
 	})
 	handle("GET /api/v1/gaps", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {

@@ -30,17 +30,30 @@ func server(t *testing.T) *httptest.Server {
 
 func serverLive(t *testing.T) (*httptest.Server, *Live) {
 	t.Helper()
-	h, live := handlerLive(t)
+	srv, live, _ := serverStore(t)
+	return srv, live
+}
+
+// serverStore is serverLive with the handler's options, and its store.
+func serverStore(t *testing.T, opts ...Option) (*httptest.Server, *Live, *sqlite.Store) {
+	t.Helper()
+	h, live, st := handlerStore(t, opts...)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.RegisterOnShutdown(live.Close)
 	srv.Start()
 	t.Cleanup(func() { live.Close(); srv.Close() })
-	return srv, live
+	return srv, live, st
 }
 
 // handlerLive returns the API's handler over a store with four events of site a, and its live
 // stream.
 func handlerLive(t *testing.T) (http.Handler, *Live) {
+	h, live, _ := handlerStore(t)
+	return h, live
+}
+
+// handlerStore is handlerLive with the handler's options, and its store.
+func handlerStore(t *testing.T, opts ...Option) (http.Handler, *Live, *sqlite.Store) {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -71,9 +84,9 @@ func handlerLive(t *testing.T) (http.Handler, *Live) {
 	live.Every = 50 * time.Millisecond
 	acc := NewAccess(st, AccessOptions{Now: func() time.Time { return now }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := Handler(st, acc, cat, Scoring{Window: 30 * 24 * time.Hour, MinRoadUsers: 200, Now: func() time.Time { return now }}, func() bool { return true },
-		live, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		live, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	t.Cleanup(live.Close)
-	return h, live
+	return h, live, st
 }
 
 // testTokens are the API tokens serverLive stores, one per role.
@@ -201,6 +214,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := os.ReadFile("api.go")
+	more, _ := os.ReadFile("review.go")
+	src = append(src, more...)
 	routes := regexp.MustCompile(`[Hh]andle(?:Func)?\("(?:GET|POST) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(routes) < 10 {
 		t.Fatalf("found %d routes", len(routes))
@@ -218,6 +233,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			path = "/api/v1/events/d/e0"
 		case "/api/v1/events/{device}/{id}/evidence.jpg":
 			path = "/api/v1/events/d/e0/evidence.jpg"
+		case "/api/v1/events/{device}/{id}/review":
+			path = "/api/v1/events/d/e0/review"
 		}
 		if path == "/metrics" {
 			continue // served by the command, next to this handler
@@ -227,6 +244,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if path == "/api/v1/login" || path == "/api/v1/logout" || path == "/api/v1/session" {
 			continue // POST, or a session's; TestLogin covers them
+		}
+		if path == "/api/v1/dead-letters/reprocess" {
+			continue // POST; TestReprocessRoute
 		}
 		if code, _, _ := get(t, srv.URL+path); code != 200 {
 			t.Errorf("documented %s answers %d", m[1], code)

@@ -290,7 +290,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux := http.NewServeMux()
 	// Metrics need an API token (any role): they name devices and sites.
 	mux.Handle("/metrics", access.Protect(aggregator.Viewer, promhttp.HandlerFor(tel.Registry, promhttp.HandlerOpts{})))
-	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log)
+	// Reprocessing validates dead letters with the sites and catalog this process ingests with.
+	reprocess := func(ctx context.Context, f aggregator.DeadLetterFilter, actor string) (aggregator.Reprocessed, aggregator.Change, error) {
+		return ing.Reprocess(ctx, store, f, actor)
+	}
+	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess))
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)

@@ -46,8 +46,10 @@ type Config struct {
 	// MaxAge before and MaxAhead after the aggregator's clock; others are dead letters.
 	// Zero: 7 days and 5 minutes.
 	MaxAge, MaxAhead time.Duration
-	// DeadLetterBytes is how much of a rejected payload is kept (zero: 4 KiB), so that
-	// rejected junk cannot fill the database.
+	// DeadLetterBytes is how much of a rejected payload that did not decode is kept (zero:
+	// 4 KiB), so that rejected junk cannot fill the database. A well-formed payload refused
+	// for what it names (an unknown site, camera or event type, a time out of the window) is
+	// kept whole, within the wire's limits, so that it can be reprocessed after a fix.
 	DeadLetterBytes int
 }
 
@@ -297,15 +299,31 @@ func (g *Ingester) commit(ctx context.Context, p *pending) {
 
 // classify validates one message and adds it to the batch as a record or a dead letter.
 func (g *Ingester) classify(m Message, p *pending) {
+	dead, gaps := len(p.b.DeadLetters), len(p.b.Gaps)
+	g.classifyAt(m, p, g.now())
+	for _, d := range p.b.DeadLetters[dead:] {
+		g.log.Warn("dead letter", "topic", d.Topic, "id", d.PayloadID, "reason", d.Reason)
+	}
+	for _, gp := range p.b.Gaps[gaps:] {
+		g.log.Warn("device reports lost payloads", "device", gp.Device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
+	}
+}
+
+// classifyAt is classify with the times judged against now's clock, and without logging (a
+// reprocessing of thousands of dead letters would repeat a line for each).
+func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 	b, acks := &p.b, &p.acks
 	device, kind, err := wire.ParseTopic(m.Topic)
 	if err != nil {
-		g.dead(p, m, "", "", ReasonTopic, err.Error())
+		g.dead(p, m, "", "", ReasonTopic, err.Error(), false)
 		return
 	}
+	// A payload that decoded is kept whole when refused (its size is bounded by the wire's
+	// limits), so that it can be reprocessed after a fix: a site added, a camera listed.
+	decoded := false
 	// reject dead-letters the message; why is one of DeadLetterReasons.
 	reject := func(id, why, reason string) {
-		g.dead(p, m, device, id, why, reason)
+		g.dead(p, m, device, id, why, reason, decoded)
 		if id != "" && kind != wire.KindStatus {
 			a := acks.get(device)
 			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason})
@@ -318,6 +336,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
+		decoded = true
 		if e.Device != device {
 			reject(e.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
 			return
@@ -335,7 +354,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 			reject(e.ID, ReasonCatalog, fmt.Sprintf("event type %q has no entry in catalog %s", e.Type, g.catalog.Version))
 			return
 		}
-		if err := g.checkTime("time", e.Time, e.Time); err != nil {
+		if err := g.checkTime(now, "time", e.Time, e.Time); err != nil {
 			reject(e.ID, ReasonClock, err.Error())
 			return
 		}
@@ -356,6 +375,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
+		decoded = true
 		if c.Device != device {
 			reject(c.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
 			return
@@ -364,7 +384,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 			reject(c.ID, ReasonSite, fmt.Sprintf("unknown site %q", c.Site))
 			return
 		}
-		if err := g.checkTime("start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
+		if err := g.checkTime(now, "start", c.Start, c.Start.Add(time.Duration(c.PeriodS)*time.Second)); err != nil {
 			reject(c.ID, ReasonClock, err.Error())
 			return
 		}
@@ -378,15 +398,15 @@ func (g *Ingester) classify(m Message, p *pending) {
 			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
+		decoded = true
 		if gp.Device != device {
 			reject(gp.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", gp.Device, device))
 			return
 		}
-		if err := g.checkTime("time", gp.Time, gp.Time); err != nil {
+		if err := g.checkTime(now, "time", gp.Time, gp.Time); err != nil {
 			reject(gp.ID, ReasonClock, err.Error())
 			return
 		}
-		g.log.Warn("device reports lost payloads", "device", device, "reason", gp.Reason, "evicted", gp.Evicted, "not_accepted", gp.NotAccepted)
 		b.Gaps = append(b.Gaps, aggregator.Gap{Device: gp.Device, ID: gp.ID, Time: gp.Time, Reason: gp.Reason, Evicted: gp.Evicted,
 			NotAccepted: gp.NotAccepted, Oldest: gp.Oldest, Newest: gp.Newest})
 		a := acks.get(device)
@@ -404,7 +424,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 		seen := s.Time
 		if seen.IsZero() {
 			seen = m.Received
-		} else if err := g.checkTime("time", s.Time, s.Time); err != nil {
+		} else if err := g.checkTime(now, "time", s.Time, s.Time); err != nil {
 			reject("", ReasonClock, err.Error())
 			return
 		}
@@ -425,8 +445,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 // checkTime reports whether a record that starts at from and ends at to lies within the
 // window around the aggregator's clock: a device whose clock is years off, or a forged time,
 // would otherwise place events outside every score window or far in the future.
-func (g *Ingester) checkTime(field string, from, to time.Time) error {
-	now := g.now()
+func (g *Ingester) checkTime(now time.Time, field string, from, to time.Time) error {
 	if from.Before(now.Add(-g.cfg.MaxAge)) {
 		return fmt.Errorf("%w: %s: %s is more than %v before the aggregator's clock (%s)", wire.ErrInvalid, field,
 			from.UTC().Format(time.RFC3339), g.cfg.MaxAge, now.UTC().Format(time.RFC3339))
@@ -438,17 +457,17 @@ func (g *Ingester) checkTime(field string, from, to time.Time) error {
 	return nil
 }
 
-// dead adds a dead letter with at most DeadLetterBytes of the payload: a copy, so that a
-// large rejected payload is not kept whole until the commit.
-func (g *Ingester) dead(pd *pending, m Message, device, id, why, reason string) {
-	g.log.Warn("dead letter", "topic", m.Topic, "id", id, "reason", reason)
+// dead adds a dead letter with at most DeadLetterBytes of the payload (all of it when whole):
+// a copy, so that a large rejected payload is not kept whole until the commit. why is one of
+// DeadLetterReasons (the metrics' label), reason the full text.
+func (g *Ingester) dead(pd *pending, m Message, device, id, why, reason string, whole bool) {
 	if pd.dead == nil {
 		pd.dead = map[string]int{}
 	}
 	pd.dead[why]++
 	b := &pd.b
 	p := m.Payload
-	if len(p) > g.cfg.DeadLetterBytes {
+	if !whole && len(p) > g.cfg.DeadLetterBytes {
 		p = bytes.Clone(p[:g.cfg.DeadLetterBytes])
 	}
 	b.DeadLetters = append(b.DeadLetters, aggregator.DeadLetter{Received: m.Received, Topic: m.Topic, Device: device,

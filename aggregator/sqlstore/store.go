@@ -5,7 +5,6 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -77,6 +76,10 @@ CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, pas
 CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash {BLOB} NOT NULL UNIQUE, created_ms {INT} NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (hash {BLOB} PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, expires_ms {INT} NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq {SERIAL}, time_ms {INT} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (
+	device TEXT NOT NULL, event_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, note TEXT NOT NULL,
+	reviewer TEXT NOT NULL, time_ms {INT} NOT NULL, PRIMARY KEY (device, event_id));
+CREATE INDEX IF NOT EXISTS dead_letters_reason ON dead_letters (reason, device);
 `
 
 // New wraps an open database and creates the schema.
@@ -183,6 +186,18 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		return 0, fmt.Errorf("commit batch: %w", err)
 	}
 	defer tx.Rollback()
+	inserted, err := s.commitTx(ctx, tx, b)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit batch: %w", err)
+	}
+	return inserted, nil
+}
+
+// commitTx stores a batch inside tx (Commit, and reprocessed dead letters).
+func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (int, error) {
 	inserted, err := s.insertEvents(ctx, tx, b.Events)
 	if err != nil {
 		return 0, err
@@ -208,9 +223,8 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 	}
 	for _, d := range b.DeadLetters {
 		size := max(d.Size, len(d.Payload))
-		digest := sha256.Sum256(append([]byte(d.Topic+"\x00"+d.Reason+"\x00"+strconv.Itoa(size)+"\x00"), d.Payload...))
 		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO dead_letters (received_ms, topic, device, payload_id, reason, payload, digest, size)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, digest[:], size); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), d.Received.UnixMilli(), d.Topic, d.Device, d.PayloadID, d.Reason, d.Payload, deadLetterDigest(d), size); err != nil {
 			return 0, fmt.Errorf("insert dead letter: %w", err)
 		}
 	}
@@ -241,9 +255,6 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView, mismatch); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit batch: %w", err)
 	}
 	return inserted, nil
 }
@@ -451,8 +462,8 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error) {
 	from, to := q.From.UnixMilli(), q.To.UnixMilli()
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon, s.cameras,
-		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
-		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
+		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ? AND `+notDismissed("l.device", "l.event_id")+`), 0),
+		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ? AND `+notDismissed("l.device", "l.event_id")+`), 0),
 		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id AND c.start_ms >= ? AND c.start_ms < ?), 0)
 		FROM sites s`), q.CatalogVersion, from, to, q.CatalogVersion, from, to, from, to)
 	if err != nil {
@@ -480,7 +491,7 @@ func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find site scores: %w", err)
 	}
-	er, err := s.db.QueryContext(ctx, s.rebind(`SELECT site, type, count(*) FROM events WHERE time_ms >= ? AND time_ms < ? GROUP BY site, type`), from, to)
+	er, err := s.db.QueryContext(ctx, s.rebind(`SELECT site, type, count(*) FROM events WHERE time_ms >= ? AND time_ms < ? AND `+notDismissed("events.device", "events.id")+` GROUP BY site, type`), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("find site scores: %w", err)
 	}
@@ -539,13 +550,14 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 	} else if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
-	q, args := `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
-		WHERE site = ? AND (? = '' OR catalog_version = ?) AND seq > ? ORDER BY seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
+	q, args := `SELECT l.seq, l.site, l.device, l.event_id, l.type, l.points, l.catalog_version, l.time_ms, `+reviewColumns+` FROM ledger l
+		LEFT JOIN reviews r ON r.device = l.device AND r.event_id = l.event_id
+		WHERE l.site = ? AND (? = '' OR l.catalog_version = ?) AND l.seq > ? ORDER BY l.seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
 	if f.Limit <= 0 {
 		args[len(args)-1] = math.MaxInt64
 	}
 	if f.Newest > 0 {
-		q = strings.Replace(q, "ORDER BY seq LIMIT ?", "ORDER BY time_ms DESC, seq DESC LIMIT ?", 1)
+		q = strings.Replace(q, "ORDER BY l.seq LIMIT ?", "ORDER BY l.time_ms DESC, l.seq DESC LIMIT ?", 1)
 		args[len(args)-1] = f.Newest
 	}
 	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
@@ -557,10 +569,12 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 	for rows.Next() {
 		var e aggregator.LedgerEntry
 		var ms int64
-		if err := rows.Scan(&e.Seq, &e.Site, &e.Device, &e.EventID, &e.Type, &e.Points, &e.CatalogVersion, &ms); err != nil {
+		var rv reviewScan
+		if err := rows.Scan(append([]any{&e.Seq, &e.Site, &e.Device, &e.EventID, &e.Type, &e.Points, &e.CatalogVersion, &ms}, rv.dest()...)...); err != nil {
 			return nil, fmt.Errorf("find ledger: %w", err)
 		}
 		e.Time = time.UnixMilli(ms).UTC()
+		e.Review = rv.review(e.Device, e.EventID)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -638,26 +652,7 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 // FindDeadLetters returns the newest dead letters first, at most limit, those with a sequence
 // number below before when it is positive (the next page after a page whose last is before).
 func (s *Store) FindDeadLetters(ctx context.Context, limit int, before int64) ([]aggregator.DeadLetter, error) {
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT seq, received_ms, topic, device, payload_id, reason, payload, size FROM dead_letters
-		WHERE seq < ? ORDER BY seq DESC LIMIT ?`), before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("find dead letters: %w", err)
-	}
-	defer rows.Close()
-	out := []aggregator.DeadLetter{}
-	for rows.Next() {
-		var d aggregator.DeadLetter
-		var ms int64
-		if err := rows.Scan(&d.Seq, &ms, &d.Topic, &d.Device, &d.PayloadID, &d.Reason, &d.Payload, &d.Size); err != nil {
-			return nil, fmt.Errorf("find dead letters: %w", err)
-		}
-		d.Received = time.UnixMilli(ms).UTC()
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return s.FindDeadLettersBy(ctx, aggregator.DeadLetterFilter{Limit: limit, Before: before})
 }
 
 // FindGaps returns the gap records, newest first, at most limit.
@@ -724,7 +719,7 @@ func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time,
 		out[i] = aggregator.Bin{Start: from.Add(time.Duration(i) * bin).UTC(), Events: map[string]int{}}
 	}
 	ms := bin.Milliseconds()
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT (time_ms - ?) / ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ? GROUP BY 1, 2`),
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT (time_ms - ?) / ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ? AND `+notDismissed("events.device", "events.id")+` GROUP BY 1, 2`),
 		from.UnixMilli(), ms, site, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("find series: %w", err)

@@ -214,9 +214,9 @@ async function viewSite(id, params) {
   const bin = BINS[params.get("bin")] ? params.get("bin") : "15m";
   const shownEvents = Math.min(1000, Math.max(12, Number(params.get("events")) || 12));
   const enc = encodeURIComponent(id);
-  let sites, series, ledger, events, cameras, devices, cat;
+  let sites, series, ledger, events, cameras, devices, cat, precision;
   try {
-    [sites, series, ledger, events, cameras, devices, cat] = await Promise.all([
+    [sites, series, ledger, events, cameras, devices, cat, precision] = await Promise.all([
       api("/api/v1/sites"),
       api(`/api/v1/sites/${enc}/series?bin=${bin}&window=${BINS[bin]}`),
       api(`/api/v1/sites/${enc}/ledger?newest=100`),
@@ -224,6 +224,7 @@ async function viewSite(id, params) {
       api(`/api/v1/sites/${enc}/cameras`),
       api("/api/v1/devices"),
       getCatalog(),
+      api("/api/v1/precision"),
     ]);
   } catch (e) {
     if (e.status === 404) {
@@ -240,6 +241,8 @@ async function viewSite(id, params) {
     h("dt", {}, "Score"), h("dd", {}, h("span", { class: "score " + scoreClass(site.score), "data-col": "score" }, site.score), ` (catalog ${site.catalog_version})`),
     h("dt", {}, "Window"), h("dd", {}, `${fmtTime(site.from)} – ${fmtTime(site.to)}`),
     h("dt", {}, "Deductions"), h("dd", { "data-col": "deductions" }, fmtInt(site.deductions)),
+    h("dt", {}, "Measured precision"), h("dd", { "data-col": "precision", title: "Confirmed ÷ (confirmed + dismissed) over every reviewed event" },
+      fmtPrecision(precision.find((p) => p.site === id && !p.camera)), " · ", h("a", { href: "#/review?site=" + enc }, "review")),
     h("dt", {}, "Road users counted"), h("dd", { "data-col": "road-users" }, fmtInt(site.road_users),
       site.status === "insufficient_data" ? h("span", { class: "badge insufficient" }, " insufficient data for rates") : null));
 
@@ -263,11 +266,16 @@ async function viewSite(id, params) {
 
   const ledgerTable = ledger.length ? h("table", { id: "ledger" },
     h("caption", {}, `The ${ledger.length} newest deductions under catalog ${cat.version}, each with the event behind it`),
-    h("thead", {}, h("tr", {}, ["Time", "Event type", "Points", "Catalog", "Event"].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, ledger.map((l) => h("tr", { "data-event": l.event_id },
-      h("td", {}, fmtTime(l.time)), h("td", {}, typeName(l.type)), h("td", { class: "num", "data-col": "points" }, "−" + l.points),
-      h("td", {}, l.catalog_version),
-      h("td", {}, h("a", { href: `#/event/${encodeURIComponent(l.device)}/${encodeURIComponent(l.event_id)}` }, l.event_id))))))
+    h("thead", {}, h("tr", {}, ["Time", "Event type", "Points", "Catalog", "Event", "Review"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, ledger.map((l) => {
+      const dismissed = l.review && l.review.verdict === "dismissed";
+      return h("tr", { "data-event": l.event_id, class: dismissed ? "dismissed" : null },
+        h("td", {}, fmtTime(l.time)), h("td", {}, typeName(l.type)),
+        h("td", { class: "num", "data-col": "points" }, dismissed ? h("s", { title: "Dismissed: deducts nothing" }, "−" + l.points) : "−" + l.points),
+        h("td", {}, l.catalog_version),
+        h("td", {}, h("a", { href: `#/event/${encodeURIComponent(l.device)}/${encodeURIComponent(l.event_id)}` }, l.event_id)),
+        h("td", { "data-col": "review" }, l.review ? reviewText(l.review) : "—"));
+    })))
     : h("p", {}, "No deductions.");
 
   const feed = events.length ? h("ul", { class: "feed", id: "feed" }, events.map((e) => h("li", { "data-event": e.id },
@@ -284,12 +292,13 @@ async function viewSite(id, params) {
 
   const camTable = h("table", { id: "cameras" },
     h("caption", {}, "Cameras watching this site and the devices that reported from them"),
-    h("thead", {}, h("tr", {}, ["Camera", "Device", "Device status", "Events", "Last record"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, h("tr", {}, ["Camera", "Device", "Device status", "Events", "Last record", "Measured precision"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, cameras.map((c) => {
       const d = devByID[c.device];
-      return h("tr", {}, h("td", {}, c.camera), h("td", {}, c.device || "—"),
+      return h("tr", { "data-camera": c.camera }, h("td", {}, c.camera), h("td", {}, c.device || "—"),
         h("td", {}, d ? onlineBadge(d) : c.device ? "unknown" : "no device yet"),
-        h("td", { class: "num" }, fmtInt(c.events)), h("td", {}, c.device ? fmtTime(c.last_record) : "—"));
+        h("td", { class: "num" }, fmtInt(c.events)), h("td", {}, c.device ? fmtTime(c.last_record) : "—"),
+        h("td", { "data-col": "precision" }, fmtPrecision(precision.find((p) => p.site === id && p.camera === c.camera))));
     })));
 
   // The site's own devices report every few seconds; this page shows only whether each is online.
@@ -353,7 +362,8 @@ async function viewEvent(device, id) {
     }
     throw err;
   }
-  shows = () => false; // a stored event never changes
+  const review = await api(`/api/v1/events/${encodeURIComponent(device)}/${encodeURIComponent(id)}/review`); // null: not reviewed
+  shows = (c) => c.reviews > 0 && (c.sites || []).includes(e.site); // a stored event changes only by its review
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + encodeURIComponent(e.site) }, e.site), " › ", e.id),
     h("h1", {}, typeName(e.type)),
@@ -369,7 +379,8 @@ async function viewEvent(device, id) {
         e.signal_source ? [h("dt", {}, "Signal state from"), h("dd", {}, e.signal_source)] : null,
         e.time_into_red_s ? [h("dt", {}, "Time into red"), h("dd", {}, Number(e.time_into_red_s).toFixed(2) + " s")] : null,
         h("dt", {}, "Camera · device"), h("dd", {}, `${e.camera} · ${e.device}`),
-        h("dt", {}, "Event id"), h("dd", {}, h("code", {}, e.id)))));
+        h("dt", {}, "Event id"), h("dd", {}, h("code", {}, e.id)),
+        h("dt", {}, "Review"), h("dd", { id: "event-review" }, reviewText(review), " · ", h("a", { href: "#/review?site=" + encodeURIComponent(e.site) }, "review queue")))));
 }
 
 async function viewDevices() {
@@ -423,6 +434,235 @@ async function viewCatalog() {
         h("td", { class: "num" }, Number(e.min_confidence).toFixed(2)), h("td", {}, e.description))))));
 }
 
+// ---- review queue and dead letters ---------------------------------------------------------
+
+const DISMISS_REASONS = {
+  not_a_violation: "Not a violation",
+  wrong_road_user: "Wrong road user",
+  signal_misread: "Signal misread",
+  duplicate: "Duplicate",
+  other: "Other (say why in the note)",
+};
+
+// post sends a change with the session's CSRF token and returns the JSON answer; an error
+// carries the server's message.
+async function post(path, body) {
+  const r = await fetch(path, { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": (session && session.csrf) || "" },
+    body: JSON.stringify(body) });
+  const out = await r.json().catch(() => ({}));
+  if (r.status === 401) { showLogin("Your session has ended: sign in again."); throw new Error("not signed in"); }
+  if (!r.ok) throw new Error(out.error || `${r.status} ${r.statusText}`);
+  return out;
+}
+
+const canReview = () => session && (session.role === "reviewer" || session.role === "admin");
+const fmtPrecision = (p) => (p && p.n ? `${(100 * p.precision).toFixed(0)} % (n = ${p.n})` : "no reviews yet");
+
+function reviewText(rv) {
+  if (!rv) return "not reviewed";
+  const why = rv.reason ? ` (${DISMISS_REASONS[rv.reason] || rv.reason}${rv.note ? ": " + rv.note : ""})` : rv.note ? ` (${rv.note})` : "";
+  return `${rv.verdict}${why} by ${rv.reviewer.replace(/^(user|token):/, "")}, ${fmtTime(rv.time)}`;
+}
+
+function reviewBadge(rv) {
+  if (!rv) return h("span", { class: "badge insufficient", "data-col": "review" }, "to review");
+  return h("span", { class: "badge " + (rv.verdict === "dismissed" ? "offline" : "online"), "data-col": "review", title: reviewText(rv) }, rv.verdict);
+}
+
+// The review queue keeps the selected event (by device and id) across redraws.
+let reviewSelected = null;
+let reviewMessage = "";
+// reviewDraft is the reason and note being written for the selected event: a redraw (new
+// events arrive, another reviewer decides) must not wipe a note half typed.
+let reviewDraft = { key: null, reason: "not_a_violation", note: "" };
+
+async function viewReview(params) {
+  const site = params.get("site") || "";
+  const [queue, sites] = await Promise.all([
+    api(`/api/v1/reviews?limit=200${site ? "&site=" + encodeURIComponent(site) : ""}`),
+    api("/api/v1/sites"),
+  ]);
+  const key = (e) => e.device + "/" + e.id;
+  let idx = Math.max(0, queue.findIndex((e) => key(e) === reviewSelected));
+  const cur = queue[idx];
+  reviewSelected = cur ? key(cur) : null;
+  if (reviewDraft.key !== reviewSelected) reviewDraft = { key: reviewSelected, reason: "not_a_violation", note: "" };
+  const unreviewed = queue.filter((e) => !e.review).length;
+
+  const select = (i) => {
+    if (i < 0 || i >= queue.length) return;
+    reviewSelected = key(queue[i]);
+    reviewMessage = "";
+    render(true);
+  };
+  const decide = async (verdict) => {
+    if (!cur || !canReview()) return;
+    const body = { verdict };
+    if (verdict === "dismissed") {
+      body.reason = reasonSel.value;
+      if (note.value.trim()) body.note = note.value.trim();
+    } else if (note.value.trim()) body.note = note.value.trim();
+    try {
+      const rv = await post(`/api/v1/events/${encodeURIComponent(cur.device)}/${encodeURIComponent(cur.id)}/review`, body);
+      reviewMessage = `${cur.id}: ${reviewText(rv)}.`;
+      // On to the next event nobody has reviewed, else the next one.
+      const next = queue.findIndex((e, i) => i !== idx && !e.review);
+      const after = next >= 0 ? queue[next] : queue[idx + 1];
+      reviewSelected = after ? key(after) : key(cur);
+    } catch (x) {
+      reviewMessage = "Not saved: " + (x.message || x);
+    }
+    render(true);
+  };
+
+  const list = h("table", { id: "review-list" },
+    h("caption", {}, `${unreviewed} of ${queue.length} events not reviewed yet; those first, newest first`),
+    h("thead", {}, h("tr", {}, ["", "Time", "Site", "Event type", "Camera", "Review"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, queue.map((e, i) => h("tr", { "data-event": e.id, class: i === idx ? "selected" : null, "aria-selected": i === idx ? "true" : null },
+      h("td", {}, h("button", { type: "button", class: "button small", "data-key": "pick-" + key(e), onclick: () => select(i),
+        "aria-label": `Show ${typeName(e.type)} ${e.id}` }, i === idx ? "▶" : "Show")),
+      h("td", {}, fmtTime(e.time)), h("td", {}, e.site), h("td", {}, typeName(e.type)), h("td", {}, e.camera),
+      h("td", {}, reviewBadge(e.review))))));
+
+  const reasonSel = h("select", { id: "review-reason", "data-key": "review-reason", "aria-label": "Reason for dismissing",
+    onchange: () => { reviewDraft.reason = reasonSel.value; } },
+  Object.entries(DISMISS_REASONS).map(([k, v], i) => h("option", { value: k, selected: k === reviewDraft.reason }, `${i + 1} · ${v}`)));
+  const note = h("input", { id: "review-note", "data-key": "review-note", class: "note", maxlength: 500, placeholder: "Note (optional; needed for Other)",
+    "aria-label": "Note", value: reviewDraft.note, oninput: () => { reviewDraft.note = note.value; } });
+  const disabled = !canReview() || !cur;
+  const panel = cur ? h("section", { id: "review-panel", class: "review-panel", "aria-labelledby": "review-h", "data-event": cur.id },
+    h("h2", { id: "review-h" }, `${typeName(cur.type)} at ${cur.site}`),
+    cur.has_evidence
+      ? h("img", { src: evidenceURL(cur), alt: `Anonymised evidence image of this ${typeName(cur.type)} event; people are pixelated`, class: "evidence", id: "review-evidence" })
+      : h("p", { class: "thumb none" }, "This event has no evidence image."),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Time"), h("dd", {}, fmtTime(cur.time)),
+      h("dt", {}, "Site · zone"), h("dd", {}, `${cur.site} · ${cur.zone}`),
+      h("dt", {}, "Road user"), h("dd", {}, cur.class || "—"),
+      h("dt", {}, "Confidence"), h("dd", {}, Number(cur.confidence).toFixed(2)),
+      cur.signal_source ? [h("dt", {}, "Signal state from"), h("dd", {}, cur.signal_source)] : null,
+      h("dt", {}, "Camera · device"), h("dd", {}, `${cur.camera} · ${cur.device}`),
+      h("dt", {}, "Review"), h("dd", { id: "review-status" }, reviewText(cur.review))),
+    h("div", { class: "controls" },
+      h("button", { type: "button", class: "button", id: "review-confirm", disabled, onclick: () => decide("confirmed") }, "Confirm (c)"),
+      h("button", { type: "button", class: "button", id: "review-dismiss", disabled, onclick: () => decide("dismissed") }, "Dismiss (d)"),
+      reasonSel, note),
+    canReview() ? null : h("p", { class: "sub" }, "Confirming and dismissing needs the reviewer role."),
+    h("p", { class: "sub" }, "Keys: j next · k previous · c confirm · d dismiss with the reason chosen · 1–5 choose the reason")) : h("p", {}, "No events to review.");
+
+  reviewKeys = (ev) => {
+    if (ev.key === "j") select(idx + 1);
+    else if (ev.key === "k") select(idx - 1);
+    else if (ev.key === "c") decide("confirmed");
+    else if (ev.key === "d") decide("dismissed");
+    else if (/^[1-5]$/.test(ev.key)) { reasonSel.selectedIndex = Number(ev.key) - 1; reviewDraft.reason = reasonSel.value; }
+    else return;
+    ev.preventDefault();
+  };
+  shows = (c) => c.events > 0 || c.reviews > 0;
+  main.replaceChildren(
+    h("h1", {}, "Review"),
+    h("p", { class: "lede" }, "Confirm or dismiss each event from its evidence. A dismissed event leaves the site's score and rates; its ledger row stays, marked with the review. ",
+      h("label", { for: "review-site" }, "Site "),
+      h("select", { id: "review-site", "data-key": "review-site", onchange: (e) => { location.hash = e.target.value ? "#/review?site=" + encodeURIComponent(e.target.value) : "#/review"; } },
+        h("option", { value: "", selected: site === "" }, "every site"),
+        sites.map((x) => h("option", { value: x.id, selected: x.id === site }, x.name || x.id)))),
+    h("p", { role: "status", id: "review-message", class: reviewMessage.startsWith("Not saved") ? "error" : "sub" }, reviewMessage),
+    h("div", { class: "two" }, h("div", { class: "grow scroll tall", tabindex: "0", "aria-label": "Review queue, scrollable" }, list), panel));
+  main.querySelector("tr.selected")?.scrollIntoView({ block: "nearest" });
+}
+
+// reviewKeys handles the review queue's shortcuts while it is shown.
+let reviewKeys = null;
+document.addEventListener("keydown", (ev) => {
+  if (main.dataset.view !== "review" || !reviewKeys || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const t = ev.target;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || (t.tagName === "SELECT" && !/^[1-5]$/.test(ev.key)))) return;
+  reviewKeys(ev);
+});
+
+let deadLetterMessage = "";
+
+async function viewDeadLetters(params) {
+  const reason = params.get("reason") || "", device = params.get("device") || "", before = params.get("before") || "";
+  const q = new URLSearchParams();
+  if (reason) q.set("reason", reason);
+  if (device) q.set("device", device);
+  if (before) q.set("before", before);
+  q.set("limit", "100");
+  let groups, letters;
+  try {
+    [groups, letters] = await Promise.all([api("/api/v1/dead-letters/groups"), api("/api/v1/dead-letters?" + q)]);
+  } catch (e) {
+    if (e.status === 403) {
+      main.replaceChildren(h("h1", {}, "Dead letters"), h("p", { role: "alert" }, "Dead letters hold raw rejected payloads: they need the admin role."));
+      shows = () => false;
+      return;
+    }
+    throw e;
+  }
+  const link = (r, d) => {
+    const p = new URLSearchParams();
+    if (r) p.set("reason", r);
+    if (d) p.set("device", d);
+    return "#/dead-letters" + (p.toString() ? "?" + p : "");
+  };
+  const reprocess = async (body, label) => {
+    try {
+      const r = await post("/api/v1/dead-letters/reprocess", body);
+      deadLetterMessage = `${label}: ${r.examined} examined · ${r.recorded} recorded · ${r.duplicates} already stored · ` +
+        `${r.still_invalid} still invalid (${r.new_reason} for a new reason)` + (r.incomplete ? ` · ${r.incomplete} kept only in part` : "") +
+        (r.skipped ? ` · ${r.skipped} status reports skipped` : "");
+    } catch (x) {
+      deadLetterMessage = "Not reprocessed: " + (x.message || x);
+    }
+    render(true);
+  };
+  const total = groups.reduce((a, g) => a + g.count, 0);
+  const groupTable = groups.length ? h("table", { id: "dead-letter-groups" },
+    h("caption", {}, `${fmtInt(total)} dead letters by reason and device. After a fix (a site added to the configuration and the aggregator restarted, a camera listed) reprocess them: those valid now are recorded once; the others stay, with the reason they fail now.`),
+    h("thead", {}, h("tr", {}, ["Reason", "Device", "Count", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, groups.map((g) => h("tr", { "data-reason": g.reason, "data-device": g.device },
+      h("td", {}, h("a", { href: link(g.reason, g.device), "data-key": "group-" + g.reason + g.device }, g.reason)), h("td", {}, g.device || "—"),
+      h("td", { class: "num", "data-col": "count" }, fmtInt(g.count)),
+      h("td", {}, h("button", { type: "button", class: "button small", "data-key": "reprocess-" + g.reason + g.device,
+        onclick: () => reprocess({ reason: g.reason, device: g.device }, `${g.reason} from ${g.device || "no device"}`) }, "Reprocess"))))))
+    : h("p", {}, "No dead letters: every payload received was valid.");
+  const rows = h("table", { id: "dead-letters" },
+    h("caption", {}, (reason || device ? `Dead letters${reason ? " for “" + reason + "”" : ""}${device ? " from " + device : ""}` : "Every dead letter") + ", newest first; payloads as received, the first 4 KiB shown"),
+    h("thead", {}, h("tr", {}, ["#", "Received", "Device", "Topic", "Reason", "Payload", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, letters.map((d) => h("tr", { "data-seq": d.seq },
+      h("td", { class: "num" }, d.seq), h("td", {}, fmtTime(d.received)), h("td", {}, d.device || "—"), h("td", {}, h("code", {}, d.topic)),
+      h("td", { "data-col": "reason" }, d.reason),
+      h("td", {}, h("code", { class: "payload" }, payloadPreview(d))),
+      h("td", {}, h("button", { type: "button", class: "button small", "data-key": "reprocess-seq-" + d.seq,
+        onclick: () => reprocess({ seq: d.seq }, `dead letter ${d.seq}`) }, "Reprocess"))))));
+  const older = letters.length === 100 ? h("a", { href: link(reason, device) + (reason || device ? "&" : "?") + "before=" + letters[letters.length - 1].seq, class: "button" }, "Older") : null;
+  shows = (c) => c.dead_letters > 0;
+  main.replaceChildren(
+    h("h1", {}, "Dead letters"),
+    h("p", { class: "lede" }, "Payloads the aggregator refused, with the reason. Their devices were told, so they do not send them again."),
+    h("p", { role: "status", id: "dead-letter-message", class: deadLetterMessage.startsWith("Not") ? "error" : "sub" }, deadLetterMessage),
+    h("section", { "aria-labelledby": "dlg-h" }, h("h2", { id: "dlg-h" }, "By reason and device"), groupTable),
+    h("section", { "aria-labelledby": "dll-h" }, h("h2", { id: "dll-h" }, "Payloads"),
+      h("div", { class: "controls" },
+        reason || device ? h("a", { href: "#/dead-letters", class: "button" }, "Show all") : null,
+        letters.length ? h("button", { type: "button", class: "button", id: "reprocess-shown", "data-key": "reprocess-shown",
+          onclick: () => reprocess({ reason, device }, reason || device ? "The dead letters shown" : "Every dead letter") },
+        reason || device ? "Reprocess all these" : "Reprocess all") : null, older),
+      letters.length ? h("div", { class: "scroll" }, rows) : h("p", {}, "None.")));
+}
+
+function payloadPreview(d) {
+  let text;
+  try { text = atob(d.payload || ""); } catch (_) { text = ""; }
+  // An event's evidence image is base64 in the payload: elide it.
+  text = text.replace(/("evidence_jpeg"\s*:\s*")[^"]{40,}/, (m, k) => k + "…");
+  const more = d.size > 200 || text.length > 200 ? ` … (${fmtInt(d.size)} bytes)` : "";
+  return text.slice(0, 200) + more;
+}
+
 // ---- routing and live updates ---------------------------------------------------------------
 
 function route() {
@@ -434,6 +674,8 @@ function route() {
   if (parts[0] === "event" && parts[2]) return { name: "event", run: () => viewEvent(parts[1], parts[2]) };
   if (parts[0] === "devices") return { name: "devices", run: viewDevices };
   if (parts[0] === "catalog") return { name: "catalog", run: viewCatalog };
+  if (parts[0] === "review") return { name: "review", run: () => viewReview(params) };
+  if (parts[0] === "dead-letters") return { name: "dead-letters", run: () => viewDeadLetters(params) };
   return { name: "sites", run: () => viewSites(params) };
 }
 
@@ -518,6 +760,8 @@ const whoEl = document.getElementById("who");
 
 function showWho() {
   whoEl.replaceChildren();
+  // Dead letters are for admins: the link shows only to them.
+  document.querySelector('[data-nav="dead-letters"]').hidden = !(session && session.role === "admin");
   if (!session) return;
   if (session.via === "insecure") {
     whoEl.append(h("span", { class: "warn-text", title: "http.insecure: true in the aggregator's configuration" }, "no sign-in (insecure)"));
