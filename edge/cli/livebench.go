@@ -15,6 +15,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
@@ -84,7 +85,7 @@ func (p *paced) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
 // decodeOnly reads each stream at the same pace and the same analysis rate with nothing after
 // the decoder (no pipeline, no outbox): the floor that OpenCV and FFmpeg set, for the memory
 // comparison in docs/BENCHMARKS.md.
-func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
+func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, models *vision.Models, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
 	if sc.Detector.AnalysisFPS == 0 || sc.Detector.AnalysisFPS > 10 {
 		sc.Detector.AnalysisFPS = 10 // the target: at least 10 analysed frames per second per stream
 	}
@@ -107,7 +108,7 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d ti
 		src := &paced{path: clip, f: f, start: start, deadline: start.Add(d)}
 		run := func() error { return decodeAll(ctx, src, sc.Detector.AnalysisFPS) }
 		if !decodeOnly {
-			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, src, start); err != nil {
+			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, models, src, start); err != nil {
 				f.Close()
 				return LiveResult{}, err
 			}
@@ -141,12 +142,12 @@ func printLive(stdout io.Writer, r LiveResult, asJSON bool) {
 
 // pipelineRun builds one camera's outbox and pipeline and returns the run that uses and then
 // closes them.
-func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, src *paced, start time.Time) (func() error, error) {
+func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, models *vision.Models, src *paced, start time.Time) (func() error, error) {
 	ob, err := outbox.Open(obPath, outbox.Options{ReserveBytes: -1})
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute},
+	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models},
 		src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		ob.Close()
