@@ -66,6 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
 	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
 	modelsDir := fs.String("models", defaultModels(), "installed models directory (make models), for a scene whose detector is dnn")
+	nets := fs.Int("nets", 1, "with --streams and a DNN scene: networks the streams share (0: one per stream)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *streams > 0 {
-		r, err := runLiveBench(ctx, *clip, sc, models, *streams, *duration, *decodeOnly)
+		r, err := runLiveBench(ctx, *clip, sc, models, *nets, *streams, *duration, *decodeOnly)
 		if err != nil {
 			return err
 		}
