@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -66,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
 	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
 	modelsDir := fs.String("models", defaultModels(), "installed models directory (make models), for a scene whose detector is dnn")
-	nets := fs.Int("nets", 1, "with --streams and a DNN scene: networks the streams share (0: one per stream)")
+	nets := fs.Int("nets", runtime.NumCPU(), "with --streams and a DNN scene: networks the streams share (default: one per core, as many passes as can run at once; 0: one per stream)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
