@@ -19,7 +19,7 @@ func TestBenchStreamsDNN(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
 		t.Fatalf("exit %d %q %q", code, stdout, stderr)
 	}
-	if r.Streams != 2 || r.MinAnalysedFPS <= 0 || r.Width != 352 {
+	if r.Streams != 2 || r.MinAnalysedFPS <= 0 || r.Width != 352 || r.CPUPerStreamS <= 0 || r.CPUPerStreamS > 4 || r.Nets < 1 {
 		t.Fatalf("result %+v", r)
 	}
 	code, _, stderr = run("bench", "--clip", clip, "--scene", sc, "--streams", "1", "--duration", "1s", "--models", t.TempDir())
