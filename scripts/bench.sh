@@ -55,6 +55,17 @@ if [ -n "$smoke" ]; then livedur=3s; streams="2"; fi
 for n in $streams; do
 	bin/crosswatch-edge bench --clip "$live" --streams "$n" --duration "$livedur" --json
 done
+# The same with the DNN detector real cameras use (the night red-light scene; the streams share
+# one network per core), and the single-stream ratio at 10 analysed fps (docs/BENCHMARKS.md).
+dnnscene=configs/scenes/real/rlv_gutomadon_redlight.yaml
+if [ -f models/files/MANIFEST.tsv ] && [ -f "$SHARED/rlv_gutomadon_redlight.mp4" ]; then
+	bin/crosswatch-edge bench --clip "$live" --scene "$dnnscene" --analysis-fps 10 --models models/files --json
+	for n in $streams; do
+		bin/crosswatch-edge bench --clip "$live" --scene "$dnnscene" --streams "$n" --duration "$livedur" --models models/files --json
+	done
+else
+	echo "(no models or no $SHARED: the DNN streams skipped; make models)"
+fi
 echo
 echo "## memory: peak RSS of one process with 1 and with 6 live 1080p30 streams"
 memdur=20s; [ -n "$smoke" ] && memdur=3s

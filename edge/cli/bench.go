@@ -10,12 +10,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
@@ -28,9 +31,16 @@ type BenchResult struct {
 	DecodeFPS   float64 `json:"decode_fps"`   // the same capture with no analysis
 	PipelineFPS float64 `json:"pipeline_fps"` // the full edge path into the outbox
 	Ratio       float64 `json:"ratio"`        // pipeline_fps / decode_fps
-	AnalysisFPS float64 `json:"analysis_fps"` // the scene's cap on analysed frames per stream second
-	Analysed    int     `json:"analysed"`     // frames that passed the motion gate
-	Events      int     `json:"events"`
+	// The same two passes in CPU seconds of the whole process (user + system, every thread),
+	// and their ratio (decode CPU / pipeline CPU): what the ratio would be on a box whose two
+	// stages had the cores to themselves. Unlike the wall-clock ratio it holds on a busy box,
+	// where other processes take the cores (docs/BENCHMARKS.md).
+	DecodeCPUS   float64 `json:"decode_cpu_s"`
+	PipelineCPUS float64 `json:"pipeline_cpu_s"`
+	CPURatio     float64 `json:"cpu_ratio"`
+	AnalysisFPS  float64 `json:"analysis_fps"` // the scene's cap on analysed frames per stream second
+	Analysed     int     `json:"analysed"`     // frames that passed the motion gate
+	Events       int     `json:"events"`
 	// Frame that completes a violation → outbox commit (durable), over the events found.
 	EventLatencyP50MS float64 `json:"event_latency_p50_ms,omitempty"`
 	EventLatencyP99MS float64 `json:"event_latency_p99_ms,omitempty"`
@@ -56,6 +66,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
 	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
 	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
+	modelsDir := fs.String("models", defaultModels(), "installed models directory (make models), for a scene whose detector is dnn")
+	nets := fs.Int("nets", runtime.NumCPU(), "with --streams and a DNN scene: networks the streams share (default: one per core, as many passes as can run at once; 0: one per stream)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,8 +89,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *analysisFPS >= 0 {
 		sc.Detector.AnalysisFPS = *analysisFPS
 	}
+	var models *vision.Models
+	if sc.Detector.Kind == "dnn" && !*decodeOnly {
+		var err error
+		if models, err = vision.OpenModels(*modelsDir); err != nil {
+			return fmt.Errorf("--models: detector.kind dnn needs the models (make models): %w", err)
+		}
+	}
 	if *streams > 0 {
-		r, err := runLiveBench(ctx, *clip, sc, *streams, *duration, *decodeOnly)
+		r, err := runLiveBench(ctx, *clip, sc, models, *nets, *streams, *duration, *decodeOnly)
 		if err != nil {
 			return err
 		}
@@ -91,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fr := camera.NewFrame()
-	began := time.Now()
+	began, cpu0 := time.Now(), cpuTime()
 	n := 0
 	for (*maxFrames == 0 || n < *maxFrames) && ctx.Err() == nil {
 		if err := src.Read(fr); err != nil {
@@ -99,7 +118,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		n++
 	}
-	decode := time.Since(began)
+	decode, decodeCPU := time.Since(began), cpuTime()-cpu0
 	fr.Close()
 	w, h := src.Width, src.Height
 	src.Close()
@@ -127,16 +146,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *maxFrames > 0 {
 		limited = &frameLimit{src: src, left: *maxFrames}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: modelsIfAny(sc)},
+	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	cpu0 = cpuTime()
 	st, err := p.Run(ctx, nil)
 	if err != nil {
 		return err
 	}
+	pipelineCPU := cpuTime() - cpu0
 	r := BenchResult{Clip: filepath.Base(*clip), Width: w, Height: h, Frames: n,
 		DecodeFPS: float64(n) / decode.Seconds(), PipelineFPS: float64(st.Frames) / st.Elapsed.Seconds(), Analysed: st.Analysed,
 		AnalysisFPS: sc.Detector.AnalysisFPS}
@@ -144,13 +165,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		r.Events += v
 	}
 	r.Ratio = r.PipelineFPS / r.DecodeFPS
+	// Per frame: the pipeline pass may stop before the clip's end (--frames counts both alike).
+	r.DecodeCPUS, r.PipelineCPUS = decodeCPU.Seconds(), pipelineCPU.Seconds()
+	if st.Frames > 0 && pipelineCPU > 0 {
+		r.CPURatio = (decodeCPU.Seconds() / float64(n)) / (pipelineCPU.Seconds() / float64(st.Frames))
+	}
 	r.EventLatencyP50MS, r.EventLatencyP99MS = percentile(st.EventLatency, 50), percentile(st.EventLatency, 99)
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "%s %dx%d, %d frames: decode %.1f fps, pipeline %.1f fps, ratio %.2f (analysis cap %g fps, %d analysed, %d events; frame→outbox p50 %.1f ms p99 %.1f ms)\n",
-		r.Clip, w, h, n, r.DecodeFPS, r.PipelineFPS, r.Ratio, r.AnalysisFPS, r.Analysed, r.Events, r.EventLatencyP50MS, r.EventLatencyP99MS)
+	fmt.Fprintf(stdout, "%s %dx%d, %d frames: decode %.1f fps, pipeline %.1f fps, ratio %.2f, CPU ratio %.2f (analysis cap %g fps, %d analysed, %d events; frame→outbox p50 %.1f ms p99 %.1f ms)\n",
+		r.Clip, w, h, n, r.DecodeFPS, r.PipelineFPS, r.Ratio, r.CPURatio, r.AnalysisFPS, r.Analysed, r.Events, r.EventLatencyP50MS, r.EventLatencyP99MS)
 	return nil
+}
+
+// cpuTime is the CPU time the process has used so far, every thread, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type frameLimit struct {

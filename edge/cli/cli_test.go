@@ -170,7 +170,8 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("%v: %q", err, stdout)
 	}
-	if r.Frames != 60 || r.DecodeFPS <= 0 || r.PipelineFPS <= 0 || r.Ratio <= 0 || r.Ratio > 2 || r.Width != 640 || r.Analysed == 0 {
+	if r.Frames != 60 || r.DecodeFPS <= 0 || r.PipelineFPS <= 0 || r.Ratio <= 0 || r.Ratio > 2 || r.Width != 640 || r.Analysed == 0 ||
+		r.DecodeCPUS <= 0 || r.PipelineCPUS <= 0 || r.CPURatio <= 0 || r.CPURatio > 2 {
 		t.Fatalf("result %+v", r)
 	}
 }

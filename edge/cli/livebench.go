@@ -15,6 +15,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
@@ -26,12 +27,17 @@ type LiveResult struct {
 	SourceFPS   float64 `json:"source_fps"`
 	DurationS   float64 `json:"duration_s"`
 	AnalysisFPS float64 `json:"analysis_fps"` // the cap per stream
+	Nets        int     `json:"nets"`         // DNN networks the streams share (0: one each)
 	// Per stream: frames handed to the analysis per second, and how far the stream position fell
 	// behind the wall clock at the end and at worst. A stream keeps up when its lag stays small.
 	MinAnalysedFPS float64 `json:"min_analysed_fps"`
 	MaxLagS        float64 `json:"max_lag_s"`
 	EndLagS        float64 `json:"end_lag_s"`
 	Sustained      bool    `json:"sustained"` // every stream ≥ 10 analysed fps with an end lag under 1 s
+	// CPU seconds the process used per second of video it got through, summed over the
+	// streams: the cores one stream needs. On a box shared with other work, where the lag says
+	// little, the streams this box could carry are its cores divided by this.
+	CPUPerStreamS float64 `json:"cpu_per_stream_s"`
 }
 
 // paced plays a clip as a live camera would: frame i is not available before its stream time,
@@ -84,7 +90,7 @@ func (p *paced) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
 // decodeOnly reads each stream at the same pace and the same analysis rate with nothing after
 // the decoder (no pipeline, no outbox): the floor that OpenCV and FFmpeg set, for the memory
 // comparison in docs/BENCHMARKS.md.
-func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
+func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, models *vision.Models, nets, n int, d time.Duration, decodeOnly bool) (LiveResult, error) {
 	if sc.Detector.AnalysisFPS == 0 || sc.Detector.AnalysisFPS > 10 {
 		sc.Detector.AnalysisFPS = 10 // the target: at least 10 analysed frames per second per stream
 	}
@@ -93,23 +99,37 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d ti
 		return LiveResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	res := LiveResult{Streams: n, DurationS: d.Seconds(), AnalysisFPS: sc.Detector.AnalysisFPS, MinAnalysedFPS: 1e9}
+	var pool *vision.DNNPool // nil: each stream loads its own network
+	if models != nil && nets > 0 {
+		pool = vision.NewDNNPool(models, nets)
+		defer pool.Close()
+	}
+	res := LiveResult{Nets: nets, Streams: n, DurationS: d.Seconds(), AnalysisFPS: sc.Detector.AnalysisFPS, MinAnalysedFPS: 1e9}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// fail stops the streams already started before the pool they share is closed.
+	fail := func(err error) (LiveResult, error) {
+		cancel()
+		wg.Wait()
+		return LiveResult{}, err
+	}
 	errs := make([]error, n)
 	start := time.Now().Add(time.Second) // every camera starts at once
+	var streamed time.Duration           // video the streams got through, summed
 	for i := 0; i < n; i++ {
 		f, err := camera.OpenFile(clip)
 		if err != nil {
-			return LiveResult{}, err
+			return fail(err)
 		}
 		res.Width, res.Height, res.SourceFPS = f.Width, f.Height, f.FPS
 		src := &paced{path: clip, f: f, start: start, deadline: start.Add(d)}
 		run := func() error { return decodeAll(ctx, src, sc.Detector.AnalysisFPS) }
 		if !decodeOnly {
-			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, src, start); err != nil {
+			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, models, pool, src, start); err != nil {
 				f.Close()
-				return LiveResult{}, err
+				return fail(err)
 			}
 		}
 		wg.Add(1)
@@ -123,9 +143,14 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, n int, d ti
 			res.MinAnalysedFPS = min(res.MinAnalysedFPS, float64(src.handed)/d.Seconds())
 			res.MaxLagS = max(res.MaxLagS, src.maxLag.Seconds())
 			res.EndLagS = max(res.EndLagS, src.lastLag.Seconds())
+			streamed += src.last
 		}()
 	}
+	cpu0 := cpuTime()
 	wg.Wait()
+	if streamed > 0 {
+		res.CPUPerStreamS = (cpuTime() - cpu0).Seconds() / streamed.Seconds()
+	}
 	res.Sustained = res.MinAnalysedFPS >= 10*0.95 && res.EndLagS < 1
 	return res, errors.Join(errs...)
 }
@@ -141,12 +166,12 @@ func printLive(stdout io.Writer, r LiveResult, asJSON bool) {
 
 // pipelineRun builds one camera's outbox and pipeline and returns the run that uses and then
 // closes them.
-func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, src *paced, start time.Time) (func() error, error) {
+func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, models *vision.Models, pool *vision.DNNPool, src *paced, start time.Time) (func() error, error) {
 	ob, err := outbox.Open(obPath, outbox.Options{ReserveBytes: -1})
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute},
+	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models, Detectors: pool},
 		src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		ob.Close()

@@ -52,6 +52,9 @@ type Config struct {
 	Evidence *vision.Anonymiser
 	// Models is the installed models directory, for a scene whose detector is "dnn".
 	Models *vision.Models
+	// Detectors, if set, lends the DNN networks (one pool for a box's cameras, owned by the
+	// caller) instead of Models loading one for this camera alone.
+	Detectors *vision.DNNPool
 	// Feed holds the signal controller's phases, for signals with feed: true; may be nil.
 	Feed *signal.Feed
 	// Reference is the scene's view reference (a PGM file's bytes, vision.DecodeReference);
@@ -92,9 +95,9 @@ type Stats struct {
 	ReferenceLearned bool
 	// Tracks is what the tracker did: tracks begun, dormant vehicles found again (each an
 	// identity switch avoided), riders found by their speed.
-	Tracks track.Stats
-	Stream           time.Duration
-	Elapsed          time.Duration
+	Tracks  track.Stats
+	Stream  time.Duration
+	Elapsed time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
 	EventLatency []time.Duration
 }
@@ -184,18 +187,26 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 	var det detector
 	switch s.Detector.Kind {
 	case "dnn":
-		if cfg.Models == nil {
-			return nil, fmt.Errorf("detector.kind dnn: no models directory (run 'make models')")
-		}
 		minScore := s.Detector.MinScore
 		if minScore == 0 {
 			minScore = 0.3
 		}
-		d, err := vision.NewDNN(cfg.Models, s.Detector.Model, minScore)
-		if err != nil {
-			return nil, fmt.Errorf("detector.model: %w", err)
+		switch {
+		case cfg.Detectors != nil:
+			d, err := cfg.Detectors.Detector(s.Detector.Model, minScore)
+			if err != nil {
+				return nil, fmt.Errorf("detector.model: %w", err)
+			}
+			det = vision.NewMaskedDNN(d, s.Masks, w, h)
+		case cfg.Models != nil:
+			d, err := vision.NewDNN(cfg.Models, s.Detector.Model, minScore)
+			if err != nil {
+				return nil, fmt.Errorf("detector.model: %w", err)
+			}
+			det = vision.NewMaskedDNN(d, s.Masks, w, h)
+		default:
+			return nil, fmt.Errorf("detector.kind dnn: no models directory (run 'make models')")
 		}
-		det = vision.NewMaskedDNN(d, s.Masks, w, h)
 	default:
 		det = vision.NewClassical(w, h, s.Detector, s.Masks, exclude)
 	}

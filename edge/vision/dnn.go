@@ -223,15 +223,21 @@ func rides(p, v edge.Box) bool {
 // car (on the real red-light clips, "mostly" still hid a violator for a second).
 // Not safe for concurrent use.
 type MaskedDNN struct {
-	*DNN
+	det   netDetector
 	masks [][]image.Point
 	out   []edge.Detection
+}
+
+// netDetector is a network's detector: a DNN of one camera's own or a PooledDNN.
+type netDetector interface {
+	Detect(frame gocv.Mat) []edge.Detection
+	Close()
 }
 
 // Detect returns the detections not wholly masked; the slice is valid until the next call.
 func (m *MaskedDNN) Detect(frame gocv.Mat) []edge.Detection {
 	m.out = m.out[:0]
-	for _, d := range m.DNN.Detect(frame) {
+	for _, d := range m.det.Detect(frame) {
 		in := 0 // of a 3×3 grid of points over the box
 		for i := float32(1); i <= 3; i++ {
 			for j := float32(1); j <= 3; j++ {
@@ -248,10 +254,13 @@ func (m *MaskedDNN) Detect(frame gocv.Mat) []edge.Detection {
 	return m.out
 }
 
-// NewMaskedDNN wraps d for w×h frames with the scene's masks.
-func NewMaskedDNN(d *DNN, masks [][]scene.Point, w, h int) *MaskedDNN {
-	return &MaskedDNN{DNN: d, masks: maskPolygons(masks, w, h)}
+// NewMaskedDNN wraps d (a *DNN or a *PooledDNN) for w×h frames with the scene's masks.
+func NewMaskedDNN(d netDetector, masks [][]scene.Point, w, h int) *MaskedDNN {
+	return &MaskedDNN{det: d, masks: maskPolygons(masks, w, h)}
 }
+
+// Close closes the detector it wraps.
+func (m *MaskedDNN) Close() { m.det.Close() }
 
 // Close releases the network.
 func (d *DNN) Close() {
