@@ -269,6 +269,8 @@ type LedgerFilter struct {
 	Newest int
 	After  int64
 	Limit  int
+	// From and To, when set, keep the rows of events in [From, To).
+	From, To time.Time
 }
 
 // Bin is one interval of a site's time series.

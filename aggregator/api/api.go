@@ -249,7 +249,19 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		if !ok {
 			return
 		}
-		l, err := st.FindLedger(r.Context(), aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest, After: after, Limit: limit})
+		f := aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest, After: after, Limit: limit}
+		if q := r.URL.Query(); q.Get("from") != "" || q.Get("to") != "" {
+			s, err := st.FindSite(r.Context(), f.Site)
+			if err != nil {
+				reply(w, log, nil, err)
+				return
+			}
+			// The whole ledger unless a period is asked for; a from alone runs to now.
+			if f.From, f.To, ok = period(w, r, s.Location(), 10*365*24*time.Hour, sc.Now()); !ok {
+				return
+			}
+		}
+		l, err := st.FindLedger(r.Context(), f)
 		reply(w, log, l, err)
 	})
 	handle("GET /api/v1/sites/{id}/cameras", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {

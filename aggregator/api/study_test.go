@@ -89,6 +89,7 @@ func TestStudyParameters(t *testing.T) {
 		{"/api/v1/export/events.csv?from=2026-13-01", "from: "},
 		{"/api/v1/export/sites.csv?from=2026-04-06", "is not before to"},
 		{"/api/v1/sites?to=x", "to: "},
+		{"/api/v1/sites/v/ledger?from=2026-04-01&to=2026-03-01", "from: "},
 	} {
 		code, _, body := get(t, srv.URL+c.path)
 		var e struct{ Error string }
@@ -286,5 +287,19 @@ func TestStudyExports(t *testing.T) {
 	// 1,000, Wilson 95 % 1.102..14.523 by hand (centre 0.007813, half-width 0.006711).
 	if v[col["road_users"]] != "498" || v[col["red_light_running_per_1000"]] != "4.016" || v[col["red_light_running_low"]] != "1.102" || v[col["red_light_running_high"]] != "14.523" {
 		t.Errorf("site v rates: %v", v)
+	}
+}
+
+// The ledger takes a period in the site's time too.
+func TestLedgerPeriod(t *testing.T) {
+	srv, _ := studyServer(t)
+	var l []aggregator.LedgerEntry
+	_, _, body := get(t, srv.URL+"/api/v1/sites/v/ledger?from=2026-03-29&to=2026-03-29")
+	if err := json.Unmarshal([]byte(body), &l); err != nil || len(l) != 2 || l[0].EventID != "e2" || l[1].EventID != "e3" {
+		t.Errorf("ledger of 29 March, Vienna: %v %s", err, body)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites/v/ledger")
+	if json.Unmarshal([]byte(body), &l); len(l) != 4 {
+		t.Errorf("whole ledger: %s", body)
 	}
 }

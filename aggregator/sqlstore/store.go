@@ -533,8 +533,15 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 	} else if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
+	fromMS, toMS := int64(math.MinInt64), int64(math.MaxInt64)
+	if !f.From.IsZero() {
+		fromMS = f.From.UnixMilli()
+	}
+	if !f.To.IsZero() {
+		toMS = f.To.UnixMilli()
+	}
 	q, args := `SELECT seq, site, device, event_id, type, points, catalog_version, time_ms FROM ledger
-		WHERE site = ? AND (? = '' OR catalog_version = ?) AND seq > ? ORDER BY seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
+		WHERE site = ? AND (? = '' OR catalog_version = ?) AND seq > ? AND time_ms >= ? AND time_ms < ? ORDER BY seq LIMIT ?`, []any{site, version, version, f.After, fromMS, toMS, f.Limit}
 	if f.Limit <= 0 {
 		args[len(args)-1] = math.MaxInt64
 	}

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FullInsertChunk", func(t *testing.T) { testFullInsertChunk(t, setup(t)) })
 	t.Run("SiteTimeZone", func(t *testing.T) { testSiteTimeZone(t, setup(t)) })
 	t.Run("StudyRecords", func(t *testing.T) { testStudyRecords(t, setup(t)) })
+	t.Run("LedgerPeriod", func(t *testing.T) { testLedgerPeriod(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.

@@ -73,7 +73,8 @@ func testStudyRecords(t *testing.T, st *sqlstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []aggregator.Bucket{{now, "jaywalking", 1}, {now, "red_light_running", 1}, {now.Add(15 * time.Minute), "red_light_running", 1}, {now.Add(45 * time.Minute), "red_light_running", 1}}
+	want := []aggregator.Bucket{{Start: now, Type: "jaywalking", N: 1}, {Start: now, Type: "red_light_running", N: 1},
+		{Start: now.Add(15 * time.Minute), Type: "red_light_running", N: 1}, {Start: now.Add(45 * time.Minute), Type: "red_light_running", N: 1}}
 	if len(ev) != len(want) {
 		t.Fatalf("event buckets %v, want %v", ev, want)
 	}
@@ -109,5 +110,28 @@ func testStudyRecords(t *testing.T, st *sqlstore.Store) {
 	}
 	if e, err := st.FindEvents(ctx, aggregator.EventFilter{From: now, To: now.Add(2 * time.Hour), Types: []string{"red_light_running", "jaywalking"}}); err != nil || len(e) != 6 {
 		t.Errorf("%d events of both types, %v", len(e), err)
+	}
+}
+
+// testLedgerPeriod: a ledger read for a period keeps the rows of events inside it.
+func testLedgerPeriod(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	v1 := catalog("v1", 25)
+	b := &aggregator.Batch{}
+	for i, d := range []time.Duration{-2 * time.Hour, -time.Hour, 0} {
+		b.Events = append(b.Events, event(string(rune('p'+i)), "a", now.Add(d), v1))
+	}
+	if _, err := st.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1", From: now.Add(-time.Hour), To: now})
+	if err != nil || len(l) != 1 || l[0].EventID != "q" {
+		t.Errorf("ledger of the hour before now: %+v, %v", l, err)
+	}
+	if l, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1", Newest: 5, From: now.Add(-time.Hour)}); err != nil || len(l) != 2 || l[0].EventID != "r" {
+		t.Errorf("newest from an hour before now: %+v, %v", l, err)
+	}
+	if l, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: "v1"}); err != nil || len(l) != 3 {
+		t.Errorf("whole ledger: %d rows, %v", len(l), err)
 	}
 }
