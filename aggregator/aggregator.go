@@ -174,6 +174,9 @@ type Counts struct {
 	Start   time.Time      `json:"start"`
 	PeriodS int            `json:"period_s"`
 	Counts  map[string]int `json:"counts"`
+	// Movements are the turning movements of the road users that entered by this zone (an
+	// approach whose scene names its leg): "entry>exit" → class → road users; nil if none.
+	Movements map[string]map[string]int `json:"movements,omitempty"`
 }
 
 // DeadLetter is a payload that failed validation, kept with the reason.

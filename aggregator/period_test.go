@@ -160,3 +160,32 @@ func TestPatternLocalWeekHours(t *testing.T) {
 		t.Errorf("Sunday 02:00 occurs %d times in the fortnight of the spring change, want 1", c.Hours)
 	}
 }
+
+// Turning movements are binned per entry zone and movement, every one in every bin.
+func TestCountStudyMovements(t *testing.T) {
+	loc := vienna(t)
+	from := time.Date(2026, 6, 1, 7, 0, 0, 0, loc)
+	bounds, _ := Bounds(from, from.Add(2*time.Hour), loc, Bin1h)
+	quarters, _ := Bounds(from, from.Add(2*time.Hour), loc, Bin15m)
+	recs := []Counts{
+		{Zone: "nb", Start: from.Add(time.Minute), Counts: map[string]int{"car": 5}, Movements: map[string]map[string]int{"south>north": {"car": 3}, "south>east": {"car": 2}}},
+		{Zone: "nb", Start: from.Add(61 * time.Minute), Counts: map[string]int{"car": 1, "bicycle": 1}, Movements: map[string]map[string]int{"south>east": {"bicycle": 1}}},
+		{Zone: "eb", Start: from.Add(62 * time.Minute), Counts: map[string]int{"car": 4}, Movements: map[string]map[string]int{"west>north": {"car": 4}}},
+	}
+	s := NewCountStudy(bounds, quarters, loc, recs)
+	if len(s.Movements) != 3 || s.Movements[0] != "south>east" || len(s.MovementBins) != 2*3 {
+		t.Fatalf("movements %v, %d bins", s.Movements, len(s.MovementBins))
+	}
+	// Bins per hour: eb west>north, nb south>east, nb south>north.
+	b := s.MovementBins
+	if b[0].Zone != "eb" || b[0].Total != 0 || b[1].Movement != "south>east" || b[1].Counts["car"] != 2 || b[2].Counts["car"] != 3 ||
+		b[3].Counts["car"] != 4 || b[4].Counts["bicycle"] != 1 || b[5].Total != 0 {
+		t.Errorf("movement bins %+v", b)
+	}
+	if s.MovementTotals["south>east"]["car"] != 2 || s.MovementTotals["south>east"]["bicycle"] != 1 || s.MovementTotals["west>north"]["car"] != 4 {
+		t.Errorf("movement totals %v", s.MovementTotals)
+	}
+	if s.Totals["nb"]["car"] != 6 || len(s.Classes) != 2 {
+		t.Errorf("zone totals %v, classes %v", s.Totals, s.Classes)
+	}
+}

@@ -76,6 +76,17 @@ type CountBin struct {
 	Total  int            `json:"total"`
 }
 
+// MovementBin is the road users of each class that entered by one zone and made one turning
+// movement ("entry>exit", the scene's leg names) in one bin.
+type MovementBin struct {
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	Zone     string         `json:"zone"`
+	Movement string         `json:"movement"`
+	Counts   map[string]int `json:"counts"`
+	Total    int            `json:"total"`
+}
+
 // PeakHour is the busiest 60 minutes of a period: four consecutive local quarter hours, as
 // traffic studies take it, with the peak hour factor (the hour's volume over four times its
 // busiest quarter hour; 1 is a flat hour).
@@ -101,6 +112,12 @@ type CountStudy struct {
 	// PeakHour is per class and "total", over every zone of the site together; a class never
 	// counted has none.
 	PeakHour map[string]PeakHour `json:"peak_hour"`
+	// Movements are the turning movements counted ("entry>exit"), MovementBins their road
+	// users per bin (every movement of its zone in every bin), MovementTotals per movement and
+	// class over the period. Empty where the scene names no legs.
+	Movements      []string                  `json:"movements"`
+	MovementBins   []MovementBin             `json:"movement_bins"`
+	MovementTotals map[string]map[string]int `json:"movement_totals"`
 }
 
 // NewCountStudy bins count records (already selected for the period) into bounds in loc;
@@ -111,6 +128,11 @@ func NewCountStudy(bounds, quarters []time.Time, loc *time.Location, records []C
 		zoneSet[r.Zone] = true
 		for c := range r.Counts {
 			classSet[c] = true
+		}
+		for _, byClass := range r.Movements {
+			for c := range byClass {
+				classSet[c] = true
+			}
 		}
 	}
 	s := CountStudy{Zones: sorted(zoneSet), Classes: sorted(classSet), Totals: map[string]map[string]int{}, PeakHour: map[string]PeakHour{}}
@@ -147,12 +169,59 @@ func NewCountStudy(bounds, quarters []time.Time, loc *time.Location, records []C
 			}
 		}
 	}
+	s.movements(bounds, loc, records)
 	for c, v := range perQuarter {
 		if p, ok := peakHour(quarters, v, loc); ok {
 			s.PeakHour[c] = p
 		}
 	}
 	return s
+}
+
+// movements fills the study's turning movements from records.
+func (s *CountStudy) movements(bounds []time.Time, loc *time.Location, records []Counts) {
+	type zm struct{ zone, movement string }
+	set, names := map[zm]bool{}, map[string]bool{}
+	for _, r := range records {
+		for m := range r.Movements {
+			set[zm{r.Zone, m}] = true
+			names[m] = true
+		}
+	}
+	s.Movements, s.MovementBins, s.MovementTotals = sorted(names), []MovementBin{}, map[string]map[string]int{}
+	keys := make([]zm, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].zone < keys[j].zone || keys[i].zone == keys[j].zone && keys[i].movement < keys[j].movement
+	})
+	idx := map[zm]int{}
+	for i, k := range keys {
+		idx[k] = i
+	}
+	for i := 0; i+1 < len(bounds); i++ {
+		for _, k := range keys {
+			s.MovementBins = append(s.MovementBins, MovementBin{Start: bounds[i].In(loc), End: bounds[i+1].In(loc), Zone: k.zone, Movement: k.movement, Counts: map[string]int{}})
+		}
+	}
+	for _, m := range s.Movements {
+		s.MovementTotals[m] = map[string]int{}
+	}
+	for _, r := range records {
+		b := BinIndex(bounds, r.Start)
+		if b < 0 {
+			continue
+		}
+		for m, byClass := range r.Movements {
+			mb := &s.MovementBins[b*len(keys)+idx[zm{r.Zone, m}]]
+			for c, n := range byClass {
+				mb.Counts[c] += n
+				mb.Total += n
+				s.MovementTotals[m][c] += n
+			}
+		}
+	}
 }
 
 // peakHour finds the four consecutive quarters with the most road users (the earliest of

@@ -260,13 +260,21 @@ func studyRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Stor
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-counts-%s.csv"`, s.ID, bin))
 		cw := csv.NewWriter(w)
-		cw.Write(append(append([]string{"start", "end", "zone"}, cs.Classes...), "total"))
-		for _, b := range cs.Bins {
-			row := []string{b.Start.Format(CSVTime), b.End.Format(CSVTime), b.Zone}
+		// A row per zone and bin (movement empty), then a row per turning movement and bin (zone
+		// is the approach it entered by): the movements split the zone's count, never add to it.
+		cw.Write(append(append([]string{"start", "end", "zone", "movement"}, cs.Classes...), "total"))
+		row := func(start, end time.Time, zone, movement string, counts map[string]int, total int) {
+			r := []string{start.Format(CSVTime), end.Format(CSVTime), zone, movement}
 			for _, c := range cs.Classes {
-				row = append(row, strconv.Itoa(b.Counts[c]))
+				r = append(r, strconv.Itoa(counts[c]))
 			}
-			cw.Write(append(row, strconv.Itoa(b.Total)))
+			cw.Write(append(r, strconv.Itoa(total)))
+		}
+		for _, b := range cs.Bins {
+			row(b.Start, b.End, b.Zone, "", b.Counts, b.Total)
+		}
+		for _, b := range cs.MovementBins {
+			row(b.Start, b.End, b.Zone, b.Movement, b.Counts, b.Total)
 		}
 		cw.Flush()
 	})

@@ -49,7 +49,9 @@ func studyServer(t *testing.T) (*httptest.Server, []aggregator.Counts) {
 	mon := time.Date(2026, 3, 30, 6, 0, 0, 0, time.UTC)                           // 08:00 local
 	for i := range 120 {
 		b.Counts = append(b.Counts, aggregator.Counts{Device: "d", ID: "n" + strconv.Itoa(i), Camera: "c", Site: "v", Zone: "nb",
-			Start: mon.Add(time.Duration(i) * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 2 + i%3, "bus": i % 2}})
+			Start: mon.Add(time.Duration(i) * time.Minute), PeriodS: 60, Counts: map[string]int{"car": 2 + i%3, "bus": i % 2},
+			// Of the cars that entered by nb, one a minute went left (east), the rest straight on.
+			Movements: map[string]map[string]int{"south>east": {"car": 1}, "south>north": {"car": 1 + i%3, "bus": i % 2}}})
 		if i%10 == 0 {
 			b.Counts = append(b.Counts, aggregator.Counts{Device: "d", ID: "x" + strconv.Itoa(i), Camera: "c", Site: "v", Zone: "xw",
 				Start: mon.Add(time.Duration(i) * time.Minute), PeriodS: 60, Counts: map[string]int{"person": 1 + i/10}})
@@ -165,11 +167,11 @@ func TestCountsExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows[0], ",") != "start,end,zone,bus,car,person,total" {
+	if strings.Join(rows[0], ",") != "start,end,zone,movement,bus,car,person,total" {
 		t.Fatalf("header %v", rows[0])
 	}
-	if len(rows) != 1+16*2 {
-		t.Fatalf("%d rows, want 16 quarter hours × 2 zones", len(rows)-1)
+	if len(rows) != 1+16*2+16*2 {
+		t.Fatalf("%d rows, want 16 quarter hours × (2 zones + 2 movements)", len(rows)-1)
 	}
 	stamp := regexp.MustCompile(`^2026-03-30T\d\d:\d\d:00\.000\+02:00$`)
 	sum := map[string]int{}
@@ -178,27 +180,35 @@ func TestCountsExport(t *testing.T) {
 			t.Fatalf("times %q %q", r[0], r[1])
 		}
 		total := 0
-		for i, c := range rows[0][3:6] {
-			n, _ := strconv.Atoi(r[3+i])
-			sum[r[2]+"/"+c] += n
+		for i, c := range rows[0][4:7] {
+			n, _ := strconv.Atoi(r[4+i])
+			sum[r[2]+"/"+r[3]+"/"+c] += n
 			total += n
 		}
-		if strconv.Itoa(total) != r[6] {
+		if strconv.Itoa(total) != r[7] {
 			t.Errorf("row %v: total is not the sum of the classes", r)
 		}
 	}
 	want := map[string]int{}
 	for _, c := range stored {
 		for k, n := range c.Counts {
-			want[c.Zone+"/"+k] += n
+			want[c.Zone+"//"+k] += n
 		}
+		for m, byClass := range c.Movements {
+			for k, n := range byClass {
+				want[c.Zone+"/"+m+"/"+k] += n
+			}
+		}
+	}
+	if len(want) != 6 {
+		t.Fatalf("the fixture has %d zone, movement and class sums", len(want))
 	}
 	for k, n := range want {
 		if sum[k] != n {
 			t.Errorf("%s: exported %d, stored %d", k, sum[k], n)
 		}
 	}
-	if rows[1][0] != "2026-03-30T07:00:00.000+02:00" || rows[1][3] != "0" || rows[9][0] != "2026-03-30T08:00:00.000+02:00" || rows[9][2] != "nb" || rows[9][3] != "7" || rows[9][4] != "45" {
+	if rows[1][0] != "2026-03-30T07:00:00.000+02:00" || rows[1][4] != "0" || rows[9][0] != "2026-03-30T08:00:00.000+02:00" || rows[9][2] != "nb" || rows[9][4] != "7" || rows[9][5] != "45" {
 		t.Errorf("rows 1 and 9: %v %v", rows[1], rows[9])
 	}
 
@@ -209,6 +219,13 @@ func TestCountsExport(t *testing.T) {
 	}
 	if cs.TimeZone != "Europe/Vienna" || len(cs.Bins) != 24 || len(cs.Zones) != 1 || cs.Totals["xw"]["person"] != 78 || cs.Bins[8].Counts["person"] != 21 {
 		t.Errorf("crosswalk study %+v", cs)
+	}
+	_, _, body = get(t, srv.URL+"/api/v1/sites/v/counts?bin=1h&from=2026-03-30T08:00&to=2026-03-30T10:00")
+	var mv aggregator.CountStudy
+	json.Unmarshal([]byte(body), &mv)
+	if strings.Join(mv.Movements, ",") != "south>east,south>north" || len(mv.MovementBins) != 4 || mv.MovementTotals["south>east"]["car"] != 120 ||
+		mv.MovementTotals["south>north"]["car"] != 240 || mv.MovementTotals["south>north"]["bus"] != 60 || mv.MovementBins[0].Zone != "nb" {
+		t.Errorf("movements %v %+v %v", mv.Movements, mv.MovementBins, mv.MovementTotals)
 	}
 	// People per quarter hour from 08:00 (one record every 10 minutes, 1, 2, … 12 people):
 	// 3, 3, 9, 6, 15, 9, 21, 12. The busiest four in a row are 09:00–10:00: 57, factor 57/(4×21).

@@ -370,7 +370,7 @@ func (g *Ingester) classify(m Message, b *aggregator.Batch, acks *ackSet) {
 			return
 		}
 		b.Counts = append(b.Counts, aggregator.Counts{Device: c.Device, ID: c.ID, Camera: c.Camera, Site: c.Site, Zone: c.Zone,
-			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts})
+			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts, Movements: c.Movements})
 		a := acks.get(device)
 		a.Committed = append(a.Committed, c.ID)
 	case wire.KindGaps:

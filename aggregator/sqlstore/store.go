@@ -58,7 +58,7 @@ CREATE INDEX IF NOT EXISTS ledger_site ON ledger (site, seq);
 CREATE INDEX IF NOT EXISTS ledger_version_time ON ledger (catalog_version, site, time_ms);
 CREATE TABLE IF NOT EXISTS counts (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
-	start_ms {INT} NOT NULL, period_s {INT} NOT NULL, counts TEXT NOT NULL, total {INT} NOT NULL,
+	start_ms {INT} NOT NULL, period_s {INT} NOT NULL, counts TEXT NOT NULL, total {INT} NOT NULL, movements TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS counts_site_time ON counts (site, start_ms);
 CREATE TABLE IF NOT EXISTS gaps (
@@ -99,6 +99,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT size FROM dead_letters LIMIT 0`, d.types.Replace(`ALTER TABLE dead_letters ADD COLUMN size {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT view_mismatch_since_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_mismatch_since_ms {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT time_zone FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`},
+		{`SELECT movements FROM counts LIMIT 0`, `ALTER TABLE counts ADD COLUMN movements TEXT NOT NULL DEFAULT ''`},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -194,8 +195,12 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		for _, n := range c.Counts {
 			total += n
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total); err != nil {
+		var mj []byte // '' without movements
+		if len(c.Movements) > 0 {
+			mj, _ = json.Marshal(c.Movements)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total, movements)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total, string(mj)); err != nil {
 			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
 		}
 	}

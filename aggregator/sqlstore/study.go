@@ -129,7 +129,7 @@ func (s *Store) FindCounts(ctx context.Context, f aggregator.CountFilter) ([]agg
 	if _, err := s.FindSite(ctx, f.Site); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, start_ms, period_s, counts FROM counts
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, start_ms, period_s, counts, movements FROM counts
 		WHERE site = ? AND (? = '' OR zone = ?) AND start_ms >= ? AND start_ms < ? ORDER BY start_ms, zone, device, id LIMIT ?`),
 		f.Site, f.Zone, f.Zone, f.From.UnixMilli(), f.To.UnixMilli(), MaxCountRecords+1)
 	if err != nil {
@@ -140,12 +140,17 @@ func (s *Store) FindCounts(ctx context.Context, f aggregator.CountFilter) ([]agg
 	for rows.Next() {
 		var c aggregator.Counts
 		var ms int64
-		var cj string
-		if err := rows.Scan(&c.Device, &c.ID, &c.Camera, &c.Site, &c.Zone, &ms, &c.PeriodS, &cj); err != nil {
+		var cj, mj string
+		if err := rows.Scan(&c.Device, &c.ID, &c.Camera, &c.Site, &c.Zone, &ms, &c.PeriodS, &cj, &mj); err != nil {
 			return nil, fmt.Errorf("find counts: %w", err)
 		}
 		if err := json.Unmarshal([]byte(cj), &c.Counts); err != nil {
 			return nil, fmt.Errorf("find counts %s/%s: %w", c.Device, c.ID, err)
+		}
+		if mj != "" {
+			if err := json.Unmarshal([]byte(mj), &c.Movements); err != nil {
+				return nil, fmt.Errorf("find counts %s/%s movements: %w", c.Device, c.ID, err)
+			}
 		}
 		c.Start = time.UnixMilli(ms).UTC()
 		out = append(out, c)

@@ -60,7 +60,8 @@ func testStudyRecords(t *testing.T, st *sqlstore.Store) {
 	}
 	b.Events = append(b.Events, event("other", "b", now, v1))
 	b.Counts = []aggregator.Counts{
-		{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "nb", Start: now, PeriodS: 60, Counts: map[string]int{"car": 3, "bus": 1}},
+		{Device: "d", ID: "c1", Camera: "c", Site: "a", Zone: "nb", Start: now, PeriodS: 60, Counts: map[string]int{"car": 3, "bus": 1},
+			Movements: map[string]map[string]int{"south>north": {"car": 2}, "south>east": {"car": 1, "bus": 1}}},
 		{Device: "d", ID: "c2", Camera: "c", Site: "a", Zone: "xw", Start: now.Add(20 * time.Minute), PeriodS: 60, Counts: map[string]int{"person": 5}},
 		{Device: "d", ID: "c3", Camera: "c", Site: "a", Zone: "nb", Start: now.Add(2 * time.Hour), PeriodS: 60, Counts: map[string]int{"car": 9}},
 		{Device: "d", ID: "c4", Camera: "c", Site: "b", Zone: "nb", Start: now, PeriodS: 60, Counts: map[string]int{"car": 100}},
@@ -100,6 +101,9 @@ func testStudyRecords(t *testing.T, st *sqlstore.Store) {
 	c, err := st.FindCounts(ctx, aggregator.CountFilter{Site: "a", From: now, To: now.Add(time.Hour)})
 	if err != nil || len(c) != 2 || c[0].Zone != "nb" || c[0].Counts["car"] != 3 || c[0].Counts["bus"] != 1 || c[1].Counts["person"] != 5 || !c[1].Start.Equal(now.Add(20*time.Minute)) {
 		t.Errorf("counts %+v, %v", c, err)
+	}
+	if len(c) == 2 && (c[0].Movements["south>east"]["bus"] != 1 || c[0].Movements["south>north"]["car"] != 2 || c[1].Movements != nil) {
+		t.Errorf("movements %v, %v", c[0].Movements, c[1].Movements)
 	}
 	if c, err := st.FindCounts(ctx, aggregator.CountFilter{Site: "a", Zone: "nb", From: now, To: now.Add(3 * time.Hour)}); err != nil || len(c) != 2 || c[1].Counts["car"] != 9 {
 		t.Errorf("zone nb counts %+v, %v", c, err)

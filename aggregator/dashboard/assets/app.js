@@ -436,7 +436,9 @@ function chart(series, t, bin) {
   });
   if (series.length) {
     const spanDays = (new Date(series[series.length - 1].end || series[series.length - 1].start) - new Date(series[0].start)) / 864e5;
-    const n = Math.min(6, series.length);
+    // As many labels as fit without touching (about 5.5 px a character at 10 px), 3 to 6.
+    const chars = tickLabel(series[0].start, bin, spanDays).length;
+    const n = Math.min(series.length, Math.max(3, Math.min(6, Math.floor((W - left) / (chars * 5.5 + 14)))));
     const seen = new Set();
     for (let k = 0; k < n; k++) {
       const i = n === 1 ? 0 : Math.round((k * (series.length - 1)) / (n - 1));

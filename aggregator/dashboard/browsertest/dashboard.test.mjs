@@ -292,6 +292,9 @@ test("site page: the date picker shows the chosen period, with readable axes and
       const xt = await fig.locator("text.x-tick").allTextContents();
       assert.ok(xt.length > 2 && xt.length <= 6, `x ticks ${xt}`);
       assert.equal(xt[0], bin === "1d" ? from.slice(5) : from.slice(5) + " 00:00");
+      // The labels do not overlap.
+      const boxes = await fig.locator("text.x-tick").evaluateAll((ts) => ts.map((t) => { const b = t.getBBox(); return [b.x, b.x + b.width]; }));
+      for (let k = 1; k < boxes.length; k++) assert.ok(boxes[k - 1][1] < boxes[k][0], `x ticks ${xt[k - 1]} and ${xt[k]} overlap: ${JSON.stringify(boxes)}`);
       assert.equal((await fig.locator("text.y-tick").allTextContents()).length, 3);
       // Values on hover: every bin has a title with its local time and value.
       const titles = await fig.locator("g.bin > title").allTextContents();
@@ -381,14 +384,16 @@ test("exports: each opens in a CSV parser, with the site's local times, and coun
     const rows = parseCSV(body);
     const head = rows[0];
     assert.deepEqual([head[0], head[1], head[2], head.at(-1)], ["start", "end", "zone", "total"], href);
+    assert.equal(head[3], "movement");
     const cls = head.indexOf(stored.class);
-    assert.ok(cls > 2, `no ${stored.class} column in ${head}`);
+    assert.ok(cls > 3, `no ${stored.class} column in ${head}`);
     let sum = 0, total = 0;
     for (const r of rows.slice(1)) {
       assert.match(r[0], CSV_TIME);
       assert.match(r[1], CSV_TIME);
       // Local time: the wall clock written is the site's at that instant, offset and all.
       assert.equal(r[0].slice(0, 16).replace("T", " "), wallClock(Date.parse(r[0]), stored.time_zone), r[0]);
+      if (r[3] !== "") continue; // a turning movement splits its zone's count
       if (r[2] === stored.zone) sum += Number(r[cls]);
       total += Number(r.at(-1));
     }
