@@ -76,6 +76,14 @@ const fmtTime = (t) => {
   if (!t || d.getUTCFullYear() < 1971) return "never";
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/:\d\dZ$/, "Z");
 };
+// fmtZone shows an instant on the wall clock of time zone tz, with its offset.
+function fmtZone(t, tz) {
+  const d = new Date(t);
+  if (!t || d.getUTCFullYear() < 1971) return "never";
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "shortOffset" }).formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName.replace(/^GMT$/, "UTC")}`;
+}
 function ago(t) {
   const d = new Date(t);
   if (!t || d.getUTCFullYear() < 1971) return "never";
@@ -340,7 +348,7 @@ async function viewSite(id, params) {
     h("caption", {}, `The ${ledger.length} newest deductions under catalog ${cat.version}, each with the event behind it`),
     h("thead", {}, h("tr", {}, ["Time", "Event type", "Points", "Catalog", "Event"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, ledger.map((l) => h("tr", { "data-event": l.event_id },
-      h("td", {}, fmtTime(l.time)), h("td", {}, typeName(l.type)), h("td", { class: "num", "data-col": "points" }, "−" + l.points),
+      h("td", {}, fmtZone(l.time, tz)), h("td", {}, typeName(l.type)), h("td", { class: "num", "data-col": "points" }, "−" + l.points),
       h("td", {}, l.catalog_version),
       h("td", {}, h("a", { href: `#/event/${encodeURIComponent(l.device)}/${encodeURIComponent(l.event_id)}` }, l.event_id))))))
     : h("p", {}, "No deductions.");
@@ -350,7 +358,7 @@ async function viewSite(id, params) {
       e.has_evidence
         ? h("img", { src: evidenceURL(e), alt: `Anonymised evidence: ${typeName(e.type)} at ${fmtTime(e.time)}`, width: 160, height: 90, class: "thumb" })
         : h("span", { class: "thumb none" }, "no image"),
-      h("span", { class: "feed-text" }, h("strong", {}, typeName(e.type)), h("br"), fmtTime(e.time), h("br"),
+      h("span", { class: "feed-text" }, h("strong", {}, typeName(e.type)), h("br"), fmtZone(e.time, tz), h("br"),
         h("span", { class: "sub" }, `${e.class || "?"} · zone ${e.zone} · ${e.camera}`))))))
     : h("p", {}, "No events in the window.");
   const more = events.length === shownEvents && shownEvents < 1000
