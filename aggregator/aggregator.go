@@ -33,6 +33,9 @@ type Site struct {
 	Lon  float64  `json:"lon"`
 	// Cameras that watch the site; when set, events from other cameras are rejected.
 	Cameras []string `json:"cameras" yaml:"cameras"`
+	// TimeZone is the site's IANA time zone (Europe/Vienna); "" is UTC. Bins, periods given
+	// without an offset and exported times follow it.
+	TimeZone string `json:"time_zone" yaml:"time_zone"`
 }
 
 // Event is a stored safety event, unique by (Device, ID).
@@ -174,6 +177,9 @@ type Counts struct {
 	Start   time.Time      `json:"start"`
 	PeriodS int            `json:"period_s"`
 	Counts  map[string]int `json:"counts"`
+	// Movements are the turning movements of the road users that entered by this zone (an
+	// approach whose scene names its leg): "entry>exit" → class → road users; nil if none.
+	Movements map[string]map[string]int `json:"movements,omitempty"`
 }
 
 // DeadLetter is a payload that failed validation, kept with the reason.
@@ -259,6 +265,7 @@ type Batch struct {
 type EventFilter struct {
 	Site     string // "" for every site
 	From, To time.Time
+	Types    []string // event types; none: every type
 	Limit    int
 }
 
@@ -272,11 +279,14 @@ type LedgerFilter struct {
 	Newest int
 	After  int64
 	Limit  int
+	// From and To, when set, keep the rows of events in [From, To).
+	From, To time.Time
 }
 
 // Bin is one interval of a site's time series.
 type Bin struct {
 	Start     time.Time      `json:"start"`
+	End       time.Time      `json:"end"` // a local day bin on a daylight-saving change day is 23 or 25 h long
 	Events    map[string]int `json:"events"`
 	RoadUsers int            `json:"road_users"`
 }

@@ -22,7 +22,7 @@ var updateScreenshots = flag.Bool("update-screenshots", false, "write the dashbo
 // dashboardSites extends the example config with sites of both kinds around the synthetic
 // intersection, so that the plan view and the kind filter have something to show.
 const dashboardSites = `
-  - {id: ring-rd-eb, name: "Ring Rd, eastbound approach", kind: road, lat: 48.2061, lon: 16.3690}
+  - {id: ring-rd-eb, name: "Ring Rd, eastbound approach", kind: road, lat: 48.2061, lon: 16.3690, time_zone: America/New_York}
   - {id: harbour-st-wb, name: "Harbour St, westbound approach", kind: road, lat: 48.2125, lon: 16.3660}
   - {id: central-platform-2, name: "Central station, platform 2", kind: rail, lat: 48.2040, lon: 16.3800}
 `
@@ -103,7 +103,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	viewerToken := credential(t, aggBin, "token", "dashboard-test", "viewer", agg.store)
 	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium,
 		"CROSSWATCH_USER=dana", "CROSSWATCH_PASSWORD="+agg.AddUser(t, "dana", "viewer"), "CROSSWATCH_TOKEN="+viewerToken,
-		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_DEVICE_TOKEN="+token("dash-edge-live"), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1")
+		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_DEVICE_TOKEN="+token("dash-edge-live"), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1",
+		// What was stored at the live site, for the count export to match: its feed's hourly
+		// counts of cars in zone z (ring-rd-eb is in New York time, the others in Vienna's or UTC).
+		`CROSSWATCH_STORED_COUNTS={"site":"ring-rd-eb","time_zone":"America/New_York","zone":"z","class":"car","total":`+strconv.Itoa(feeds[1].roadUsers)+`}`)
 	if os.Getenv("CROSSWATCH_DASHBOARD_HOLD") != "" {
 		t.Logf("dashboard at %s/ (holding for %s)", agg.API, os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))
 		d, _ := time.ParseDuration(os.Getenv("CROSSWATCH_DASHBOARD_HOLD"))

@@ -135,4 +135,8 @@ type Count struct {
 	Start      time.Time
 	Period     time.Duration
 	N          [NumClasses]int
+	// Movements are the turning movements of road users that entered by this zone (an approach
+	// whose scene names its leg) and left by another leg in the period: "entry>exit" → per
+	// class. nil when there were none; a new map each period, never changed once emitted.
+	Movements map[string][NumClasses]int
 }

@@ -33,6 +33,7 @@ type Store interface {
 	// FindSeries returns ErrNotFound for an unknown site.
 	FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error)
 	Ping(ctx context.Context) error
+	StudyStore
 }
 
 // Scoring says how scores are computed: the rolling window and the exposure needed for rates.
@@ -90,12 +91,13 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 	})
 	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
 	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
-		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, To: sc.Now(), MinRoadUsers: sc.MinRoadUsers}
-		window, ok := duration(w, r, "window", sc.Window)
+		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, MinRoadUsers: sc.MinRoadUsers}
+		// Sites differ in time zone: a from or to without an offset is UTC here.
+		from, to, ok := period(w, r, time.UTC, sc.Window, sc.Now())
 		if v := r.URL.Query().Get("version"); v != "" {
 			q.CatalogVersion = v
 		}
-		q.From = q.To.Add(-window)
+		q.From, q.To = from, to
 		return q, ok
 	}
 	// sites answers the error itself; ok is false then.
@@ -116,25 +118,20 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 			reply(w, log, s, nil)
 		}
 	})
-	handle("GET /api/v1/sites/{id}/series", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
-		window, ok1 := duration(w, r, "window", 24*time.Hour)
-		if !ok1 {
-			return
-		}
-		bin, ok2 := duration(w, r, "bin", 15*time.Minute)
-		if !ok2 {
-			return
-		}
-		if bin != 5*time.Minute && bin != 15*time.Minute && bin != time.Hour {
-			badRequest(w, "bin: 5m, 15m or 60m")
-			return
-		}
-		to := sc.Now()
-		s, err := st.FindSeries(r.Context(), r.PathValue("id"), to.Add(-window), to, bin)
-		reply(w, log, s, err)
-	})
+	studyRoutes(handle, st, cat, sc, log)
+	// events reads a site's events (every site's for site ""), in the site's time zone, or UTC
+	// for every site.
 	events := func(w http.ResponseWriter, r *http.Request, site string) ([]aggregator.Event, bool) {
-		window, ok := duration(w, r, "window", sc.Window)
+		loc := time.UTC
+		if site != "" {
+			s, err := st.FindSite(r.Context(), site)
+			if err != nil {
+				reply(w, log, nil, err)
+				return nil, false
+			}
+			loc = s.Location()
+		}
+		from, to, ok := period(w, r, loc, sc.Window, sc.Now())
 		if !ok {
 			return nil, false
 		}
@@ -142,8 +139,11 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		if !ok {
 			return nil, false
 		}
-		to := sc.Now()
-		e, err := st.FindEvents(r.Context(), aggregator.EventFilter{Site: site, From: to.Add(-window), To: to, Limit: limit})
+		typ, ok := types(w, r, cat)
+		if !ok {
+			return nil, false
+		}
+		e, err := st.FindEvents(r.Context(), aggregator.EventFilter{Site: site, From: from, To: to, Types: typ, Limit: limit})
 		if err != nil {
 			reply(w, log, nil, err)
 			return nil, false
@@ -178,7 +178,7 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		w.Write(e.Evidence)
 	})
 	handle("GET /api/v1/export/events.csv", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
-		e, ok := events(w, r, "")
+		e, ok := events(w, r, r.URL.Query().Get("site"))
 		if !ok {
 			return
 		}
@@ -194,11 +194,17 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 				byKey[[2]string{x.Device, x.EventID}] = x
 			}
 		}
+		zones, err := siteZones(r.Context(), st)
+		if err != nil {
+			reply(w, log, nil, err)
+			return
+		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
+		// Each event's time is in its site's time zone, with the offset, at millisecond precision.
 		cw.Write(append([]string{"time", "site", "zone", "type", "class", "confidence", "signal_source", "time_into_red_s", "device", "camera", "id"}, reviewColumns...))
 		for _, x := range e {
-			cw.Write(append([]string{x.Time.Format(time.RFC3339Nano), x.Site, x.Zone, x.Type, x.Class, strconv.FormatFloat(x.Confidence, 'f', 3, 64),
+			cw.Write(append([]string{x.Time.In(zones.of(x.Site)).Format(CSVTime), x.Site, x.Zone, x.Type, x.Class, strconv.FormatFloat(x.Confidence, 'f', 3, 64),
 				x.SignalSource, strconv.FormatFloat(x.TimeIntoRedS, 'f', 2, 64), x.Device, x.Camera, x.ID}, reviewCells(byKey, x.Device, x.ID)...))
 		}
 		cw.Flush()
@@ -210,14 +216,17 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"rank", "site", "name", "kind", "lat", "lon", "score", "catalog_version", "from", "to", "events", "road_users", "status"})
+		head := []string{"rank", "site", "name", "kind", "lat", "lon", "time_zone", "score", "catalog_version", "from", "to", "events", "road_users", "status"}
+		cw.Write(append(head, rateColumns(cat)...))
 		for i, x := range s {
 			total := 0
 			for _, n := range x.Events {
 				total += n
 			}
-			cw.Write([]string{strconv.Itoa(i + 1), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64),
-				strconv.Itoa(x.Score), x.CatalogVersion, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status})
+			loc := x.Location()
+			row := []string{strconv.Itoa(i + 1), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64), loc.String(),
+				strconv.Itoa(x.Score), x.CatalogVersion, x.From.In(loc).Format(CSVTime), x.To.In(loc).Format(CSVTime), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status}
+			cw.Write(append(row, rateCells(cat, x)...))
 		}
 		cw.Flush()
 	})
@@ -263,7 +272,19 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		if !ok {
 			return
 		}
-		l, err := st.FindLedger(r.Context(), aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest, After: after, Limit: limit})
+		f := aggregator.LedgerFilter{Site: r.PathValue("id"), Version: version, Newest: newest, After: after, Limit: limit}
+		if q := r.URL.Query(); q.Get("from") != "" || q.Get("to") != "" {
+			s, err := st.FindSite(r.Context(), f.Site)
+			if err != nil {
+				reply(w, log, nil, err)
+				return
+			}
+			// The whole ledger unless a period is asked for; a from alone runs to now.
+			if f.From, f.To, ok = period(w, r, s.Location(), 10*365*24*time.Hour, sc.Now()); !ok {
+				return
+			}
+		}
+		l, err := st.FindLedger(r.Context(), f)
 		reply(w, log, l, err)
 	})
 	handle("GET /api/v1/sites/{id}/cameras", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {

@@ -188,6 +188,9 @@ func runCheck(args []string, stdout io.Writer) error {
 			return fmt.Errorf("http.tls_cert, http.tls_key: %w", err)
 		}
 	}
+	for _, n := range cfg.zoneNotes() {
+		fmt.Fprintln(stdout, "note: "+n)
+	}
 	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds)
 	return nil
 }
@@ -230,6 +233,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if tlsCfg == nil && !cfg.HTTP.Insecure {
 		log.Info("HTTP without TLS on a loopback address: the session cookie is not Secure (set http.tls_cert and http.tls_key to serve HTTPS)")
+	}
+	for _, n := range cfg.zoneNotes() {
+		log.Info(n)
 	}
 	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
 		return err

@@ -253,6 +253,12 @@ func (c *Config) Validate() error {
 		if math.IsNaN(s.Lon) || s.Lon < -180 || s.Lon > 180 {
 			bad(f+".lon", "must be within -180..180, got %v", s.Lon)
 		}
+		if s.TimeZone != "" {
+			// Local is the aggregator's own machine, not the site's: a zone must be named.
+			if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "Local" {
+				bad(f+".time_zone", "%q is not an IANA time zone such as Europe/Vienna or America/New_York", s.TimeZone)
+			}
+		}
 		for j, c := range s.Cameras {
 			if err := wire.CheckName("camera", c); err != nil {
 				bad(fmt.Sprintf("%s.cameras[%d]", f, j), "%q: letters, digits, '.', '_' or '-'", c)
@@ -260,6 +266,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	return problems.Err()
+}
+
+// zoneNotes says which sites have no time zone, so that their bins and exported times are UTC.
+func (c *Config) zoneNotes() []string {
+	var out []string
+	for i, s := range c.Sites {
+		if s.TimeZone == "" {
+			out = append(out, fmt.Sprintf("sites[%d].time_zone not set: site %s bins and exports its times in UTC", i, s.ID))
+		}
+	}
+	return out
 }
 
 // validate adds the mqtt: section's problems.

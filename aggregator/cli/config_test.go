@@ -24,6 +24,8 @@ func TestConfigRejects(t *testing.T) {
 		{"site kind", "kind: rail", "kind: tram", "sites[2].kind: must be road or rail"},
 		{"duplicate site", "id: synth-main-sb", "id: synth-main-nb", `sites[1].id: duplicate site "synth-main-nb"`},
 		{"lat", "lat: 48.2082", "lat: 98.2", "sites[0].lat"},
+		{"time zone", "time_zone: Europe/Vienna", "time_zone: Europe/Viena", `sites[0].time_zone: "Europe/Viena" is not an IANA time zone`},
+		{"local time zone", "time_zone: Europe/Vienna", "time_zone: Local", `sites[0].time_zone: "Local" is not an IANA time zone`},
 		{"broker", "broker: embedded", "broker: localhost", "mqtt.broker"},
 		{"listen", "listen: 127.0.0.1:8080", "listen: nowhere", "http.listen"},
 		{"driver", "driver: sqlite", "driver: oracle", "store.driver"},
@@ -181,5 +183,28 @@ func TestVersion(t *testing.T) {
 	}
 	if got, want := out.String(), "crosswatch-aggregator "+Version()+" ("+runtime.Version()+")\n"; got != want || Version() == "" {
 		t.Fatalf("--version printed %q, want %q", got, want)
+	}
+}
+
+// A site without a time zone is UTC, and check-config says so.
+func TestConfigTimeZoneNote(t *testing.T) {
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	dir := t.TempDir()
+	cat, _ := os.ReadFile("../../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	tokens, _ := os.ReadFile("../../configs/devices.passwd")
+	os.WriteFile(filepath.Join(dir, "devices.passwd"), tokens, 0o600)
+	p := filepath.Join(dir, "agg.yaml")
+	for _, c := range []struct {
+		yaml string
+		note bool
+	}{{string(good), false}, {strings.Replace(string(good), ", time_zone: Europe/Vienna}", "}", 1), true}} {
+		os.WriteFile(p, []byte(c.yaml), 0o644)
+		var out bytes.Buffer
+		code := Main([]string{"check-config", "--config", p}, &out, &out)
+		has := strings.Contains(out.String(), "note: sites[0].time_zone not set: site synth-main-nb bins and exports its times in UTC")
+		if code != 0 || has != c.note {
+			t.Errorf("exit %d, output %q; want the note: %v", code, out.String(), c.note)
+		}
 	}
 }

@@ -389,7 +389,7 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 			return
 		}
 		b.Counts = append(b.Counts, aggregator.Counts{Device: c.Device, ID: c.ID, Camera: c.Camera, Site: c.Site, Zone: c.Zone,
-			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts})
+			Start: c.Start, PeriodS: c.PeriodS, Counts: c.Counts, Movements: c.Movements})
 		a := acks.get(device)
 		a.Committed = append(a.Committed, c.ID)
 	case wire.KindGaps:

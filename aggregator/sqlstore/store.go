@@ -4,6 +4,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -41,7 +42,7 @@ var (
 // schema is the one definition of the tables, with each engine's types filled in.
 const schema = `
 CREATE TABLE IF NOT EXISTS catalogs (version TEXT PRIMARY KEY, entries TEXT NOT NULL, loaded_ms {INT} NOT NULL);
-CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat {REAL}, lon {REAL}, cameras TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, lat {REAL}, lon {REAL}, cameras TEXT NOT NULL DEFAULT '[]', time_zone TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS events (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
 	type TEXT NOT NULL, class TEXT NOT NULL, time_ms {INT} NOT NULL, received_ms {INT} NOT NULL,
@@ -56,7 +57,7 @@ CREATE INDEX IF NOT EXISTS ledger_site ON ledger (site, seq);
 CREATE INDEX IF NOT EXISTS ledger_version_time ON ledger (catalog_version, site, time_ms);
 CREATE TABLE IF NOT EXISTS counts (
 	device TEXT NOT NULL, id TEXT NOT NULL, camera TEXT NOT NULL, site TEXT NOT NULL, zone TEXT NOT NULL,
-	start_ms {INT} NOT NULL, period_s {INT} NOT NULL, counts TEXT NOT NULL, total {INT} NOT NULL,
+	start_ms {INT} NOT NULL, period_s {INT} NOT NULL, counts TEXT NOT NULL, total {INT} NOT NULL, movements TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (device, id));
 CREATE INDEX IF NOT EXISTS counts_site_time ON counts (site, start_ms);
 CREATE TABLE IF NOT EXISTS gaps (
@@ -100,6 +101,8 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT last_view_change_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN last_view_change_ms {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT size FROM dead_letters LIMIT 0`, d.types.Replace(`ALTER TABLE dead_letters ADD COLUMN size {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT view_mismatch_since_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_mismatch_since_ms {INT} NOT NULL DEFAULT 0`)},
+		{`SELECT time_zone FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`},
+		{`SELECT movements FROM counts LIMIT 0`, `ALTER TABLE counts ADD COLUMN movements TEXT NOT NULL DEFAULT ''`},
 	} {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(m.add); err != nil {
@@ -145,22 +148,22 @@ func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error 
 		var old aggregator.Site
 		var oldCams string
 		action := "site.change"
-		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT name, kind, lat, lon, cameras FROM sites WHERE id = ?`), st.ID).
-			Scan(&old.Name, &old.Kind, &old.Lat, &old.Lon, &oldCams); {
+		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT name, kind, lat, lon, cameras, time_zone FROM sites WHERE id = ?`), st.ID).
+			Scan(&old.Name, &old.Kind, &old.Lat, &old.Lon, &oldCams, &old.TimeZone); {
 		case errors.Is(err, sql.ErrNoRows):
 			action = "site.add"
 		case err != nil:
 			return fmt.Errorf("upsert site %s: %w", st.ID, err)
-		case old.Name == st.Name && old.Kind == st.Kind && old.Lat == st.Lat && old.Lon == st.Lon && oldCams == string(cams):
+		case old.Name == st.Name && old.Kind == st.Kind && old.Lat == st.Lat && old.Lon == st.Lon && oldCams == string(cams) && old.TimeZone == st.TimeZone:
 			continue // unchanged
 		}
-		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras`),
-			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams))
+		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras, time_zone = excluded.time_zone`),
+			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams), st.TimeZone)
 		if err != nil {
 			return fmt.Errorf("upsert site %s: %w", st.ID, err)
 		}
-		detail := fmt.Sprintf("%s: %q, %s at %.6f,%.6f, cameras %s", st.ID, st.Name, st.Kind, st.Lat, st.Lon, cams)
+		detail := fmt.Sprintf("%s: %q, %s at %.6f,%.6f, cameras %s, time zone %s", st.ID, st.Name, st.Kind, st.Lat, st.Lon, cams, cmp.Or(st.TimeZone, "UTC"))
 		if err := s.audit(ctx, tx, now, "config", action, detail); err != nil {
 			return err
 		}
@@ -208,8 +211,12 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (
 		for _, n := range c.Counts {
 			total += n
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total); err != nil {
+		var mj []byte // '' without movements
+		if len(c.Movements) > 0 {
+			mj, _ = json.Marshal(c.Movements)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total, movements)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total, string(mj)); err != nil {
 			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
 		}
 	}
@@ -461,7 +468,7 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 // its events and exposure in the window and its rates, worst first.
 func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error) {
 	from, to := q.From.UnixMilli(), q.To.UnixMilli()
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon, s.cameras,
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon, s.cameras, s.time_zone,
 		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ? AND `+notDismissed("l.device", "l.event_id")+`), 0),
 		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ? AND `+notDismissed("l.device", "l.event_id")+`), 0),
 		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id AND c.start_ms >= ? AND c.start_ms < ?), 0)
@@ -477,7 +484,7 @@ func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]
 			Events: map[string]int{}, Rates: map[string]aggregator.Rate{}}
 		var points int
 		var cams string
-		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &cams, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
+		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &cams, &sc.TimeZone, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
 			return nil, fmt.Errorf("find site scores: %w", err)
 		}
 		json.Unmarshal([]byte(cams), &sc.Cameras)
@@ -550,9 +557,16 @@ func (s *Store) FindLedger(ctx context.Context, f aggregator.LedgerFilter) ([]ag
 	} else if err != nil {
 		return nil, fmt.Errorf("find ledger: %w", err)
 	}
+	fromMS, toMS := int64(math.MinInt64), int64(math.MaxInt64)
+	if !f.From.IsZero() {
+		fromMS = f.From.UnixMilli()
+	}
+	if !f.To.IsZero() {
+		toMS = f.To.UnixMilli()
+	}
 	q, args := `SELECT l.seq, l.site, l.device, l.event_id, l.type, l.points, l.catalog_version, l.time_ms, `+reviewColumns+` FROM ledger l
 		LEFT JOIN reviews r ON r.device = l.device AND r.event_id = l.event_id
-		WHERE l.site = ? AND (? = '' OR l.catalog_version = ?) AND l.seq > ? ORDER BY l.seq LIMIT ?`, []any{site, version, version, f.After, f.Limit}
+		WHERE l.site = ? AND (? = '' OR l.catalog_version = ?) AND l.seq > ? AND l.time_ms >= ? AND l.time_ms < ? ORDER BY l.seq LIMIT ?`, []any{site, version, version, f.After, fromMS, toMS, f.Limit}
 	if f.Limit <= 0 {
 		args[len(args)-1] = math.MaxInt64
 	}
@@ -682,9 +696,11 @@ func (s *Store) FindEvents(ctx context.Context, f aggregator.EventFilter) ([]agg
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
+	typeIn, typeArgs := inList("type", f.Types)
+	args := append([]any{f.Site, f.Site, f.From.UnixMilli(), f.To.UnixMilli()}, typeArgs...)
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT device, id, camera, site, zone, type, class, time_ms, received_ms, confidence, signal_source, time_into_red,
-		evidence IS NOT NULL FROM events WHERE (? = '' OR site = ?) AND time_ms >= ? AND time_ms < ? ORDER BY time_ms DESC LIMIT ?`),
-		f.Site, f.Site, f.From.UnixMilli(), f.To.UnixMilli(), f.Limit)
+		evidence IS NOT NULL FROM events WHERE (? = '' OR site = ?) AND time_ms >= ? AND time_ms < ?`+typeIn+` ORDER BY time_ms DESC LIMIT ?`),
+		append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("find events: %w", err)
 	}

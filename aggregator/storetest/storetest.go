@@ -52,6 +52,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SeriesBins", func(t *testing.T) { testSeriesBins(t, setup(t)) })
 	t.Run("FullInsertChunk", func(t *testing.T) { testFullInsertChunk(t, setup(t)) })
 	runReviews(t, setup)
+	t.Run("SiteTimeZone", func(t *testing.T) { testSiteTimeZone(t, setup(t)) })
+	t.Run("StudyRecords", func(t *testing.T) { testStudyRecords(t, setup(t)) })
+	t.Run("LedgerPeriod", func(t *testing.T) { testLedgerPeriod(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.

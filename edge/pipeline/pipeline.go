@@ -586,16 +586,36 @@ func (p *Pipeline) Event(e edge.Event) {
 // period that overlapped a quarantine holds the road users of its matching part only, as its
 // events do; the quarantine's gap record says which part.
 func (p *Pipeline) Count(c edge.Count) {
-	wc := wire.Counts{V: wire.Version, Device: p.cfg.Device, Camera: p.cfg.Scene.Camera, Site: c.Site, Zone: c.Zone,
-		Start: c.Start.UTC(), PeriodS: int(c.Period.Seconds()), Counts: map[string]int{}}
+	wc := countsPayload(p.cfg.Device, p.cfg.Scene.Camera, c)
 	wc.ID = p.cfg.Scene.Camera + "-c" + strconv.Itoa(p.zoneIdx[c.Zone]) + "-" + strconv.FormatInt(c.Start.UnixMilli(), 10)
+	p.add(wc.ID, wire.KindCounts, Severity("counts"), wc)
+	p.stats.Counts++
+}
+
+// countsPayload is the wire form of a count (without its id): classes by name, unknown and
+// zero counts left out, turning movements only when there are any.
+func countsPayload(device, camera string, c edge.Count) wire.Counts {
+	wc := wire.Counts{V: wire.Version, Device: device, Camera: camera, Site: c.Site, Zone: c.Zone,
+		Start: c.Start.UTC(), PeriodS: int(c.Period.Seconds()), Counts: map[string]int{}}
 	for cls, n := range c.N {
 		if n > 0 && edge.Class(cls) != edge.ClassUnknown {
 			wc.Counts[edge.Class(cls).String()] = n
 		}
 	}
-	p.add(wc.ID, wire.KindCounts, Severity("counts"), wc)
-	p.stats.Counts++
+	for m, byClass := range c.Movements {
+		for cls, n := range byClass {
+			if n > 0 && edge.Class(cls) != edge.ClassUnknown {
+				if wc.Movements == nil {
+					wc.Movements = map[string]map[string]int{}
+				}
+				if wc.Movements[m] == nil {
+					wc.Movements[m] = map[string]int{}
+				}
+				wc.Movements[m][edge.Class(cls).String()] = n
+			}
+		}
+	}
+	return wc
 }
 
 func (p *Pipeline) add(id, kind string, severity int, v any) {

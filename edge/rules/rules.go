@@ -162,6 +162,10 @@ type trackState struct {
 	// alighted: the person's track began over a vehicle's box: a driver or passenger getting
 	// out (after a crash, at the kerb), who did not step into the road from the kerb.
 	alighted bool
+	// entry is 1 + the index of the first approach or count line with a leg the track crossed
+	// (0: none yet); turned: its turning movement was counted.
+	entry  int
+	turned bool
 }
 
 // areaState is one track's history with one polygon zone.
@@ -422,6 +426,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 						at, sig := h.t, h.sig
 						*h = held{}
 						a.judge(tk, at, sig, sink)
+						e.turn(st, i, tk)
 					}
 				case lead >= proceedHeights*tk.Box.H():
 					at, sig := h.t, h.sig
@@ -465,6 +470,7 @@ func (e *Engine) Step(now time.Time, signals []edge.SignalState, tracks []edge.T
 			}
 			if tk.Class != edge.ClassUnknown {
 				a.count.N[tk.Class]++
+				e.turn(st, i, tk)
 			}
 			if !a.violates(tk, now, sig) {
 				continue
@@ -908,7 +914,7 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 	e.bucket = b
 	for i := range e.approaches {
 		a := &e.approaches[i]
-		a.count.Start, a.count.N = b, [edge.NumClasses]int{}
+		a.count.Start, a.count.N, a.count.Movements = b, [edge.NumClasses]int{}, nil
 	}
 	for i := range e.areas {
 		a := &e.areas[i]
@@ -916,8 +922,32 @@ func (e *Engine) rollCounts(now time.Time, sink Sink) {
 	}
 }
 
-// judge counts a road user that crossed the approach at time at, when its signal showed sig,
-// and reports a motor vehicle that crossed on red after the grace.
+// turn notes that track tk, counted crossing approach i, entered by its leg or, if it entered
+// by another leg, left by this one: a turning movement, counted once per road user with the
+// entry's counts in the current period.
+func (e *Engine) turn(st *trackState, i int, tk edge.Track) {
+	leg := e.approaches[i].Leg
+	if leg == "" || st.turned || tk.Class == edge.ClassUnknown {
+		return
+	}
+	if st.entry == 0 {
+		st.entry = i + 1
+		return
+	}
+	in := &e.approaches[st.entry-1]
+	if in.Leg == leg {
+		return // a second line of the leg it came in by
+	}
+	st.turned = true
+	if in.count.Movements == nil {
+		in.count.Movements = map[string][edge.NumClasses]int{}
+	}
+	k := in.Leg + ">" + leg
+	n := in.count.Movements[k]
+	n[tk.Class]++
+	in.count.Movements[k] = n
+}
+
 // judge counts a crossing of the stop line at time at, and raises red_light_running if it
 // violates the signal then.
 func (a *approach) judge(tk edge.Track, at time.Time, sig edge.SignalState, sink Sink) {

@@ -394,3 +394,58 @@ func TestRiderSeenAsAPerson(t *testing.T) {
 		}
 	}
 }
+
+// Lines whose scene names their legs count turning movements: a road user that crosses the
+// south leg's line and then the north or east leg's is south>north or south>east, per class,
+// in the entry's count record; one that crosses a single leg (or two lines of one leg) makes none.
+func TestTurningMovements(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+count_lines:
+  - {id: in-s, site: x, leg: south, line: [[0.1, 0.7], [0.9, 0.7]], direction: [0, -1]}
+  - {id: in-s2, site: x, leg: south, line: [[0.1, 0.6], [0.5, 0.6]], direction: [0, -1]}
+  - {id: out-n, site: x, leg: north, line: [[0.1, 0.3], [0.9, 0.3]], direction: [0, -1]}
+  - {id: out-e, site: x, leg: east, line: [[0.8, 0.1], [0.8, 0.6]], direction: [1, 0]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	box := func(x, y float32) edge.Box { return edge.Box{X0: x - 3, Y0: y, X1: x + 3, Y1: y + 10} }
+	for f := 0; f < 80; f++ {
+		fy := float32(f)
+		straight := box(40, 85-fy)
+		turning := box(30, 85-fy)
+		if f > 35 {
+			turning = box(30+(fy-35)*1.5, 49)
+		}
+		tracks := []edge.Track{
+			{ID: 1, Box: straight, Class: edge.Car, Hits: f + 2},
+			{ID: 2, Box: turning, Class: edge.Car, Hits: f + 2},
+			{ID: 3, Box: box(60, max(60, 85-fy)), Class: edge.Bicycle, Hits: f + 2}, // stops past the south line
+			{ID: 4, Box: box(65, max(5, 45-fy)), Class: edge.Car, Hits: f + 2},       // seen first inside: only the north line
+		}
+		e.Step(base.Add(time.Duration(f)*100*time.Millisecond), nil, tracks, nil, out)
+	}
+	e.Flush(out)
+	got := map[string]edge.Count{}
+	for _, c := range out.counts {
+		got[c.Zone] = c
+	}
+	in := got["in-s"]
+	if in.N[edge.Car] != 2 || in.N[edge.Bicycle] != 1 {
+		t.Fatalf("in-s counts %v", in.N)
+	}
+	want := map[string][edge.NumClasses]int{}
+	sn, se := want["south>north"], want["south>east"]
+	sn[edge.Car], se[edge.Car] = 1, 1
+	want["south>north"], want["south>east"] = sn, se
+	if len(in.Movements) != 2 || in.Movements["south>north"] != sn || in.Movements["south>east"] != se {
+		t.Errorf("movements %v, want %v", in.Movements, want)
+	}
+	if got["out-n"].N[edge.Car] != 2 || got["out-e"].N[edge.Car] != 1 || got["out-n"].Movements != nil || got["out-e"].Movements != nil {
+		t.Errorf("exit lines %+v %+v", got["out-n"], got["out-e"])
+	}
+}

@@ -80,11 +80,14 @@ type CountLine struct {
 	Direction Point    `yaml:"direction"` // direction of travel across every segment of the line
 	// Front is as an approach's: where in the box's depth a road user's front is judged.
 	Front float64 `yaml:"front,omitempty"`
+	// Leg, optional, names the intersection leg the line is on, as an approach's: a count line
+	// across a leg's outbound lanes is where road users leave by it (turning movements).
+	Leg string `yaml:"leg,omitempty"`
 }
 
 // Approach returns the count line as an approach with no signal: crossed, counted, never judged.
 func (c CountLine) Approach() Approach {
-	return Approach{ID: c.ID, Site: c.Site, StopLine: c.Line, Direction: c.Direction, Front: c.Front}
+	return Approach{ID: c.ID, Site: c.Site, StopLine: c.Line, Direction: c.Direction, Front: c.Front, Leg: c.Leg}
 }
 
 // Zone is a named polygon of a site.
@@ -168,6 +171,11 @@ type Approach struct {
 	// Without it, the stop line alone decides.
 	// Two or more points, every one past the stop line.
 	ConfirmLine Polyline `yaml:"confirm_line,omitempty"`
+	// Leg, optional, names the intersection leg (south, main-st-west) the approach enters by.
+	// With legs named, a road user that crosses a leg's line and then one of another leg (a
+	// count line across its outbound lanes, or its stop line) makes a turning movement
+	// "entry>exit", counted per class with the entry's counts (docs/SCENES.md).
+	Leg string `yaml:"leg,omitempty"`
 }
 
 // Heads returns the ids of the heads that govern the approach outside its lanes: Signal, then
@@ -470,10 +478,16 @@ func (s *Scene) Validate() error {
 			check(fmt.Sprintf("%s.signals[%d]", f, j), id)
 		}
 	}
+	leg := func(f, l string) {
+		if l != "" {
+			name(f+".leg", l)
+		}
+	}
 	for i, a := range s.Approaches {
 		f := fmt.Sprintf("approaches[%d]", i)
 		zone(f, a.ID)
 		name(f+".site", a.Site)
+		leg(f, a.Leg)
 		crossed(f, "stop_line", a.StopLine, a.Direction, a.Front)
 		if a.Signal == "" && len(a.Signals) == 0 && len(a.Lanes) == 0 {
 			bad(f+".signal", "an approach needs a signal, signals or lanes (a line no signal governs is a count line)")
@@ -534,6 +548,7 @@ func (s *Scene) Validate() error {
 		f := fmt.Sprintf("count_lines[%d]", i)
 		zone(f, c.ID)
 		name(f+".site", c.Site)
+		leg(f, c.Leg)
 		crossed(f, "line", c.Line, c.Direction, c.Front)
 	}
 	poly := func(f string, z Zone) {

@@ -66,6 +66,8 @@ func TestRejects(t *testing.T) {
 			"count_lines[0].line[1]: point [1.3, 0.5] is outside the frame"},
 		{"count line with no site", "version: 1", "version: 1\ncount_lines: [{id: mid, line: [[0.1, 0.5], [0.3, 0.5]], direction: [0, 1]}]",
 			"count_lines[0].site"},
+		{"count line's leg", "version: 1", "version: 1\ncount_lines: [{id: mid, site: s1, leg: 'north bound', line: [[0.1, 0.5], [0.3, 0.5]], direction: [0, 1]}]",
+			"count_lines[0].leg"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,6 +25,12 @@ func TestGoldenByHand(t *testing.T) {
 			"site": "main-st-nb", "zone": "nb-stop", "start": "2026-11-25T08:30:00Z", "period_s": 60.0,
 			"counts": map[string]any{"car": 12.0, "bus": 1.0},
 		},
+		"counts-movements": {
+			"v": 1.0, "id": "cam-1-c0-1795595400000", "device": "edge-1", "camera": "cam-1",
+			"site": "main-st-nb", "zone": "nb-stop", "start": "2026-11-25T08:30:00Z", "period_s": 60.0,
+			"counts":    map[string]any{"car": 12.0, "bus": 1.0},
+			"movements": map[string]any{"south>north": map[string]any{"car": 7.0, "bus": 1.0}, "south>east": map[string]any{"car": 3.0}},
+		},
 		"status": {
 			"v": 1.0, "device": "edge-1", "online": true, "time": "2026-11-25T08:30:00.125Z",
 			"backlog": 3.0, "oldest_pending_s": 1.5, "software": "crosswatch-edge dev",

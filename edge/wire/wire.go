@@ -158,7 +158,15 @@ type Counts struct {
 	Start   time.Time      `json:"start"`
 	PeriodS int            `json:"period_s"`
 	Counts  map[string]int `json:"counts"`
+	// Movements, optional, are the turning movements of the road users that entered the
+	// intersection by this zone (an approach whose scene names its leg) and left it by another
+	// leg during the period: "entry>exit" (leg names, as the scene gives them) → class → road
+	// users. Absent when the scene names no legs.
+	Movements map[string]map[string]int `json:"movements,omitempty"`
 }
+
+// MaxMovements bounds the movements one count record may carry: every pair of 8 legs.
+const MaxMovements = 64
 
 // Status is a device's retained state; the broker publishes Online=false as its last will.
 type Status struct {
@@ -464,6 +472,23 @@ func (c *Counts) Validate() error {
 		}
 		if n < 0 || n > MaxCount {
 			return invalid("counts."+k, "%d is outside 0..%d", n, MaxCount)
+		}
+	}
+	if len(c.Movements) > MaxMovements {
+		return invalid("movements", "%d movements, at most %d", len(c.Movements), MaxMovements)
+	}
+	for m, byClass := range c.Movements {
+		from, to, ok := strings.Cut(m, ">")
+		if !ok || CheckName("movements", from) != nil || CheckName("movements", to) != nil || from == to {
+			return invalid("movements", "%q is not entry>exit with two different leg names", m)
+		}
+		for k, n := range byClass {
+			if !contains(Classes, k) {
+				return invalid("movements."+m, "unknown class %q", k)
+			}
+			if n < 0 || n > MaxCount {
+				return invalid("movements."+m+"."+k, "%d is outside 0..%d", n, MaxCount)
+			}
 		}
 	}
 	return nil

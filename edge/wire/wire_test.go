@@ -23,6 +23,10 @@ func goldenPayloads() map[string]any {
 			Signal: &Signal{Source: SignalCamera, State: "red", TimeIntoRedS: 2.5, OnsetSeen: true}},
 		"counts": Counts{V: Version, ID: "cam-1-cnt-nb-stop-1795595400000", Device: "edge-1", Camera: "cam-1",
 			Site: "main-st-nb", Zone: "nb-stop", Start: t0.Truncate(time.Minute), PeriodS: 60, Counts: map[string]int{"car": 12, "bus": 1}},
+		// An approach whose scene names its leg: the turning movements of who entered by it.
+		"counts-movements": Counts{V: Version, ID: "cam-1-c0-1795595400000", Device: "edge-1", Camera: "cam-1",
+			Site: "main-st-nb", Zone: "nb-stop", Start: t0.Truncate(time.Minute), PeriodS: 60, Counts: map[string]int{"car": 12, "bus": 1},
+			Movements: map[string]map[string]int{"south>north": {"car": 7, "bus": 1}, "south>east": {"car": 3}}},
 		"status": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Backlog: 3, OldestPendingS: 1.5, Software: "crosswatch-edge dev"},
 		// A camera quarantined since 40 s before: its view does not match its scene.
 		"status-view-mismatch": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
@@ -65,6 +69,11 @@ func TestGolden(t *testing.T) {
 			case "counts":
 				c, err := DecodeCounts(want)
 				if err != nil || c.Counts["car"] != 12 {
+					t.Fatalf("decode: %+v %v", c, err)
+				}
+			case "counts-movements":
+				c, err := DecodeCounts(want)
+				if err != nil || c.Movements["south>east"]["car"] != 3 || c.Movements["south>north"]["bus"] != 1 {
 					t.Fatalf("decode: %+v %v", c, err)
 				}
 			case "status":

@@ -11,8 +11,10 @@ const TYPE_NAMES = {
 };
 const typeName = (t) => TYPE_NAMES[t] || t;
 
-// Bins the site page offers, with the window each one shows.
-const BINS = { "5m": "6h", "15m": "24h", "60m": "168h" };
+// Bins the site page offers, with the window each one shows when no period is chosen.
+const BINS = { "5m": "6h", "15m": "24h", "60m": "168h", "1d": "720h", "1w": "2016h" };
+const BIN_NAMES = { "5m": "5m bins", "15m": "15m bins", "60m": "1 h bins", "1d": "1 day bins", "1w": "1 week bins" };
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 const main = document.getElementById("main");
 const liveEl = document.getElementById("live");
@@ -74,6 +76,14 @@ const fmtTime = (t) => {
   if (!t || d.getUTCFullYear() < 1971) return "never";
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/:\d\dZ$/, "Z");
 };
+// fmtZone shows an instant on the wall clock of time zone tz, with its offset.
+function fmtZone(t, tz) {
+  const d = new Date(t);
+  if (!t || d.getUTCFullYear() < 1971) return "never";
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "shortOffset" }).formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName.replace(/^GMT$/, "UTC")}`;
+}
 function ago(t) {
   const d = new Date(t);
   if (!t || d.getUTCFullYear() < 1971) return "never";
@@ -103,10 +113,18 @@ async function viewSites(params) {
   const kind = params.get("kind") || "";
   const [sites, cat] = await Promise.all([api("/api/v1/sites"), getCatalog()]);
   const shown = sites.filter((x) => !kind || x.kind === kind);
-  const types = typesFor(cat, kind);
+  const kindTypes = typesFor(cat, kind);
+  const type = kindTypes.includes(params.get("type")) ? params.get("type") : "";
+  const types = type ? [type] : kindTypes;
+  const sitesHash = (k, t) => {
+    const q = new URLSearchParams();
+    if (k) q.set("kind", k);
+    if (t) q.set("type", t);
+    return "#/" + (q.toString() ? "?" + q : "");
+  };
 
   const filter = h("select", { id: "kind", "data-key": "kind", onchange: (e) => {
-    location.hash = e.target.value ? "#/?kind=" + e.target.value : "#/";
+    location.hash = sitesHash(e.target.value, typesFor(cat, e.target.value).includes(type) ? type : "");
   } },
   h("option", { value: "", selected: kind === "" }, "Road and rail"),
   h("option", { value: "road", selected: kind === "road" }, "Road (intersection approaches)"),
@@ -140,12 +158,15 @@ async function viewSites(params) {
     h("h1", {}, "Sites"),
     h("p", { class: "lede" }, `${shown.length} of ${sites.length} sites · window ${fmtTime(from)} – ${fmtTime(to)} · catalog ${cat.version} · `,
       h("a", { href: "/api/v1/export/sites.csv" }, "CSV"), " · ", h("a", { href: "/api/v1/export/sites.geojson" }, "GeoJSON")),
-    h("div", { class: "controls" }, h("label", { for: "kind" }, "Show "), filter),
+    h("div", { class: "controls" }, h("label", { for: "kind" }, "Show "), filter,
+      h("label", { for: "site-type" }, " Event type "),
+      h("select", { id: "site-type", "data-key": "site-type", onchange: (e) => { location.hash = sitesHash(kind, e.target.value); } },
+        h("option", { value: "", selected: !type }, "All types"), kindTypes.map((t) => h("option", { value: t, selected: t === type }, typeName(t))))),
     h("section", { "aria-labelledby": "table-h" }, h("h2", { id: "table-h" }, "Ranking"),
       shown.length ? h("div", { class: "scroll" }, table) : h("p", {}, "No sites of this kind are configured.")),
     h("section", { "aria-labelledby": "plan-h", class: "plan" }, h("h2", { id: "plan-h" }, "Plan view"), planView(shown)));
   // Sparklines come after the first render: the table is readable without them.
-  sparklines(shown);
+  sparklines(shown, type);
   shows = (c) => (c.sites || []).length > 0;
 }
 
@@ -157,10 +178,10 @@ function rateCell(site, type) {
     `${fmtRate(r.per_1000)} ‰ (${fmtRate(r.low)}–${fmtRate(r.high)})`);
 }
 
-async function sparklines(sites) {
+async function sparklines(sites, type) {
   await Promise.all(sites.map(async (x) => {
     let bins;
-    try { bins = await api(`/api/v1/sites/${encodeURIComponent(x.id)}/series?window=24h&bin=60m`); } catch (_) { return; }
+    try { bins = await api(`/api/v1/sites/${encodeURIComponent(x.id)}/series?window=24h&bin=60m${type ? "&type=" + type : ""}`); } catch (_) { return; }
     const cell = main.querySelector(`[data-spark="${CSS.escape(x.id)}"]`);
     if (!cell) return;
     const vals = bins.map((b) => Object.values(b.events).reduce((a, n) => a + n, 0));
@@ -210,20 +231,60 @@ function planView(sites) {
   return h("figure", {}, svg, h("figcaption", { class: "sub" }, "● road approach   ■ rail platform · larger and redder is worse"));
 }
 
+// siteHash is the site page's address with its view settings (empty ones left out).
+function siteHash(enc, v) {
+  const q = new URLSearchParams();
+  for (const k of ["bin", "from", "to", "type", "heat", "events"]) if (v[k]) q.set(k, v[k]);
+  const qs = q.toString();
+  return `#/site/${enc}` + (qs ? "?" + qs : "");
+}
+
+// periodQuery is the API query of the chosen period: from and to (local dates of the site,
+// the API reads them in its time zone; to includes its day), else the bin's default window.
+function periodQuery(v, window) {
+  const q = new URLSearchParams();
+  if (v.from) q.set("from", v.from);
+  if (v.to) q.set("to", v.to);
+  if (!v.from && window) q.set("window", window);
+  if (v.type) q.set("type", v.type);
+  return q.toString();
+}
+
+// periodForm picks the period (a date range in the site's time), the event type and applies.
+function periodForm(enc, v, types, message) {
+  const form = h("form", { id: "period", class: "controls period", "aria-label": "Period and event type", onsubmit: (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    location.hash = siteHash(enc, { bin: v.bin, heat: v.heat, from: f.from.value, to: f.to.value, type: f.type.value });
+  } },
+  h("label", { for: "from" }, "From"), h("input", { type: "date", id: "from", name: "from", value: v.from || "", "data-key": "from" }),
+  h("label", { for: "to" }, "to"), h("input", { type: "date", id: "to", name: "to", value: v.to || "", "data-key": "to" }),
+  h("label", { for: "type" }, "Event type"),
+  h("select", { id: "type", name: "type", "data-key": "type" }, h("option", { value: "", selected: !v.type }, "All types"),
+    types.map((t) => h("option", { value: t, selected: v.type === t }, typeName(t)))),
+  h("button", { type: "submit", class: "button", id: "period-apply", "data-key": "period-apply" }, "Show"),
+  v.from || v.to || v.type ? h("a", { href: siteHash(enc, { bin: v.bin }), class: "button", "data-key": "period-latest" }, "Latest, all types") : null,
+  message ? h("p", { role: "alert", class: "error", id: "period-error" }, message) : null);
+  return form;
+}
+
 async function viewSite(id, params) {
   const bin = BINS[params.get("bin")] ? params.get("bin") : "15m";
   const shownEvents = Math.min(1000, Math.max(12, Number(params.get("events")) || 12));
   const enc = encodeURIComponent(id);
-  let sites, series, ledger, events, cameras, devices, cat, precision;
+  const v = { bin, from: params.get("from") || "", to: params.get("to") || "", type: params.get("type") || "", heat: params.get("heat") === "rate" ? "rate" : "" };
+  const period = periodQuery(v, BINS[bin]);
+  let sites, series, ledger, events, cameras, devices, cat, pattern, precision;
   try {
-    [sites, series, ledger, events, cameras, devices, cat, precision] = await Promise.all([
+    [sites, series, ledger, events, cameras, devices, cat, pattern, precision] = await Promise.all([
       api("/api/v1/sites"),
-      api(`/api/v1/sites/${enc}/series?bin=${bin}&window=${BINS[bin]}`),
+      api(`/api/v1/sites/${enc}/series?bin=${bin}&${period}`),
       api(`/api/v1/sites/${enc}/ledger?newest=100`),
-      api(`/api/v1/sites/${enc}/events?limit=${shownEvents}`),
+      api(`/api/v1/sites/${enc}/events?limit=${shownEvents}&${periodQuery(v, "")}`),
       api(`/api/v1/sites/${enc}/cameras`),
       api("/api/v1/devices"),
       getCatalog(),
+      api(`/api/v1/sites/${enc}/patterns?${periodQuery(v, "")}`),
       api("/api/v1/precision"),
     ]);
   } catch (e) {
@@ -231,10 +292,20 @@ async function viewSite(id, params) {
       main.replaceChildren(h("h1", {}, "Unknown site"), h("p", {}, `No site "${id}". `, h("a", { href: "#/" }, "All sites")));
       return;
     }
+    if (e.status === 400) {
+      // A period the API refuses (from after to, say): say why, next to the form to fix it.
+      const c = await getCatalog();
+      main.replaceChildren(h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", id), h("h1", {}, id),
+        periodForm(enc, v, typesFor(c, ""), e.message));
+      shows = () => false;
+      return;
+    }
     throw e;
   }
   const site = sites.find((x) => x.id === id);
-  const types = typesFor(cat, site.kind);
+  const allTypes = typesFor(cat, site.kind);
+  const types = v.type ? [v.type] : allTypes;
+  const tz = site.time_zone || "UTC";
   const devByID = Object.fromEntries(devices.map((d) => [d.id, d]));
 
   const summary = h("dl", { class: "facts", id: "site-facts" },
@@ -259,10 +330,22 @@ async function viewSite(id, params) {
     })));
 
   const binButtons = h("div", { class: "controls", role: "group", "aria-label": "Bin width" },
-    Object.keys(BINS).map((b) => h("a", { href: `#/site/${enc}?bin=${b}`, class: "button", "aria-current": b === bin ? "true" : null, "data-key": "bin-" + b },
-      `${b.replace("60m", "1 h")} bins`)));
+    Object.keys(BINS).map((b) => h("a", { href: siteHash(enc, { ...v, bin: b }), class: "button", "aria-current": b === bin ? "true" : null, "data-key": "bin-" + b },
+      BIN_NAMES[b])));
   const charts = h("div", { class: "charts" }, types.map((t) => chart(series, t, bin)),
     chart(series, "", bin));
+  const shownFrom = series.length ? series[0].start : null, shownTo = series.length ? series[series.length - 1].end : null;
+  const periodNote = h("p", { class: "sub", id: "period-shown" }, shownFrom
+    ? `Showing ${localTime(shownFrom)} – ${localTime(shownTo)} (${tz}), ${series.length} bins` : "No bins");
+  const exportQuery = periodQuery(v, BINS[bin]);
+  const countsQuery = periodQuery({ ...v, type: "" }, BINS[bin]);
+  const exportsList = h("ul", { class: "exports", id: "exports" },
+    h("li", {}, h("a", { href: `/api/v1/sites/${enc}/counts?bin=15m&format=csv&${countsQuery}`, "data-export": "counts-csv" }, "Class counts per zone, 15-minute bins (CSV)")),
+    h("li", {}, h("a", { href: `/api/v1/sites/${enc}/counts?bin=60m&format=csv&${countsQuery}`, "data-export": "counts-hour-csv" }, "Class counts per zone, hourly (CSV)")),
+    h("li", {}, h("a", { href: `/api/v1/sites/${enc}/counts?bin=15m&${countsQuery}`, "data-export": "counts-json" }, "Class counts with peak hours (JSON)")),
+    h("li", {}, h("a", { href: `/api/v1/export/events.csv?site=${enc}&limit=2000&${exportQuery}`, "data-export": "events-csv" }, "Events, at most 2,000 (CSV)")),
+    h("li", {}, h("a", { href: `/api/v1/sites/${enc}/series?bin=${bin}&${exportQuery}`, "data-export": "series-json" }, "This series (JSON)")),
+    h("li", {}, h("a", { href: `/api/v1/sites/${enc}/patterns?${periodQuery(v, "")}`, "data-export": "patterns-json" }, "Weekly pattern (JSON)")));
 
   const ledgerTable = ledger.length ? h("table", { id: "ledger" },
     h("caption", {}, `The ${ledger.length} newest deductions under catalog ${cat.version}, each with the event behind it`),
@@ -270,7 +353,7 @@ async function viewSite(id, params) {
     h("tbody", {}, ledger.map((l) => {
       const dismissed = l.review && l.review.verdict === "dismissed";
       return h("tr", { "data-event": l.event_id, class: dismissed ? "dismissed" : null },
-        h("td", {}, fmtTime(l.time)), h("td", {}, typeName(l.type)),
+        h("td", {}, fmtZone(l.time, tz)), h("td", {}, typeName(l.type)),
         h("td", { class: "num", "data-col": "points" }, dismissed ? h("s", { title: "Dismissed: deducts nothing" }, "−" + l.points) : "−" + l.points),
         h("td", {}, l.catalog_version),
         h("td", {}, h("a", { href: `#/event/${encodeURIComponent(l.device)}/${encodeURIComponent(l.event_id)}` }, l.event_id)),
@@ -283,11 +366,11 @@ async function viewSite(id, params) {
       e.has_evidence
         ? h("img", { src: evidenceURL(e), alt: `Anonymised evidence: ${typeName(e.type)} at ${fmtTime(e.time)}`, width: 160, height: 90, class: "thumb" })
         : h("span", { class: "thumb none" }, "no image"),
-      h("span", { class: "feed-text" }, h("strong", {}, typeName(e.type)), h("br"), fmtTime(e.time), h("br"),
+      h("span", { class: "feed-text" }, h("strong", {}, typeName(e.type)), h("br"), fmtZone(e.time, tz), h("br"),
         h("span", { class: "sub" }, `${e.class || "?"} · zone ${e.zone} · ${e.camera}`))))))
     : h("p", {}, "No events in the window.");
   const more = events.length === shownEvents && shownEvents < 1000
-    ? h("p", {}, h("a", { href: `#/site/${enc}?bin=${bin}&events=${shownEvents + 24}`, class: "button", "data-key": "more-events" }, "Show 24 more events"))
+    ? h("p", {}, h("a", { href: siteHash(enc, { ...v, events: shownEvents + 24 }), class: "button", "data-key": "more-events" }, "Show 24 more events"))
     : null;
 
   const camTable = h("table", { id: "cameras" },
@@ -313,7 +396,9 @@ async function viewSite(id, params) {
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", site.id),
     h("h1", {}, site.name || site.id, " ", h("span", { class: "kind" }, site.kind)),
     h("div", { class: "two" }, summary, rates),
-    h("section", { "aria-labelledby": "ts-h" }, h("h2", { id: "ts-h" }, "Time series"), binButtons, charts),
+    h("section", { "aria-labelledby": "ts-h" }, h("h2", { id: "ts-h" }, "Time series"), periodForm(enc, v, allTypes), binButtons, periodNote, charts),
+    h("section", { "aria-labelledby": "heat-h" }, h("h2", { id: "heat-h" }, "Weekly pattern"), heatMap(pattern, enc, v)),
+    h("section", { "aria-labelledby": "exp-h" }, h("h2", { id: "exp-h" }, "Exports for this period"), exportsList),
     h("section", { "aria-labelledby": "feed-h" }, h("h2", { id: "feed-h" }, "Latest events"), feed, more),
     h("section", { "aria-labelledby": "ledger-h" }, h("h2", { id: "ledger-h" }, "Ledger"), h("div", { class: "scroll tall", tabindex: "0", "aria-label": "Ledger, scrollable" }, ledgerTable)),
     h("section", { "aria-labelledby": "cam-h" }, h("h2", { id: "cam-h" }, "Cameras and devices"), camTable));
@@ -321,30 +406,97 @@ async function viewSite(id, params) {
 
 const evidenceURL = (e) => `/api/v1/events/${encodeURIComponent(e.device)}/${encodeURIComponent(e.id)}/evidence.jpg`;
 
-// chart draws one bar per bin: events of type t, or road users counted when t is "".
+// localTime shows an API time as the site's wall clock: the API writes times with the site's
+// offset (2026-03-30T08:00:00+02:00), so the text is the local time without converting.
+const localTime = (t) => (t ? t.slice(0, 10) + " " + t.slice(11, 16) + " " + (t.length > 19 ? t.slice(19).replace(/^\.\d+/, "") : "") : "");
+
+// tickLabel names a bin start on the time axis: the time of day for bins within a day when the
+// period is short, else the date (and time where bins are shorter than a day).
+function tickLabel(t, bin, spanDays) {
+  if (bin === "1d" || bin === "1w") return t.slice(5, 10);
+  if (spanDays <= 1.01) return t.slice(11, 16);
+  return t.slice(5, 10) + " " + t.slice(11, 16);
+}
+
+// niceMax rounds a chart's top up to 1, 2 or 5 times a power of ten, so the y ticks are round.
+function niceMax(v) {
+  if (v <= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+// chart draws one bar per bin: events of type t, or road users counted when t is "", with a
+// time axis of up to six local-time labels, three y ticks and each bin's value on hover.
 function chart(series, t, bin) {
   const vals = series.map((b) => (t ? b.events[t] || 0 : b.road_users));
   const total = vals.reduce((a, n) => a + n, 0);
-  const W = 360, H = 120, left = 34, bottom = 18, max = Math.max(1, ...vals);
+  const W = 360, H = 140, left = 34, bottom = 32, top = 8, peak = Math.max(0, ...vals), max = niceMax(peak);
   const bw = (W - left) / Math.max(1, vals.length);
   const title = t ? typeName(t) : "Road users counted";
-  const label = `${title}: ${total} in ${vals.length} bins of ${bin}, at most ${max === 1 && !total ? 0 : max} in one bin`;
+  const label = `${title}: ${total} in ${vals.length} bins of ${bin}, at most ${peak} in one bin`;
+  const y = (v) => H - bottom - (v / max) * (H - bottom - top);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart" },
     s("title", {}, label),
-    s("line", { x1: left, y1: H - bottom, x2: W, y2: H - bottom, class: "axis" }),
-    s("text", { x: left - 4, y: 10, "text-anchor": "end", class: "tick" }, max),
-    s("text", { x: left - 4, y: H - bottom, "text-anchor": "end", class: "tick" }, 0));
+    s("line", { x1: left, y1: H - bottom, x2: W, y2: H - bottom, class: "axis" }));
+  for (const v of [0, max / 2, max]) {
+    svg.append(s("line", { x1: left, y1: y(v), x2: W, y2: y(v), class: v ? "grid" : "axis" }),
+      s("text", { x: left - 4, y: y(v) + 3, "text-anchor": "end", class: "tick y-tick" }, Number.isInteger(v) ? v : v.toFixed(1)));
+  }
   vals.forEach((v, i) => {
-    if (!v) return;
-    const bh = (v / max) * (H - bottom - 8);
-    svg.append(s("rect", { x: left + i * bw + 0.5, y: H - bottom - bh, width: Math.max(1, bw - 1), height: bh, class: t ? "bar" : "bar users" },
-      s("title", {}, `${fmtTime(series[i].start)}: ${v}`)));
+    const b = series[i];
+    const hover = `${localTime(b.start)} – ${b.end ? localTime(b.end).slice(11) : ""}: ${fmtInt(v)} ${t ? typeName(t).toLowerCase() : "road users"}`;
+    const g = s("g", { class: "bin" }, s("title", {}, hover),
+      s("rect", { x: left + i * bw, y: top, width: Math.max(1, bw), height: H - bottom - top, class: "hit" }));
+    if (v) g.append(s("rect", { x: left + i * bw + 0.5, y: y(v), width: Math.max(1, bw - 1), height: H - bottom - y(v), class: t ? "bar" : "bar users" }));
+    svg.append(g);
   });
   if (series.length) {
-    svg.append(s("text", { x: left, y: H - 4, class: "tick" }, fmtTime(series[0].start).slice(5)));
-    svg.append(s("text", { x: W, y: H - 4, "text-anchor": "end", class: "tick" }, fmtTime(series[series.length - 1].start).slice(5)));
+    const spanDays = (new Date(series[series.length - 1].end || series[series.length - 1].start) - new Date(series[0].start)) / 864e5;
+    // As many labels as fit without touching (about 5.5 px a character at 10 px), 3 to 6.
+    const chars = tickLabel(series[0].start, bin, spanDays).length;
+    const n = Math.min(series.length, Math.max(3, Math.min(6, Math.floor((W - left) / (chars * 5.5 + 14)))));
+    const seen = new Set();
+    for (let k = 0; k < n; k++) {
+      const i = n === 1 ? 0 : Math.round((k * (series.length - 1)) / (n - 1));
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const x = left + i * bw + bw / 2;
+      svg.append(s("line", { x1: x, y1: H - bottom, x2: x, y2: H - bottom + 4, class: "axis" }),
+        s("text", { x, y: H - bottom + 15, "text-anchor": k === 0 ? "start" : k === n - 1 ? "end" : "middle", class: "tick x-tick" }, tickLabel(series[i].start, bin, spanDays)));
+    }
+    const off = series[0].start.slice(19) || "Z";
+    svg.append(s("text", { x: W, y: H - 3, "text-anchor": "end", class: "tick" }, `local time (UTC${off === "Z" ? "" : off})`));
   }
   return h("figure", { class: "chart-box", "data-type": t || "road_users" }, h("figcaption", {}, h("strong", {}, title), ` — ${fmtInt(total)}`), svg);
+}
+
+// heatMap is the weekly pattern as a table: a row per weekday, a column per local hour, each
+// cell's events (or rate per 1,000 road users where the exposure allows one) as text and shade.
+function heatMap(p, enc, v) {
+  const rate = v.heat === "rate";
+  const value = (c) => (rate ? (c.rate ? c.rate.per_1000 : null) : c.total);
+  const max = Math.max(0, ...p.cells.map((c) => value(c) || 0));
+  const level = (x) => (x === null ? "na" : !x || !max ? "0" : String(Math.min(5, Math.ceil((x / max) * 5))));
+  const total = p.cells.reduce((a, c) => a + c.total, 0);
+  const modes = h("div", { class: "controls", role: "group", "aria-label": "Heat map shows" },
+    h("a", { href: siteHash(enc, { ...v, heat: "" }), class: "button", "aria-current": rate ? null : "true", "data-key": "heat-events" }, "Events"),
+    h("a", { href: siteHash(enc, { ...v, heat: "rate" }), class: "button", "aria-current": rate ? "true" : null, "data-key": "heat-rate" }, "Rate per 1,000 road users"));
+  const hour = (i) => String(i).padStart(2, "0");
+  const table = h("table", { class: "heat", id: "heatmap", "data-mode": rate ? "rate" : "events" },
+    h("caption", {}, `${rate ? "Events per 1,000 road users" : "Events"} by weekday and hour, ${p.time_zone} time, ${localTime(p.from).slice(0, 10)} – ${localTime(p.to).slice(0, 10)}`,
+      p.types && p.types.length ? `, ${p.types.map(typeName).join(", ")} only` : "", `: ${fmtInt(total)} events.`,
+      rate ? ` A rate needs ${fmtInt(p.min_road_users)} road users counted in the cell; – where fewer were.` : ""),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day"), Array.from({ length: 24 }, (_, i) => h("th", { scope: "col", class: "num" }, hour(i))))),
+    h("tbody", {}, WEEKDAYS.map((day, d) => h("tr", {}, h("th", { scope: "row" }, day.slice(0, 3)),
+      p.cells.slice(d * 24, d * 24 + 24).map((c) => {
+        const x = value(c);
+        const tip = `${day} ${hour(c.hour)}:00–${hour((c.hour + 1) % 24)}:00: ${fmtInt(c.total)} events in ${c.hours} such hours, ${fmtInt(c.road_users)} road users` +
+          (c.rate ? `, ${fmtRate(c.rate.per_1000)} per 1,000 (${fmtRate(c.rate.low)}–${fmtRate(c.rate.high)})` : ", too few road users for a rate");
+        return h("td", { class: "num heat-" + level(x), title: tip, "data-cell": `${c.weekday}-${c.hour}`, "data-total": c.total },
+          x === null ? "–" : rate ? fmtRate(x) : x ? x : "");
+      })))));
+  return h("div", {}, modes, h("div", { class: "scroll", tabindex: "0", "aria-label": "Weekly pattern, scrollable" }, table));
 }
 
 function onlineBadge(d) {

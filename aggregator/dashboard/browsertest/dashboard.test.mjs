@@ -178,7 +178,7 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
     const caption = await text(fig.locator("figcaption"));
     assert.equal(num(caption.split("—")[1]), want, `chart ${type}: ${caption}`);
   }
-  assert.equal(await page.locator("a.button[aria-current]").innerText(), "1 h bins");
+  assert.equal(await page.locator("a.button[data-key^=bin-][aria-current]").innerText(), "1 h bins");
   // Ledger: the newest 100 rows, each linking to its event.
   const ledger = await apiJSON(`/api/v1/sites/${enc}/ledger?newest=100`);
   const lrows = page.locator("#ledger tbody tr");
@@ -220,6 +220,219 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
     await page.waitForFunction(() => document.querySelector("img.evidence")?.naturalWidth > 0);
   }
   await page.screenshot({ path: join(shots, "event.png"), fullPage: true });
+  assert.deepEqual(consoleErrors, []);
+});
+
+// parseCSV reads RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF); it throws on a quote
+// inside an unquoted field or an unterminated one, so a malformed export fails the test.
+function parseCSV(text) {
+  const rows = [];
+  let row = [], field = "", i = 0, quoted = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
+      if (c === '"') { quoted = false; i++; continue; }
+      field += c; i++; continue;
+    }
+    if (c === '"') {
+      if (field !== "") throw new Error(`quote inside an unquoted field at ${i}`);
+      quoted = true; i++; continue;
+    }
+    if (c === ",") { row.push(field); field = ""; i++; continue; }
+    if (c === "\n" || c === "\r") {
+      row.push(field); rows.push(row); row = []; field = "";
+      i += c === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      continue;
+    }
+    field += c; i++;
+  }
+  if (quoted) throw new Error("unterminated quoted field");
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  for (const r of rows) if (r.length !== rows[0].length) throw new Error(`row of ${r.length} fields, header has ${rows[0].length}`);
+  return rows;
+}
+
+const stored = JSON.parse(process.env.CROSSWATCH_STORED_COUNTS || "null");
+// localDate is the calendar date of an instant in a time zone (YYYY-MM-DD).
+const localDate = (ms, tz) => new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(ms));
+// wallClock is an instant's local date and time in tz as "YYYY-MM-DD HH:MM".
+function wallClock(ms, tz) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+const CSV_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/;
+
+test("site page: the date picker shows the chosen period, with readable axes and values on hover", async () => {
+  assert.ok(stored, "CROSSWATCH_STORED_COUNTS is not set");
+  const enc = encodeURIComponent(stored.site);
+  await page.goto(`${base}/#/site/${enc}?bin=1d`);
+  await ready("site");
+  const from = localDate(Date.now() - 14 * 864e5, stored.time_zone), to = localDate(Date.now() - 2 * 864e5, stored.time_zone);
+  await page.fill("#from", from);
+  await page.fill("#to", to);
+  await page.click("#period-apply");
+  await page.waitForFunction((f) => location.hash.includes("from=" + f), from);
+  await ready("site");
+  assert.equal(await page.locator("#from").inputValue(), from);
+  assert.equal(await page.locator("#to").inputValue(), to);
+  const check = async (bin, want) => {
+    const series = await apiJSON(`/api/v1/sites/${enc}/series?bin=${bin}&from=${from}&to=${to}`);
+    assert.equal(series.length, want, `${bin} bins from ${from} to ${to}`);
+    assert.equal(series[0].start.slice(0, 10), from);
+    assert.equal(series.at(-1).start.slice(0, 10), to);
+    assert.match(await text(page.locator("#period-shown")), new RegExp(`Showing ${from} 00:00 .*${stored.time_zone}`));
+    for (const fig of await page.locator("figure.chart-box").all()) {
+      const type = await fig.getAttribute("data-type");
+      const vals = series.map((b) => (type === "road_users" ? b.road_users : b.events[type] || 0));
+      const caption = await text(fig.locator("figcaption"));
+      assert.equal(num(caption.split("—")[1]), vals.reduce((a, n) => a + n, 0), `chart ${type}: ${caption}`);
+      // Readable axes: more than two time labels, in the site's time, and three value ticks.
+      const xt = await fig.locator("text.x-tick").allTextContents();
+      assert.ok(xt.length > 2 && xt.length <= 6, `x ticks ${xt}`);
+      assert.equal(xt[0], bin === "1d" ? from.slice(5) : from.slice(5) + " 00:00");
+      // The labels do not overlap.
+      const boxes = await fig.locator("text.x-tick").evaluateAll((ts) => ts.map((t) => { const b = t.getBBox(); return [b.x, b.x + b.width]; }));
+      for (let k = 1; k < boxes.length; k++) assert.ok(boxes[k - 1][1] < boxes[k][0], `x ticks ${xt[k - 1]} and ${xt[k]} overlap: ${JSON.stringify(boxes)}`);
+      assert.equal((await fig.locator("text.y-tick").allTextContents()).length, 3);
+      // Values on hover: every bin has a title with its local time and value.
+      const titles = await fig.locator("g.bin > title").allTextContents();
+      assert.equal(titles.length, series.length);
+      const i = vals.findIndex((x) => x > 0);
+      if (i >= 0) {
+        assert.ok(titles[i].startsWith(series[i].start.slice(0, 10) + " " + series[i].start.slice(11, 16)), titles[i]);
+        assert.ok(titles[i].includes(": " + vals[i].toLocaleString("en-US") + " "), `${titles[i]} for ${vals[i]}`);
+      }
+    }
+  };
+  await check("1d", 13);
+  // Another bin width keeps the period.
+  await page.click("[data-key=bin-60m]");
+  await page.waitForFunction(() => location.hash.includes("bin=60m"));
+  await ready("site");
+  assert.ok((await page.evaluate(() => location.hash)).includes(`from=${from}&to=${to}`));
+  await check("60m", 13 * 24);
+  // A period the wrong way round is refused, saying why, with the form to fix it.
+  await page.fill("#from", to);
+  await page.fill("#to", from);
+  await page.click("#period-apply");
+  await page.waitForSelector("#period-error");
+  assert.match(await text(page.locator("#period-error")), /^from: .* is not before to/);
+  assert.deepEqual(consoleErrors.filter((e) => !e.includes("400")), []);
+  consoleErrors.length = 0;
+});
+
+test("site page: the weekly heat map matches the patterns API, and the type filter applies", async () => {
+  const enc = encodeURIComponent(stored.site);
+  await page.goto(`${base}/#/site/${enc}`);
+  await ready("site");
+  const cells = () => page.evaluate(() => Object.fromEntries([...document.querySelectorAll("#heatmap td[data-cell]")].map((td) => [td.dataset.cell, Number(td.dataset.total)])));
+  const compare = async (query) => {
+    const p = await apiJSON(`/api/v1/sites/${enc}/patterns${query}`);
+    assert.equal(p.time_zone, stored.time_zone);
+    const got = await cells();
+    assert.equal(Object.keys(got).length, 168);
+    for (const c of p.cells) assert.equal(got[`${c.weekday}-${c.hour}`], c.total, `cell ${c.weekday}-${c.hour}`);
+    return p.cells.reduce((a, c) => a + c.total, 0);
+  };
+  const all = await compare("");
+  assert.ok(all > 0, "the heat map has events");
+  assert.match(await text(page.locator("#heatmap caption")), new RegExp(`${stored.time_zone} time`));
+  await page.selectOption("#type", "jaywalking");
+  await page.click("#period-apply");
+  await page.waitForFunction(() => location.hash.includes("type=jaywalking"));
+  await ready("site");
+  const jay = await compare("?type=jaywalking");
+  assert.ok(jay > 0 && jay < all, `jaywalking ${jay} of ${all}`);
+  // Every view follows the filter: the charts, the rates and the feed.
+  assert.deepEqual(await page.locator("figure.chart-box").evaluateAll((f) => f.map((x) => x.dataset.type)), ["jaywalking", "road_users"]);
+  const feed = await apiJSON(`/api/v1/sites/${enc}/events?limit=12&type=jaywalking`);
+  assert.deepEqual(await page.locator("#feed li").evaluateAll((l) => l.map((x) => x.dataset.event)), feed.map((e) => e.id));
+  assert.equal(await page.locator("#site-rates tbody tr").count(), 1);
+  // Rates where the exposure allows, "–" where it does not.
+  await page.click("[data-key=heat-rate]");
+  await page.waitForSelector('#heatmap[data-mode="rate"]');
+  await ready("site");
+  const p = await apiJSON(`/api/v1/sites/${enc}/patterns?type=jaywalking`);
+  const shown = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("#heatmap td[data-cell]")].map((td) => [td.dataset.cell, td.textContent])));
+  for (const c of p.cells) assert.equal(shown[`${c.weekday}-${c.hour}`], c.rate ? c.rate.per_1000.toFixed(1) : "–", `cell ${c.weekday}-${c.hour}`);
+  await page.locator("#heatmap").screenshot({ path: join(shots, "heatmap.png") });
+  // The sites page filters its type columns and sparklines too.
+  await page.goto(base + "/#/?type=jaywalking");
+  await ready("sites");
+  assert.deepEqual(await page.locator("#sites-table td[data-type]").evaluateAll((c) => [...new Set(c.map((x) => x.dataset.type))]), ["jaywalking"]);
+  assert.equal(await page.locator("#site-type").inputValue(), "jaywalking");
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("exports: each opens in a CSV parser, with the site's local times, and counts equal the stored ones", async () => {
+  const enc = encodeURIComponent(stored.site);
+  const from = localDate(Date.now() - 40 * 864e5, stored.time_zone), to = localDate(Date.now() + 864e5, stored.time_zone);
+  await page.goto(`${base}/#/site/${enc}?from=${from}&to=${to}`);
+  await ready("site");
+  // The dashboard's own links, fetched with its session as a click would.
+  const fetchLink = async (key) => {
+    const href = await page.getAttribute(`[data-export=${key}]`, "href");
+    const r = await context.request.get(base + href);
+    assert.equal(r.status(), 200, href);
+    return [href, await r.text(), r.headers()["content-type"]];
+  };
+  for (const key of ["counts-csv", "counts-hour-csv"]) {
+    const [href, body, ct] = await fetchLink(key);
+    assert.match(ct, /^text\/csv/);
+    const rows = parseCSV(body);
+    const head = rows[0];
+    assert.deepEqual([head[0], head[1], head[2], head.at(-1)], ["start", "end", "zone", "total"], href);
+    assert.equal(head[3], "movement");
+    const cls = head.indexOf(stored.class);
+    assert.ok(cls > 3, `no ${stored.class} column in ${head}`);
+    let sum = 0, total = 0;
+    for (const r of rows.slice(1)) {
+      assert.match(r[0], CSV_TIME);
+      assert.match(r[1], CSV_TIME);
+      // Local time: the wall clock written is the site's at that instant, offset and all.
+      assert.equal(r[0].slice(0, 16).replace("T", " "), wallClock(Date.parse(r[0]), stored.time_zone), r[0]);
+      if (r[3] !== "") continue; // a turning movement splits its zone's count
+      if (r[2] === stored.zone) sum += Number(r[cls]);
+      total += Number(r.at(-1));
+    }
+    assert.equal(sum, stored.total, `${href}: ${stored.class} in zone ${stored.zone}`);
+    // The export's total is the road users the ranking counts over the same instants.
+    const [first, last] = [rows[1][0], rows.at(-1)[1]];
+    const sites = await apiJSON(`/api/v1/sites?from=${encodeURIComponent(first)}&to=${encodeURIComponent(last)}`);
+    assert.equal(total, sites.find((x) => x.id === stored.site).road_users, href);
+  }
+  const [, json] = await fetchLink("counts-json");
+  const study = JSON.parse(json);
+  assert.equal(study.totals[stored.zone][stored.class], stored.total);
+  assert.ok(study.peak_hour.total.volume > 0 && study.peak_hour.total.factor > 0 && study.peak_hour.total.factor <= 1, JSON.stringify(study.peak_hour.total));
+  const [href, body] = await fetchLink("events-csv");
+  const rows = parseCSV(body);
+  assert.equal(rows[0][0], "time");
+  const events = await apiJSON(`/api/v1/sites/${enc}/events?limit=2000&from=${from}&to=${to}`);
+  assert.equal(rows.length - 1, events.length, href);
+  for (const [i, r] of rows.slice(1).entries()) {
+    assert.match(r[0], CSV_TIME);
+    assert.equal(Date.parse(r[0]), Date.parse(events[i].time), `row ${i}`);
+    assert.equal(r[0].slice(0, 16).replace("T", " "), wallClock(Date.parse(r[0]), stored.time_zone));
+  }
+  // sites.csv, from the sites page: per-type events and rates with their interval.
+  await page.goto(base + "/");
+  await ready("sites");
+  const r = await context.request.get(base + (await page.getAttribute("a[href^='/api/v1/export/sites.csv']", "href")));
+  const srows = parseCSV(await r.text());
+  for (const c of ["time_zone", "red_light_running_events", "red_light_running_per_1000", "red_light_running_low", "red_light_running_high"]) {
+    assert.ok(srows[0].includes(c), `sites.csv has no ${c}`);
+  }
+  const sites = await apiJSON("/api/v1/sites");
+  const row = srows.find((x) => x[1] === stored.site);
+  const col = (c) => row[srows[0].indexOf(c)];
+  const site = sites.find((x) => x.id === stored.site);
+  assert.equal(col("time_zone"), stored.time_zone);
+  assert.equal(Number(col("red_light_running_events")), site.events.red_light_running || 0);
+  if (site.rates.red_light_running) assert.equal(Number(col("red_light_running_low")), Number(site.rates.red_light_running.low.toFixed(3)));
+  assert.match(col("from"), CSV_TIME);
   assert.deepEqual(consoleErrors, []);
 });
 
