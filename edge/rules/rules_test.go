@@ -425,7 +425,7 @@ count_lines:
 			{ID: 1, Box: straight, Class: edge.Car, Hits: f + 2},
 			{ID: 2, Box: turning, Class: edge.Car, Hits: f + 2},
 			{ID: 3, Box: box(60, max(60, 85-fy)), Class: edge.Bicycle, Hits: f + 2}, // stops past the south line
-			{ID: 4, Box: box(65, max(5, 45-fy)), Class: edge.Car, Hits: f + 2},       // seen first inside: only the north line
+			{ID: 4, Box: box(65, max(5, 45-fy)), Class: edge.Car, Hits: f + 2},      // seen first inside: only the north line
 		}
 		e.Step(base.Add(time.Duration(f)*100*time.Millisecond), nil, tracks, nil, out)
 	}
