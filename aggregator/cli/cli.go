@@ -37,6 +37,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/sqlite"
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
 
 const usage = `crosswatch-aggregator: stores safety events once, prices them onto sites, serves the API
@@ -56,7 +57,7 @@ Commands:
                 create an API token (scripts, Prometheus); prints it once
   token list | token remove NAME
                 list API tokens; revoke one
-Run 'crosswatch-aggregator COMMAND -h' for a command's flags.
+Run 'crosswatch-aggregator COMMAND -h' for a command's flags; 'crosswatch-aggregator --version' prints the build.
 `
 
 // Main runs the command in args (without the program name) and returns the exit status.
@@ -83,6 +84,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runCerts(args[1:], stdout)
 	case "user", "token":
 		err = runCredential(ctx, args[0], args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, buildinfo.Line("crosswatch-aggregator"))
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
