@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
@@ -165,44 +164,6 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	st, _ := ob.Stats(context.Background())
 	return fmt.Errorf("not drained: %d messages still in the outbox after %v", st.Rows, *drainTimeout)
-}
-
-// startSender wires the MQTT client and the relay for an outbox, and returns a stop function
-// that stops both, in order.
-func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
-	var rl *relay.Relay
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	opts := mqtt.Options{Broker: broker, Device: device, Software: Software, Log: log,
-		OnAck: func(ids []string) { rl.Ack(ids) },
-		Backlog: func() (int, time.Duration) {
-			// Not rctx: the last status, as the sender stops, still reads the outbox.
-			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			st, err := ob.Stats(qctx)
-			if err != nil || st.Oldest.IsZero() {
-				return st.Rows, 0
-			}
-			return st.Rows, time.Since(st.Oldest)
-		}}
-	for _, f := range extra {
-		f(&opts)
-	}
-	client, err := mqtt.Dial(opts)
-	if err != nil {
-		cancel()
-		return nil, nil, nil, err
-	}
-	cfg := relay.DefaultConfig()
-	cfg.ResendAfter = resend
-	if window > 0 {
-		cfg.Window = window
-	}
-	rl = relay.New(ob, client, cfg, log, nil)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); rl.Run(rctx) }()
-	go func() { defer wg.Done(); client.RunStatus(rctx, 5*time.Second) }()
-	return rl, client, func() { cancel(); wg.Wait(); client.Close() }, nil
 }
 
 // appendCounts appends hourly count records over [epoch, epoch+span) whose totals add up to n
