@@ -186,3 +186,28 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A box without an identity is refused before its outbox or listener is made, naming the
+// config's fields.
+func TestDaemonNeedsIdentity(t *testing.T) {
+	t.Setenv(tokenEnv, "")
+	p := boxDir(t, strings.Replace(goodBox, `broker: {url: "tcp://127.0.0.1:1883", insecure: true}`, `broker: {url: "tcp://127.0.0.1:1883"}`, 1))
+	box, err := loadBox(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenDaemon(box, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "broker.token_file") || !strings.Contains(err.Error(), "broker.insecure") {
+		t.Fatalf("OpenDaemon without identity: %v", err)
+	}
+	if _, err := os.Stat(box.Config.Outbox.Path); !os.IsNotExist(err) {
+		t.Fatalf("the outbox was made: %v", err)
+	}
+	p = boxDir(t, strings.Replace(goodBox, `"tcp://127.0.0.1:1883", insecure: true`, `"tcp://192.0.2.1:1883", token_file: tok`, 1))
+	os.WriteFile(filepath.Join(filepath.Dir(p), "tok"), []byte("secret\n"), 0o600)
+	if box, err = loadBox(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenDaemon(box, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "broker.url tcp://192.0.2.1:1883: plaintext") {
+		t.Fatalf("OpenDaemon with plaintext to another machine: %v", err)
+	}
+}
