@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +132,7 @@ func parseBox(b []byte, path string) (*BoxConfig, error) {
 	}
 	c := defaultBoxConfig()
 	if err := cfgfile.Decode(b, &c); err != nil {
-		return nil, err
+		return nil, withFieldPaths(err, &root)
 	}
 	dir := filepath.Dir(path)
 	rel := func(p *string) {
@@ -186,6 +189,67 @@ func unknownFields(n *yaml.Node, t reflect.Type, path string, p *cfgfile.Problem
 			unknownFields(n.Content[i+1], ft, field, p)
 		}
 	}
+}
+
+// lineRef matches a line number in yaml.v3's type errors and the value it could not decode
+// ("line 7: cannot unmarshal !!str `many` into int").
+var lineRef = regexp.MustCompile("line (\\d+): (?:cannot unmarshal !!\\S+ `([^`]*)`)?")
+
+// withFieldPaths names, in a decoding error, the field at each line it cites
+// ("outbox.max_rows: line 7: cannot unmarshal …"): of the fields on that line, the one whose
+// value is the value cited, else the deepest.
+func withFieldPaths(err error, root *yaml.Node) error {
+	type field struct{ path, value string }
+	lines := map[int][]field{}
+	note := func(v *yaml.Node, path string) {
+		f := field{path, v.Value}
+		if v.Kind != yaml.ScalarNode {
+			f.value = "\x00" // matches no cited value
+		}
+		lines[v.Line] = append(lines[v.Line], f)
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				note(c, p)
+				walk(c, p)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				note(n.Content[i+1], p)
+				walk(n.Content[i+1], p)
+			}
+		}
+	}
+	walk(root, "")
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := lineRef.FindStringSubmatch(m)
+		line, _ := strconv.Atoi(sub[1])
+		fs := lines[line]
+		if len(fs) == 0 {
+			return m
+		}
+		best := fs[len(fs)-1].path
+		for _, f := range fs {
+			if sub[2] != "" && (f.value == sub[2] || strings.HasSuffix(sub[2], "...") && strings.HasPrefix(f.value, strings.TrimSuffix(sub[2], "..."))) {
+				best = f.path
+				break
+			}
+		}
+		return best + ": " + m
+	})
+	return errors.New(msg)
 }
 
 // yamlFields maps the YAML keys of struct type t, with inline structs' keys, to their types.

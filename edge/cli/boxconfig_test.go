@@ -106,6 +106,8 @@ func TestBoxConfigErrors(t *testing.T) {
 			config: strings.Replace(goodBox, `source: "http://127.0.0.1:8554", `, "", 1)},
 		{name: "negative bound", field: "outbox.max_rows:", config: strings.Replace(goodBox, "path: outbox.db", "path: outbox.db, max_rows: -1", 1)},
 		{name: "empty file", field: "empty file", config: ""},
+		{name: "wrong type", field: "outbox.max_rows: line 3: cannot unmarshal", config: strings.Replace(goodBox, "path: outbox.db", "max_rows: many, path: outbox.db", 1)},
+		{name: "wrong type in a camera", field: "cameras[1]: line 8: cannot unmarshal", config: strings.Replace(goodBox, `  - {id: synth-cam-2, source: "http://127.0.0.1:8555", scene: synth-platform.yaml}`, "  - just-a-string", 1)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := boxDir(t, c.config)
