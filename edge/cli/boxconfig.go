@@ -39,9 +39,9 @@ type BoxConfig struct {
 	Outbox OutboxCfg `yaml:"outbox"`
 	Models string    `yaml:"models"` // installed models directory (make models)
 	// Evidence attaches an anonymised evidence image to each event; it needs the models.
-	Evidence bool       `yaml:"evidence"`
-	Metrics  MetricsCfg `yaml:"metrics"`
-	Log      LogCfg     `yaml:"log"`
+	Evidence bool        `yaml:"evidence"`
+	Metrics  MetricsCfg  `yaml:"metrics"`
+	Log      LogCfg      `yaml:"log"`
 	Cameras  []CameraCfg `yaml:"cameras"`
 }
 

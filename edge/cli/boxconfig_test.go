@@ -90,7 +90,7 @@ func TestBoxConfigErrors(t *testing.T) {
 			config: strings.Replace(goodBox, "id: synth-cam-2", "id: synth-cam-1", 1)},
 		{name: "scene fails", field: "cameras[1].scene:",
 			config: goodBox, files: map[string]string{"synth-platform.yaml": "version: 1\ncamera: synth-cam-2\nplatform_edges: [{id: e}]\n"}},
-		{name: "scene of another camera", field: `cameras[1].scene: ` /* … its camera is "synth-cam-2", not … */,
+		{name: "scene of another camera", field: `cameras[1].scene: `, /* … its camera is "synth-cam-2", not … */
 			config: strings.Replace(goodBox, "id: synth-cam-2", "id: cam-x", 1)},
 		{name: "missing scene file", field: "cameras[0].scene:",
 			config: strings.Replace(goodBox, "synth-intersection.yaml", "nowhere.yaml", 1)},

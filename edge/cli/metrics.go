@@ -57,8 +57,8 @@ type boxMetrics struct {
 	states map[string]*camState // guarded by mu
 
 	up, decoded, analysed, dropped, lag, reconnects, views *prometheus.Desc
-	rows, bytes, oldest, inflight, acks, eventsD, gapsD     *prometheus.Desc
-	connected, build                                        *prometheus.Desc
+	rows, bytes, oldest, inflight, acks, eventsD, gapsD    *prometheus.Desc
+	connected, build                                       *prometheus.Desc
 }
 
 // gapReasons are the labels of crosswatch_edge_gaps_total.

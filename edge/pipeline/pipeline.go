@@ -118,9 +118,9 @@ type Stats struct {
 	ReferenceLearned bool
 	// Tracks is what the tracker did: tracks begun, dormant vehicles found again (each an
 	// identity switch avoided), riders found by their speed.
-	Tracks track.Stats
-	Stream           time.Duration
-	Elapsed          time.Duration
+	Tracks  track.Stats
+	Stream  time.Duration
+	Elapsed time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
 	EventLatency []time.Duration
 }

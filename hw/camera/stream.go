@@ -34,8 +34,8 @@ type StreamOptions struct {
 	// OnDrop, if set, is told when the source drops, before reconnecting (then OnGap once it
 	// is back). It must not block.
 	OnDrop func(at time.Time)
-	Log   *slog.Logger
-	Now   func() time.Time
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Stream reads a live source (RTSP or HTTP through OpenCV's FFmpeg backend, or a V4L2 device)
