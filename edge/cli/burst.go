@@ -96,7 +96,8 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *window < 1 {
 		return errors.New("--window: at least 1")
 	}
-	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, *window, log, withIdentity)
+	store := newWatchedOutbox(ob) // the drain wakes at each acknowledged delete
+	rl, client, stop, err := startSender(ctx, store, *broker, *device, *resend, *window, log, withIdentity)
 	if err != nil {
 		return err
 	}
@@ -155,12 +156,16 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	client.WaitConnected(dctx)
 	for dctx.Err() == nil {
+		changed := store.changed() // before reading the rows: a delete after it wakes us
 		st, err := ob.Stats(dctx)
 		if err == nil && st.Rows == 0 {
 			fmt.Fprintf(stdout, "drained in %.2f s\n", time.Since(began).Seconds())
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-dctx.Done():
+		}
 	}
 	st, _ := ob.Stats(context.Background())
 	return fmt.Errorf("not drained: %d messages still in the outbox after %v", st.Rows, *drainTimeout)

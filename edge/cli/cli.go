@@ -354,7 +354,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
+	store := newWatchedOutbox(ob) // the drain below wakes at each acknowledged delete
+	rl, client, stopSender, err := startSender(ctx, store, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
 		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
 		o.SignalDisagreements = func() int {
 			if p := pipe.Load(); p != nil {
@@ -397,7 +398,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, ob, rl.Notify, log)
+	p, err := pipeline.New(cfg, src, store, rl.Notify, log)
 	if err != nil {
 		if refPath != "" {
 			return fmt.Errorf("%s: %w", refPath, err)
@@ -438,10 +439,18 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	connected := client.WaitConnected(dctx)
 	rl.Notify()
-	stats, _ := ob.Stats(context.Background())
-	for connected && stats.Rows > 0 && dctx.Err() == nil && stopped.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	var stats outbox.Stats
+	for {
+		changed := store.changed() // before reading the rows: a delete after it wakes us
 		stats, _ = ob.Stats(context.Background())
+		if !connected || stats.Rows == 0 || dctx.Err() != nil || stopped.Err() != nil {
+			break
+		}
+		select {
+		case <-changed:
+		case <-dctx.Done():
+		case <-stopped.Done():
+		}
 	}
 	fmt.Fprintf(stdout, "outbox %s: %d pending", *obPath, stats.Rows)
 	if stats.Rows == 0 {

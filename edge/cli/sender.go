@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/relay"
 )
 
@@ -16,7 +15,7 @@ import (
 
 // startSender wires the MQTT client and the relay for an outbox, and returns a stop function
 // that stops both, in order.
-func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
+func startSender(ctx context.Context, ob *watchedOutbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
 	var rl *relay.Relay
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	opts := mqtt.Options{Broker: broker, Device: device, Software: Software, Log: log,
