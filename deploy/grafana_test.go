@@ -15,8 +15,8 @@ import (
 )
 
 // edgeMetrics are the edge daemon's metrics the dashboard may name, with their type and labels.
-// TODO(lead, #15): the edge's /metrics is being written on another branch; once it is merged,
-// read this from its metrics code (or gather its registry) instead of this copy of the brief.
+// edge/cli TestDaemonCameraFailsAlone checks the other way, against the daemon's registry: every
+// edge metric this dashboard and the alert rules name is one the edge exports.
 var edgeMetrics = map[string]struct {
 	typ    dto.MetricType
 	labels []string

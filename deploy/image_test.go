@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	edgecli "github.com/crosswatch/crosswatch/edge/cli"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -31,12 +32,10 @@ const (
 	runUser   = "crosswatch"
 )
 
-// TODO(lead, #15): the edge daemon ('crosswatch-edge run --config', its metrics address) is
-// being written on another branch; until it is merged here these are the values the image and
-// the unit assume. Read them from edge/cli when it has them, as the aggregator's are read below.
+// The edge daemon's command, metrics address and health path, from edge/cli's defaults.
 var (
-	edgeRunArgs        = []string{"run", "--config", configDir + "/edge.yaml"}
-	edgeMetricsAddress = "127.0.0.1:9464" // metrics.listen default: /metrics, /healthz, /readyz
+	edgeRunArgs        = []string{"run", "--config", edgecli.DefaultConfigPath}
+	edgeMetricsAddress = edgecli.DefaultMetrics // metrics.listen default: /metrics, /healthz, /readyz
 	edgeHealthPath     = "/healthz"
 )
 

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +35,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/sqlite"
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
 
 const usage = `crosswatch-aggregator: stores safety events once, prices them onto sites, serves the API
@@ -83,11 +83,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = runCerts(args[1:], stdout)
 	case "user", "token":
 		err = runCredential(ctx, args[0], args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, buildinfo.Line("crosswatch-aggregator"))
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
-		return 0
-	case "--version", "version":
-		fmt.Fprintf(stdout, "crosswatch-aggregator %s (%s)\n", Version(), runtime.Version())
 		return 0
 	default:
 		fmt.Fprintf(stderr, "crosswatch-aggregator: unknown command %q\n%s", args[0], usage)

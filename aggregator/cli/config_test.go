@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -172,17 +171,6 @@ func TestControllersFile(t *testing.T) {
 	}
 	if _, err := loadControllers(filepath.Join(dir, "missing"), "x", nil); err == nil || !strings.Contains(err.Error(), "mqtt.controllers_file") {
 		t.Errorf("missing file: %v", err)
-	}
-}
-
-// --version names the build from the Go build information, and the Go release.
-func TestVersion(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := Main([]string{"--version"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	if got, want := out.String(), "crosswatch-aggregator "+Version()+" ("+runtime.Version()+")\n"; got != want || Version() == "" {
-		t.Fatalf("--version printed %q, want %q", got, want)
 	}
 }
 

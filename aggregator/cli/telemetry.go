@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -11,38 +10,13 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/api"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
+	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
 
-// Version is this build's version from the Go build information: the module version of a
-// released build ("v1.2.0"), else the VCS revision it was built from ("devel+1a2b3c4d5e6f",
-// "+dirty" with uncommitted changes), else "devel".
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	return "devel+" + rev + dirty
-}
+// Version is this build's version from the Go build information (internal/buildinfo): the
+// module version of a released build ("v1.2.0"), else "devel" with the VCS revision it was built
+// from ("devel+1a2b3c4d5e6f", "+dirty" with uncommitted changes).
+func Version() string { return buildinfo.Version() }
 
 // Telemetry is what the aggregator serves on /metrics, registered as serve registers it.
 type Telemetry struct {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
@@ -97,7 +96,8 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *window < 1 {
 		return errors.New("--window: at least 1")
 	}
-	rl, client, stop, err := startSender(ctx, ob, *broker, *device, *resend, *window, log, withIdentity)
+	store := newWatchedOutbox(ob) // the drain wakes at each acknowledged delete
+	rl, client, stop, err := startSender(ctx, store, *broker, *device, *resend, *window, log, withIdentity)
 	if err != nil {
 		return err
 	}
@@ -156,53 +156,19 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	client.WaitConnected(dctx)
 	for dctx.Err() == nil {
+		changed := store.changed() // before reading the rows: a delete after it wakes us
 		st, err := ob.Stats(dctx)
 		if err == nil && st.Rows == 0 {
 			fmt.Fprintf(stdout, "drained in %.2f s\n", time.Since(began).Seconds())
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-dctx.Done():
+		}
 	}
 	st, _ := ob.Stats(context.Background())
 	return fmt.Errorf("not drained: %d messages still in the outbox after %v", st.Rows, *drainTimeout)
-}
-
-// startSender wires the MQTT client and the relay for an outbox, and returns a stop function
-// that stops both, in order.
-func startSender(ctx context.Context, ob *outbox.Outbox, broker, device string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
-	var rl *relay.Relay
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	opts := mqtt.Options{Broker: broker, Device: device, Software: Software, Log: log,
-		OnAck: func(ids []string) { rl.Ack(ids) },
-		Backlog: func() (int, time.Duration) {
-			// Not rctx: the last status, as the sender stops, still reads the outbox.
-			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			st, err := ob.Stats(qctx)
-			if err != nil || st.Oldest.IsZero() {
-				return st.Rows, 0
-			}
-			return st.Rows, time.Since(st.Oldest)
-		}}
-	for _, f := range extra {
-		f(&opts)
-	}
-	client, err := mqtt.Dial(opts)
-	if err != nil {
-		cancel()
-		return nil, nil, nil, err
-	}
-	cfg := relay.DefaultConfig()
-	cfg.ResendAfter = resend
-	if window > 0 {
-		cfg.Window = window
-	}
-	rl = relay.New(ob, client, cfg, log, nil)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); rl.Run(rctx) }()
-	go func() { defer wg.Done(); client.RunStatus(rctx, 5*time.Second) }()
-	return rl, client, func() { cancel(); wg.Wait(); client.Close() }, nil
 }
 
 // appendCounts appends hourly count records over [epoch, epoch+span) whose totals add up to n

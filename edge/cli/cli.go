@@ -28,6 +28,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	signals "github.com/crosswatch/crosswatch/hw/signal"
+	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
 
 // Software names this build in status messages.
@@ -36,15 +37,16 @@ const Software = "crosswatch-edge 0.1"
 const usage = `crosswatch-edge: camera analytics for road and rail safety (identifies no one)
 
 Commands:
+  run           the daemon: every camera of the box from one config (--config /etc/crosswatch/edge.yaml)
+  check-config  validate a box's config (--config), its scenes and models, or one scene file (--scene)
   synth         render a seeded synthetic intersection or platform clip with its scene and ground truth
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
-  check-config  validate a scene file
   scene draw    draw a scene over a frame of its clip, to PNG, to check it by eye
   evidence      write anonymised evidence images of a clip's frames (people pixelated, faces blurred)
   burst         fault and soak harness: append numbered synthetic events and send them
   bench         decode alone vs the full pipeline on one clip, in one run
   eval          precision and recall per event type against a ground-truth file
-Run 'crosswatch-edge COMMAND -h' for a command's flags.
+Run 'crosswatch-edge COMMAND -h' for a command's flags; 'crosswatch-edge --version' prints the build.
 `
 
 // Main runs the command in args (without the program name) and returns the exit status.
@@ -57,6 +59,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	var err error
 	switch args[0] {
+	case "run":
+		err = runDaemon(ctx, args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, buildinfo.Line("crosswatch-edge"))
+		return 0
 	case "evidence":
 		err = runEvidence(ctx, args[1:], stdout)
 	case "synth":
@@ -82,6 +89,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errBadInput) {
+		fmt.Fprintf(stderr, "crosswatch-edge %s: %v\n", args[0], errors.Unwrap(err))
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "crosswatch-edge %s: %v\n", args[0], err)
@@ -146,16 +157,37 @@ func loadPhases(path string, feed *signals.Feed) error {
 
 func runCheck(args []string, stdout io.Writer) error {
 	fs := newFlags("check-config")
-	scenePath := fs.String("scene", "", "scene file to validate (required)")
+	scenePath := fs.String("scene", "", "scene file to validate")
+	configPath := fs.String("config", "", "the box's config (edge.yaml) to validate, with every camera's scene and the models they need")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *scenePath == "" {
-		return errors.New("--scene is required")
+	if (*scenePath == "") == (*configPath == "") {
+		return badInput(errors.New("--config or --scene is required (one of them)"))
+	}
+	if *configPath != "" {
+		box, err := loadBox(*configPath)
+		if err != nil {
+			return badInput(err)
+		}
+		c := box.Config
+		fmt.Fprintf(stdout, "%s: ok (device %s, broker %s, %d cameras, outbox %s)\n", *configPath, c.Device, c.Broker.URL, len(box.Cameras), c.Outbox.Path)
+		for _, cam := range box.Cameras {
+			fmt.Fprintf(stdout, "  camera %s: %s, scene %s (detector %s)\n", cam.ID, cam.Source, cam.CameraCfg.Scene, cam.Scene.Detector.Kind)
+			if len(cam.Scene.Overrides) > 0 {
+				fmt.Fprintf(stdout, "  camera %s: warning: %s override the product's detector defaults (docs/SCENES.md)\n", cam.ID, strings.Join(cam.Scene.Overrides, ", "))
+			}
+		}
+		if c.Evidence {
+			if _, _, err := checkEvidenceModels(c.Models); err != nil {
+				fmt.Fprintf(stdout, "%s: warning: events will carry no evidence image: %v\n", *configPath, err)
+			}
+		}
+		return nil
 	}
 	s, err := scene.Load(*scenePath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (camera %s, %d signals, %d approaches, %d crosswalks, %d roadways, %d platform edges, %d tracks, %d count lines)\n", *scenePath, s.Camera,
 		len(s.Signals), len(s.Approaches), len(s.Crosswalks), len(s.Roadways), len(s.PlatformEdges), len(s.Tracks), len(s.CountLines))
@@ -164,6 +196,68 @@ func runCheck(args []string, stdout io.Writer) error {
 			*scenePath, strings.Join(s.Overrides, ", "))
 	}
 	return nil
+}
+
+// errBadInput marks an error in what the user gave (a config, a flag): exit status 2.
+var errBadInput = errors.New("bad input")
+
+type badInputError struct{ err error }
+
+func (e badInputError) Error() string        { return e.err.Error() }
+func (e badInputError) Unwrap() error        { return e.err }
+func (e badInputError) Is(target error) bool { return target == errBadInput }
+
+func badInput(err error) error { return badInputError{err} }
+
+// checkEvidenceModels checks the models the evidence images need.
+func checkEvidenceModels(dir string) (string, string, error) {
+	m, err := vision.OpenModels(dir)
+	if err != nil {
+		return "", "", err
+	}
+	if err := m.CheckDetector(evidencePeopleModel); err != nil {
+		return "", "", err
+	}
+	if err := m.CheckONNX(evidenceFaceModel); err != nil {
+		return "", "", err
+	}
+	return evidencePeopleModel, evidenceFaceModel, nil
+}
+
+// runDaemon is `run`: the box's daemon from its config, until SIGTERM or SIGINT (then it
+// drains and returns nil: exit status 0); SIGHUP reloads the config.
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run")
+	configPath := fs.String("config", DefaultConfigPath, "the box's config (docs: README, configs/edge.example.yaml)")
+	level := fs.String("log-level", "", "debug, info, warn or error (default: the config's log.level)")
+	format := fs.String("log-format", "", "text or json (default: the config's log.format)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// SIGHUP is caught before anything else, so that a reload during the start is not fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	box, err := loadBox(*configPath)
+	if err != nil {
+		return badInput(err)
+	}
+	if *level == "" {
+		*level = box.Config.Log.Level
+	}
+	if *format == "" {
+		*format = box.Config.Log.Format
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		return badInput(err)
+	}
+	d, err := OpenDaemon(box, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Run(ctx, hup)
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -260,7 +354,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	rl, client, stopSender, err := startSender(ctx, ob, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
+	store := newWatchedOutbox(ob) // the drain below wakes at each acknowledged delete
+	rl, client, stopSender, err := startSender(ctx, store, *broker, *device, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
 		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
 		o.SignalDisagreements = func() int {
 			if p := pipe.Load(); p != nil {
@@ -303,7 +398,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, ob, rl.Notify, log)
+	p, err := pipeline.New(cfg, src, store, rl.Notify, log)
 	if err != nil {
 		if refPath != "" {
 			return fmt.Errorf("%s: %w", refPath, err)
@@ -344,10 +439,18 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	connected := client.WaitConnected(dctx)
 	rl.Notify()
-	stats, _ := ob.Stats(context.Background())
-	for connected && stats.Rows > 0 && dctx.Err() == nil && stopped.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
+	var stats outbox.Stats
+	for {
+		changed := store.changed() // before reading the rows: a delete after it wakes us
 		stats, _ = ob.Stats(context.Background())
+		if !connected || stats.Rows == 0 || dctx.Err() != nil || stopped.Err() != nil {
+			break
+		}
+		select {
+		case <-changed:
+		case <-dctx.Done():
+		case <-stopped.Done():
+		}
 	}
 	fmt.Fprintf(stdout, "outbox %s: %d pending", *obPath, stats.Rows)
 	if stats.Rows == 0 {

@@ -15,58 +15,81 @@ import (
 // tokenEnv holds the device's token when --token-file is not given.
 const tokenEnv = "CROSSWATCH_DEVICE_TOKEN"
 
+// identity is how a device proves who it is to the broker and checks the broker's
+// certificate: the flags of replay and burst, or the broker: section of edge.yaml.
+type identity struct {
+	TokenFile  string `yaml:"token_file"`
+	CA         string `yaml:"ca"`
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	ServerName string `yaml:"server_name"`
+	Insecure   bool   `yaml:"insecure"`
+}
+
 // identityFlags adds the flags by which a device proves who it is to the broker and checks the
 // broker's certificate; the returned function validates them for a broker URL and device.
 func identityFlags(fs *flag.FlagSet) func(broker, device string, log *slog.Logger) (func(*mqtt.Options), error) {
-	tokenFile := fs.String("token-file", "", "file (mode 0600) holding this device's token (default: $"+tokenEnv+")")
-	ca := fs.String("ca", "", "CA certificate that signs the broker's certificate, for an ssl:// broker (default: the system's)")
-	cert := fs.String("cert", "", "this device's client certificate (mTLS: its subject CN is the device id)")
-	key := fs.String("key", "", "the client certificate's key (mode 0600)")
-	serverName := fs.String("server-name", "", "the name the broker's certificate carries, if not the URL's host")
-	insecure := fs.Bool("insecure", false, "connect without proving who this device is, or in plaintext to another machine (a closed lab only)")
+	var id identity
+	fs.StringVar(&id.TokenFile, "token-file", "", "file (mode 0600) holding this device's token (default: $"+tokenEnv+")")
+	fs.StringVar(&id.CA, "ca", "", "CA certificate that signs the broker's certificate, for an ssl:// broker (default: the system's)")
+	fs.StringVar(&id.Cert, "cert", "", "this device's client certificate (mTLS: its subject CN is the device id)")
+	fs.StringVar(&id.Key, "key", "", "the client certificate's key (mode 0600)")
+	fs.StringVar(&id.ServerName, "server-name", "", "the name the broker's certificate carries, if not the URL's host")
+	fs.BoolVar(&id.Insecure, "insecure", false, "connect without proving who this device is, or in plaintext to another machine (a closed lab only)")
 	return func(broker, device string, log *slog.Logger) (func(*mqtt.Options), error) {
-		token := os.Getenv(tokenEnv)
-		if *tokenFile != "" {
-			b, err := secfile.ReadPrivate(*tokenFile)
-			if err != nil {
-				return nil, fmt.Errorf("--token-file: %w", err)
-			}
-			token = strings.TrimSpace(string(b))
-		}
-		encrypted := mqtt.Encrypted(broker)
-		if !encrypted && (*ca != "" || *cert != "" || *serverName != "") {
-			return nil, fmt.Errorf("--ca, --cert, --key, --server-name: need an ssl:// broker, not %s", broker)
-		}
-		if token == "" && *cert == "" {
-			if !*insecure {
-				return nil, fmt.Errorf("device %s has no identity: give its token (--token-file or $%s, from 'crosswatch-aggregator device add') or --cert and --key, or --insecure for a broker that asks none", device, tokenEnv)
-			}
-			log.Warn("--insecure: this device does not prove who it is; any client can claim its id", "device", device)
-		}
-		if !encrypted && !mqtt.Loopback(broker) {
-			if !*insecure {
-				return nil, fmt.Errorf("--broker %s: plaintext MQTT to another machine would show the token and the events to the network; use ssl://, or --insecure", broker)
-			}
-			log.Warn("--insecure: plaintext MQTT to another machine", "broker", broker)
-		}
-		var set []func(*mqtt.Options)
-		set = append(set, func(o *mqtt.Options) { o.Password = token })
-		if encrypted {
-			tc, err := secfile.ClientTLS(secfile.TLSFiles{CA: *ca, Cert: *cert, Key: *key, ServerName: *serverName})
-			if err != nil {
-				return nil, fmt.Errorf("--ca, --cert, --key: %w", err)
-			}
-			if len(tc.Certificates) > 0 && tc.Certificates[0].Leaf != nil && tc.Certificates[0].Leaf.Subject.CommonName != device {
-				return nil, fmt.Errorf("--cert %s: its subject CN is %q, not the device id %q", *cert, tc.Certificates[0].Leaf.Subject.CommonName, device)
-			}
-			set = append(set, func(o *mqtt.Options) { o.TLS = tc })
-		} else if *key != "" {
-			return nil, errors.New("--key: needs an ssl:// broker")
-		}
-		return func(o *mqtt.Options) {
-			for _, f := range set {
-				f(o)
-			}
-		}, nil
+		return id.options(broker, device, log, flagNames)
 	}
+}
+
+// identityNames names identity's fields in error messages: flags or config field paths.
+type identityNames struct{ tokenFile, ca, cert, key, serverName, tls, insecure, broker string }
+
+var flagNames = identityNames{"--token-file", "--ca", "--cert", "--key", "--server-name", "--ca, --cert, --key, --server-name", "--insecure", "--broker"}
+
+// options validates the identity for a broker URL and device and returns what it sets on the
+// MQTT client. It logs a warning for each thing insecure allows.
+func (id identity) options(broker, device string, log *slog.Logger, n identityNames) (func(*mqtt.Options), error) {
+	token := os.Getenv(tokenEnv)
+	if id.TokenFile != "" {
+		b, err := secfile.ReadPrivate(id.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.tokenFile, err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	encrypted := mqtt.Encrypted(broker)
+	if !encrypted && (id.CA != "" || id.Cert != "" || id.ServerName != "") {
+		return nil, fmt.Errorf("%s: need an ssl:// broker, not %s", n.tls, broker)
+	}
+	if token == "" && id.Cert == "" {
+		if !id.Insecure {
+			return nil, fmt.Errorf("device %s has no identity: give its token (%s or $%s, from 'crosswatch-aggregator device add') or %s and %s, or %s for a broker that asks none", device, n.tokenFile, tokenEnv, n.cert, n.key, n.insecure)
+		}
+		log.Warn(n.insecure+": this device does not prove who it is; any client can claim its id", "device", device)
+	}
+	if !encrypted && !mqtt.Loopback(broker) {
+		if !id.Insecure {
+			return nil, fmt.Errorf("%s %s: plaintext MQTT to another machine would show the token and the events to the network; use ssl://, or %s", n.broker, broker, n.insecure)
+		}
+		log.Warn(n.insecure+": plaintext MQTT to another machine", "broker", broker)
+	}
+	var set []func(*mqtt.Options)
+	set = append(set, func(o *mqtt.Options) { o.Password = token })
+	if encrypted {
+		tc, err := secfile.ClientTLS(secfile.TLSFiles{CA: id.CA, Cert: id.Cert, Key: id.Key, ServerName: id.ServerName})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.tls, err)
+		}
+		if len(tc.Certificates) > 0 && tc.Certificates[0].Leaf != nil && tc.Certificates[0].Leaf.Subject.CommonName != device {
+			return nil, fmt.Errorf("%s %s: its subject CN is %q, not the device id %q", n.cert, id.Cert, tc.Certificates[0].Leaf.Subject.CommonName, device)
+		}
+		set = append(set, func(o *mqtt.Options) { o.TLS = tc })
+	} else if id.Key != "" {
+		return nil, errors.New(n.key + ": needs an ssl:// broker")
+	}
+	return func(o *mqtt.Options) {
+		for _, f := range set {
+			f(o)
+		}
+	}, nil
 }

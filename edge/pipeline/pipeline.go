@@ -60,6 +60,32 @@ type Config struct {
 	// Reference is the scene's view reference (a PGM file's bytes, vision.DecodeReference);
 	// nil: one is learned from the first steady seconds of video, and the log says so.
 	Reference []byte
+	// Live says the source is a live camera: when the analysis falls behind, the decoder keeps
+	// reading the stream (so that it does not lag the camera) and drops the frames no slot can
+	// take, counting them in Meter.Dropped. A file waits for the analysis instead.
+	Live bool
+	// Meter, if set, receives the per-frame counters; it may outlive the pipeline (a camera
+	// restarted keeps its counters).
+	Meter *Meter
+}
+
+// Meter counts a camera's frames for metrics, read from other goroutines while Run writes.
+// Atomics only: nothing here takes a lock or allocates per frame.
+type Meter struct {
+	Decoded  atomic.Int64 // frames read from the source, analysed or not
+	Analysed atomic.Int64 // frames through the analysis (signals, gate, view check, rules)
+	Dropped  atomic.Int64 // live frames dropped because the analysis was behind
+	// LagNanos is, for the latest analysed frame, the time from its decoding to the end of its
+	// analysis and commit.
+	LagNanos    atomic.Int64
+	ViewChanges atomic.Int64
+	// OnDetect, if set, is told how long each detector run took. Called from Run's goroutine;
+	// it must not block or allocate (a Prometheus histogram's Observe).
+	OnDetect func(seconds float64)
+	// OnEvent and OnGap, if set, are told the type of each event and the reason of each gap
+	// record the pipeline writes (once each; not per frame).
+	OnEvent func(typ string)
+	OnGap   func(reason string)
 }
 
 // detector finds road users in a frame; the slice is valid until the next call.
@@ -167,6 +193,9 @@ func (p *Pipeline) addGaps() {
 			wg := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-down-" + strconv.FormatInt(g[0].UnixMilli(), 10), Device: p.cfg.Device,
 				Time: g[1].UTC(), Reason: wire.GapSourceDown, Evicted: map[string]int{}, Oldest: g[0].UTC(), Newest: g[1].UTC()}
 			p.add(wg.ID, wire.KindGaps, outbox.GapSeverity, wg) // never evicted, like the outbox's own gap records
+			if f := p.meter().OnGap; f != nil {
+				f(wire.GapSourceDown)
+			}
 		default:
 			return
 		}
@@ -308,14 +337,44 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		fr := camera.NewFrame()
 		defer fr.Close()
 		var next time.Duration
+		lastSeq := 0
 		for {
 			var sl *slot
-			select {
-			case sl = <-free:
-			case <-rctx.Done():
-				return
+			if p.cfg.Live {
+				select {
+				case sl = <-free:
+				case <-rctx.Done():
+					return
+				default:
+					// The analysis is behind: keep up with the camera and drop this frame.
+					if err := p.src.ReadAfter(fr, next); err != nil {
+						select {
+						case sl = <-free: // report the error with the next slot
+						case <-rctx.Done():
+							return
+						}
+						sl.err = err
+						full <- sl
+						return
+					}
+					p.meter().Decoded.Add(int64(fr.Seq - lastSeq))
+					p.meter().Dropped.Add(1)
+					lastSeq = fr.Seq
+					next = fr.Pos + period
+					continue
+				}
+			} else {
+				select {
+				case sl = <-free:
+				case <-rctx.Done():
+					return
+				}
 			}
 			sl.err = p.src.ReadAfter(fr, next)
+			if sl.err == nil {
+				p.meter().Decoded.Add(int64(fr.Seq - lastSeq))
+				lastSeq = fr.Seq
+			}
 			sl.decoded = time.Now()
 			sl.pos, sl.seq = fr.Pos, fr.Seq
 			next = fr.Pos + period
@@ -352,6 +411,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		}
 		p.stats.Frames = sl.seq
 		p.stats.Stream = sl.pos
+		p.meter().Analysed.Add(1)
 		now := p.cfg.Start.Add(sl.pos)
 		signals := p.sources.Combine(now, p.sig.Read(sl.frame, now))
 		moving := p.gate.Moving(sl.frame)
@@ -360,6 +420,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			p.stats.ViewChanges++
 			p.lastView.Store(now.UnixMilli())
 			p.views.Add(1)
+			p.meter().ViewChanges.Add(1)
 			if p.viewWarnedN == 0 || sl.pos-p.viewWarned >= viewWarnEvery {
 				p.log.Warn("camera view changed; tracks restarted (check the scene still fits)", "camera", p.cfg.Scene.Camera,
 					"stream_time", sl.pos, "changes_since_last_warning", p.stats.ViewChanges-p.viewWarnedN)
@@ -378,7 +439,11 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		} else {
 			if l, ok := p.det.(learner); moving || ok && l.Learning() {
 				p.stats.Analysed++
+				t0 := time.Now()
 				dets = p.det.Detect(sl.frame)
+				if f := p.meter().OnDetect; f != nil {
+					f(time.Since(t0).Seconds())
+				}
 			}
 			// When nothing moved, the last detections still hold: the tracker sees everything
 			// where it was (its velocities settle to zero) and dwell rules keep counting a person
@@ -396,6 +461,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		if err := p.commit(ctx); err != nil {
 			return p.finish(ctx, began, err)
 		}
+		p.meter().LagNanos.Store(int64(time.Since(decoded)))
 		if events > 0 {
 			// From the decoded frame that completed the events to their durable commit.
 			lat := time.Since(decoded)
@@ -483,6 +549,19 @@ func (p *Pipeline) viewGap(from, to time.Time) {
 	g := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-view-" + strconv.FormatInt(from.UnixMilli(), 10), Device: p.cfg.Device,
 		Time: to.UTC(), Reason: wire.GapViewMismatch, Evicted: map[string]int{}, Oldest: from.UTC(), Newest: to.UTC()}
 	p.add(g.ID, wire.KindGaps, outbox.GapSeverity, g)
+	if f := p.meter().OnGap; f != nil {
+		f(wire.GapViewMismatch)
+	}
+}
+
+// noMeter stands in for a pipeline built without a Meter.
+var noMeter Meter
+
+func (p *Pipeline) meter() *Meter {
+	if p.cfg.Meter != nil {
+		return p.cfg.Meter
+	}
+	return &noMeter
 }
 
 // ViewMismatch reports whether the camera's view does not match its scene now (the camera is
@@ -578,6 +657,9 @@ func (p *Pipeline) Event(e edge.Event) {
 	}
 	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.stats.Events[e.Type]++
+	if f := p.meter().OnEvent; f != nil {
+		f(e.Type)
+	}
 	p.newEvents++
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }

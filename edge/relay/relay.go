@@ -45,6 +45,8 @@ func DefaultConfig() Config {
 // Stats counts what the relay did. Read with Relay.Stats.
 type Stats struct {
 	Published, Resent, Acked int64
+	// InFlight is how many messages are sent and not yet acknowledged, now.
+	InFlight int64
 }
 
 type inflight struct {
@@ -66,6 +68,7 @@ type Relay struct {
 	ackWake chan struct{}
 
 	published, resent, nacked atomic.Int64
+	inflight                  atomic.Int64 // len(live) in Run, for Stats
 }
 
 // New returns a relay; call Run to start it.
@@ -108,7 +111,7 @@ func (r *Relay) Notify() {
 
 // Stats returns the counters so far. Safe for concurrent use.
 func (r *Relay) Stats() Stats {
-	return Stats{Published: r.published.Load(), Resent: r.resent.Load(), Acked: r.nacked.Load()}
+	return Stats{Published: r.published.Load(), Resent: r.resent.Load(), Acked: r.nacked.Load(), InFlight: r.inflight.Load()}
 }
 
 // Run sends until ctx ends. It returns nil on cancellation; store errors are logged and retried.
@@ -122,7 +125,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	var acked, spare []string
 	lastAck := r.now()
 	var lastWarn time.Time
+	defer r.inflight.Store(0)
 	for {
+		r.inflight.Store(int64(len(live)))
 		select {
 		case <-ctx.Done():
 			return nil

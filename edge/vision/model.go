@@ -141,3 +141,25 @@ func (m *Models) readONNX(file string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// CheckDetector verifies, without loading anything into OpenCV, that a scene's
+// detector.model is installed here: every file it needs listed in the manifest, with the
+// manifest's sha256 and a header of the right format. It returns an ErrModel error naming the
+// file otherwise.
+func (m *Models) CheckDetector(model string) error {
+	if strings.HasPrefix(model, "picodet_") {
+		if _, ok := picoModels[model]; !ok {
+			return fmt.Errorf("%w: %s: not a PicoDet model crosswatch knows", ErrModel, model)
+		}
+		_, err := m.readONNX(model + ".onnx")
+		return err
+	}
+	_, err := m.readDarknet(model)
+	return err
+}
+
+// CheckONNX verifies one ONNX file as CheckDetector does (the evidence face detector).
+func (m *Models) CheckONNX(file string) error {
+	_, err := m.readONNX(file)
+	return err
+}

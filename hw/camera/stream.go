@@ -31,8 +31,11 @@ type StreamOptions struct {
 	// OnGap is told of each outage once the source is back: from the last frame before it to
 	// the first frame after it (wall clock). It must not block.
 	OnGap func(from, to time.Time)
-	Log   *slog.Logger
-	Now   func() time.Time
+	// OnDrop, if set, is told when the source drops, before reconnecting (then OnGap once it
+	// is back). It must not block.
+	OnDrop func(at time.Time)
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Stream reads a live source (RTSP or HTTP through OpenCV's FFmpeg backend, or a V4L2 device)
@@ -153,6 +156,9 @@ func (s *Stream) ReadAfter(fr *Frame, notBefore time.Duration) error {
 // reconnect replaces a dropped capture and reports the gap once frames flow again.
 func (s *Stream) reconnect() error {
 	from := s.last
+	if s.opts.OnDrop != nil {
+		s.opts.OnDrop(s.opts.Now())
+	}
 	s.vc.Close()
 	s.opts.Log.Warn("video source dropped; reconnecting", "source", s.source)
 	if err := s.connect(); err != nil {

@@ -49,11 +49,13 @@ func TestStreamReconnects(t *testing.T) {
 	l.Close()
 	kill := camtest.Serve(t, clip, port)
 	var gaps []time.Duration
+	var drops []time.Time // told as the drop happens, before the reconnect
 	var mu sync.Mutex
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := OpenStream(ctx, fmt.Sprintf("http://127.0.0.1:%d", port), StreamOptions{MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second,
-		OnGap: func(from, to time.Time) { mu.Lock(); gaps = append(gaps, to.Sub(from)); mu.Unlock() }})
+		OnGap:  func(from, to time.Time) { mu.Lock(); gaps = append(gaps, to.Sub(from)); mu.Unlock() },
+		OnDrop: func(at time.Time) { mu.Lock(); drops = append(drops, at); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +93,8 @@ func TestStreamReconnects(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if s.Reconnects != 1 || len(gaps) != 1 || gaps[0] < time.Second {
-		t.Fatalf("reconnects %d, gaps %v", s.Reconnects, gaps)
+	if s.Reconnects != 1 || len(gaps) != 1 || gaps[0] < time.Second || len(drops) != 1 {
+		t.Fatalf("reconnects %d, gaps %v, drops %v", s.Reconnects, gaps, drops)
 	}
 	if fr.Pos-before < time.Second {
 		t.Fatalf("stream time did not move across the outage: %v → %v", before, fr.Pos)

@@ -53,6 +53,8 @@ before(async () => {
   page = await context.newPage();
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  // Which request failed: the console's own message does not say.
+  page.on("response", (r) => { if (r.status() >= 400 && r.status() !== 401) console.log(`HTTP ${r.status()} ${r.url()}`); });
   // Signed out, the page shows the sign-in form; signing in draws the page asked for.
   await page.goto(base + "/");
   await page.waitForSelector('main[data-view="login"]', { timeout: 15000 });
