@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/vision"
+	"github.com/crosswatch/crosswatch/edge/wire"
+)
+
+// The three stills of an event's evidence are the frames before, at and after the moment
+// judged, about 0.8 s apart. Each frame of the clip has its own grey level (4 × its number), so
+// a still's grey level says which frame it is; a person steps onto the track at 1.0 s (the
+// track intrusion is dated from the entry and raised after the rules' confirmation).
+func TestEvidenceStillsBeforeAtAfter(t *testing.T) {
+	m := modelsOrSkip(t)
+	people, err := vision.NewDNN(m, "yolo-fastest-1.1-xl", 0.999) // finds no one: only the grey levels matter
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer people.Close()
+	anon := vision.NewAnonymiser(people, nil)
+	defer anon.Close()
+	const n, enter = 60, 15 // 4 s; the person is there from frame 15 (1.0 s)
+	pics := make([]gocv.Mat, n)
+	for i := range pics {
+		pics[i] = solid(float64(4 * i))
+		defer pics[i].Close()
+	}
+	src := &frames{n: n, picture: func(i int) gocv.Mat { return pics[i] }}
+	det := &script{dets: func(k int) []edge.Detection {
+		if k < enter {
+			return nil
+		}
+		return []edge.Detection{{Box: edge.Box{X0: 300, Y0: 380, X1: 340, Y1: 470}, Class: edge.Person, Score: 0.9}}
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, Config{Evidence: anon})
+	if _, err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || evs[0].Type != wire.TrackIntrusion || len(evs[0].Evidence) == 0 {
+		t.Fatalf("events %d, want one track intrusion with evidence: %+v", len(evs), evs)
+	}
+	at := evs[0].Time.Sub(start)
+	img, err := gocv.IMDecode(evs[0].Evidence, gocv.IMReadGrayScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Cols() > vision.EvidenceWidth || img.Rows() > wire.MaxEvidenceHeight {
+		t.Fatalf("evidence %dx%d", img.Cols(), img.Rows())
+	}
+	// Each still's frame, from its grey level at a corner far from the person and the drawings.
+	rects := vision.EvidenceStillRects(img.Cols(), img.Rows())
+	var got [3]time.Duration
+	for i, r := range rects {
+		v := int(img.GetUCharAt(r.Min.Y+r.Dy()/4, r.Min.X+10))
+		got[i] = time.Duration((v+2)/4) * time.Second / fps
+	}
+	t.Logf("event at %v; stills at %v", at, got)
+	want := [3][2]time.Duration{ // each still's frame may be off by the ring's spacing
+		{at - evidenceSpan - evidenceEvery, at - evidenceSpan + evidenceEvery},
+		{at - evidenceEvery/2 - time.Second/fps, at + evidenceEvery/2 + time.Second/fps},
+		{at + evidenceSpan, at + evidenceSpan + 2*time.Second/fps},
+	}
+	for i, w := range want {
+		if got[i] < w[0] || got[i] > w[1] {
+			t.Errorf("still %d shows the frame at %v, want within %v..%v (event at %v)", i, got[i], w[0], w[1], at)
+		}
+	}
+}
+
+// Without evidence there is no ring: the pipeline keeps no downscaled frames.
+func TestNoEvidenceNoRing(t *testing.T) {
+	src := &frames{n: 3, picture: func(int) gocv.Mat { return solid(50) }}
+	p, _ := newPipeline(t, platformScene(), src, &script{dets: func(int) []edge.Detection { return nil }}, Config{})
+	if p.ev != nil {
+		t.Fatal("an evidence ring without evidence")
+	}
+}
