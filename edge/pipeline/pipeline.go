@@ -92,9 +92,9 @@ type Stats struct {
 	ReferenceLearned bool
 	// Tracks is what the tracker did: tracks begun, dormant vehicles found again (each an
 	// identity switch avoided), riders found by their speed.
-	Tracks track.Stats
-	Stream           time.Duration
-	Elapsed          time.Duration
+	Tracks  track.Stats
+	Stream  time.Duration
+	Elapsed time.Duration
 	// EventLatency is, per event, the time from its frame's decoding to its outbox commit.
 	EventLatency []time.Duration
 }
@@ -121,8 +121,8 @@ type Pipeline struct {
 	curTracks []edge.Track
 	curPos    time.Duration // curFrame's stream time; -1 once the loop is over
 	curDets   []edge.Detection
-	ev        *evidence     // with Config.Evidence: the ring of stills and the events waiting for theirs
-	w, h      int // the analysed frame's size
+	ev        *evidence // with Config.Evidence: the ring of stills and the events waiting for theirs
+	w, h      int       // the analysed frame's size
 	stats     Stats
 	err       error
 	gaps      chan [2]time.Time // source outages, from the decode goroutine
