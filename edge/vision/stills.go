@@ -53,7 +53,7 @@ type Judged struct {
 
 // Colours of the evidence's drawings, distinct from what the anonymiser leaves.
 var (
-	colSubject = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+	colSubject = color.RGBA{R: 255, G: 0, B: 255, A: 255}   // magenta: clear on white, grey and yellow road users and paint
 	colJudged  = color.RGBA{R: 255, G: 40, B: 40, A: 255}   // the line crossed
 	colZone    = color.RGBA{R: 40, G: 220, B: 255, A: 255}  // the zone entered
 	colBanner  = color.RGBA{R: 0, G: 0, B: 0, A: 255}       //

@@ -84,7 +84,7 @@ func montage(t *testing.T, a *Anonymiser, j Judged, subject edge.Box) gocv.Mat {
 	return a.montage // uncompressed, for exact colours
 }
 
-// The road user's box (white), the stop line crossed (red), the zone entered (cyan) and the
+// The road user's box (magenta), the stop line crossed (red), the zone entered (cyan) and the
 // signal state (a disc of the light's colour in each banner, and its text) are drawn in every
 // still, at the coordinates given; an event with no signal has no disc.
 func TestMontageDrawsBoxLineAndSignal(t *testing.T) {
