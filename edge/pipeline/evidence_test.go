@@ -120,3 +120,49 @@ func BenchmarkEvidenceFrame(b *testing.B) {
 		p.evidenceFrame(frame, time.Duration(i)*time.Second/fps, tracks, nil)
 	}
 }
+
+// An event raised less than a still's span before the stream ends is not lost waiting for its
+// "after" still: it goes out at the end with the newest frame of the ring as that still.
+func TestEvidenceAtTheEndOfTheStream(t *testing.T) {
+	m := modelsOrSkip(t)
+	people, err := vision.NewDNN(m, "yolo-fastest-1.1-xl", 0.999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer people.Close()
+	anon := vision.NewAnonymiser(people, nil)
+	defer anon.Close()
+	const n, enter = 20, 10 // the stream ends 1.27 s in; the person enters at 0.67 s
+	pics := make([]gocv.Mat, n)
+	for i := range pics {
+		pics[i] = solid(float64(10 * i))
+		defer pics[i].Close()
+	}
+	src := &frames{n: n, picture: func(i int) gocv.Mat { return pics[i] }}
+	det := &script{dets: func(k int) []edge.Detection {
+		if k < enter {
+			return nil
+		}
+		return []edge.Detection{{Box: edge.Box{X0: 300, Y0: 380, X1: 340, Y1: 470}, Class: edge.Person, Score: 0.9}}
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, Config{Evidence: anon})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || len(evs[0].Evidence) == 0 || st.Events[wire.TrackIntrusion] != 1 {
+		t.Fatalf("%d events (stats %v), want one track intrusion with evidence", len(evs), st.Events)
+	}
+	img, err := gocv.IMDecode(evs[0].Evidence, gocv.IMReadGrayScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	r := vision.EvidenceStillRects(img.Cols(), img.Rows())[2]
+	// The ring's newest snapshot: within one ring period of the last frame.
+	last := n - 1
+	if v := int(img.GetUCharAt(r.Min.Y+r.Dy()/4, r.Min.X+10)); (v+5)/10 > last || (v+5)/10 < last-int(evidenceEvery*fps/time.Second) {
+		t.Errorf("the after still shows frame %d (grey %d), want one of the last %v (frame %d)", (v+5)/10, v, evidenceEvery, last)
+	}
+}
