@@ -156,18 +156,8 @@ func (p *Pipeline) sendWaiting() {
 	w := ev.waiting[0]
 	copy(ev.waiting, ev.waiting[1:])
 	ev.waiting = ev.waiting[:len(ev.waiting)-1]
-	const far = time.Duration(1 << 62)
-	at := ev.nearest(w.pos, -far, far)
-	if at != nil {
-		before := ev.nearest(w.pos-evidenceSpan, -far, at.pos)
-		after := ev.nearest(w.pos+evidenceSpan, at.pos, far)
-		if before == nil {
-			before = at // the stream began less than a still ago
-		}
-		if after == nil {
-			after = at
-		}
-		for i, s := range [vision.EvidenceStills]*snapshot{before, at, after} {
+	if stills := ev.pick(w.pos); stills[1] != nil {
+		for i, s := range stills {
 			ev.stills[i] = ev.stillOf(i, s, w)
 		}
 		jpg, err := p.cfg.Evidence.Montage(ev.stills[:], judged(p.cfg.Scene, w.ev), wire.MaxEvidenceBytes)
@@ -179,6 +169,28 @@ func (p *Pipeline) sendWaiting() {
 	}
 	p.add(w.we.ID, wire.KindEvents, Severity(w.ev.Type), w.we)
 	p.newEvents++
+}
+
+// pick returns the snapshots for the stills of an event at stream time pos: the nearest to
+// pos, and those nearest to evidenceSpan before and after it (the "at" one where there is none,
+// as when the stream began less than a span ago). All nil: the ring is empty.
+func (ev *evidence) pick(pos time.Duration) [vision.EvidenceStills]*snapshot {
+	const far = time.Duration(1 << 62)
+	at := ev.nearest(pos, -far, far)
+	if at == nil {
+		return [vision.EvidenceStills]*snapshot{}
+	}
+	// Within two spans of the moment: a frame from before or after a quarantine (another view,
+	// or long ago) is no still of this event.
+	before := ev.nearest(pos-evidenceSpan, pos-2*evidenceSpan, at.pos)
+	after := ev.nearest(pos+evidenceSpan, at.pos, pos+2*evidenceSpan)
+	if before == nil {
+		before = at
+	}
+	if after == nil {
+		after = at
+	}
+	return [vision.EvidenceStills]*snapshot{before, at, after}
 }
 
 // stillOf returns snapshot s as still i of event w's evidence: its people, vehicles and the

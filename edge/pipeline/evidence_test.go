@@ -166,3 +166,31 @@ func TestEvidenceAtTheEndOfTheStream(t *testing.T) {
 		t.Errorf("the after still shows frame %d (grey %d), want one of the last %v (frame %d)", (v+5)/10, v, evidenceEvery, last)
 	}
 }
+
+// The stills of an event come from within two spans of its moment: after a quarantine (frames
+// of a view seconds later), or when the stream has just begun, the "at" frame stands in.
+func TestEvidencePick(t *testing.T) {
+	ev := newEvidence(fw, fh)
+	defer ev.close()
+	frame := solid(0)
+	defer frame.Close()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, at := range []int{0, 250, 500, 750, 1000, 9000, 9250} { // 1.0 s to 9.0 s: quarantined
+		ev.push(frame, ms(at), nil, nil)
+	}
+	pos := func(s *snapshot) int { return int(s.pos / time.Millisecond) }
+	for _, c := range []struct {
+		event int
+		want  [3]int
+	}{
+		{900, [3]int{0, 1000, 1000}},     // nothing from 9 s stands for +0.8 s: the "at" frame does
+		{500, [3]int{0, 500, 1000}},      // the nearest to -0.3 s and to 1.3 s
+		{100, [3]int{0, 0, 1000}},        // no frame before the stream's first
+		{9100, [3]int{9000, 9000, 9250}}, // 1.0 s is 8 s before: not a still of this event
+	} {
+		got := ev.pick(ms(c.event))
+		if g := [3]int{pos(got[0]), pos(got[1]), pos(got[2])}; g != c.want {
+			t.Errorf("event at %d ms: stills at %v ms, want %v", c.event, g, c.want)
+		}
+	}
+}
