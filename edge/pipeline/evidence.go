@@ -198,25 +198,35 @@ func (ev *evidence) pick(pos time.Duration) [vision.EvidenceStills]*snapshot {
 func (ev *evidence) stillOf(i int, s *snapshot, w waiting) vision.Still {
 	st := vision.Still{Frame: s.frame, At: s.pos - w.pos}
 	ev.people[i], ev.vehicles[i] = ev.people[i][:0], ev.vehicles[i][:0]
+	scale := func(b edge.Box) edge.Box {
+		return edge.Box{X0: b.X0 * ev.scale, Y0: b.Y0 * ev.scale, X1: b.X1 * ev.scale, Y1: b.Y1 * ev.scale}
+	}
 	for _, t := range s.tracks {
+		// The box drawn is the measured one (where the rules judged the road user); both the
+		// measured and the filtered box are pixelated, as either may be the looser.
 		b := t.Box
 		if t.Meas.Area() > 0 {
 			b = t.Meas
 		}
-		b = edge.Box{X0: b.X0 * ev.scale, Y0: b.Y0 * ev.scale, X1: b.X1 * ev.scale, Y1: b.Y1 * ev.scale}
 		if t.ID == w.ev.Track {
-			st.Subject = b
+			st.Subject = scale(b)
 		}
 		switch t.Class {
 		case edge.Person, edge.Bicycle, edge.Motorbike, edge.ClassUnknown:
-			ev.people[i] = append(ev.people[i], b)
+			ev.people[i] = append(ev.people[i], scale(t.Box))
+			if b != t.Box {
+				ev.people[i] = append(ev.people[i], scale(b))
+			}
 		}
 		if t.Class.Motor() {
-			ev.vehicles[i] = append(ev.vehicles[i], b)
+			ev.vehicles[i] = append(ev.vehicles[i], scale(t.Box))
+			if b != t.Box {
+				ev.vehicles[i] = append(ev.vehicles[i], scale(b))
+			}
 		}
 	}
 	for _, b := range s.seen {
-		ev.people[i] = append(ev.people[i], edge.Box{X0: b.X0 * ev.scale, Y0: b.Y0 * ev.scale, X1: b.X1 * ev.scale, Y1: b.Y1 * ev.scale})
+		ev.people[i] = append(ev.people[i], scale(b))
 	}
 	st.People, st.Vehicles = ev.people[i], ev.vehicles[i]
 	return st
