@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,33 +149,16 @@ func browserTools(t *testing.T) (node, chromium, testDir string) {
 	return node, chromium, testDir
 }
 
-// writeEvidenceJPEG writes a small JPEG standing in for an anonymised evidence image: a road
-// scene in flat colours, a car-sized box and a pixelated person-sized block.
+// writeEvidenceJPEG writes a real evidence image to path: three anonymised stills of a
+// red-light runner, made by crosswatch-edge replay from the synthetic demo clip (seed 7, no
+// real person in it), as an edge sends it.
 func writeEvidenceJPEG(t *testing.T, path string) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 640, 360))
-	for y := 0; y < 360; y++ {
-		for x := 0; x < 640; x++ {
-			c := color.RGBA{90, 94, 100, 255} // asphalt
-			switch {
-			case y < 120:
-				c = color.RGBA{150, 180, 210, 255}
-			case y > 230 && y < 240:
-				c = color.RGBA{240, 240, 240, 255} // stop line
-			case x > 250 && x < 390 && y > 180 && y < 260:
-				c = color.RGBA{170, 30, 30, 255} // a car
-			case x > 460 && x < 500 && y > 150 && y < 250:
-				v := uint8(80 + 40*((x/10+y/10)%3)) // a pixelated person
-				c = color.RGBA{v, v, v, 255}
-			}
-			img.Set(x, y, c)
-		}
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+	b, err := os.ReadFile("testdata/evidence-montage.jpg")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

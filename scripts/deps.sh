@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what crosswatch needs and the machine lacks: Debian packages (OpenCV 4.6 for gocv, its
-# Haar cascades (opencv-data) for the evidence test,
+# Haar cascades (opencv-data) for the evidence test, Tesseract OCR (tesseract-ocr, with its
+# English data) for the number-plate test,
 # Mosquitto and PostgreSQL for the tests, which start their own instances, pkg-config, jq for
 # scripts/mutate.sh, systemd for systemd-analyze, which verifies deploy/systemd) and
 # checks the Go toolchain. Safe to run again.
 set -euo pipefail
 . "$(dirname "$0")/apt.sh"
 
-packages=(pkg-config libopencv-dev opencv-data ffmpeg time mosquitto sqlite3 postgresql ca-certificates jq systemd)
+packages=(pkg-config libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng ffmpeg time mosquitto sqlite3 postgresql ca-certificates jq systemd)
 apt_install deps "${packages[@]}"
 
 if ! command -v go >/dev/null; then

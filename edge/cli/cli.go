@@ -42,7 +42,7 @@ Commands:
   synth         render a seeded synthetic intersection or platform clip with its scene and ground truth
   replay        run a recorded clip through the edge pipeline and send its events to the aggregator
   scene draw    draw a scene over a frame of its clip, to PNG, to check it by eye
-  evidence      write anonymised evidence images of a clip's frames (people pixelated, faces blurred)
+  evidence      write anonymised evidence images of a clip's frames (people and plates pixelated, faces blurred)
   burst         fault and soak harness: append numbered synthetic events and send them
   bench         decode alone vs the full pipeline on one clip, in one run
   eval          precision and recall per event type against a ground-truth file

@@ -37,6 +37,7 @@ func modelsDir(t *testing.T) string {
 //
 // People are pixelated whole, which hides their faces too; the last case pastes faces with no
 // body under them (a poster, a window) into a clip, so that only the face blur can hide them.
+// Every one of an evidence image's three stills (before, at and after the event) is checked.
 func TestEvidenceHasNoFaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: minutes of the dnn detector on real clips; the full suite ('make test') runs it")
@@ -56,11 +57,17 @@ func TestEvidenceHasNoFaces(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s at %v: %v", clip, at, err)
 			}
-			if img.Cols() > vision.EvidenceWidth {
-				t.Errorf("%s at %v: evidence %d px wide", clip, at, img.Cols())
+			if img.Cols() > vision.EvidenceWidth || img.Rows() > vision.EvidenceMaxHeight {
+				t.Errorf("%s at %v: evidence %dx%d px", clip, at, img.Cols(), img.Rows())
 			}
-			if f := u.faces(img); len(f) > 0 {
-				t.Errorf("%s: the evidence of the event at %v shows %d face(s) at %v", clip, at, len(f), f)
+			// Each of the three stills (before, at, after) on its own, at its own size: the
+			// oracle looks at the whole still and its quarters.
+			for i, r := range vision.EvidenceStillRects(img.Cols(), img.Rows()) {
+				still := img.Region(r)
+				if f := u.faces(still); len(f) > 0 {
+					t.Errorf("%s: still %d of the evidence of the event at %v shows %d face(s) at %v", clip, i, at, len(f), f)
+				}
+				still.Close()
 			}
 			img.Close()
 			// The raw frame at the event's time: a track intrusion is dated from the entry, at most

@@ -148,8 +148,10 @@ type Pipeline struct {
 	// The frame being analysed and its tracks, for evidence images made inside rules.Step.
 	curFrame  gocv.Mat
 	curTracks []edge.Track
-	w, h      int // the analysed frame's size
-	people    []edge.Box
+	curPos    time.Duration // curFrame's stream time; -1 once the loop is over
+	curDets   []edge.Detection
+	ev        *evidence // with Config.Evidence: the ring of stills and the events waiting for theirs
+	w, h      int       // the analysed frame's size
 	stats     Stats
 	err       error
 	gaps      chan [2]time.Time // source outages, from the decode goroutine
@@ -250,6 +252,9 @@ func New(cfg Config, src Source, ob Outbox, notify func(), log *slog.Logger) (*P
 		zoneIdx: map[string]int{},
 		stats:   Stats{Events: map[string]int{}},
 		gaps:    make(chan [2]time.Time, 16),
+	}
+	if cfg.Evidence != nil {
+		p.ev = newEvidence(w, h)
 	}
 	p.edges = vision.NewViewEdges(w, h)
 	rw, rh := p.edges.Size()
@@ -451,8 +456,11 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			dt := float32((sl.pos - lastTrack).Seconds())
 			lastTrack = sl.pos
 			tracks, ended := p.tracker.Update(dt, dets)
-			p.curFrame, p.curTracks = sl.frame, tracks
+			p.curFrame, p.curTracks, p.curPos, p.curDets = sl.frame, tracks, sl.pos, dets
 			p.rules.Step(now, signals, tracks, ended, p)
+			if p.ev != nil {
+				p.evidenceFrame(sl.frame, sl.pos, tracks, dets)
+			}
 		}
 		decoded := sl.decoded
 		free <- sl // the decoder may refill it now: nothing below reads the slot
@@ -476,6 +484,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			progress(p.stats)
 		}
 	}
+	p.curPos = -1 // its slot is back with the decoder: events from Flush take their stills from the ring
 	p.rules.Flush(p)
 	if p.view.on {
 		end := p.cfg.Start.Add(p.stats.Stream)
@@ -576,6 +585,7 @@ func (p *Pipeline) ViewMismatch() (bool, time.Time) {
 
 func (p *Pipeline) finish(ctx context.Context, began time.Time, err error) (Stats, error) {
 	// What the rules already found is committed even when the source failed or ctx ended.
+	p.flushEvidence()
 	cerr := p.commit(context.WithoutCancel(ctx))
 	p.stats.Elapsed = time.Since(began)
 	p.stats.Tracks = p.tracker.Stats()
@@ -622,6 +632,9 @@ func (p *Pipeline) Close() {
 	p.gate.Close()
 	p.det.Close()
 	p.sig.Close()
+	if p.ev != nil {
+		p.ev.close()
+	}
 }
 
 var typeCodes = map[string]string{wire.RedLightRunning: "rl", wire.PedAgainstSignal: "pa", wire.Jaywalking: "jw",
@@ -641,25 +654,16 @@ func (p *Pipeline) Event(e edge.Event) {
 	if s := e.Signal; s != nil {
 		we.Signal = &wire.Signal{Source: s.Source, State: s.Light.String(), TimeIntoRedS: max(0, e.Time.Sub(s.Since).Seconds()), OnsetSeen: s.OnsetSeen}
 	}
-	if p.cfg.Evidence != nil && !p.curFrame.Empty() {
-		p.people = p.people[:0]
-		for _, t := range p.curTracks {
-			if t.Class == edge.Person || t.Class == edge.Bicycle || t.Class == edge.Motorbike || t.Class == edge.ClassUnknown {
-				p.people = append(p.people, t.Box)
-			}
-		}
-		jpg, err := p.cfg.Evidence.JPEG(p.curFrame, p.people)
-		if err != nil {
-			p.log.Warn("event without evidence image", "id", we.ID, "err", err)
-		} else if len(jpg) <= wire.MaxEvidenceBytes {
-			we.Evidence = jpg
-		}
-	}
-	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.stats.Events[e.Type]++
 	if f := p.meter().OnEvent; f != nil {
 		f(e.Type)
 	}
+	if p.ev != nil {
+		p.holdEvent(we, e) // to the outbox with its evidence, once the "after" still has come
+		p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
+		return
+	}
+	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
 	p.newEvents++
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }

@@ -23,37 +23,62 @@ type Anonymiser struct {
 	img    gocv.Mat
 	face   gocv.Mat // img resized to multiples of 32 for the face detector
 	tmp    gocv.Mat
-	boxes  []image.Rectangle
+	boxes  []image.Rectangle // people, evidence pixels
+	plates []image.Rectangle // vehicles, evidence pixels
+	// The three-still montage (Montage): reused while the stills keep their size.
+	montage gocv.Mat
 }
 
 // NewAnonymiser returns an anonymiser; people must not be nil, faces may be.
 func NewAnonymiser(people *DNN, faces *Faces) *Anonymiser {
-	return &Anonymiser{people: people, faces: faces, img: gocv.NewMat(), face: gocv.NewMat(), tmp: gocv.NewMat()}
+	return &Anonymiser{people: people, faces: faces, img: gocv.NewMat(), face: gocv.NewMat(), tmp: gocv.NewMat(), montage: gocv.NewMat()}
 }
 
 // JPEG returns the anonymised evidence image of frame. tracked are the boxes of the tracked
-// people and riders, in frame pixels.
+// people and riders, in frame pixels. The plates of the vehicles the person detector finds are
+// pixelated too (PlateRegion).
 func (a *Anonymiser) JPEG(frame gocv.Mat, tracked []edge.Box) ([]byte, error) {
 	if frame.Empty() {
 		return nil, fmt.Errorf("evidence: empty frame")
 	}
 	scale := min(1, float32(EvidenceWidth)/float32(frame.Cols()))
-	w, h := int(float32(frame.Cols())*scale), int(float32(frame.Rows())*scale)
-	gocv.Resize(frame, &a.img, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+	a.anonymise(frame, image.Pt(int(float32(frame.Cols())*scale), int(float32(frame.Rows())*scale)), tracked, nil)
+	return encodeJPEG(a.img, 70)
+}
+
+// anonymise downscales frame to size into a.img and pixelates in it every person (tracked, in
+// frame pixels, and found by the person detector), the plate region of every vehicle (tracked
+// and found) and every face.
+func (a *Anonymiser) anonymise(frame gocv.Mat, size image.Point, people, vehicles []edge.Box) {
+	w, h := size.X, size.Y
+	scale := float32(w) / float32(frame.Cols())
+	gocv.Resize(frame, &a.img, size, 0, 0, gocv.InterpolationArea)
 	bounds := image.Rect(0, 0, w, h)
-	a.boxes = a.boxes[:0]
-	for _, b := range tracked {
-		a.boxes = append(a.boxes, image.Rect(int(b.X0*scale), int(b.Y0*scale), int(b.X1*scale)+1, int(b.Y1*scale)+1))
+	px := func(b edge.Box, s float32) image.Rectangle {
+		return image.Rect(int(b.X0*s), int(b.Y0*s), int(b.X1*s)+1, int(b.Y1*s)+1)
+	}
+	a.boxes, a.plates = a.boxes[:0], a.plates[:0]
+	for _, b := range people {
+		a.boxes = append(a.boxes, px(b, scale))
+	}
+	for _, b := range vehicles {
+		a.plates = append(a.plates, px(b, scale))
 	}
 	for _, d := range a.people.Detect(a.img) {
-		if d.Class == edge.Person || d.Class == edge.Bicycle || d.Class == edge.Motorbike {
-			a.boxes = append(a.boxes, image.Rect(int(d.Box.X0), int(d.Box.Y0), int(d.Box.X1)+1, int(d.Box.Y1)+1))
+		switch d.Class {
+		case edge.Person, edge.Bicycle, edge.Motorbike:
+			a.boxes = append(a.boxes, px(d.Box, 1))
+		case edge.Car, edge.Bus, edge.Truck:
+			a.plates = append(a.plates, px(d.Box, 1))
 		}
 	}
 	for _, r := range a.boxes {
 		// A margin around each person: boxes are loose at the edges, and heads stick out.
 		mx, my := r.Dx()/6+2, r.Dy()/8+2
 		a.pixelate(image.Rect(r.Min.X-mx, r.Min.Y-my, r.Max.X+mx, r.Max.Y+my/2).Intersect(bounds))
+	}
+	for _, r := range a.plates {
+		a.pixelate(PlateRegion(r).Intersect(bounds))
 	}
 	if a.faces != nil {
 		fw, fh := max(32, w/32*32), max(32, h/32*32)
@@ -65,7 +90,20 @@ func (a *Anonymiser) JPEG(frame gocv.Mat, tracked []edge.Box) ([]byte, error) {
 			a.pixelate(r.Inset(-m).Intersect(bounds))
 		}
 	}
-	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, a.img, []int{gocv.IMWriteJpegQuality, 70})
+}
+
+// PlateRegion is the part of a vehicle's box (evidence pixels) that is pixelated so that no
+// number plate in it can be read: the whole lower half, widened by a tenth of the box's width
+// plus 2 px each side and an eighth of its height plus 2 px below. No plate is looked for or
+// read: wherever the camera sees a car, bus, truck or motorbike from, its plates are on its
+// lower half, and a box is loose.
+func PlateRegion(r image.Rectangle) image.Rectangle {
+	mx, my := r.Dx()/10+2, r.Dy()/8+2
+	return image.Rect(r.Min.X-mx, r.Min.Y+r.Dy()/2, r.Max.X+mx, r.Max.Y+my)
+}
+
+func encodeJPEG(img gocv.Mat, quality int) ([]byte, error) {
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, img, []int{gocv.IMWriteJpegQuality, quality})
 	if err != nil {
 		return nil, fmt.Errorf("evidence: encode: %w", err)
 	}
@@ -91,4 +129,5 @@ func (a *Anonymiser) Close() {
 	a.img.Close()
 	a.face.Close()
 	a.tmp.Close()
+	a.montage.Close()
 }

@@ -244,7 +244,8 @@ func TestAnonymiserFaceGeometry(t *testing.T) {
 }
 
 // The people the person detector finds in the image itself are pixelated, with the same
-// margins as tracked ones; nothing outside them changes.
+// margins as tracked ones, and so are the plate regions of the vehicles it finds (PlateRegion);
+// nothing outside them changes.
 func TestAnonymiserDetectedPeople(t *testing.T) {
 	m := testModels(t)
 	people, err := NewDNN(m, "yolo-fastest-1.1-xl", 0.15)
@@ -267,13 +268,12 @@ func detectedPeople(t *testing.T, a *Anonymiser, people *DNN, frame gocv.Mat) {
 	defer frame.Close()
 	ref := reference(frame)
 	defer ref.Close()
-	vehicles := 0
+	var rects, plates []image.Rectangle
 	for _, d := range people.Detect(ref) {
 		if d.Class == edge.Car || d.Class == edge.Bus || d.Class == edge.Truck {
-			vehicles++
+			plates = append(plates, PlateRegion(image.Rect(int(d.Box.X0), int(d.Box.Y0), int(d.Box.X1)+1, int(d.Box.Y1)+1)).Intersect(image.Rect(0, 0, ref.Cols(), ref.Rows())))
 		}
 	}
-	var rects []image.Rectangle
 	for _, d := range people.Detect(ref) {
 		if d.Class == edge.Person || d.Class == edge.Bicycle || d.Class == edge.Motorbike {
 			r := image.Rect(int(d.Box.X0), int(d.Box.Y0), int(d.Box.X1)+1, int(d.Box.Y1)+1)
@@ -284,13 +284,14 @@ func detectedPeople(t *testing.T, a *Anonymiser, people *DNN, frame gocv.Mat) {
 	if len(rects) == 0 {
 		t.Fatal("the person detector finds no one in the frame: pick another")
 	}
-	t.Logf("%d people and riders, %d vehicles (not pixelated)", len(rects), vehicles)
+	t.Logf("%d people and riders, %d vehicles (their lower halves pixelated)", len(rects), len(plates))
 	if _, err := a.JPEG(frame, nil); err != nil {
 		t.Fatal(err)
 	}
 	ch := changes(t, a.img, ref)
+	all := append(rects, plates...)
 	in := func(x, y int) bool {
-		for _, r := range rects {
+		for _, r := range all {
 			if image.Pt(x, y).In(r) {
 				return true
 			}
@@ -306,10 +307,10 @@ func detectedPeople(t *testing.T, a *Anonymiser, people *DNN, frame gocv.Mat) {
 		}
 	}
 	if outside > 0 {
-		t.Errorf("%d pixels changed outside the %d people's boxes", outside, len(rects))
+		t.Errorf("%d pixels changed outside the %d people's boxes and %d plate regions", outside, len(rects), len(plates))
 	}
 	// Each box's outermost columns and rows changed (mostly: a block may match by chance).
-	for _, r := range rects {
+	for _, r := range all {
 		for _, line := range []image.Rectangle{{r.Min, image.Pt(r.Min.X+1, r.Max.Y)}, {image.Pt(r.Max.X-1, r.Min.Y), r.Max},
 			{r.Min, image.Pt(r.Max.X, r.Min.Y+1)}, {image.Pt(r.Min.X, r.Max.Y-1), r.Max}} {
 			n, c := 0, 0

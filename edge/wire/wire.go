@@ -144,7 +144,11 @@ type Event struct {
 	Class      string    `json:"class"`
 	Confidence float64   `json:"confidence"`
 	Signal     *Signal   `json:"signal,omitempty"`
-	Evidence   []byte    `json:"evidence_jpeg,omitempty"`
+	// Evidence is the anonymised evidence JPEG (MaxEvidenceBytes, MaxEvidenceWidth ×
+	// MaxEvidenceHeight): from edges of 2026-12 on, three stills stacked (before, at and after
+	// the moment judged, each under a banner; docs/PROTOCOL.md), before that one still. The
+	// aggregator stores and serves it as it is.
+	Evidence []byte `json:"evidence_jpeg,omitempty"`
 }
 
 // Counts is the number of road users of each class seen in a zone during one period.

@@ -520,7 +520,9 @@ async function viewEvent(device, id) {
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + encodeURIComponent(e.site) }, e.site), " › ", e.id),
     h("h1", {}, typeName(e.type)),
     h("div", { class: "two" },
-      e.has_evidence ? h("img", { src: evidenceURL(e), alt: `Anonymised evidence image of this ${typeName(e.type)} event; people are pixelated`, class: "evidence" })
+      e.has_evidence ? h("figure", { class: "evidence-figure" },
+        h("img", { src: evidenceURL(e), alt: `Anonymised evidence of this ${typeName(e.type)} event: stills before, at and after the moment judged; people, faces and number plates are pixelated`, class: "evidence" }),
+        h("figcaption", {}, "Before, at and after the moment judged (0.8 s apart), top to bottom: the road user in a magenta box, the line it crossed in red or the zone it entered in cyan, and in each banner the signal state and where it was read (camera, controller or plan). People, faces and number plates are pixelated on the camera box."))
         : h("p", {}, "This event has no evidence image."),
       h("dl", { class: "facts" },
         h("dt", {}, "Time"), h("dd", {}, fmtTime(e.time)),

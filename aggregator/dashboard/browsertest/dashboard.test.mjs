@@ -220,6 +220,10 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
   await ready("event");
   if (events[0].has_evidence) {
     await page.waitForFunction(() => document.querySelector("img.evidence")?.naturalWidth > 0);
+    // Three stills (before, at, after), explained beside the image.
+    const cap = await page.locator("figure.evidence-figure figcaption").innerText();
+    assert.match(cap, /Before, at and after the moment judged/);
+    assert.match(cap, /number plates are pixelated/);
   }
   await page.screenshot({ path: join(shots, "event.png"), fullPage: true });
   assert.deepEqual(consoleErrors, []);
