@@ -495,3 +495,41 @@ func TestReappendCountsNothing(t *testing.T) {
 		t.Fatalf("stats %+v, want 1 row of 5 bytes", st)
 	}
 }
+
+// The disk_full gap record written when space returns counts against the bounds like any row:
+// with it the outbox is over, and the policy evicts for it in the same transaction.
+func TestDiskFullGapCountsAgainstTheBounds(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		// 2 queued + y + the disk_full gap = 4 rows over 3: 4 - 3 + 1 = 2 go.
+		{"rows", Options{MaxRows: 3}},
+		// 2000 + 1000 + the gap's 3 bytes = 3003 over 3000: 1003 + 1024 to free, 2 go.
+		{"bytes", Options{MaxBytes: 3000}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ig := &infoGap{}
+			opts := c.opts
+			opts.Gap, opts.ReserveBytes = ig.build, -1
+			o, err := Open(filepath.Join(t.TempDir(), "o.db"), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			fill(t, o, 2, 1000)
+			// As after a refusal on a full disk (TestDiskFullRefusalReportedWhenSpaceReturns).
+			o.mu.Lock()
+			o.pendingLoss, o.lossFirst, o.lossLast = 1, t0, t0
+			o.mu.Unlock()
+			if err := o.Append(context.Background(), Message{ID: "y", Topic: "t", Payload: make([]byte, 1000), Severity: 9}); err != nil {
+				t.Fatal(err)
+			}
+			infos := ig.all()
+			if len(infos) != 2 || infos[0].Reason != "disk_full" || infos[0].NotAccepted != 1 || infos[1].Reason != "outbox_full" || lostIDsOf(infos[1]) != "v00 v01" {
+				t.Fatalf("gaps %+v, want the disk_full gap, then an outbox_full one losing v00 v01", infos)
+			}
+			checkCounters(t, o)
+		})
+	}
+}
