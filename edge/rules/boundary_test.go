@@ -291,3 +291,349 @@ func TestConfirmLineReachedNotPassed(t *testing.T) {
 		}
 	}
 }
+
+// A crossing needs the front clearly past the line: more than the margin (1 % of the frame's
+// diagonal, 5 px on 300×400), not exactly it.
+func TestCrossingNeedsMoreThanTheMargin(t *testing.T) {
+	s, err := scene.Parse([]byte(sceneYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stopAt float32 // box top; the line is at y 200
+		events int
+	}{{195, 0}, {194.9, 1}} {
+		e := New(s, 300, 400, time.Minute)
+		if e.approaches[0].margin != 5 {
+			t.Fatalf("fixture: margin %v, want 5", e.approaches[0].margin)
+		}
+		out := &sink{}
+		sig := []edge.SignalState{{Light: edge.Red, Since: base.Add(-5 * time.Second), OnsetSeen: true}}
+		for f, y := 0, float32(215); f < 40; f++ {
+			e.Step(frameAt(f), sig, []edge.Track{{ID: 6, Box: edge.Box{X0: 171, Y0: y, X1: 189, Y1: y + 30}, Class: edge.Car, Score: 1, Hits: f + 2}}, nil, out)
+			y = max(c.stopAt, y-1)
+		}
+		if len(out.events) != c.events {
+			t.Errorf("front stops at y %v: events %+v, want %d", c.stopAt, out.events, c.events)
+		}
+	}
+}
+
+// Geometry by hand on the triangle (0,0), (40,0), (0,30): its hypotenuse 3x + 4y = 120 is 50
+// long, its centroid (40/3, 10).
+func TestPolygonGeometryByHand(t *testing.T) {
+	tri := []float32{0, 0, 40, 0, 0, 30}
+	for _, c := range []struct {
+		x, y float32
+		in   bool
+		d    float32
+	}{
+		{40, 30, false, 24},        // over the hypotenuse: |120+120-120|/5
+		{25, 10, true, 1},          // under it (x at y 10 is 26.67): |75+40-120|/5
+		{28, 10, false, 0.8},       // |84+40-120|/5
+		{5, 10, true, 5},           // the left side is nearest
+		{20, -2, false, 2},         // under the bottom side
+		{-3, -4, false, 5},         // nearest the corner (0,0)
+		{45, -3, false, 5.8309518}, // nearest the corner (40,0): √(25+9)
+	} {
+		if got := inside(tri, c.x, c.y); got != c.in {
+			t.Errorf("inside (%v, %v) = %v, want %v", c.x, c.y, got, c.in)
+		}
+		if got := distance(tri, c.x, c.y); math.Abs(float64(got-c.d)) > 1e-4 {
+			t.Errorf("distance (%v, %v) = %v, want %v", c.x, c.y, got, c.d)
+		}
+	}
+	// A polygon with a repeated corner (a zero-length side) measures the same.
+	if got := distance([]float32{0, 0, 40, 0, 40, 0, 0, 30}, 20, -2); got != 2 {
+		t.Errorf("distance with a repeated corner = %v, want 2", got)
+	}
+	if x, y := centroid(tri); math.Abs(float64(x)-40.0/3) > 1e-4 || math.Abs(float64(y)-10) > 1e-4 {
+		t.Errorf("centroid (%v, %v), want (13.333, 10)", x, y)
+	}
+	// An L of area 300: a 20×10 bar (centroid (10,5)) and a 10×10 foot (centroid (5,15)):
+	// (200·(10,5) + 100·(5,15)) / 300 = (8.333, 8.333).
+	if x, y := centroid([]float32{0, 0, 20, 0, 20, 10, 10, 10, 10, 20, 0, 20}); math.Abs(float64(x)-25.0/3) > 1e-4 || math.Abs(float64(y)-25.0/3) > 1e-4 {
+		t.Errorf("centroid of the L (%v, %v), want (8.333, 8.333)", x, y)
+	}
+	// No area: the mean of the points.
+	if x, y := centroid([]float32{0, 0, 10, 5, 20, 10}); x != 10 || y != 5 {
+		t.Errorf("centroid of a line (%v, %v), want (10, 5)", x, y)
+	}
+}
+
+// An event's confidence: 0.6 and 0.05 a hit, times the detector's score when there is one, at
+// most 0.99.
+func TestConfidenceByHand(t *testing.T) {
+	for _, c := range []struct {
+		hits  int
+		score float32
+		want  float64
+	}{{2, 0, 0.7}, {2, 0.5, 0.35}, {4, 0.5, 0.4}, {10, 1, 0.99}, {0, 0, 0.6}} {
+		if got := confidence(edge.Track{Hits: c.hits, Score: c.score}); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("hits %d score %v: confidence %v, want %v", c.hits, c.score, got, c.want)
+		}
+	}
+}
+
+// riding at its thresholds, on the line y 50 from x 50 to 70 crossed northward (normal (0,-1)):
+// faster along the lanes than riderSpeed box heights a second, at least twice as fast along
+// as across, and at most riderReach heights from the line.
+func TestRidingThresholds(t *testing.T) {
+	s, err := scene.Parse([]byte(sceneYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	const h = 10
+	box := func(cy float32) edge.Box { return edge.Box{X0: 58, Y0: cy - h/2, X1: 62, Y1: cy + h/2} }
+	speed := float32(riderSpeed) * h
+	for _, c := range []struct {
+		name   string
+		cy     float32 // box centre's y
+		vx, vy float32
+		want   bool
+	}{
+		{"riding north", 60, 0, -5, true},
+		{"exactly the least speed", 60, 0, -speed, false},
+		{"riding south", 60, 0, 5, false},
+		{"twice as fast along as across", 60, 2.5, -5, true},
+		{"twice as fast along as across, the other side", 60, -2.5, -5, true},
+		{"not quite twice", 60, 2.6, -5, false},
+		{"not quite twice, the other side", 60, -2.6, -5, false},
+		{"riderReach heights before the line", 50 + riderReach*h, 0, -5, true},
+		{"further", 50.5 + riderReach*h, 0, -5, false},
+		{"riderReach heights past the line", 50 - riderReach*h, 0, -5, true},
+		{"further past", 49.5 - riderReach*h, 0, -5, false},
+	} {
+		if got := e.riding(edge.Track{Box: box(c.cy), VX: c.vx, VY: c.vy}); got != c.want {
+			t.Errorf("%s: riding %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A person first seen with half of their box or more over a motor vehicle's is getting out of
+// it; less, or over a cyclist, is not.
+func TestAlightingHalfTheBox(t *testing.T) {
+	person := edge.Track{ID: 1, Box: edge.Box{X0: 10, Y0: 10, X1: 20, Y1: 30}, Class: edge.Person} // area 200
+	for _, c := range []struct {
+		name string
+		v    edge.Track
+		want bool
+	}{
+		{"half over a car", edge.Track{ID: 2, Box: edge.Box{X0: 15, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, true},
+		{"just under half", edge.Track{ID: 2, Box: edge.Box{X0: 15.1, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, false},
+		{"half over a car, from above", edge.Track{ID: 2, Box: edge.Box{X0: 0, Y0: 0, X1: 40, Y1: 20}, Class: edge.Car}, true},
+		{"just under half, from above", edge.Track{ID: 2, Box: edge.Box{X0: 0, Y0: 0, X1: 40, Y1: 19.9}, Class: edge.Car}, false},
+		{"half over a car's measured box", edge.Track{ID: 2, Box: edge.Box{X0: 60, Y0: 0, X1: 90, Y1: 40}, Meas: edge.Box{X0: 15, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, true},
+		{"over a bicycle", edge.Track{ID: 2, Box: edge.Box{X0: 0, Y0: 0, X1: 40, Y1: 40}, Class: edge.Bicycle}, false},
+		{"touching a car's side", edge.Track{ID: 2, Box: edge.Box{X0: 20, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, false},
+		{"beside a car, overlapping only in height", edge.Track{ID: 2, Box: edge.Box{X0: 25, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, false},
+		{"beside a car, overlapping only in width", edge.Track{ID: 2, Box: edge.Box{X0: 0, Y0: 35, X1: 40, Y1: 60}, Class: edge.Car}, false},
+	} {
+		if got := alighting(person, []edge.Track{person, c.v}); got != c.want {
+			t.Errorf("%s: alighting %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// On 300×400 (diagonal 500, margin 5 px): a crosswalk (x 112.5..225, y 200..250) in a roadway
+// (x 75..262.5, the whole height); fractions exact in binary, so the borders are exact pixels.
+const marginScene = `
+version: 1
+camera: cam-1
+signals:
+  - {id: walk, kind: pedestrian, feed: true}
+crosswalks:
+  - {id: cw, site: main, polygon: [[0.375, 0.5], [0.75, 0.5], [0.75, 0.625], [0.375, 0.625]], signal: walk}
+roadways:
+  - {id: road, site: main, polygon: [[0.25, 0], [0.875, 0], [0.875, 1], [0.25, 1]]}
+`
+
+// walkAt walks a person of height h with their feet on y, from x 40 to 280 in 10 px frames, on
+// marginScene (300×400), and returns what the rules found.
+func walkAt(t *testing.T, y, h float32) *sink {
+	t.Helper()
+	s, err := scene.Parse([]byte(marginScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 300, 400, time.Minute)
+	if e.margin != 5 {
+		t.Fatalf("fixture: margin %v, want 5", e.margin)
+	}
+	out := &sink{}
+	green := []edge.SignalState{{Light: edge.Green, Since: base.Add(-time.Minute), OnsetSeen: true}}
+	for f := 0; f <= 24; f++ {
+		x := float32(40 + 10*f)
+		tk := edge.Track{ID: 1, Box: edge.Box{X0: x - 3, Y0: y - h, X1: x + 3, Y1: y}, Class: edge.Person, Score: 1, Hits: f + 3, VX: 100}
+		e.Step(frameAt(f), green, []edge.Track{tk}, nil, out)
+	}
+	e.Flush(out)
+	return out
+}
+
+// Feet within the margin (5 px) of a crosswalk's paint are on it, for its count; further, not.
+func TestCrosswalkMarginCounts(t *testing.T) {
+	for _, c := range []struct {
+		y     float32
+		count int
+	}{{255, 1}, {255.1, 0}, {195, 1}, {194.9, 0}} {
+		out := walkAt(t, c.y, 8)
+		n := 0
+		for _, k := range out.counts {
+			if k.Zone == "cw" {
+				n += k.N[edge.Person]
+			}
+		}
+		if n != c.count {
+			t.Errorf("feet at y %v (the paint is y 200..250): counted %d, want %d", c.y, n, c.count)
+		}
+	}
+}
+
+// For jaywalking, feet within a quarter of the person's height of the paint (10 px for a
+// 40 px person) are on the crosswalk; further, in the roadway.
+func TestCrosswalkBorderForJaywalking(t *testing.T) {
+	for _, c := range []struct {
+		y   float32
+		jay bool
+	}{{260, false}, {260.1, true}} {
+		out := walkAt(t, c.y, 40)
+		jay := false
+		for _, ev := range out.events {
+			jay = jay || ev.Type == "jaywalking"
+		}
+		if jay != c.jay {
+			t.Errorf("feet at y %v, 40 px tall (the paint ends at 250): events %+v, want jaywalking %v", c.y, out.events, c.jay)
+		}
+	}
+}
+
+// An entry into a zone is confirmed once seen inside for confirm (200 ms): three frames 100 ms
+// apart on the track is an intrusion, two are not.
+func TestTrackIntrusionConfirmedAfter200ms(t *testing.T) {
+	for _, c := range []struct {
+		frames int
+		events int
+	}{{3, 1}, {2, 0}} {
+		path := concat(straight(pos{15, 55}, pos{15, 55}, 1, 0), straight(pos{15, 65}, pos{15, 65}, c.frames-1, 0), straight(pos{15, 55}, pos{15, 55}, 1, 10))
+		out := walk(t, edge.Person, nil, path)
+		if len(out.events) != c.events {
+			t.Errorf("%d frames on the track: events %+v, want %d", c.frames, out.events, c.events)
+		}
+	}
+}
+
+// At the platform edge, exactly dwell_s (2 s) is an intrusion, one frame less is not.
+func TestPlatformEdgeExactlyTheDwell(t *testing.T) {
+	for _, c := range []struct {
+		frames int // at the edge, 100 ms apart: 21 frames span 2 s
+		events int
+	}{{21, 1}, {20, 0}} {
+		path := concat(straight(pos{15, 35}, pos{15, 35}, 1, 0), straight(pos{15, 45}, pos{15, 45}, c.frames-1, 0), straight(pos{15, 35}, pos{15, 35}, 1, 10))
+		out := walk(t, edge.Person, nil, path)
+		if len(out.events) != c.events {
+			t.Errorf("%d frames at the edge: events %+v, want %d", c.frames, out.events, c.events)
+		}
+	}
+}
+
+// Jaywalking needs jayConfirm (500 ms) in the roadway: six frames 100 ms apart is, five are not.
+// The roadway is the scene's only zone (index 0).
+func TestJaywalkingAfter500ms(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+roadways:
+  - {id: road, site: main, polygon: [[0.4, 0], [0.8, 0], [0.8, 1], [0.4, 1]]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		frames int
+		events int
+	}{{6, 1}, {5, 0}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		path := concat(straight(pos{30, 50}, pos{30, 50}, 1, 0), straight(pos{45, 50}, pos{45, 50}, c.frames-1, 0), straight(pos{30, 50}, pos{30, 50}, 1, 10))
+		for f, p := range path {
+			e.Step(frameAt(f), nil, []edge.Track{personAt(7, p.x, p.y)}, nil, out)
+		}
+		if len(out.events) != c.events {
+			t.Errorf("%d frames in the roadway: events %+v, want %d", c.frames, out.events, c.events)
+		}
+	}
+}
+
+// A person who steps onto a crosswalk exactly grace_s after the don't-walk began is judged;
+// a little earlier is inside the grace.
+func TestCrosswalkGraceBoundary(t *testing.T) {
+	path := straight(pos{33, 75}, pos{95, 75}, 31, 0)
+	first := walk(t, edge.Person, lights(edge.Red, edge.Red), path)
+	if len(first.events) != 1 {
+		t.Fatalf("events %+v, want one", first.events)
+	}
+	entered := first.events[0].Time
+	for _, c := range []struct {
+		before time.Duration
+		events int
+	}{{time.Second, 1}, {900 * time.Millisecond, 0}} {
+		sig := lights(edge.Red, edge.Red)
+		sig[1].Since = entered.Add(-c.before)
+		if out := walk(t, edge.Person, sig, path); len(out.events) != c.events {
+			t.Errorf("don't walk since %v before the entry (grace 1 s): events %+v, want %d", c.before, out.events, c.events)
+		}
+	}
+}
+
+// A vehicle crossing exactly grace_s after the red began is judged; a little earlier is not.
+func TestRedLightGraceBoundary(t *testing.T) {
+	first := drive(t, edge.Red, 0, true, 70, 0, edge.Car)
+	if len(first.events) != 1 {
+		t.Fatalf("events %+v, want one", first.events)
+	}
+	crossed := first.events[0].Time.Sub(base).Seconds()
+	for _, c := range []struct {
+		before float64
+		events int
+	}{{0.5, 1}, {0.4, 0}} {
+		if out := drive(t, edge.Red, crossed-c.before, true, 70, 0, edge.Car); len(out.events) != c.events {
+			t.Errorf("red since %.1f s before the crossing (grace 0.5 s): events %+v, want %d", c.before, out.events, c.events)
+		}
+	}
+}
+
+// Signals the caller did not pass (fewer states than the scene has signals) are unknown:
+// nothing is judged, nothing breaks.
+func TestMissingSignalStatesAreUnknown(t *testing.T) {
+	if out := drive(t, edge.Red, 0, true, 70, 0, edge.Car); len(out.events) != 1 {
+		t.Fatalf("fixture: events %+v, want one with the signal", out.events)
+	}
+	s, err := scene.Parse([]byte(sceneYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	out := &sink{}
+	for f := 0; f < 40; f++ {
+		y := float32(70 - f)
+		e.Step(frameAt(f), nil, []edge.Track{{ID: 1, Box: edge.Box{X0: 57, Y0: y, X1: 63, Y1: y + 10}, Class: edge.Car, Score: 1, Hits: f + 2}}, nil, out)
+	}
+	if len(out.events) != 0 {
+		t.Fatalf("events %+v with no signal state, want none", out.events)
+	}
+	// A berth signal with no state: no train known, the dwell applies.
+	s, err = scene.Parse([]byte(berthScene))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = New(s, 100, 100, time.Minute)
+	out = &sink{}
+	for f, p := range straight(pos{15, 60}, pos{15, 45}, 5, 30) {
+		e.Step(frameAt(f), nil, []edge.Track{personAt(7, p.x, p.y)}, nil, out)
+	}
+	if len(out.events) != 1 {
+		t.Fatalf("berth with no state: events %+v, want one", out.events)
+	}
+}
