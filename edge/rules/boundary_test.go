@@ -637,3 +637,34 @@ func TestMissingSignalStatesAreUnknown(t *testing.T) {
 		t.Fatalf("berth with no state: events %+v, want one", out.events)
 	}
 }
+
+// riding on a slanted line, where both velocity components count: (20,60)→(100,0) crossed
+// northward, normal (-0.6,-0.8), tangent (0.8,-0.6); a 10 px box by the line.
+func TestRidingOnASlantedLine(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+count_lines:
+  - {id: slant, site: main, line: [[0.2, 0.6], [1.0, 0.0]], direction: [0, -1]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(s, 100, 100, time.Minute)
+	b := edge.Box{X0: 55, Y0: 28, X1: 65, Y1: 38} // centre (60, 33): 2.4 px before the line
+	for _, c := range []struct {
+		name   string
+		vx, vy float32
+		want   bool
+	}{
+		{"along the normal", -3, -4, true},                    // along 5, across 0
+		{"along over twice across", -1.08, -5.44, true},       // along 5, across 2.4
+		{"along not quite twice across", -0.92, -5.56, false}, // along 5, across 2.6
+		{"along the line", 4, -3, false},                      // along 0, across 5
+		{"backwards", 3, 4, false},                            // along -5
+	} {
+		if got := e.riding(edge.Track{Box: b, VX: c.vx, VY: c.vy}); got != c.want {
+			t.Errorf("%s: riding %v, want %v", c.name, got, c.want)
+		}
+	}
+}
