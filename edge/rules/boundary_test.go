@@ -429,6 +429,7 @@ func TestAlightingHalfTheBox(t *testing.T) {
 		{"touching a car's side", edge.Track{ID: 2, Box: edge.Box{X0: 20, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, false},
 		{"beside a car, overlapping only in height", edge.Track{ID: 2, Box: edge.Box{X0: 25, Y0: 0, X1: 40, Y1: 40}, Class: edge.Car}, false},
 		{"beside a car, overlapping only in width", edge.Track{ID: 2, Box: edge.Box{X0: 0, Y0: 35, X1: 40, Y1: 60}, Class: edge.Car}, false},
+		{"far from a car, up and left", edge.Track{ID: 2, Box: edge.Box{X0: 50, Y0: 50, X1: 90, Y1: 90}, Class: edge.Car}, false},
 	} {
 		if got := alighting(person, []edge.Track{person, c.v}); got != c.want {
 			t.Errorf("%s: alighting %v, want %v", c.name, got, c.want)
@@ -665,6 +666,57 @@ count_lines:
 	} {
 		if got := e.riding(edge.Track{Box: b, VX: c.vx, VY: c.vy}); got != c.want {
 			t.Errorf("%s: riding %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A box is within a line when its centre projects onto it, or at most a tenth of its length
+// beyond either end: (10,50)→(60,50) is 50 long, 5 px of slack each side.
+func TestWithinTheLineSlack(t *testing.T) {
+	l := newLine(scene.Polyline{{X: 0.1, Y: 0.5}, {X: 0.6, Y: 0.5}}, scene.Point{Y: -1}, 100, 100)
+	for _, c := range []struct {
+		x    float32 // the box centre's
+		want bool
+	}{{5, true}, {4.9, false}, {65, true}, {65.1, false}, {35, true}} {
+		b := edge.Box{X0: c.x - 2, Y0: 40, X1: c.x + 2, Y1: 56}
+		if got := l.within(b); got != c.want {
+			t.Errorf("centre x %v: within %v, want %v", c.x, got, c.want)
+		}
+	}
+}
+
+// A person who steps onto a crosswalk from the side (its north edge) between heads for east and
+// west, and stands, is judged by the first head listed: neither way is nearer.
+func TestCrosswalkFromTheSideStandingFirstHead(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+signals:
+  - {id: walk-east, kind: pedestrian, feed: true}
+  - {id: walk-west, kind: pedestrian, feed: true}
+crosswalks:
+  - id: cw
+    site: main
+    polygon: [[0.4, 0.2], [0.8, 0.2], [0.8, 0.3], [0.4, 0.3]]
+    signals:
+      - {direction: [1, 0], signal: walk-east}
+      - {direction: [-1, 0], signal: walk-west}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		east, west edge.Light
+		events     int
+	}{{edge.Red, edge.Green, 1}, {edge.Green, edge.Red, 0}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		signals := []edge.SignalState{{Light: c.east, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: c.west, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+		for f, p := range straight(pos{60, 10}, pos{60, 22}, 6, 20) {
+			e.Step(frameAt(f), signals, []edge.Track{personAt(7, p.x, p.y)}, nil, out)
+		}
+		if len(out.events) != c.events {
+			t.Errorf("east %v, west %v: events %+v, want %d", c.east, c.west, out.events, c.events)
 		}
 	}
 }
