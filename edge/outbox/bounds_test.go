@@ -533,3 +533,73 @@ func TestDiskFullGapCountsAgainstTheBounds(t *testing.T) {
 		})
 	}
 }
+
+// Acknowledgements are deleted in statements of at most 500 ids: 2000 ids, half of them
+// unknown, all go, and the counters follow. The policy, too, deletes its victims 500 at a time.
+func TestDeleteAndEvictManyIDs(t *testing.T) {
+	ig := &infoGap{}
+	o, err := Open(filepath.Join(t.TempDir(), "o.db"), Options{MaxRows: 1300, Gap: ig.build, ReserveBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	more := func(prefix string, n int) []string {
+		var b []Message
+		var acks []string
+		for i := range n {
+			id := fmt.Sprintf("%s%04d", prefix, i)
+			b = append(b, Message{ID: id, Topic: "t", Payload: []byte("xy"), Severity: 1})
+			acks = append(acks, id, "unknown-"+id)
+		}
+		if err := o.Append(ctx, b...); err != nil {
+			t.Fatal(err)
+		}
+		return acks
+	}
+	acks := more("m", 1201)
+	if n, err := o.Delete(ctx, acks[:2000]); n != 1000 || err != nil {
+		t.Fatalf("deleted %d (%v), want 1000", n, err)
+	}
+	if st := checkCounters(t, o); st.Rows != 201 || st.Bytes != 402 {
+		t.Fatalf("stats %+v, want 201 rows of 2 bytes", st)
+	}
+	more("n", 1099) // 1300: at the bound
+	more("p", 999)  // 2299 over 1300: 1000 go (one for the gap record), in two statements
+	infos := ig.all()
+	if len(infos) != 1 || len(infos[0].Lost) != 1000 || infos[0].Lost[0].ID != "m1000" || infos[0].Lost[999].ID != "n0798" {
+		t.Fatalf("%d gaps, want 1 losing m1000..n0798", len(infos))
+	}
+	if st := checkCounters(t, o); st.Rows != 1300 || st.Evicted != 1000 {
+		t.Fatalf("stats %+v, want 1300 rows, 1000 evicted", st)
+	}
+}
+
+// Pending pages through the queue by Seq, oldest first, at most limit at a time.
+func TestPendingPages(t *testing.T) {
+	o, err := Open(filepath.Join(t.TempDir(), "o.db"), Options{ReserveBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	fill(t, o, 5, 1)
+	var got []string
+	var after int64
+	for range 4 {
+		page, err := o.Pending(ctx, after, 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("a page of %d, limit 2", len(page))
+		}
+		for _, m := range page {
+			got = append(got, m.ID)
+			after = m.Seq
+		}
+	}
+	if strings.Join(got, " ") != "v00 v01 v02 v03 v04" {
+		t.Fatalf("pages gave %v", got)
+	}
+}
