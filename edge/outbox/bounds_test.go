@@ -603,3 +603,18 @@ func TestPendingPages(t *testing.T) {
 		t.Fatalf("pages gave %v", got)
 	}
 }
+
+// A reserve that does not fit on the disk leaves no partial file: a partial reserve would
+// hide how full the disk really is.
+func TestReserveThatDoesNotFitLeavesNothing(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	path := filepath.Join(dir, "o.db")
+	o, err := Open(path, Options{ReserveBytes: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if st, err := os.Stat(path + ".reserve"); err == nil {
+		t.Fatalf("a partial reserve of %d bytes was left", st.Size())
+	}
+}
