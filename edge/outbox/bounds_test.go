@@ -618,3 +618,20 @@ func TestReserveThatDoesNotFitLeavesNothing(t *testing.T) {
 		t.Fatalf("a partial reserve of %d bytes was left", st.Size())
 	}
 }
+
+// On a full disk with nothing to evict, Append refuses at once: the policy made no room, so
+// the insert is not tried again.
+func TestDiskFullNothingToEvictRefuses(t *testing.T) {
+	o, err := Open(filepath.Join(t.TempDir(), "o.db"), Options{Gap: (&infoGap{}).build, ReserveBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	failInserts(t, 1) // a second attempt would succeed
+	if err := o.Append(context.Background(), Message{ID: "x", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
+		t.Fatalf("append with nothing to evict: %v, want ErrFull", err)
+	}
+	if st := checkCounters(t, o); st.NotAccepted != 1 || st.Rows != 0 {
+		t.Fatalf("stats %+v, want 1 not accepted, nothing queued", st)
+	}
+}

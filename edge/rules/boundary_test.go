@@ -720,3 +720,60 @@ crosswalks:
 		}
 	}
 }
+
+// A fired track still in the zone keeps its place in the area's memory fresh: lost after 5 s
+// on the track, a new track there a second later is the same person (the window counts from
+// when it was last seen, not from the event), however many others are in the zone.
+func TestRepeatWindowFromLastSeen(t *testing.T) {
+	e, out := personEngine(t)
+	f := 0
+	for ; f < 50; f++ { // 5 s on the track (y 60..80); track 2 there too, elsewhere
+		e.Step(frameAt(f), nil, []edge.Track{personAt(1, 5, 65), personAt(2, 25, 75)}, nil, out)
+	}
+	e.Step(frameAt(f), nil, []edge.Track{personAt(2, 25, 75)}, []int{1}, out) // 1 lost
+	f++
+	for end := f + 10; f < end; f++ { // a second later, back as track 3 where 1 was
+		e.Step(frameAt(f), nil, []edge.Track{personAt(3, 5, 65), personAt(2, 25, 75)}, nil, out)
+	}
+	if len(out.events) != 2 {
+		t.Fatalf("events %+v, want 2: tracks 1 and 2, not 3", out.events)
+	}
+}
+
+// With heads for crossing north and south, a person crossing from the south kerb is judged by
+// the north head.
+func TestCrosswalkHeadNorthSouth(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+signals:
+  - {id: walk-north, kind: pedestrian, feed: true}
+  - {id: walk-south, kind: pedestrian, feed: true}
+crosswalks:
+  - id: cw
+    site: main
+    polygon: [[0.4, 0.2], [0.5, 0.2], [0.5, 0.8], [0.4, 0.8]]
+    signals:
+      - {direction: [0, 1], signal: walk-south}
+      - {direction: [0, -1], signal: walk-north}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		south, north edge.Light
+		events       int
+	}{{edge.Green, edge.Red, 1}, {edge.Red, edge.Green, 0}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		signals := []edge.SignalState{{Light: c.north, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: c.south, Since: base.Add(-10 * time.Second), OnsetSeen: true}} // the scene's order
+		for f, p := range straight(pos{45, 95}, pos{45, 5}, 45, 0) {
+			tk := personAt(7, p.x, p.y)
+			tk.VY = -20
+			e.Step(frameAt(f), signals, []edge.Track{tk}, nil, out)
+		}
+		if len(out.events) != c.events {
+			t.Errorf("south %v, north %v: events %+v, want %d", c.south, c.north, out.events, c.events)
+		}
+	}
+}
