@@ -777,3 +777,44 @@ crosswalks:
 		}
 	}
 }
+
+// Stepping on from the side a little off the centre line (toward the centre is (2, 6): 72° from
+// east) is not within 60° of either head: the way the person then walks, west, decides.
+func TestCrosswalkFromTheSideOffCentre(t *testing.T) {
+	s, err := scene.Parse([]byte(`
+version: 1
+camera: cam-1
+signals:
+  - {id: walk-east, kind: pedestrian, feed: true}
+  - {id: walk-west, kind: pedestrian, feed: true}
+crosswalks:
+  - id: cw
+    site: main
+    polygon: [[0.4, 0.2], [0.8, 0.2], [0.8, 0.3], [0.4, 0.3]]
+    signals:
+      - {direction: [1, 0], signal: walk-east}
+      - {direction: [-1, 0], signal: walk-west}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := concat(straight(pos{58, 5}, pos{58, 19}, 14, 0), straight(pos{57, 19}, pos{20, 19}, 37, 0))
+	for _, c := range []struct {
+		east, west edge.Light
+		events     int
+	}{{edge.Red, edge.Green, 0}, {edge.Green, edge.Red, 1}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		signals := []edge.SignalState{{Light: c.east, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: c.west, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+		for f, p := range path {
+			tk := personAt(7, p.x, p.y)
+			if f > 0 {
+				tk.VX, tk.VY = (p.x-path[f-1].x)*10, (p.y-path[f-1].y)*10
+			}
+			e.Step(frameAt(f), signals, []edge.Track{tk}, nil, out)
+		}
+		if len(out.events) != c.events {
+			t.Errorf("east %v, west %v: events %+v, want %d", c.east, c.west, out.events, c.events)
+		}
+	}
+}
