@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // infoGap records the GapInfo of every gap record it builds.
@@ -633,5 +635,17 @@ func TestDiskFullNothingToEvictRefuses(t *testing.T) {
 	}
 	if st := checkCounters(t, o); st.NotAccepted != 1 || st.Rows != 0 {
 		t.Fatalf("stats %+v, want 1 not accepted, nothing queued", st)
+	}
+}
+
+// SQLite's "database or disk is full" is ErrFull; another I/O error is not.
+func TestClassifyFull(t *testing.T) {
+	if err := classify(sqlite3.Error{Code: sqlite3.ErrFull}); !errors.Is(err, ErrFull) {
+		t.Errorf("SQLITE_FULL: %v, want ErrFull", err)
+	}
+	for _, e := range []error{sqlite3.Error{Code: sqlite3.ErrIoErr}, sqlite3.Error{Code: sqlite3.ErrBusy}, errors.New("disk full")} {
+		if err := classify(e); errors.Is(err, ErrFull) || err != e {
+			t.Errorf("%v: %v, want it unchanged", e, err)
+		}
 	}
 }
