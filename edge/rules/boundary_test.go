@@ -343,6 +343,17 @@ func TestPolygonGeometryByHand(t *testing.T) {
 			t.Errorf("distance (%v, %v) = %v, want %v", c.x, c.y, got, c.d)
 		}
 	}
+	// The convex quadrilateral (10,10), (50,20), (40,50), (20,40), checked against the sign of
+	// each side's cross product.
+	quad := []float32{10, 10, 50, 20, 40, 50, 20, 40}
+	for _, c := range []struct {
+		x, y float32
+		in   bool
+	}{{30, 30, true}, {45, 20, true}, {45, 25, true}, {15, 12, true}, {12, 15, true}, {48, 30, false}, {44, 40, false}, {25, 44, false}, {22, 40, true}, {14, 25, false}, {16, 25, true}} {
+		if got := inside(quad, c.x, c.y); got != c.in {
+			t.Errorf("inside the quadrilateral (%v, %v) = %v, want %v", c.x, c.y, got, c.in)
+		}
+	}
 	// A polygon with a repeated corner (a zero-length side) measures the same.
 	if got := distance([]float32{0, 0, 40, 0, 40, 0, 0, 30}, 20, -2); got != 2 {
 		t.Errorf("distance with a repeated corner = %v, want 2", got)
@@ -354,6 +365,12 @@ func TestPolygonGeometryByHand(t *testing.T) {
 	// (200·(10,5) + 100·(5,15)) / 300 = (8.333, 8.333).
 	if x, y := centroid([]float32{0, 0, 20, 0, 20, 10, 10, 10, 10, 20, 0, 20}); math.Abs(float64(x)-25.0/3) > 1e-4 || math.Abs(float64(y)-25.0/3) > 1e-4 {
 		t.Errorf("centroid of the L (%v, %v), want (8.333, 8.333)", x, y)
+	}
+	// A quadrilateral off the origin, as two triangles from (10,10): (50,20),(40,50) of area 550
+	// centred (33.33, 26.67), and (40,50),(20,40) of area 350 centred (23.33, 33.33): together
+	// (30.556, 28.519).
+	if x, y := centroid([]float32{10, 10, 50, 20, 40, 50, 20, 40}); math.Abs(float64(x)-30.555556) > 1e-3 || math.Abs(float64(y)-28.518518) > 1e-3 {
+		t.Errorf("centroid of the quadrilateral (%v, %v), want (30.556, 28.519)", x, y)
 	}
 	// No area: the mean of the points.
 	if x, y := centroid([]float32{0, 0, 10, 5, 20, 10}); x != 10 || y != 5 {
