@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,13 +244,15 @@ func failInserts(t *testing.T, n int) {
 	t.Cleanup(func() { testHookInsert = nil })
 }
 
-// fill appends n messages "v00".."vNN" of size bytes at severity 1, one per commit.
+// fill appends n messages "v00".."vNN" of size bytes at severity 1, in one batch.
 func fill(t *testing.T, o *Outbox, n, size int) {
 	t.Helper()
+	var batch []Message
 	for i := range n {
-		if err := o.Append(context.Background(), Message{ID: fmt.Sprintf("v%02d", i), Topic: "t", Payload: make([]byte, size), Severity: 1}); err != nil {
-			t.Fatal(err)
-		}
+		batch = append(batch, Message{ID: fmt.Sprintf("v%02d", i), Topic: "t", Payload: make([]byte, size), Severity: 1})
+	}
+	if err := o.Append(context.Background(), batch...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -638,12 +641,17 @@ func TestDiskFullNothingToEvictRefuses(t *testing.T) {
 	}
 }
 
-// SQLite's "database or disk is full" is ErrFull; another I/O error is not.
+// SQLite's "database or disk is full", or an I/O error that says full, is ErrFull; another
+// error is not.
 func TestClassifyFull(t *testing.T) {
 	if err := classify(sqlite3.Error{Code: sqlite3.ErrFull}); !errors.Is(err, ErrFull) {
 		t.Errorf("SQLITE_FULL: %v, want ErrFull", err)
 	}
-	for _, e := range []error{sqlite3.Error{Code: sqlite3.ErrIoErr}, sqlite3.Error{Code: sqlite3.ErrBusy}, errors.New("disk full")} {
+	// An I/O error whose system error says full ("exchange full": the one errno with the word).
+	if err := classify(sqlite3.Error{Code: sqlite3.ErrIoErr, SystemErrno: syscall.EXFULL}); !errors.Is(err, ErrFull) {
+		t.Errorf("I/O error, full: %v, want ErrFull", err)
+	}
+	for _, e := range []error{sqlite3.Error{Code: sqlite3.ErrIoErr}, sqlite3.Error{Code: sqlite3.ErrBusy, SystemErrno: syscall.EXFULL}, errors.New("disk full")} {
 		if err := classify(e); errors.Is(err, ErrFull) || err != e {
 			t.Errorf("%v: %v, want it unchanged", e, err)
 		}
