@@ -835,3 +835,25 @@ crosswalks:
 		}
 	}
 }
+
+// A crossing exactly between two lanes, on an approach with no heads of its own, is judged by
+// the first lane listed (the lanes' stretches are exact pixels: 25..37.5 and 62.5..75).
+func TestExactlyBetweenLanesTheFirst(t *testing.T) {
+	s := scene.Defaults()
+	s.Version, s.Camera = 1, "cam-1"
+	s.Signals = []scene.Signal{{ID: "ball", Kind: "vehicle", Feed: true}, {ID: "left", Kind: "vehicle", Arrow: "left", Feed: true}}
+	s.Approaches = []scene.Approach{{ID: "nb-stop", Site: "main-nb", StopLine: scene.Polyline{{X: 0.25, Y: 0.625}, {X: 0.75, Y: 0.625}}, Direction: scene.Point{Y: -1},
+		Lanes: []scene.Lane{{Stretch: [2]scene.Point{{X: 0.25, Y: 0.625}, {X: 0.375, Y: 0.625}}, Signal: "left"}, {Stretch: [2]scene.Point{{X: 0.625, Y: 0.625}, {X: 0.75, Y: 0.625}}, Signal: "ball"}}}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ball, left edge.Light
+		events     int
+	}{{edge.Green, edge.Red, 1}, {edge.Red, edge.Green, 0}} {
+		sig := []edge.SignalState{{Light: c.ball, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: c.left, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+		if out := driveNorth(&s, 50, 0, sig); len(out.events) != c.events {
+			t.Errorf("ball %v, left arrow %v: events %+v, want %d", c.ball, c.left, out.events, c.events)
+		}
+	}
+}
