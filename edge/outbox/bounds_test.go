@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -655,5 +656,36 @@ func TestClassifyFull(t *testing.T) {
 		if err := classify(e); errors.Is(err, ErrFull) || err != e {
 			t.Errorf("%v: %v, want it unchanged", e, err)
 		}
+	}
+}
+
+// A reserve that could not be written again (the disk still too full) is tried again at the
+// next 64th commit, until it fits.
+func TestReserveRetriedUntilItFits(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	path := filepath.Join(dir, "o.db")
+	o, err := Open(path, Options{ReserveBytes: 2 << 20}) // does not fit: no reserve
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	o.reserveGone = true // as after a full disk; set before the next Append, which the writer receives
+	appendN := func(prefix string, n int) {
+		for i := range n {
+			if err := o.Append(context.Background(), Message{ID: fmt.Sprint(prefix, i), Topic: "t", Payload: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendN("a", 64)
+	if _, err := os.Stat(path + ".reserve"); err == nil || !o.reserveGone {
+		t.Fatalf("after a reserve that did not fit: stat %v, reserve gone %v; want it still to make", err, o.reserveGone)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=8m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	appendN("b", 64)
+	if st, err := os.Stat(path + ".reserve"); err != nil || st.Size() != 2<<20 || o.reserveGone {
+		t.Fatalf("with room again: reserve %v %v, gone %v; want 2 MiB", st, err, o.reserveGone)
 	}
 }
