@@ -59,6 +59,7 @@ func TestNearestSegmentOfABentLine(t *testing.T) {
 		{40, 5, 1, 40 + 24.748737},  // 45.0 and 38.9
 		{90, 50, 1, 40 + 28.284271}, // 40.0 and 28.3
 		{20, 20, 0, 10},             // 30.0 and 42.4
+		{40, 35, 0, 30},             // 15.0 and 17.7: past the line, where the bent segment lies higher
 	} {
 		i, _ := l.nearest(c.x, c.y)
 		if i != c.seg {
