@@ -858,3 +858,25 @@ func TestExactlyBetweenLanesTheFirst(t *testing.T) {
 		}
 	}
 }
+
+// A lane's stretch is placed along the line by both coordinates of its ends: a lane on the
+// straight part of a bent bar, ending at x 45, does not reach a car crossing at x 48 (3 px
+// past its end, next to the bend), which the approach's ball head judges.
+func TestLaneStretchEndsWhereItsPointsAre(t *testing.T) {
+	s := bentScene(t, nil)
+	s.Signals = append(s.Signals, scene.Signal{ID: "left", Kind: "vehicle", Arrow: "left", Feed: true})
+	s.Approaches[0].Lanes = []scene.Lane{{Stretch: [2]scene.Point{{X: 0.2, Y: 0.6}, {X: 0.45, Y: 0.6}}, Signal: "left"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ballRed := []edge.SignalState{{Light: edge.Red, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: edge.Green, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+	for _, c := range []struct {
+		name   string
+		x      float32
+		events int
+	}{{"in the lane, its arrow green", 35, 0}, {"past the lane's end, the ball red", 48, 1}} {
+		if out := driveNorth(s, c.x, 0, ballRed); len(out.events) != c.events {
+			t.Errorf("%s: events %+v, want %d", c.name, out.events, c.events)
+		}
+	}
+}
