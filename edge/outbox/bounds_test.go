@@ -408,7 +408,7 @@ func TestDiskFullRefusalReportedWhenSpaceReturns(t *testing.T) {
 
 // On a nearly full disk the database file must not grow: before inserting, the policy frees
 // pages for the batch (8 pages, and 5/4 of each payload plus 128 bytes) and a quarter of the
-// low-water mark more, in one transaction; with enough free pages it evicts nothing.
+// low-water mark more, in one transaction; with free pages enough, to the byte, it evicts nothing.
 func TestRoomInFileOnALowDisk(t *testing.T) {
 	ig := &infoGap{}
 	o, err := Open(filepath.Join(t.TempDir(), "o.db"), Options{Gap: ig.build, ReserveBytes: -1})
@@ -416,23 +416,46 @@ func TestRoomInFileOnALowDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	fill(t, o, 400, 1000)
-	var free, pageSize int64
-	o.db.QueryRow(`PRAGMA freelist_count`).Scan(&free)
+	fill(t, o, 700, 1000)
+	freePages := func() int64 {
+		var n int64
+		o.db.QueryRow(`PRAGMA freelist_count`).Scan(&n)
+		return n
+	}
+	var pageSize int64
 	o.db.QueryRow(`PRAGMA page_size`).Scan(&pageSize)
-	if free != 0 || pageSize != 4096 {
+	if free := freePages(); free != 0 || pageSize != 4096 {
 		t.Fatalf("fixture: %d free pages of %d bytes, want none of 4096", free, pageSize)
 	}
-	batch := []Message{{ID: "a", Payload: make([]byte, 4000)}}
 	// 8·4096 + 4000·5/4 + 128 = 37896 bytes, + 1 MiB / 4 = 300040: 301 messages of 1000.
-	o.roomInFile(batch)
+	o.roomInFile([]Message{{ID: "a", Payload: make([]byte, 4000)}})
 	infos := ig.all()
 	if len(infos) != 1 || len(infos[0].Lost) != 301 || infos[0].Lost[0].ID != "v00" || infos[0].Lost[300].ID != "v300" || infos[0].Reason != "disk_full" {
 		t.Fatalf("gaps %+v, want one disk_full gap losing v00..v300", infos)
 	}
-	o.roomInFile(batch) // the freed pages hold the batch now
+	// A batch that needs exactly the free pages' bytes: two payloads whose 5/4 + 128 each, with
+	// the 8 pages, add up to them.
+	have := freePages() * pageSize
+	want := have - 8*pageSize - 2*128
+	var a, b int
+	for a = int(want*4/5) / 2; ; a++ {
+		if rest := want - int64(a*5/4); rest > 0 && int64(int(rest*4/5)*5/4) == rest {
+			b = int(rest * 4 / 5)
+			break
+		}
+	}
+	exact := []Message{{ID: "a", Payload: make([]byte, a)}, {ID: "b", Payload: make([]byte, b)}}
+	o.roomInFile(exact)
 	if n := len(ig.all()); n != 1 {
-		t.Fatalf("%d gap records after a second call, want no more eviction", n)
+		t.Fatalf("%d gap records with free pages enough (%d bytes) for the batch, want no more eviction", n, have)
+	}
+	// 5 bytes short (5/4 of 4 more payload bytes): free what is missing and a quarter of the
+	// low-water mark, 5 + 262144 bytes: 263 messages.
+	exact[1].Payload = make([]byte, b+4)
+	o.roomInFile(exact)
+	infos = ig.all()
+	if len(infos) != 2 || len(infos[1].Lost) != 263 || infos[1].Lost[0].ID != "v301" {
+		t.Fatalf("with 5 bytes too few free: %d gaps, the last losing %d, want 263 from v301", len(infos), len(infos[len(infos)-1].Lost))
 	}
 	checkCounters(t, o)
 }
