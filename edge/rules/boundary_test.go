@@ -689,13 +689,14 @@ count_lines:
 }
 
 // A box is within a line when its centre projects onto it, or at most a tenth of its length
-// beyond either end: (10,50)→(60,50) is 50 long, 5 px of slack each side.
+// beyond either end: (12.5,50)→(62.5,50) is 50 long, 5 px of slack each side (fractions exact
+// in binary, so the ends are exact pixels).
 func TestWithinTheLineSlack(t *testing.T) {
-	l := newLine(scene.Polyline{{X: 0.1, Y: 0.5}, {X: 0.6, Y: 0.5}}, scene.Point{Y: -1}, 100, 100)
+	l := newLine(scene.Polyline{{X: 0.125, Y: 0.5}, {X: 0.625, Y: 0.5}}, scene.Point{Y: -1}, 100, 100)
 	for _, c := range []struct {
 		x    float32 // the box centre's
 		want bool
-	}{{5, true}, {4.9, false}, {65, true}, {65.1, false}, {35, true}} {
+	}{{7.5, true}, {7.4, false}, {67.5, true}, {67.6, false}, {35, true}} {
 		b := edge.Box{X0: c.x - 2, Y0: 40, X1: c.x + 2, Y1: 56}
 		if got := l.within(b); got != c.want {
 			t.Errorf("centre x %v: within %v, want %v", c.x, got, c.want)
