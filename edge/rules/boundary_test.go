@@ -881,3 +881,19 @@ func TestLaneStretchEndsWhereItsPointsAre(t *testing.T) {
 		}
 	}
 }
+
+// Which lane a crossing is in is found from the box's centre, both coordinates: a car crossing
+// the bent part of a bar, beyond its straight part's end, is in a lane that covers only the
+// outer two thirds of the bent part (along the line 42..66).
+func TestLaneOnTheOuterBentPart(t *testing.T) {
+	s := bentScene(t, nil)
+	s.Signals = append(s.Signals, scene.Signal{ID: "right", Kind: "vehicle", Arrow: "right", Feed: true})
+	s.Approaches[0].Lanes = []scene.Lane{{Stretch: [2]scene.Point{{X: 0.6, Y: 0.6 - 0.2/3}, {X: 0.8, Y: 0.4}}, Signal: "right"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ballRed := []edge.SignalState{{Light: edge.Red, Since: base.Add(-10 * time.Second), OnsetSeen: true}, {Light: edge.Green, Since: base.Add(-10 * time.Second), OnsetSeen: true}}
+	if out := driveNorth(s, 75, 0, ballRed); len(out.events) != 0 || out.counted(edge.Car) != 1 {
+		t.Fatalf("events %+v, counted %d; want none (the lane's arrow is green), 1 counted", out.events, out.counted(edge.Car))
+	}
+}
