@@ -315,6 +315,11 @@ func (o *Outbox) commit(msgs []Message) error {
 }
 
 func (o *Outbox) insert(msgs []Message) error {
+	if testHookInsert != nil {
+		if err := testHookInsert(msgs); err != nil {
+			return err
+		}
+	}
 	tx, err := o.db.Begin()
 	if err != nil {
 		return fmt.Errorf("append: %w", classify(err))
@@ -375,6 +380,11 @@ func (o *Outbox) insert(msgs []Message) error {
 	o.mu.Unlock()
 	return nil
 }
+
+// testHookInsert, when set, runs before each insert transaction on the writer's goroutine; an
+// error it returns is the insert's (tests only: a full disk on demand, to pin what the on-full
+// path evicts and reports).
+var testHookInsert func([]Message) error
 
 // testHookAfterInsertCommit runs between an insert's commit and its counter update (tests only).
 var testHookAfterInsertCommit func()
