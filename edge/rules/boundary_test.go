@@ -294,15 +294,16 @@ func TestConfirmLineReachedNotPassed(t *testing.T) {
 }
 
 // A crossing needs the front clearly past the line: more than the margin (1 % of the frame's
-// diagonal, 5 px on 300×400), not exactly it.
+// diagonal, 5 px on 300×400), not exactly it. (Stopped there, it is counted, not judged: a red
+// needs the vehicle to proceed, TestRedLightNeedsTheVehicleToProceed.)
 func TestCrossingNeedsMoreThanTheMargin(t *testing.T) {
 	s, err := scene.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		stopAt float32 // box top; the line is at y 200
-		events int
+		stopAt  float32 // box top; the line is at y 200
+		counted int
 	}{{195, 0}, {194.9, 1}} {
 		e := New(s, 300, 400, time.Minute)
 		if e.approaches[0].margin != 5 {
@@ -314,8 +315,9 @@ func TestCrossingNeedsMoreThanTheMargin(t *testing.T) {
 			e.Step(frameAt(f), sig, []edge.Track{{ID: 6, Box: edge.Box{X0: 171, Y0: y, X1: 189, Y1: y + 30}, Class: edge.Car, Score: 1, Hits: f + 2}}, nil, out)
 			y = max(c.stopAt, y-1)
 		}
-		if len(out.events) != c.events {
-			t.Errorf("front stops at y %v: events %+v, want %d", c.stopAt, out.events, c.events)
+		e.Flush(out)
+		if out.counted(edge.Car) != c.counted || len(out.events) != 0 {
+			t.Errorf("front stops at y %v: counted %d, events %+v; want %d counted, no event", c.stopAt, out.counted(edge.Car), out.events, c.counted)
 		}
 	}
 }
