@@ -33,6 +33,7 @@ type Store interface {
 	// FindSeries returns ErrNotFound for an unknown site.
 	FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error)
 	Ping(ctx context.Context) error
+	StudyStore
 }
 
 // Scoring says how scores are computed: the rolling window and the exposure needed for rates.
@@ -77,16 +78,23 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		a, err := acc.store.FindAudit(r.Context(), limit, before)
 		reply(w, log, a, err)
 	})
-	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
+	// scoreQuery reads ?window=, ?version= and ?rank=; ok is false when it already answered 400.
 	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
 		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, To: sc.Now(), MinRoadUsers: sc.MinRoadUsers}
 		window, ok := duration(w, r, "window", sc.Window)
-		if v := r.URL.Query().Get("version"); v != "" {
-			q.CatalogVersion = v
+		if !ok {
+			return q, false
+		}
+		if q.RankBy, ok = rankBy(w, r, cat); !ok {
+			return q, false
+		}
+		if q.CatalogVersion, ok = catalogVersion(w, r, st, log, cat.Version, false); !ok {
+			return q, false
 		}
 		q.From = q.To.Add(-window)
-		return q, ok
+		return q, true
 	}
+	studyRoutes(handle, st, sc, log)
 	// sites answers the error itself; ok is false then.
 	sites := func(w http.ResponseWriter, r *http.Request) ([]aggregator.SiteScore, bool) {
 		q, ok := scoreQuery(w, r)
@@ -187,14 +195,29 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"rank", "site", "name", "kind", "lat", "lon", "score", "catalog_version", "from", "to", "events", "road_users", "status"})
-		for i, x := range s {
+		cw.Write([]string{"rank", "site", "name", "kind", "lat", "lon", "score", "catalog_version", "from", "to", "events", "road_users", "status",
+			"points", "risk_per_1000", "risk_low", "risk_high"})
+		blankZero := func(n int) string { // no rank: insufficient data
+			if n == 0 {
+				return ""
+			}
+			return strconv.Itoa(n)
+		}
+		for _, x := range s {
 			total := 0
 			for _, n := range x.Events {
 				total += n
 			}
-			cw.Write([]string{strconv.Itoa(i + 1), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64),
-				strconv.Itoa(x.Score), x.CatalogVersion, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status})
+			score, risk := "", []string{"", "", ""}
+			if x.Score != nil {
+				score = strconv.Itoa(*x.Score)
+			}
+			if x.Risk != nil {
+				risk = []string{strconv.FormatFloat(x.Risk.PerThousand, 'f', 3, 64), strconv.FormatFloat(x.Risk.Low, 'f', 3, 64), strconv.FormatFloat(x.Risk.High, 'f', 3, 64)}
+			}
+			cw.Write(append([]string{blankZero(x.Rank), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64),
+				score, x.CatalogVersion, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status,
+				strconv.Itoa(x.Points)}, risk...))
 		}
 		cw.Flush()
 	})
@@ -221,11 +244,11 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		json.NewEncoder(w).Encode(fc)
 	})
 	handle("GET /api/v1/sites/{id}/ledger", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
-		version := r.URL.Query().Get("version")
-		switch version {
-		case "":
-			version = cat.Version
-		case "all":
+		version, ok := catalogVersion(w, r, st, log, cat.Version, true)
+		if !ok {
+			return
+		}
+		if version == "all" {
 			version = ""
 		}
 		newest, ok := count(w, r, "newest", 0, MaxLedgerPage)

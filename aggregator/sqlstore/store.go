@@ -104,6 +104,9 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 			}
 		}
 	}
+	if err := s.ensureRollups(d); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -182,7 +185,8 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		return 0, fmt.Errorf("commit batch: %w", err)
 	}
 	defer tx.Rollback()
-	inserted, err := s.insertEvents(ctx, tx, b.Events)
+	roll := newTally()
+	inserted, err := s.insertEvents(ctx, tx, b.Events, roll)
 	if err != nil {
 		return 0, err
 	}
@@ -192,9 +196,15 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 		for _, n := range c.Counts {
 			total += n
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total); err != nil {
+		res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO counts (device, id, camera, site, zone, start_ms, period_s, counts, total)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), c.Device, c.ID, c.Camera, c.Site, c.Zone, c.Start.UnixMilli(), c.PeriodS, string(cj), total)
+		if err != nil {
 			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("insert counts %s/%s: %w", c.Device, c.ID, err)
+		} else if n > 0 { // a re-delivered record adds nothing
+			roll.add(roll.counts, "", c.Site, "", c.Start.UnixMilli(), int64(total), 0)
 		}
 	}
 	for _, g := range b.Gaps {
@@ -241,6 +251,9 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
+	if err := roll.write(ctx, s, tx); err != nil {
+		return 0, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit batch: %w", err)
 	}
@@ -259,8 +272,9 @@ const (
 )
 
 // insertEvents inserts events, skipping those already stored, and a ledger row for each new
-// priced event. It returns how many events were new.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregator.PricedEvent) (int, error) {
+// priced event, and adds each new event (and its points) to roll. It returns how many events
+// were new.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregator.PricedEvent, roll *tally) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
@@ -319,8 +333,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []aggregato
 				return 0, fmt.Errorf("insert events: %w", err)
 			}
 			inserted++
-			if i, ok := first[k]; ok && chunk[i].Priced {
-				priced = append(priced, i)
+			if i, ok := first[k]; ok {
+				roll.event(&chunk[i])
+				if chunk[i].Priced {
+					priced = append(priced, i)
+				}
 			}
 		}
 		if err := rows.Close(); err != nil {
@@ -428,6 +445,9 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 			return 0, fmt.Errorf("reprice %s/%s: %w", p.device, p.id, err)
 		}
 	}
+	if err := s.rebuildLedgerRollups(ctx, tx, cat.Version); err != nil {
+		return 0, err
+	}
 	if err := s.audit(ctx, tx, time.Now(), "config", "catalog.version",
 		fmt.Sprintf("%s with %d entries; %d stored events re-priced", cat.Version, len(cat.Entries), len(out))); err != nil {
 		return 0, err
@@ -436,89 +456,6 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 		return 0, fmt.Errorf("reprice: %w", err)
 	}
 	return len(out), nil
-}
-
-// FindSiteScores returns every site with its score under q's catalog version and window,
-// its events and exposure in the window and its rates, worst first.
-func (s *Store) FindSiteScores(ctx context.Context, q aggregator.ScoreQuery) ([]aggregator.SiteScore, error) {
-	from, to := q.From.UnixMilli(), q.To.UnixMilli()
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT s.id, s.name, s.kind, s.lat, s.lon, s.cameras,
-		coalesce((SELECT sum(points) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
-		coalesce((SELECT count(*) FROM ledger l WHERE l.site = s.id AND l.catalog_version = ? AND l.time_ms >= ? AND l.time_ms < ?), 0),
-		coalesce((SELECT sum(total) FROM counts c WHERE c.site = s.id AND c.start_ms >= ? AND c.start_ms < ?), 0)
-		FROM sites s`), q.CatalogVersion, from, to, q.CatalogVersion, from, to, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("find site scores: %w", err)
-	}
-	defer rows.Close()
-	out := []aggregator.SiteScore{}
-	idx := map[string]int{}
-	for rows.Next() {
-		sc := aggregator.SiteScore{CatalogVersion: q.CatalogVersion, From: q.From.UTC(), To: q.To.UTC(),
-			Events: map[string]int{}, Rates: map[string]aggregator.Rate{}}
-		var points int
-		var cams string
-		if err := rows.Scan(&sc.ID, &sc.Name, &sc.Kind, &sc.Lat, &sc.Lon, &cams, &points, &sc.Deductions, &sc.RoadUsers); err != nil {
-			return nil, fmt.Errorf("find site scores: %w", err)
-		}
-		json.Unmarshal([]byte(cams), &sc.Cameras)
-		if sc.Cameras == nil {
-			sc.Cameras = []string{}
-		}
-		sc.Score = aggregator.StartScore - points
-		idx[sc.ID] = len(out)
-		out = append(out, sc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find site scores: %w", err)
-	}
-	er, err := s.db.QueryContext(ctx, s.rebind(`SELECT site, type, count(*) FROM events WHERE time_ms >= ? AND time_ms < ? GROUP BY site, type`), from, to)
-	if err != nil {
-		return nil, fmt.Errorf("find site scores: %w", err)
-	}
-	defer er.Close()
-	for er.Next() {
-		var site, typ string
-		var n int
-		if err := er.Scan(&site, &typ, &n); err != nil {
-			return nil, fmt.Errorf("find site scores: %w", err)
-		}
-		if i, ok := idx[site]; ok {
-			out[i].Events[typ] = n
-		}
-	}
-	for i := range out {
-		sc := &out[i]
-		sc.Status = aggregator.StatusOK
-		if sc.RoadUsers < max(q.MinRoadUsers, 1) {
-			sc.Status = aggregator.StatusInsufficientData
-			continue
-		}
-		for typ, k := range sc.Events {
-			if r, ok := aggregator.NewRate(k, sc.RoadUsers); ok {
-				sc.Rates[typ] = r
-			} else {
-				sc.Status = aggregator.StatusInsufficientData
-			}
-		}
-	}
-	sortScores(out)
-	return out, er.Err()
-}
-
-func sortScores(s []aggregator.SiteScore) {
-	for i := 1; i < len(s); i++ { // insertion sort: few sites, stable, no closure
-		for j := i; j > 0 && less(s[j], s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
-
-func less(a, b aggregator.SiteScore) bool {
-	if a.Score != b.Score {
-		return a.Score < b.Score
-	}
-	return a.ID < b.ID
 }
 
 // FindLedger returns a site's ledger rows selected by f. It returns ErrNotFound for an unknown
@@ -695,58 +632,6 @@ func (s *Store) FindEvents(ctx context.Context, f aggregator.EventFilter) ([]agg
 		}
 		e.Time, e.Received = time.UnixMilli(t).UTC(), time.UnixMilli(r).UTC()
 		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// FindSeries returns a site's events per type and counted road users in bins of width bin
-// over [from, to), every bin present (empty ones too), oldest first.
-func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error) {
-	if bin <= 0 || to.Sub(from)/bin > 10000 {
-		return nil, fmt.Errorf("find series: %v bins of %v: too many", to.Sub(from)/max(bin, 1), bin)
-	}
-	var one int
-	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT 1 FROM sites WHERE id = ?`), site).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("site %q: %w", site, aggregator.ErrNotFound)
-	}
-	from = from.Truncate(bin)
-	n := int((to.Sub(from) + bin - 1) / bin)
-	out := make([]aggregator.Bin, n)
-	for i := range out {
-		out[i] = aggregator.Bin{Start: from.Add(time.Duration(i) * bin).UTC(), Events: map[string]int{}}
-	}
-	ms := bin.Milliseconds()
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT (time_ms - ?) / ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ? GROUP BY 1, 2`),
-		from.UnixMilli(), ms, site, from.UnixMilli(), to.UnixMilli())
-	if err != nil {
-		return nil, fmt.Errorf("find series: %w", err)
-	}
-	for rows.Next() {
-		var i, k int
-		var typ string
-		if err := rows.Scan(&i, &typ, &k); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("find series: %w", err)
-		}
-		if i >= 0 && i < n {
-			out[i].Events[typ] = k
-		}
-	}
-	rows.Close()
-	rows, err = s.db.QueryContext(ctx, s.rebind(`SELECT (start_ms - ?) / ?, sum(total) FROM counts WHERE site = ? AND start_ms >= ? AND start_ms < ? GROUP BY 1`),
-		from.UnixMilli(), ms, site, from.UnixMilli(), to.UnixMilli())
-	if err != nil {
-		return nil, fmt.Errorf("find series: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i, k int
-		if err := rows.Scan(&i, &k); err != nil {
-			return nil, fmt.Errorf("find series: %w", err)
-		}
-		if i >= 0 && i < n {
-			out[i].RoadUsers = k
-		}
 	}
 	return out, rows.Err()
 }
