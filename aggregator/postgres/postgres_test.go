@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
@@ -62,4 +64,28 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestRollupCurve measures rankings, series and before/after on PostgreSQL from 100,000 events
+// up (docs/BENCHMARKS.md): CROSSWATCH_ROLLUP_CURVE=100000,1000000,10000000 go test -run
+// TestRollupCurve -timeout 3h ./aggregator/postgres/.
+func TestRollupCurve(t *testing.T) {
+	v := os.Getenv("CROSSWATCH_ROLLUP_CURVE")
+	if v == "" {
+		t.Skip("set CROSSWATCH_ROLLUP_CURVE=100000,1000000,… to measure the rollup curve")
+	}
+	var sizes []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || (len(sizes) > 0 && n <= sizes[len(sizes)-1]) {
+			t.Fatalf("CROSSWATCH_ROLLUP_CURVE: ascending whole numbers, got %q", v)
+		}
+		sizes = append(sizes, n)
+	}
+	st, err := Open(freshDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	storetest.RunCurve(t, st, "postgres", sizes)
 }

@@ -135,14 +135,33 @@ func newTally() *tally {
 	return &tally{events: map[rollKey]rollSum{}, ledger: map[rollKey]rollSum{}, counts: map[rollKey]rollSum{}}
 }
 
+// add adds to the finest bin only (one map update per record, on the ingest path); write
+// derives the wider bins from it.
 func (t *tally) add(m map[rollKey]rollSum, version, site, typ string, ms int64, n, points int64) {
-	for _, w := range rollupWidths {
-		k := rollKey{version, site, typ, w, floorDiv(ms, w) * w}
+	w := rollupWidths[0]
+	k := rollKey{version, site, typ, w, floorDiv(ms, w) * w}
+	v := m[k]
+	v.n += n
+	v.points += points
+	v.points2 += points * points
+	m[k] = v
+}
+
+// widen adds to m, for each of its finest-bin rows, the same sums in every wider bin.
+func widen(m map[rollKey]rollSum) {
+	fine := make([]rollKey, 0, len(m))
+	for k := range m {
+		fine = append(fine, k)
+	}
+	for _, k := range fine {
 		v := m[k]
-		v.n += n
-		v.points += points
-		v.points2 += points * points
-		m[k] = v
+		for _, w := range rollupWidths[1:] {
+			wk := k
+			wk.width, wk.bin = w, floorDiv(k.bin, w)*w
+			o := m[wk]
+			o.n, o.points, o.points2 = o.n+v.n, o.points+v.points, o.points2+v.points2
+			m[wk] = o
+		}
 	}
 }
 
@@ -190,6 +209,7 @@ func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx) error {
 		if len(sp.m) == 0 {
 			continue
 		}
+		widen(sp.m)
 		keys := make([]rollKey, 0, len(sp.m))
 		for k := range sp.m {
 			keys = append(keys, k)

@@ -20,8 +20,9 @@ import (
 
 // Store is the store. Safe for concurrent use, also from several processes on one PostgreSQL.
 type Store struct {
-	db     *sql.DB
-	rebind func(string) string
+	db      *sql.DB
+	rebind  func(string) string
+	dialect string // Dialect.Name
 }
 
 // Dialect is what differs between engines: column types and the placeholder style.
@@ -81,7 +82,7 @@ CREATE TABLE IF NOT EXISTS audit (seq {SERIAL}, time_ms {INT} NOT NULL, actor TE
 
 // New wraps an open database and creates the schema.
 func New(db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, rebind: func(q string) string { return q }}
+	s := &Store{db: db, rebind: func(q string) string { return q }, dialect: d.Name}
 	if d.Numbered {
 		s.rebind = numbered
 	}

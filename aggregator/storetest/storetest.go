@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FullInsertChunk", func(t *testing.T) { testFullInsertChunk(t, setup(t)) })
 	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, setup(t)) })
 	t.Run("SiteChanges", func(t *testing.T) { testSiteChanges(t, setup(t)) })
+	t.Run("SyntheticLoad", func(t *testing.T) { testSyntheticLoad(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.

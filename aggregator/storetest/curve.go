@@ -1,0 +1,151 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+)
+
+// curveSites is how many sites the curve spreads its events over: a city's cameras.
+const curveSites = 200
+
+// curveEnd is the end of the curve's 30 days of events.
+var curveEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+func curveCatalog() *aggregator.Catalog {
+	return &aggregator.Catalog{Version: "curve-1", Entries: []aggregator.CatalogEntry{
+		{Type: "red_light_running", Points: 25, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "x"},
+		{Type: "jaywalking", Points: 5, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "y"}}}
+}
+
+// prepareCurve makes the curve's sites and catalog.
+func prepareCurve(t testing.TB, st *sqlstore.Store) []string {
+	ctx := context.Background()
+	var sites []aggregator.Site
+	var ids []string
+	kinds := map[string]aggregator.SiteKind{}
+	for i := range curveSites {
+		id := fmt.Sprintf("site-%03d", i)
+		sites = append(sites, aggregator.Site{ID: id, Name: id, Kind: aggregator.Road})
+		ids = append(ids, id)
+		kinds[id] = aggregator.Road
+	}
+	if err := st.UpsertSites(ctx, sites); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnsureCatalog(ctx, curveCatalog(), kinds); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// testSyntheticLoad: the bulk loader and a rebuild give the rollups the same sums as the rows.
+func testSyntheticLoad(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	ids := prepareCurve(t, st)
+	from := curveEnd.Add(-2 * 24 * time.Hour) // two days: 38,400 count records
+	for _, l := range []sqlstore.SyntheticLoad{{First: 0, Events: 3000, Counts: true}, {First: 3000, Events: 2000}} {
+		l.Sites, l.From, l.To, l.CatalogVersion, l.Points = ids, from, curveEnd, "curve-1", [2]int{25, 5}
+		if err := st.LoadSynthetic(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RebuildRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "curve-1", From: from, To: curveEnd, MinRoadUsers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, points, roadUsers := 0, 0, 0
+	for _, s := range sc {
+		for _, n := range s.Events {
+			events += n
+		}
+		points += s.Points
+		roadUsers += s.RoadUsers
+	}
+	// Of 5,000: i mod 3 = 2 is a jaywalker, 1,666 of them at 5 points, 3,334 at 25.
+	if events != 5000 || points != 3334*25+1666*5 || roadUsers != curveSites*2*96*25 {
+		t.Fatalf("loaded %d events, %d points, %d road users", events, points, roadUsers)
+	}
+	if sc[0].Rank != 1 || sc[0].Status != aggregator.StatusOK {
+		t.Fatalf("first site %+v", sc[0])
+	}
+}
+
+// RunCurve measures the rollup-backed queries at each total of events in sizes (ascending),
+// loading the difference each time (docs/BENCHMARKS.md, "Rollups"). Each figure is the median
+// of 15 runs.
+func RunCurve(t *testing.T, st *sqlstore.Store, engine string, sizes []int) {
+	ctx := context.Background()
+	ids := prepareCurve(t, st)
+	from := curveEnd.Add(-30 * 24 * time.Hour)
+	// The queries end at a ragged time, as a rolling window ending now does.
+	to := curveEnd.Add(-7*time.Minute - 13*time.Second)
+	median := func(f func() error) time.Duration {
+		var d []time.Duration
+		for range 15 {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
+	fmt.Printf("| engine | events | load s | rollup rebuild s | GET /sites (200 sites, 30 d) ms | series 24 h / 15 min ms | series 30 d / 1 h ms | before/after 2 × 14 d ms |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
+	loaded := 0
+	for _, n := range sizes {
+		t0 := time.Now()
+		if err := st.LoadSynthetic(ctx, sqlstore.SyntheticLoad{First: loaded, Events: n - loaded, Sites: ids, From: from, To: curveEnd,
+			CatalogVersion: "curve-1", Points: [2]int{25, 5}, Counts: loaded == 0}); err != nil {
+			t.Fatal(err)
+		}
+		load := time.Since(t0)
+		loaded = n
+		t0 = time.Now()
+		if err := st.RebuildRollups(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rebuild := time.Since(t0)
+		rank := median(func() error {
+			sc, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "curve-1", From: to.Add(-30 * 24 * time.Hour), To: to, MinRoadUsers: 200})
+			if err == nil && len(sc) != curveSites {
+				err = fmt.Errorf("%d sites", len(sc))
+			}
+			return err
+		})
+		day := median(func() error { _, err := st.FindSeries(ctx, ids[7], to.Add(-24*time.Hour), to, 15*time.Minute); return err })
+		month := median(func() error { _, err := st.FindSeries(ctx, ids[7], to.Add(-30*24*time.Hour), to, time.Hour); return err })
+		change := to.Add(-14 * 24 * time.Hour).Add(-3 * time.Hour)
+		study := median(func() error {
+			b, err := st.FindTally(ctx, ids[7], change.Add(-14*24*time.Hour), change)
+			if err != nil {
+				return err
+			}
+			a, err := st.FindTally(ctx, ids[7], change, to)
+			aggregator.Compare(ids[7], b, a)
+			return err
+		})
+		row := []string{engine, strconv.Itoa(n), strconv.FormatFloat(load.Seconds(), 'f', 1, 64), strconv.FormatFloat(rebuild.Seconds(), 'f', 1, 64), ms(rank), ms(day), ms(month), ms(study)}
+		fmt.Printf("| %s |\n", strings.Join(row, " | "))
+		os.Stdout.Sync()
+		for _, d := range []time.Duration{rank, day, month, study} {
+			if d > 100*time.Millisecond {
+				t.Errorf("%d events: a query took %v, over 100 ms", n, d)
+			}
+		}
+	}
+}
