@@ -87,5 +87,5 @@ func TestRollupCurve(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	storetest.RunCurve(t, st, "postgres", sizes)
+	storetest.RunCurve(t, st, "postgres", false, sizes)
 }

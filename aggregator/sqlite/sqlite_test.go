@@ -41,7 +41,7 @@ func TestRollupCurve(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close(); os.Remove(path); os.Remove(path + "-wal"); os.Remove(path + "-shm") })
-	storetest.RunCurve(t, st, "sqlite", sizes)
+	storetest.RunCurve(t, st, "sqlite", true, sizes)
 }
 
 func curveSizes(t *testing.T) []int {
