@@ -41,7 +41,7 @@ func TestRollupCurve(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close(); os.Remove(path); os.Remove(path + "-wal"); os.Remove(path + "-shm") })
-	storetest.RunCurve(t, st, "sqlite", true, sizes)
+	storetest.RunCurve(t, st, "sqlite", storetest.CPUTime, sizes)
 }
 
 func curveSizes(t *testing.T) []int {
