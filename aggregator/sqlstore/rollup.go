@@ -287,9 +287,9 @@ type source struct {
 }
 
 var (
-	eventSource  = source{"rollup_events", "sum(n), 0, 0", "events", "count(*), 0, 0", "time_ms", "type", false}
-	ledgerSource = source{"rollup_ledger", "sum(n), sum(points), sum(points2)", "ledger", "count(*), sum(points), sum(points * points)", "time_ms", "type", true}
-	countSource  = source{"rollup_counts", "sum(road_users), 0, 0", "counts", "sum(total), 0, 0", "start_ms", "", false}
+	eventSource  = source{"rollup_events", "sum(n) AS a, 0 AS b, 0 AS c", "events", "count(*) AS a, 0 AS b, 0 AS c", "time_ms", "type", false}
+	ledgerSource = source{"rollup_ledger", "sum(n) AS a, sum(points) AS b, sum(points2) AS c", "ledger", "count(*) AS a, sum(points) AS b, sum(points * points) AS c", "time_ms", "type", true}
+	countSource  = source{"rollup_counts", "sum(road_users) AS a, 0 AS b, 0 AS c", "counts", "sum(total) AS a, 0 AS b, 0 AS c", "start_ms", "", false}
 )
 
 // siteType keys a sum by site and type.
@@ -338,33 +338,33 @@ func (s *Store) sums(ctx context.Context, src source, site, version string, from
 	if site != "" {
 		where, args = append(where, "r.site = ?"), append(args, site)
 	}
-	// One query per span: each reads one range of a site's key (SQLite would not use the key
-	// for an OR of ranges inside a join).
+	// One statement for the source: a branch per span, each reading one range of a site's key
+	// (SQLite would not use the key for an OR of ranges inside a join), site by site through
+	// the sites table when every site is asked for (SQLite keeps a CROSS JOIN's order, and would
+	// otherwise scan a whole index for a few minutes).
+	from1 := func(table string) string {
+		if site == "" {
+			return ` FROM sites s CROSS JOIN ` + table + ` r WHERE r.site = s.id AND `
+		}
+		return ` FROM ` + table + ` r WHERE `
+	}
+	var branches []string
+	var all []any
 	for _, sp := range rolled {
-		a := append(append([]any{}, args...), sp.width, sp.from, sp.to)
+		all = append(append(all, args...), sp.width, sp.from, sp.to)
 		w := append(append([]string{}, where...), "r.width_ms = ?", "r.bin_ms >= ?", "r.bin_ms < ?")
-		q := `SELECT r.site, ` + typ + `, ` + src.rollupSums + ` FROM ` + src.rollup + ` r WHERE ` + strings.Join(w, " AND ") + ` GROUP BY ` + group
-		if site == "" { // site by site, as below
-			q = `SELECT r.site, ` + typ + `, ` + src.rollupSums + ` FROM sites s CROSS JOIN ` + src.rollup + ` r WHERE r.site = s.id AND ` + strings.Join(w, " AND ") + ` GROUP BY ` + group
-		}
-		if err := scan(q, a...); err != nil {
-			return nil, fmt.Errorf("sum %s: %w", src.rollup, err)
-		}
+		branches = append(branches, `SELECT r.site AS site, `+typ+` AS typ, `+src.rollupSums+from1(src.rollup)+strings.Join(w, " AND ")+` GROUP BY `+group)
 	}
 	for _, sp := range raw {
-		a := append([]any{}, args...)
-		a = append(a, sp.from, sp.to)
+		all = append(append(all, args...), sp.from, sp.to)
 		w := append(append([]string{}, where...), "r."+src.time+" >= ?", "r."+src.time+" < ?")
-		q := `SELECT r.site, ` + typ + `, ` + src.rawSums + ` FROM ` + src.raw + ` r WHERE ` + strings.Join(w, " AND ") + ` GROUP BY ` + group
-		if site == "" {
-			// Site by site through the sites table, so that each reads its (site, time) index
-			// for the few minutes asked: SQLite keeps a CROSS JOIN's order, and would otherwise
-			// scan the whole index for the time range.
-			q = `SELECT r.site, ` + typ + `, ` + src.rawSums + ` FROM sites s CROSS JOIN ` + src.raw + ` r WHERE r.site = s.id AND ` + strings.Join(w, " AND ") + ` GROUP BY ` + group
-		}
-		if err := scan(q, a...); err != nil {
-			return nil, fmt.Errorf("sum %s: %w", src.raw, err)
-		}
+		branches = append(branches, `SELECT r.site AS site, `+typ+` AS typ, `+src.rawSums+from1(src.raw)+strings.Join(w, " AND ")+` GROUP BY `+group)
+	}
+	if len(branches) == 0 {
+		return out, nil
+	}
+	if err := scan(`SELECT site, typ, sum(a), sum(b), sum(c) FROM (`+strings.Join(branches, " UNION ALL ")+`) AS u GROUP BY site, typ`, all...); err != nil {
+		return nil, fmt.Errorf("sum %s: %w", src.rollup, err)
 	}
 	return out, nil
 }
