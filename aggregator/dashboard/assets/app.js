@@ -482,7 +482,7 @@ async function viewCompare(id, params) {
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + enc }, id), " › before and after"),
     h("h1", {}, "Before and after: ", id),
-    changes.length ? h("p", {}, "Recorded changes: ", changes.map((x, i) => [i ? " · " : "",
+    changes.length ? h("p", { id: "compare-changes" }, "Recorded changes: ", changes.flatMap((x, i) => [i ? " · " : "",
       h("a", { href: `#/site/${enc}/compare?change=${x.id}` }, `${fmtTime(x.time)} ${x.description}`)])) : null,
     form, result);
 }
