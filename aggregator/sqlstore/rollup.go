@@ -28,18 +28,23 @@ CREATE TABLE IF NOT EXISTS rollup_ledger (catalog_version TEXT NOT NULL, site TE
 	type TEXT NOT NULL, n {INT} NOT NULL, points {INT} NOT NULL, points2 {INT} NOT NULL, PRIMARY KEY (catalog_version, site, width_ms, bin_ms, type)) {CLUSTERED};
 CREATE TABLE IF NOT EXISTS rollup_counts (site TEXT NOT NULL, width_ms {INT} NOT NULL, bin_ms {INT} NOT NULL,
 	road_users {INT} NOT NULL, PRIMARY KEY (site, width_ms, bin_ms)) {CLUSTERED};
+CREATE TABLE IF NOT EXISTS rollup_state (name TEXT PRIMARY KEY, built_ms {INT} NOT NULL);
+`
+
+// rollupBinIndexes serve PostgreSQL's rankings (below); SQLite's plans never read them, and
+// each would be one more page written and synced per commit.
+const rollupBinIndexes = `
 CREATE INDEX IF NOT EXISTS rollup_events_bin ON rollup_events (width_ms, bin_ms);
 CREATE INDEX IF NOT EXISTS rollup_ledger_bin ON rollup_ledger (catalog_version, width_ms, bin_ms);
 CREATE INDEX IF NOT EXISTS rollup_counts_bin ON rollup_counts (width_ms, bin_ms);
-CREATE TABLE IF NOT EXISTS rollup_state (name TEXT PRIMARY KEY, built_ms {INT} NOT NULL);
 `
 
 // Each rollup table's key leads with the site (after the version for the ledger), and on SQLite
 // the tables are WITHOUT ROWID ({CLUSTERED}): a site's series or tally reads its bins as a few
 // ranges of the key, the rows on the key's own pages, and so does a ranking on SQLite, site by
 // site. PostgreSQL plans 200 sites' probes dearly (120 ms of CPU for a ranking): there a
-// ranking reads each span across all sites through the (width, bin) index. The second index
-// costs a commit one entry per new rollup row, a few per batch.
+// ranking reads each span across all sites through a (width, bin) index, which costs a commit
+// one entry per new rollup row, a few per batch; SQLite has no such index.
 
 // rollupWidths are the bin widths kept, finest first; each divides the next.
 var rollupWidths = []int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}
@@ -48,7 +53,11 @@ var rollupWidths = []int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}
 // existed), fills them from the stored rows. The marker row is claimed first, so of several
 // instances starting on one PostgreSQL only one fills them.
 func (s *Store) ensureRollups(d Dialect) error {
-	if _, err := s.db.Exec(d.types.Replace(rollupSchema + siteChangeSchema)); err != nil {
+	schema := rollupSchema + siteChangeSchema
+	if d.Name == Postgres.Name {
+		schema += rollupBinIndexes
+	}
+	if _, err := s.db.Exec(d.types.Replace(schema)); err != nil {
 		return fmt.Errorf("create rollups: %w", err)
 	}
 	tx, err := s.db.Begin()
