@@ -5,8 +5,10 @@ package aggregator
 
 import (
 	"errors"
-	"math"
 	"time"
+
+	// Pure arithmetic, standard library only: the domain stays free of adapters.
+	"github.com/crosswatch/crosswatch/aggregator/stats"
 )
 
 // StartScore is every site's score before any deduction.
@@ -73,10 +75,20 @@ type LedgerEntry struct {
 	Review *Review `json:"review,omitempty"`
 }
 
-// SiteScore is a site with its score, the window it covers and what explains it.
+// SiteScore is a site with its risk, score and rank, the window they cover and what explains
+// them. RankSites fills Rank, RankedBy, Status, Rates, Risk and Score from the tallies.
 type SiteScore struct {
 	Site
-	Score          int             `json:"score"`
+	// Rank is the site's place among the sites with enough exposure to rank (1: the worst);
+	// 0 (omitted) for a site with insufficient data, which is listed after the ranked ones.
+	Rank     int    `json:"rank,omitempty"`
+	RankedBy string `json:"ranked_by"` // RankByRisk or the event type ranked by
+	// Score is 1000 minus the site's points per 1,000 road users (Risk.PerThousand) over the
+	// window, rounded and held to [0, 1000]: it does not grow with traffic. Null with
+	// insufficient data.
+	Score          *int            `json:"score"`
+	Points         int             `json:"points"` // catalog points of the window's priced events
+	Risk           *WeightedRate   `json:"risk"`   // points per 1,000 road users; null with insufficient data
 	CatalogVersion string          `json:"catalog_version"`
 	From           time.Time       `json:"from"` // the score's rolling window
 	To             time.Time       `json:"to"`
@@ -85,6 +97,20 @@ type SiteScore struct {
 	Deductions     int             `json:"deductions"` // ledger rows inside the window
 	Status         string          `json:"status"`     // StatusOK or StatusInsufficientData
 	Rates          map[string]Rate `json:"rates"`      // per event type; empty when data is insufficient
+	// PointsSq is the sum of each priced event's points squared (the variance of Points as a
+	// weighted Poisson sum); MaxPoints the most points one event at this site could cost
+	// under the catalog version. The store fills both for RankSites.
+	PointsSq  int64 `json:"-"`
+	MaxPoints int   `json:"-"`
+}
+
+// WeightedRate is catalog points per 1,000 road users with the 95 % gamma interval of Fay and
+// Feuer for a weighted sum of Poisson counts (each event type a count, its points the weight).
+type WeightedRate struct {
+	Points      int     `json:"points"`
+	PerThousand float64 `json:"per_1000"`
+	Low         float64 `json:"low"`
+	High        float64 `json:"high"`
 }
 
 // Rate statuses.
@@ -107,16 +133,8 @@ func NewRate(k, n int) (Rate, bool) {
 	if n <= 0 || k > n {
 		return Rate{Events: k}, false
 	}
-	const z = 1.959964
-	p, fn := float64(k)/float64(n), float64(n)
-	d := 1 + z*z/fn
-	c := (p + z*z/(2*fn)) / d
-	h := z * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn)) / d
-	low := math.Max(0, c-h)
-	if k == 0 {
-		low = 0 // exactly, not a rounding error above it
-	}
-	return Rate{Events: k, PerThousand: 1000 * p, Low: 1000 * low, High: 1000 * math.Min(1, c+h)}, true
+	low, high := stats.Wilson(k, n)
+	return Rate{Events: k, PerThousand: 1000 * float64(k) / float64(n), Low: 1000 * low, High: 1000 * high}, true
 }
 
 // ScoreQuery selects how scores are computed.
@@ -124,6 +142,7 @@ type ScoreQuery struct {
 	CatalogVersion string    // the ledger version to score with
 	From, To       time.Time // rolling window
 	MinRoadUsers   int       // below this exposure a site's rates are "insufficient_data"
+	RankBy         string    // RankByRisk ("" too) or an event type
 }
 
 // CatalogEntry prices one event type.

@@ -97,8 +97,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(testDir, "dashboard.test.mjs"))
 	cmd.Dir = testDir
 	viewerToken := credential(t, aggBin, "token", "dashboard-test", "viewer", agg.store)
+	adminToken := credential(t, aggBin, "token", "dashboard-admin", "admin", agg.store)
 	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium,
-		"CROSSWATCH_USER=dana", "CROSSWATCH_PASSWORD="+agg.AddUser(t, "dana", "viewer"), "CROSSWATCH_TOKEN="+viewerToken,
+		"CROSSWATCH_USER=dana", "CROSSWATCH_PASSWORD="+agg.AddUser(t, "dana", "viewer"), "CROSSWATCH_TOKEN="+viewerToken, "CROSSWATCH_ADMIN_TOKEN="+adminToken,
 		"CROSSWATCH_LIVE_CMD="+string(live), "CROSSWATCH_DEVICE_TOKEN="+token("dash-edge-live"), "CROSSWATCH_LIVE_SITE=ring-rd-eb", "CROSSWATCH_LIVE_ID=live-1",
 		// What was stored at the live site, for the count export to match: its feed's hourly
 		// counts of cars in zone z (ring-rd-eb is in New York time, the others in Vienna's or UTC).
@@ -113,7 +114,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser tests failed: %v", err)
 	}
-	for _, name := range []string{"sites", "site", "event", "devices", "catalog", "login"} {
+	for _, name := range []string{"sites", "site", "compare", "event", "devices", "catalog", "login"} {
 		if st, err := os.Stat(filepath.Join(shots, name+".png")); err != nil || st.Size() < 10_000 {
 			t.Errorf("screenshot %s.png: %v", name, err)
 		}

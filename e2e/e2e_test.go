@@ -359,8 +359,8 @@ func TestClipToLedger(t *testing.T) {
 					t.Errorf("%s: event %s has no evidence image although the models are installed", round, ev.ID)
 				}
 			}
-			if s.Score != aggregator.StartScore-points {
-				t.Errorf("%s: site %s score %d, ledger deducts %d", round, s.ID, s.Score, points)
+			if s.Points != points {
+				t.Errorf("%s: site %s has %d points, its ledger deducts %d", round, s.ID, s.Points, points)
 			}
 			// The catalog's points for the truth's events at this site.
 			wantPoints := 0
@@ -369,16 +369,17 @@ func TestClipToLedger(t *testing.T) {
 					wantPoints += price[typ] * n
 				}
 			}
-			if s.Score != aggregator.StartScore-wantPoints {
-				t.Errorf("%s: site %s score %d, want %d for the truth's events", round, s.ID, s.Score, aggregator.StartScore-wantPoints)
+			if s.Points != wantPoints {
+				t.Errorf("%s: site %s has %d points, want %d for the truth's events", round, s.ID, s.Points, wantPoints)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%s: ledger rows per site/type %v, truth %v", round, got, want)
 		}
-		for i := 1; i < len(sites); i++ {
-			if sites[i].Score < sites[i-1].Score {
-				t.Fatalf("%s: sites not ranked worst first: %+v", round, sites)
+		// Ranked sites first (1, 2, …), then the unranked (insufficient data).
+		for i, s := range sites {
+			if (s.Rank != 0 && s.Rank != i+1) || (i > 0 && s.Rank != 0 && sites[i-1].Rank == 0) {
+				t.Fatalf("%s: sites not ranked in order: %+v", round, sites)
 			}
 		}
 	}
@@ -461,7 +462,11 @@ func TestEmbeddedBroker(t *testing.T) {
 	}
 	var sites []aggregator.SiteScore
 	getJSON(t, agg.API+"/api/v1/sites", &sites)
-	if sites[0].Score >= aggregator.StartScore {
+	points := 0
+	for _, s := range sites {
+		points += s.Points
+	}
+	if points == 0 {
 		t.Fatalf("nothing priced: %+v", sites)
 	}
 }

@@ -77,9 +77,9 @@ func TestScaleOutThreeInstances(t *testing.T) {
 	}
 	for i := range one {
 		a, b := one[i], scaled[i]
-		if a.ID != b.ID || a.Score != b.Score || a.Deductions != b.Deductions || fmt.Sprint(a.Events) != fmt.Sprint(b.Events) {
+		if a.ID != b.ID || a.Points != b.Points || (a.Score == nil) != (b.Score == nil) || (a.Score != nil && *a.Score != *b.Score) || a.Deductions != b.Deductions || fmt.Sprint(a.Events) != fmt.Sprint(b.Events) {
 			t.Fatalf("single instance %+v\nthree instances %+v", a, b)
 		}
 	}
-	t.Logf("3 instances (one killed) and 1 instance agree: %s score %d, %d deductions", one[0].ID, one[0].Score, one[0].Deductions)
+	t.Logf("3 instances (one killed) and 1 instance agree: %s %d points, %d deductions", one[0].ID, one[0].Points, one[0].Deductions)
 }

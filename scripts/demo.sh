@@ -43,7 +43,7 @@ echo "== 3. replay the clip through the edge (motion gate, detector, tracker, ru
 bin/crosswatch-edge replay --scene "$OUT/scene.yaml" --clip "$OUT/clip.avi" --broker "tcp://$MQTT" \
 	--device demo-edge --token-file "$OUT/demo-edge.token" --outbox "$OUT/outbox.db"
 
-echo "== 4. sites, worst first (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
+echo "== 4. sites ranked by risk, insufficient data last (ground truth: $(grep -c '"type"' "$OUT/truth.json") violations in $OUT/truth.json)"
 bin/crosswatch-aggregator sites --api "http://$HTTP" --token-file "$OUT/viewer-token"
 echo
 echo "Dashboard: http://$HTTP/ (sign in as admin, password in $OUT/admin-password)"

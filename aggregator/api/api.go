@@ -34,6 +34,7 @@ type Store interface {
 	FindSeries(ctx context.Context, site string, from, to time.Time, bin time.Duration) ([]aggregator.Bin, error)
 	Ping(ctx context.Context) error
 	StudyStore
+	RiskStore
 }
 
 // Scoring says how scores are computed: the rolling window and the exposure needed for rates.
@@ -89,17 +90,24 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		a, err := acc.store.FindAudit(r.Context(), limit, before)
 		reply(w, log, a, err)
 	})
-	// scoreQuery reads ?window= and ?version=; ok is false when it already answered 400.
+	// scoreQuery reads ?window=, ?version= and ?rank=; ok is false when it already answered 400.
 	scoreQuery := func(w http.ResponseWriter, r *http.Request) (aggregator.ScoreQuery, bool) {
 		q := aggregator.ScoreQuery{CatalogVersion: cat.Version, MinRoadUsers: sc.MinRoadUsers}
 		// Sites differ in time zone: a from or to without an offset is UTC here.
 		from, to, ok := period(w, r, time.UTC, sc.Window, sc.Now())
-		if v := r.URL.Query().Get("version"); v != "" {
-			q.CatalogVersion = v
+		if !ok {
+			return q, false
+		}
+		if q.RankBy, ok = rankBy(w, r, cat); !ok {
+			return q, false
+		}
+		if q.CatalogVersion, ok = catalogVersion(w, r, st, log, cat.Version, false); !ok {
+			return q, false
 		}
 		q.From, q.To = from, to
-		return q, ok
+		return q, true
 	}
+	compareRoutes(handle, st, sc, log)
 	// sites answers the error itself; ok is false then.
 	sites := func(w http.ResponseWriter, r *http.Request) ([]aggregator.SiteScore, bool) {
 		q, ok := scoreQuery(w, r)
@@ -216,16 +224,31 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		cw := csv.NewWriter(w)
-		head := []string{"rank", "site", "name", "kind", "lat", "lon", "time_zone", "score", "catalog_version", "from", "to", "events", "road_users", "status"}
+		head := []string{"rank", "site", "name", "kind", "lat", "lon", "time_zone", "score", "catalog_version", "from", "to", "events", "road_users", "status",
+			"points", "risk_per_1000", "risk_low", "risk_high"}
 		cw.Write(append(head, rateColumns(cat)...))
-		for i, x := range s {
+		blankZero := func(n int) string { // no rank: insufficient data
+			if n == 0 {
+				return ""
+			}
+			return strconv.Itoa(n)
+		}
+		for _, x := range s {
 			total := 0
 			for _, n := range x.Events {
 				total += n
 			}
 			loc := x.Location()
-			row := []string{strconv.Itoa(i + 1), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64), loc.String(),
-				strconv.Itoa(x.Score), x.CatalogVersion, x.From.In(loc).Format(CSVTime), x.To.In(loc).Format(CSVTime), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status}
+			score, risk := "", []string{"", "", ""}
+			if x.Score != nil {
+				score = strconv.Itoa(*x.Score)
+			}
+			if x.Risk != nil {
+				risk = []string{strconv.FormatFloat(x.Risk.PerThousand, 'f', 3, 64), strconv.FormatFloat(x.Risk.Low, 'f', 3, 64), strconv.FormatFloat(x.Risk.High, 'f', 3, 64)}
+			}
+			row := append([]string{blankZero(x.Rank), x.ID, x.Name, string(x.Kind), strconv.FormatFloat(x.Lat, 'f', 6, 64), strconv.FormatFloat(x.Lon, 'f', 6, 64), loc.String(),
+				score, x.CatalogVersion, x.From.In(loc).Format(CSVTime), x.To.In(loc).Format(CSVTime), strconv.Itoa(total), strconv.Itoa(x.RoadUsers), x.Status,
+				strconv.Itoa(x.Points)}, risk...)
 			cw.Write(append(row, rateCells(cat, x)...))
 		}
 		cw.Flush()
@@ -253,11 +276,11 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 		json.NewEncoder(w).Encode(fc)
 	})
 	handle("GET /api/v1/sites/{id}/ledger", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
-		version := r.URL.Query().Get("version")
-		switch version {
-		case "":
-			version = cat.Version
-		case "all":
+		version, ok := catalogVersion(w, r, st, log, cat.Version, true)
+		if !ok {
+			return
+		}
+		if version == "all" {
 			version = ""
 		}
 		newest, ok := count(w, r, "newest", 0, MaxLedgerPage)

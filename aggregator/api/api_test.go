@@ -121,7 +121,9 @@ func TestSitesRankedWithRates(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s[0].ID != "a" || s[0].Score != 900 || s[0].Status != aggregator.StatusOK || s[0].Rates["red_light_running"].PerThousand != 10 {
+	// 4 events at 25 points among 400 road users: 250 points per 1,000, a score of 750.
+	if s[0].ID != "a" || s[0].Score == nil || *s[0].Score != 750 || s[0].Points != 100 || s[0].Rank != 1 || s[0].Status != aggregator.StatusOK ||
+		s[0].Rates["red_light_running"].PerThousand != 10 || s[0].Risk == nil || s[0].Risk.PerThousand != 250 {
 		t.Fatalf("%+v", s[0])
 	}
 	if s[1].ID != "b" || s[1].Status != aggregator.StatusInsufficientData {
@@ -129,16 +131,23 @@ func TestSitesRankedWithRates(t *testing.T) {
 	}
 	_, _, body = get(t, srv.URL+"/api/v1/sites?window=1h")
 	json.Unmarshal([]byte(body), &s)
-	if s[0].Score != 925 {
+	if s[0].Points != 75 || *s[0].Score != 813 { // 187.5 points per 1,000
 		t.Fatalf("1 h window: %+v", s[0])
 	}
 	if code, _, _ := get(t, srv.URL+"/api/v1/sites?window=yesterday"); code != 400 {
 		t.Fatalf("bad window: %d", code)
 	}
-	_, _, body = get(t, srv.URL+"/api/v1/sites?version=nope")
-	json.Unmarshal([]byte(body), &s)
-	if s[0].Score != 1000 {
-		t.Fatalf("unknown version deducts nothing: %+v", s[0])
+	// An unknown catalog version is not "everything is safe": it is a 400 naming the parameter.
+	for _, u := range []string{"/api/v1/sites?version=nope", "/api/v1/sites/a/ledger?version=nope", "/api/v1/export/sites.csv?version=nope"} {
+		if code, _, body := get(t, srv.URL+u); code != 400 || !strings.Contains(body, "version") || !strings.Contains(body, "v1") {
+			t.Errorf("%s: %d %s", u, code, body)
+		}
+	}
+	if code, _, body := get(t, srv.URL+"/api/v1/sites?version=v1"); code != 200 {
+		t.Errorf("the stored version: %d %s", code, body)
+	}
+	if code, _, body := get(t, srv.URL+"/api/v1/sites/a/ledger?version=all"); code != 200 {
+		t.Errorf("ledger of all versions: %d %s", code, body)
 	}
 }
 
@@ -177,7 +186,7 @@ func TestExports(t *testing.T) {
 	srv := server(t)
 	_, ct, body := get(t, srv.URL+"/api/v1/export/sites.csv")
 	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if err != nil || !strings.HasPrefix(ct, "text/csv") || len(rows) != 3 || rows[1][1] != "a" || rows[1][7] != "900" {
+	if err != nil || !strings.HasPrefix(ct, "text/csv") || len(rows) != 3 || rows[1][1] != "a" || rows[1][7] != "750" || rows[1][15] != "250.000" || rows[2][0] != "" || rows[2][7] != "" {
 		t.Fatalf("sites.csv %q %v %q", ct, err, body)
 	}
 	_, _, body = get(t, srv.URL+"/api/v1/export/events.csv?window=1h")
@@ -214,8 +223,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := os.ReadFile("api.go")
-	more, _ := os.ReadFile("review.go")
-	src = append(src, more...)
+	for _, f := range []string{"review.go", "compare.go"} {
+		more, _ := os.ReadFile(f)
+		src = append(src, more...)
+	}
 	study, _ := os.ReadFile("study.go")
 	src = append(src, study...)
 	routes := regexp.MustCompile(`[Hh]andle(?:Func)?\("(?:GET|POST) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
@@ -237,6 +248,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			path = "/api/v1/events/d/e0/evidence.jpg"
 		case "/api/v1/events/{device}/{id}/review":
 			path = "/api/v1/events/d/e0/review"
+		}
+		if m[1] == "/api/v1/sites/{id}/compare" {
+			path += "?change=2026-11-24"
 		}
 		if path == "/metrics" {
 			continue // served by the command, next to this handler

@@ -60,7 +60,7 @@ func TestReviewDismissesAnEvent(t *testing.T) {
 	events := bufio.NewReader(resp.Body)
 	readEvent(t, events) // ready
 	before := siteScore(t, srv.URL, "a")
-	if before.Score != 900 || before.Rates["red_light_running"].Events != 4 {
+	if before.Points != 100 || before.Rates["red_light_running"].Events != 4 {
 		t.Fatalf("before: %+v", before)
 	}
 	reviewer, viewer := testTokens[aggregator.Reviewer], testTokens[aggregator.Viewer]
@@ -91,8 +91,8 @@ func TestReviewDismissesAnEvent(t *testing.T) {
 	if n := audits(); n != n0 {
 		t.Fatalf("refused reviews were audited: %d entries, %d before", n, n0)
 	}
-	if s := siteScore(t, srv.URL, "a"); s.Score != before.Score {
-		t.Fatalf("a refused review changed the score: %d", s.Score)
+	if s := siteScore(t, srv.URL, "a"); s.Points != before.Points {
+		t.Fatalf("a refused review changed the points: %d", s.Points)
 	}
 
 	code, body := postAs(t, reviewer, srv.URL+"/api/v1/events/d/e0/review", `{"verdict":"dismissed","reason":"wrong_road_user","note":"the cyclist, not the car"}`)
@@ -103,7 +103,7 @@ func TestReviewDismissesAnEvent(t *testing.T) {
 		t.Fatalf("confirm: %d %s", code, body)
 	}
 	after := siteScore(t, srv.URL, "a")
-	if after.Score != 925 || after.Events["red_light_running"] != 3 || after.Rates["red_light_running"].Events != 3 {
+	if after.Points != 75 || after.Events["red_light_running"] != 3 || after.Rates["red_light_running"].Events != 3 {
 		t.Fatalf("after dismissing one of four: %+v, want score 925 and 3 events", after)
 	}
 	_, _, body = get(t, srv.URL+"/api/v1/sites/a/ledger")

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -577,8 +578,8 @@ func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", req.URL, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tSITE\tKIND\tSCORE\tEVENTS\tROAD USERS\tRATE PER 1,000 (95% CI)")
-	for i, s := range sites {
+	fmt.Fprintln(tw, "RANK\tSITE\tKIND\tSCORE\tPOINTS PER 1,000 (95% CI)\tEVENTS\tROAD USERS\tRATE PER 1,000 (95% CI)")
+	for _, s := range sites {
 		var ev []string
 		for k, n := range s.Events {
 			ev = append(ev, fmt.Sprintf("%s=%d", k, n))
@@ -587,7 +588,8 @@ func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 		if len(ev) == 0 {
 			ev = []string{"-"}
 		}
-		rate := "insufficient data"
+		// Sites with too few road users are listed after the ranked ones, with no rank or score.
+		rank, score, risk, rate := "-", "-", "-", "insufficient data"
 		if s.Status == aggregator.StatusOK {
 			var rs []string
 			for k, r := range s.Rates {
@@ -598,8 +600,15 @@ func runSites(ctx context.Context, args []string, stdout io.Writer) error {
 			if rate == "" {
 				rate = "0"
 			}
+			rank = strconv.Itoa(s.Rank)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\n", i+1, s.ID, s.Kind, s.Score, strings.Join(ev, " "), s.RoadUsers, rate)
+		if s.Score != nil {
+			score = strconv.Itoa(*s.Score)
+		}
+		if s.Risk != nil {
+			risk = fmt.Sprintf("%.1f (%.1f–%.1f)", s.Risk.PerThousand, s.Risk.Low, s.Risk.High)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", rank, s.ID, s.Kind, score, risk, strings.Join(ev, " "), s.RoadUsers, rate)
 	}
 	return tw.Flush()
 }

@@ -113,7 +113,7 @@ func TestReprocessAfterUnknownSiteIsFixed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sc[0].ID != "new-sb" || sc[0].Score != 950 || sc[0].Events[wire.RedLightRunning] != 2 || sc[0].RoadUsers != 7 {
+		if sc[0].ID != "new-sb" || sc[0].Points != 50 || sc[0].Events[wire.RedLightRunning] != 2 || sc[0].RoadUsers != 7 {
 			t.Fatalf("%s: %+v, want two red-light runners and 7 road users at new-sb", when, sc[0])
 		}
 		e, err := st.FindEvent(ctx, "edge-1", "n1")

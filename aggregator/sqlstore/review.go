@@ -57,12 +57,50 @@ func (s *Store) ReviewEvent(ctx context.Context, r aggregator.Review) (string, e
 		return "", fmt.Errorf("review event: %w", err)
 	}
 	defer tx.Rollback()
-	var site string
-	switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT site FROM events WHERE device = ? AND id = ?`), r.Device, r.EventID).Scan(&site); {
+	var site, typ string
+	var ms int64
+	switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT site, type, time_ms FROM events WHERE device = ? AND id = ?`), r.Device, r.EventID).Scan(&site, &typ, &ms); {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("event %s/%s is not stored, so it cannot be reviewed: %w", r.Device, r.EventID, aggregator.ErrNotFound)
 	case err != nil:
 		return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+	}
+	var was string
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT verdict FROM reviews WHERE device = ? AND event_id = ?`), r.Device, r.EventID).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+	}
+	// A dismissed event leaves the rollups (rankings, series, before and after) in the same
+	// transaction; a dismissal undone puts it back.
+	{
+		sign := int64(0)
+		switch {
+		case r.Verdict == aggregator.Dismissed && was != string(aggregator.Dismissed):
+			sign = -1
+		case r.Verdict != aggregator.Dismissed && was == string(aggregator.Dismissed):
+			sign = 1
+		}
+		if sign != 0 {
+			ledger := map[string]int64{}
+			rows, err := tx.QueryContext(ctx, s.rebind(`SELECT catalog_version, points FROM ledger WHERE device = ? AND event_id = ?`), r.Device, r.EventID)
+			if err != nil {
+				return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+			}
+			for rows.Next() {
+				var v string
+				var p int64
+				if err := rows.Scan(&v, &p); err != nil {
+					rows.Close()
+					return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+				}
+				ledger[v] = p
+			}
+			rows.Close()
+			roll := newTally()
+			roll.review(site, typ, ms, sign, ledger)
+			if err := roll.write(ctx, s, tx); err != nil {
+				return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO reviews (device, event_id, verdict, reason, note, reviewer, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (device, event_id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason, note = excluded.note,

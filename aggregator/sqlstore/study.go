@@ -82,7 +82,7 @@ func (s *Store) FindEventBuckets(ctx context.Context, f aggregator.BucketFilter)
 	}
 	typeIn, typeArgs := inList("type", f.Types)
 	args := append([]any{g, g, f.Site, f.From.UnixMilli(), f.To.UnixMilli()}, typeArgs...)
-	return s.buckets(ctx, `SELECT (time_ms / ?) * ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ?`+typeIn+` GROUP BY 1, 2 ORDER BY 1, 2`, args)
+	return s.buckets(ctx, `SELECT (time_ms / ?) * ?, type, count(*) FROM events WHERE site = ? AND time_ms >= ? AND time_ms < ?`+typeIn+` AND `+notDismissed("events.device", "events.id")+` GROUP BY 1, 2 ORDER BY 1, 2`, args)
 }
 
 // FindRoadUserBuckets returns the road users counted at a site (every zone, every class) in UTC

@@ -10,41 +10,53 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
 )
 
-// testRankedWorstFirst: sites come back worst score first, ties by id. The fixture's worst site
-// is neither first by id nor first by insertion (nor last), so a store that returns its rows
-// in table or primary-key order cannot pass by accident.
+// testRankedWorstFirst: sites come back ranked by the low end of their risk interval, ties by
+// id, and the sites with too little exposure after them, unranked, by id. The fixture's worst
+// site is neither first by id nor first by insertion (nor last), so a store that returns its
+// rows in table or primary-key order cannot pass by accident; and the site with the highest
+// rate (z, 2 events among 100) is not the worst, so ranking by the rate fails too.
 func testRankedWorstFirst(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	// Inserted in this order (a and b by setup); by id: a, b, c, m, t, z.
 	more := []aggregator.Site{
-		{ID: "t", Name: "T", Kind: aggregator.Road}, // 0 events: 1000
-		{ID: "z", Name: "Z", Kind: aggregator.Road}, // 1 event: 975
-		{ID: "m", Name: "M", Kind: aggregator.Road}, // 3 events: 925, the worst
-		{ID: "c", Name: "C", Kind: aggregator.Road}, // 0 events: 1000, a three-way tie with a and t
+		{ID: "t", Name: "T", Kind: aggregator.Road}, // 1 event among 50: insufficient
+		{ID: "z", Name: "Z", Kind: aggregator.Road}, // 2 among 100: 500 points per 1,000, low end 60.6
+		{ID: "m", Name: "M", Kind: aggregator.Road}, // 30 among 3,000: 250 per 1,000, low end 168.7
+		{ID: "c", Name: "C", Kind: aggregator.Road}, // 0 among 300: ties with b (0 among 500)
 	}
 	if err := st.UpsertSites(ctx, more); err != nil {
 		t.Fatal(err)
 	}
 	v1 := catalog("v1", 25)
+	if _, err := st.EnsureCatalog(ctx, v1, map[string]aggregator.SiteKind{"a": aggregator.Road, "b": aggregator.Road, "c": aggregator.Road, "m": aggregator.Road, "t": aggregator.Road, "z": aggregator.Road}); err != nil {
+		t.Fatal(err)
+	}
 	b := &aggregator.Batch{}
-	for i, site := range []string{"z", "m", "b", "m", "m", "b"} { // a: 0 events, b: 2 events: 950
-		b.Events = append(b.Events, event(fmt.Sprint("r", i), site, now.Add(-time.Duration(i+1)*time.Minute), v1))
+	for site, n := range map[string]int{"t": 1, "z": 2, "m": 30} {
+		for range n {
+			b.Events = append(b.Events, event(fmt.Sprint("r", len(b.Events)), site, now.Add(-time.Duration(len(b.Events)+1)*time.Minute), v1))
+		}
+	}
+	for site, n := range map[string]int{"t": 50, "z": 100, "m": 3000, "c": 300, "b": 500} { // a: none
+		b.Counts = append(b.Counts, aggregator.Counts{Device: "d", ID: "k" + site, Camera: "c", Site: site, Zone: "z", Start: now.Add(-time.Hour), PeriodS: 60, Counts: map[string]int{"car": n}})
 	}
 	if _, err := st.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "v1", From: now.Add(-24 * time.Hour), To: now, MinRoadUsers: 1})
+	sc, err := st.FindSiteScores(ctx, aggregator.ScoreQuery{CatalogVersion: "v1", From: now.Add(-24 * time.Hour), To: now, MinRoadUsers: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, s := range sc {
-		got = append(got, fmt.Sprintf("%s=%d", s.ID, s.Score))
+		got = append(got, fmt.Sprintf("%s#%d", s.ID, s.Rank))
 	}
-	// a, c and t tie at 1000: by id.
-	want := []string{"m=925", "b=950", "z=975", "a=1000", "c=1000", "t=1000"}
+	want := []string{"m#1", "z#2", "b#3", "c#4", "a#0", "t#0"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("ranking\n got %v\nwant %v (worst first, ties by id)", got, want)
+		t.Fatalf("ranking\n got %v\nwant %v (low end of the risk interval, ties by id, insufficient data last)", got, want)
+	}
+	if m, z := sc[0], sc[1]; m.Risk.PerThousand != 250 || z.Risk.PerThousand != 500 || m.Risk.Low < 168.6 || m.Risk.Low > 168.8 || z.Risk.Low < 60.5 || z.Risk.Low > 60.6 {
+		t.Fatalf("risk m %+v z %+v", m.Risk, z.Risk)
 	}
 }
 

@@ -49,7 +49,7 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 	if _, err := st.Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if s := score(t, st, "v1", "a"); s.Score != 950 || s.Events["red_light_running"] != 2 || s.Rates["red_light_running"].Events != 2 {
+	if s := score(t, st, "v1", "a"); s.Points != 50 || s.Events["red_light_running"] != 2 || s.Rates["red_light_running"].Events != 2 {
 		t.Fatalf("before the review: %+v", s)
 	}
 	audits := func() int {
@@ -77,8 +77,8 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 	check := func(when, version string, points int) {
 		t.Helper()
 		s := score(t, st, version, "a")
-		if s.Score != 1000-points || s.Deductions != 1 || s.Events["red_light_running"] != 1 || s.Rates["red_light_running"].Events != 1 {
-			t.Fatalf("%s: %+v, want score %d from the confirmed event alone", when, s, 1000-points)
+		if s.Points != points || s.Deductions != 1 || s.Events["red_light_running"] != 1 || s.Rates["red_light_running"].Events != 1 {
+			t.Fatalf("%s: %+v, want %d points from the confirmed event alone", when, s, points)
 		}
 		l, err := st.FindLedger(ctx, aggregator.LedgerFilter{Site: "a", Version: version})
 		if err != nil || len(l) != 2 {
@@ -123,8 +123,8 @@ func testDismissedLeavesScore(t *testing.T, st *sqlstore.Store) {
 	if _, err := st.ReviewEvent(ctx, aggregator.Review{Device: "d", EventID: "wrong", Verdict: aggregator.Confirmed, Reviewer: "user:sam", Time: now}); err != nil {
 		t.Fatal(err)
 	}
-	if s := score(t, st, "v2", "a"); s.Score != 920 {
-		t.Fatalf("after confirming the dismissed event: score %d, want 920", s.Score)
+	if s := score(t, st, "v2", "a"); s.Points != 80 {
+		t.Fatalf("after confirming the dismissed event: %d points, want 80", s.Points)
 	}
 }
 
@@ -275,7 +275,7 @@ func testResolveDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if got := after(); got != want {
 		t.Fatalf("dead letters after resolving: %s, want %s", got, want)
 	}
-	if s := score(t, st, "v1", "a"); s.Score != 950 || s.Events["red_light_running"] != 2 {
+	if s := score(t, st, "v1", "a"); s.Points != 50 || s.Events["red_light_running"] != 2 {
 		t.Fatalf("score after resolving: %+v, want two events once each", s)
 	}
 	a, _ := st.FindAudit(ctx, 1, 0)
@@ -289,8 +289,8 @@ func testResolveDeadLetters(t *testing.T, st *sqlstore.Store) {
 	if got := after(); got != want {
 		t.Fatalf("dead letters after resolving twice: %s", got)
 	}
-	if s := score(t, st, "v1", "a"); s.Score != 950 {
-		t.Fatalf("score after resolving twice: %d", s.Score)
+	if s := score(t, st, "v1", "a"); s.Points != 50 {
+		t.Fatalf("points after resolving twice: %d", s.Points)
 	}
 	// The same payload refused twice for what is now the same reason is kept once.
 	if _, err := st.Commit(ctx, &aggregator.Batch{DeadLetters: []aggregator.DeadLetter{deadLetter("d", "old reason", []byte("p4"))}}); err != nil {

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SiteTimeZone", func(t *testing.T) { testSiteTimeZone(t, setup(t)) })
 	t.Run("StudyRecords", func(t *testing.T) { testStudyRecords(t, setup(t)) })
 	t.Run("LedgerPeriod", func(t *testing.T) { testLedgerPeriod(t, setup(t)) })
+	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, setup(t)) })
+	t.Run("SiteChanges", func(t *testing.T) { testSiteChanges(t, setup(t)) })
+	t.Run("SyntheticLoad", func(t *testing.T) { testSyntheticLoad(t, setup(t)) })
 }
 
 // The dashboard shows a site's newest deductions without loading its whole ledger.
@@ -146,11 +149,11 @@ func testNewCatalogVersionReprices(t *testing.T, st *sqlstore.Store) {
 	q := aggregator.ScoreQuery{From: now.Add(-24 * time.Hour), To: now, MinRoadUsers: 1}
 	for _, c := range []struct {
 		version string
-		score   int
-	}{{"v1", 950}, {"v2", 920}} {
+		points  int
+	}{{"v1", 50}, {"v2", 80}} {
 		q.CatalogVersion = c.version
 		sc, err := st.FindSiteScores(ctx, q)
-		if err != nil || sc[0].ID != "a" || sc[0].Score != c.score {
+		if err != nil || sc[0].ID != "a" || sc[0].Points != c.points || sc[0].Deductions != 2 {
 			t.Fatalf("%s: %+v %v", c.version, sc, err)
 		}
 	}
@@ -190,19 +193,20 @@ func testWindowAndRates(t *testing.T, st *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	a, bSite := sc[0], sc[1]
-	if a.ID != "a" || a.Score != 975 || a.Events["red_light_running"] != 1 || a.RoadUsers != 300 {
+	// 25 points among 300 road users: 83.3 points per 1,000, a score of 917.
+	if a.ID != "a" || a.Points != 25 || a.Score == nil || *a.Score != 917 || a.Events["red_light_running"] != 1 || a.RoadUsers != 300 {
 		t.Fatalf("site a %+v: the 40-day-old event must have left the 30-day window", a)
 	}
 	r := a.Rates["red_light_running"]
 	if a.Status != aggregator.StatusOK || r.Events != 1 || r.PerThousand < 3.33 || r.PerThousand > 3.34 || r.Low >= r.PerThousand || r.High <= r.PerThousand {
 		t.Fatalf("rate %+v status %s", r, a.Status)
 	}
-	if bSite.Status != aggregator.StatusInsufficientData || len(bSite.Rates) != 0 {
+	if bSite.Status != aggregator.StatusInsufficientData || len(bSite.Rates) != 0 || bSite.Score != nil || bSite.Rank != 0 || a.Rank != 1 {
 		t.Fatalf("site b with 20 road users: %+v", bSite)
 	}
 	q.From = now.Add(-60 * 24 * time.Hour)
 	sc, _ = st.FindSiteScores(ctx, q)
-	if sc[0].Score != 950 {
+	if sc[0].Points != 50 {
 		t.Fatalf("60-day window: %+v", sc[0])
 	}
 }

@@ -94,8 +94,12 @@ function ago(t) {
   return Math.round(s / 86400) + " days ago";
 }
 
-// scoreClass buckets a score for colour; the number is always shown as text too.
-const scoreClass = (score) => (score < 700 ? "bad" : score < 900 ? "warn" : "good");
+// scoreClass buckets a score for colour; the number is always shown as text too. A site with
+// insufficient data has no score (null).
+const scoreClass = (score) => (score === null || score === undefined ? "none" : score < 700 ? "bad" : score < 900 ? "warn" : "good");
+const fmtScore = (score) => (score === null || score === undefined ? "—" : String(score));
+// fmtRisk shows catalog points per 1,000 road users with its 95 % interval.
+const fmtRisk = (r) => (r ? `${fmtRate(r.per_1000)} (${fmtRate(r.low)}–${fmtRate(r.high)})` : "—");
 
 let catalog = null;
 async function getCatalog() {
@@ -111,63 +115,95 @@ function typesFor(cat, kind) {
 
 async function viewSites(params) {
   const kind = params.get("kind") || "";
-  const [sites, cat] = await Promise.all([api("/api/v1/sites"), getCatalog()]);
+  const rank = params.get("rank") || "risk";
+  const [sites, cat] = await Promise.all([api("/api/v1/sites?rank=" + encodeURIComponent(rank)), getCatalog()]);
   const shown = sites.filter((x) => !kind || x.kind === kind);
+  const ranked = shown.filter((x) => x.status === "ok"), apart = shown.filter((x) => x.status !== "ok");
   const kindTypes = typesFor(cat, kind);
   const type = kindTypes.includes(params.get("type")) ? params.get("type") : "";
   const types = type ? [type] : kindTypes;
-  const sitesHash = (k, t) => {
+  const sitesHash = (k, t, r) => {
     const q = new URLSearchParams();
     if (k) q.set("kind", k);
     if (t) q.set("type", t);
+    if (r && r !== "risk") q.set("rank", r);
     return "#/" + (q.toString() ? "?" + q : "");
   };
 
   const filter = h("select", { id: "kind", "data-key": "kind", onchange: (e) => {
-    location.hash = sitesHash(e.target.value, typesFor(cat, e.target.value).includes(type) ? type : "");
+    location.hash = sitesHash(e.target.value, typesFor(cat, e.target.value).includes(type) ? type : "", rank);
   } },
   h("option", { value: "", selected: kind === "" }, "Road and rail"),
   h("option", { value: "road", selected: kind === "road" }, "Road (intersection approaches)"),
   h("option", { value: "rail", selected: kind === "rail" }, "Rail (platforms)"));
+  const rankBy = h("select", { id: "rank", "data-key": "rank", onchange: (e) => { location.hash = sitesHash(kind, type, e.target.value); } },
+    h("option", { value: "risk", selected: rank === "risk" }, "Risk: catalog points per 1,000 road users"),
+    cat.entries.map((e) => h("option", { value: e.type, selected: rank === e.type }, `${typeName(e.type)} per 1,000 road users`)));
 
   const from = sites[0] ? sites[0].from : null, to = sites[0] ? sites[0].to : null;
+  const rankedBy = rank === "risk" ? "catalog points per 1,000 road users (every event type, weighted by the catalog)" : `${typeName(rank)} per 1,000 road users`;
   const table = h("table", { class: "sites", id: "sites-table" },
-    h("caption", {}, "Sites ranked worst first. Score starts at 1,000; catalog points are deducted for each event in the window. Rates are events per 1,000 counted road users (95 % interval)."),
+    h("caption", {}, `Sites ranked worst first by the low end of the 95 % interval of ${rankedBy}: a site with little exposure cannot top the list by chance. `
+      + "Score is 1,000 minus points per 1,000 road users. Rates are events per 1,000 counted road users (95 % interval)."),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Rank"),
       h("th", { scope: "col" }, "Site"),
       h("th", { scope: "col" }, "Kind"),
+      h("th", { scope: "col", class: "num" }, "Points per 1,000 (95 %)"),
       h("th", { scope: "col", class: "num" }, "Score"),
       types.map((t) => h("th", { scope: "col", class: "num" }, typeName(t))),
       h("th", { scope: "col", class: "num" }, "Road users"),
       h("th", { scope: "col" }, "Events per hour, last 24 h"))),
-    h("tbody", {}, shown.map((x, i) => h("tr", { "data-site": x.id },
-      h("td", { class: "num" }, i + 1),
-      h("th", { scope: "row", class: "site-name" }, h("a", { href: "#/site/" + encodeURIComponent(x.id), "data-key": "site-" + x.id }, x.name || x.id),
-        h("div", { class: "sub" }, x.id)),
+    h("tbody", {}, ranked.map((x) => h("tr", { "data-site": x.id },
+      h("td", { class: "num", "data-col": "rank" }, x.rank),
+      siteNameCell(x),
       h("td", {}, x.kind),
-      h("td", { class: "num" }, h("span", { class: "score " + scoreClass(x.score), "data-col": "score" }, x.score)),
+      h("td", { class: "num", "data-col": "risk" }, fmtRisk(x.risk)),
+      h("td", { class: "num" }, h("span", { class: "score " + scoreClass(x.score), "data-col": "score" }, fmtScore(x.score))),
       types.map((t) => h("td", { class: "num", "data-type": t },
         h("span", { "data-col": "events" }, fmtInt((x.events || {})[t] || 0)),
         rateCell(x, t))),
+      h("td", { class: "num", "data-col": "road-users" }, fmtInt(x.road_users)),
+      h("td", { class: "spark", "data-spark": x.id }, h("span", { class: "sub" }, "…"))))));
+  const apartTable = h("table", { class: "sites", id: "insufficient-table" },
+    h("caption", {}, "Too few road users counted in the window to rank (below score.min_road_users): their rates would mislead. Events are shown; they are not ranked and have no score."),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Site"),
+      h("th", { scope: "col" }, "Kind"),
+      h("th", { scope: "col", class: "num" }, "Points"),
+      types.map((t) => h("th", { scope: "col", class: "num" }, typeName(t))),
+      h("th", { scope: "col", class: "num" }, "Road users"),
+      h("th", { scope: "col" }, "Events per hour, last 24 h"))),
+    h("tbody", {}, apart.map((x) => h("tr", { "data-site": x.id },
+      siteNameCell(x),
+      h("td", {}, x.kind),
+      h("td", { class: "num", "data-col": "points" }, fmtInt(x.points)),
+      types.map((t) => h("td", { class: "num", "data-type": t }, h("span", { "data-col": "events" }, fmtInt((x.events || {})[t] || 0)))),
       h("td", { class: "num", "data-col": "road-users" }, fmtInt(x.road_users),
-        x.status === "insufficient_data" ? h("div", { class: "badge insufficient", "data-col": "status" }, "insufficient data") : null),
+        h("div", { class: "badge insufficient", "data-col": "status" }, "insufficient data")),
       h("td", { class: "spark", "data-spark": x.id }, h("span", { class: "sub" }, "…"))))));
 
   main.replaceChildren(
     h("h1", {}, "Sites"),
     h("p", { class: "lede" }, `${shown.length} of ${sites.length} sites · window ${fmtTime(from)} – ${fmtTime(to)} · catalog ${cat.version} · `,
       h("a", { href: "/api/v1/export/sites.csv" }, "CSV"), " · ", h("a", { href: "/api/v1/export/sites.geojson" }, "GeoJSON")),
-    h("div", { class: "controls" }, h("label", { for: "kind" }, "Show "), filter,
+    h("div", { class: "controls" }, h("label", { for: "kind" }, "Show "), filter, " ", h("label", { for: "rank" }, "Rank by "), rankBy,
       h("label", { for: "site-type" }, " Event type "),
-      h("select", { id: "site-type", "data-key": "site-type", onchange: (e) => { location.hash = sitesHash(kind, e.target.value); } },
+      h("select", { id: "site-type", "data-key": "site-type", onchange: (e) => { location.hash = sitesHash(kind, e.target.value, rank); } },
         h("option", { value: "", selected: !type }, "All types"), kindTypes.map((t) => h("option", { value: t, selected: t === type }, typeName(t))))),
     h("section", { "aria-labelledby": "table-h" }, h("h2", { id: "table-h" }, "Ranking"),
-      shown.length ? h("div", { class: "scroll" }, table) : h("p", {}, "No sites of this kind are configured.")),
+      ranked.length ? h("div", { class: "scroll" }, table) : h("p", { id: "no-ranked" }, shown.length ? "No site has enough road users counted to rank." : "No sites of this kind are configured.")),
+    apart.length ? h("section", { "aria-labelledby": "apart-h" }, h("h2", { id: "apart-h" }, `Insufficient data (${apart.length})`),
+      h("div", { class: "scroll" }, apartTable)) : null,
     h("section", { "aria-labelledby": "plan-h", class: "plan" }, h("h2", { id: "plan-h" }, "Plan view"), planView(shown)));
-  // Sparklines come after the first render: the table is readable without them.
+  // Sparklines come after the first render: the tables are readable without them.
   sparklines(shown, type);
   shows = (c) => (c.sites || []).length > 0;
+}
+
+function siteNameCell(x) {
+  return h("th", { scope: "row", class: "site-name" }, h("a", { href: "#/site/" + encodeURIComponent(x.id), "data-key": "site-" + x.id }, x.name || x.id),
+    h("div", { class: "sub" }, x.id));
 }
 
 function rateCell(site, type) {
@@ -217,18 +253,19 @@ function planView(sites) {
     s("text", { x: 8, y: H - 8, class: "plan-note" }, `${metres >= 1000 ? (metres / 1000).toFixed(1) + " km" : Math.round(metres) + " m"} across`));
   pts.forEach((x, i) => {
     const px = cx + (xs[i] - minX) * scale, py = H - (cy + (ys[i] - minY) * scale);
-    const r = 7 + Math.min(12, (1000 - Math.min(1000, x.score)) / 40);
-    const link = s("a", { href: "#/site/" + encodeURIComponent(x.id), "aria-label": `${x.name || x.id}: score ${x.score}`, class: "plan-site", "data-key": "plan-" + x.id },
-      s("title", {}, `${x.name || x.id} — score ${x.score}`),
+    const r = 7 + (x.score === null ? 0 : Math.min(12, (1000 - Math.min(1000, x.score)) / 40));
+    const what = x.score === null ? "insufficient data" : `rank ${x.rank}, score ${x.score}`;
+    const link = s("a", { href: "#/site/" + encodeURIComponent(x.id), "aria-label": `${x.name || x.id}: ${what}`, class: "plan-site", "data-key": "plan-" + x.id },
+      s("title", {}, `${x.name || x.id} — ${what}`),
       x.kind === "rail"
         ? s("rect", { x: px - r, y: py - r, width: 2 * r, height: 2 * r, class: "pin " + scoreClass(x.score) })
         : s("circle", { cx: px, cy: py, r, class: "pin " + scoreClass(x.score) }),
       px > W * 0.65
-        ? s("text", { x: px - r - 4, y: py + 4, "text-anchor": "end", class: "plan-label" }, `${x.name || x.id} (${x.score})`)
-        : s("text", { x: px + r + 4, y: py + 4, class: "plan-label" }, `${x.name || x.id} (${x.score})`));
+        ? s("text", { x: px - r - 4, y: py + 4, "text-anchor": "end", class: "plan-label" }, `${x.name || x.id} (${fmtScore(x.score)})`)
+        : s("text", { x: px + r + 4, y: py + 4, class: "plan-label" }, `${x.name || x.id} (${fmtScore(x.score)})`));
     svg.append(link);
   });
-  return h("figure", {}, svg, h("figcaption", { class: "sub" }, "● road approach   ■ rail platform · larger and redder is worse"));
+  return h("figure", {}, svg, h("figcaption", { class: "sub" }, "● road approach   ■ rail platform · larger and redder is worse; grey: insufficient data"));
 }
 
 // siteHash is the site page's address with its view settings (empty ones left out).
@@ -274,9 +311,9 @@ async function viewSite(id, params) {
   const enc = encodeURIComponent(id);
   const v = { bin, from: params.get("from") || "", to: params.get("to") || "", type: params.get("type") || "", heat: params.get("heat") === "rate" ? "rate" : "" };
   const period = periodQuery(v, BINS[bin]);
-  let sites, series, ledger, events, cameras, devices, cat, pattern, precision;
+  let sites, series, ledger, events, cameras, devices, cat, pattern, precision, changes;
   try {
-    [sites, series, ledger, events, cameras, devices, cat, pattern, precision] = await Promise.all([
+    [sites, series, ledger, events, cameras, devices, cat, pattern, precision, changes] = await Promise.all([
       api("/api/v1/sites"),
       api(`/api/v1/sites/${enc}/series?bin=${bin}&${period}`),
       api(`/api/v1/sites/${enc}/ledger?newest=100`),
@@ -286,6 +323,7 @@ async function viewSite(id, params) {
       getCatalog(),
       api(`/api/v1/sites/${enc}/patterns?${periodQuery(v, "")}`),
       api("/api/v1/precision"),
+      api(`/api/v1/sites/${enc}/changes`),
     ]);
   } catch (e) {
     if (e.status === 404) {
@@ -309,8 +347,12 @@ async function viewSite(id, params) {
   const devByID = Object.fromEntries(devices.map((d) => [d.id, d]));
 
   const summary = h("dl", { class: "facts", id: "site-facts" },
-    h("dt", {}, "Score"), h("dd", {}, h("span", { class: "score " + scoreClass(site.score), "data-col": "score" }, site.score), ` (catalog ${site.catalog_version})`),
+    h("dt", {}, "Rank"), h("dd", { "data-col": "rank" }, site.rank ? `${site.rank} of ${sites.filter((x) => x.rank).length}` : "not ranked (insufficient data)"),
+    h("dt", {}, "Points per 1,000 road users"), h("dd", { "data-col": "risk" }, fmtRisk(site.risk), site.risk ? " (95 % interval)" : null),
+    h("dt", {}, "Score"), h("dd", {}, h("span", { class: "score " + scoreClass(site.score), "data-col": "score" }, fmtScore(site.score)),
+      ` (1,000 − points per 1,000 road users; catalog ${site.catalog_version})`),
     h("dt", {}, "Window"), h("dd", {}, `${fmtTime(site.from)} – ${fmtTime(site.to)}`),
+    h("dt", {}, "Points"), h("dd", { "data-col": "points" }, fmtInt(site.points)),
     h("dt", {}, "Deductions"), h("dd", { "data-col": "deductions" }, fmtInt(site.deductions)),
     h("dt", {}, "Measured precision"), h("dd", { "data-col": "precision", title: "Confirmed ÷ (confirmed + dismissed) over every reviewed event" },
       fmtPrecision(precision.find((p) => p.site === id && !p.camera)), " · ", h("a", { href: "#/review?site=" + enc }, "review")),
@@ -332,8 +374,8 @@ async function viewSite(id, params) {
   const binButtons = h("div", { class: "controls", role: "group", "aria-label": "Bin width" },
     Object.keys(BINS).map((b) => h("a", { href: siteHash(enc, { ...v, bin: b }), class: "button", "aria-current": b === bin ? "true" : null, "data-key": "bin-" + b },
       BIN_NAMES[b])));
-  const charts = h("div", { class: "charts" }, types.map((t) => chart(series, t, bin)),
-    chart(series, "", bin));
+  const charts = h("div", { class: "charts" }, types.map((t) => chart(series, t, bin, changes)),
+    chart(series, "", bin, changes));
   const shownFrom = series.length ? series[0].start : null, shownTo = series.length ? series[series.length - 1].end : null;
   const periodNote = h("p", { class: "sub", id: "period-shown" }, shownFrom
     ? `Showing ${localTime(shownFrom)} – ${localTime(shownTo)} (${tz}), ${series.length} bins` : "No bins");
@@ -399,6 +441,7 @@ async function viewSite(id, params) {
     h("section", { "aria-labelledby": "ts-h" }, h("h2", { id: "ts-h" }, "Time series"), periodForm(enc, v, allTypes), binButtons, periodNote, charts),
     h("section", { "aria-labelledby": "heat-h" }, h("h2", { id: "heat-h" }, "Weekly pattern"), heatMap(pattern, enc, v)),
     h("section", { "aria-labelledby": "exp-h" }, h("h2", { id: "exp-h" }, "Exports for this period"), exportsList),
+    changesSection(site, changes),
     h("section", { "aria-labelledby": "feed-h" }, h("h2", { id: "feed-h" }, "Latest events"), feed, more),
     h("section", { "aria-labelledby": "ledger-h" }, h("h2", { id: "ledger-h" }, "Ledger"), h("div", { class: "scroll tall", tabindex: "0", "aria-label": "Ledger, scrollable" }, ledgerTable)),
     h("section", { "aria-labelledby": "cam-h" }, h("h2", { id: "cam-h" }, "Cameras and devices"), camTable));
@@ -427,8 +470,9 @@ function niceMax(v) {
 }
 
 // chart draws one bar per bin: events of type t, or road users counted when t is "", with a
-// time axis of up to six local-time labels, three y ticks and each bin's value on hover.
-function chart(series, t, bin) {
+// time axis of up to six local-time labels, three y ticks, each bin's value on hover, and a
+// dashed line at each recorded change of the site inside the chart's span.
+function chart(series, t, bin, changes) {
   const vals = series.map((b) => (t ? b.events[t] || 0 : b.road_users));
   const total = vals.reduce((a, n) => a + n, 0);
   const W = 360, H = 140, left = 34, bottom = 32, top = 8, peak = Math.max(0, ...vals), max = niceMax(peak);
@@ -467,6 +511,16 @@ function chart(series, t, bin) {
     }
     const off = series[0].start.slice(19) || "Z";
     svg.append(s("text", { x: W, y: H - 3, "text-anchor": "end", class: "tick" }, `local time (UTC${off === "Z" ? "" : off})`));
+    const t0 = Date.parse(series[0].start), binMs = series.length > 1 ? Date.parse(series[1].start) - t0 : 3600e3;
+    for (const c of changes || []) {
+      const at = (Date.parse(c.time) - t0) / binMs;
+      if (at < 0 || at > series.length) continue;
+      const x = left + at * bw;
+      svg.append(s("g", { class: "change", "data-change": c.id },
+        s("title", {}, `Change ${fmtTime(c.time)}: ${c.description}`),
+        s("line", { x1: x, y1: 4, x2: x, y2: H - bottom, class: "change-mark" }),
+        s("text", { x: x + 2, y: 12, class: "change-label" }, "change")));
+    }
   }
   return h("figure", { class: "chart-box", "data-type": t || "road_users" }, h("figcaption", {}, h("strong", {}, title), ` — ${fmtInt(total)}`), svg);
 }
@@ -497,6 +551,98 @@ function heatMap(p, enc, v) {
           x === null ? "–" : rate ? fmtRate(x) : x ? x : "");
       })))));
   return h("div", {}, modes, h("div", { class: "scroll", tabindex: "0", "aria-label": "Weekly pattern, scrollable" }, table));
+}
+
+// changesSection lists a site's recorded changes, each with its before/after study; an admin
+// can record one.
+function changesSection(site, changes) {
+  const enc = encodeURIComponent(site.id);
+  const list = changes.length ? h("table", { id: "changes" },
+    h("caption", {}, "Changes made at this site (drawn on the charts as dashed lines)"),
+    h("thead", {}, h("tr", {}, ["Took effect", "Change", "Recorded by", "Study"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, changes.map((c) => h("tr", { "data-change": c.id },
+      h("td", {}, fmtTime(c.time)), h("td", {}, c.description), h("td", {}, c.actor),
+      h("td", {}, h("a", { href: `#/site/${enc}/compare?change=${c.id}`, "data-key": "compare-" + c.id }, "Before and after"))))))
+    : h("p", { id: "no-changes" }, "No change recorded at this site.");
+  const study = h("p", {}, h("a", { href: `#/site/${enc}/compare`, class: "button", "data-key": "compare" }, "Compare two periods"));
+  let form = null;
+  if (session && (session.role === "admin" || session.via === "insecure")) {
+    const err = h("p", { role: "alert", class: "error", id: "change-error" });
+    const when = h("input", { type: "date", id: "change-time", required: true });
+    const what = h("input", { id: "change-description", required: true, maxlength: 500, size: 40 });
+    form = h("form", { class: "inline", id: "change-form", onsubmit: async (e) => {
+      e.preventDefault();
+      err.textContent = "";
+      const r = await fetch(`/api/v1/sites/${enc}/changes`, { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": session.csrf || "" },
+        body: JSON.stringify({ time: when.value, description: what.value }) });
+      if (!r.ok) {
+        err.textContent = (await r.json().catch(() => ({}))).error || `${r.status} ${r.statusText}`;
+        return;
+      }
+      render(true);
+    } },
+    h("label", { for: "change-time" }, "Took effect", when), h("label", { for: "change-description" }, "What changed", what),
+    h("button", { type: "submit", class: "button", id: "change-submit" }, "Record change"), err);
+  }
+  return h("section", { "aria-labelledby": "changes-h" }, h("h2", { id: "changes-h" }, "Changes and before/after"), list, study, form);
+}
+
+const dateOnly = (t) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+
+// viewCompare is a before/after study of a site: per event type, the counts, exposure, rates,
+// the rate ratio with its 95 % interval and the conditional test's p-value (from the API).
+async function viewCompare(id, params) {
+  const enc = encodeURIComponent(id);
+  const q = new URLSearchParams();
+  for (const k of ["change", "before", "after"]) if (params.get(k)) q.set(k, params.get(k));
+  const changes = await api(`/api/v1/sites/${enc}/changes`);
+  let c = null, problem = null;
+  if (q.toString()) {
+    try { c = await api(`/api/v1/sites/${enc}/compare?${q}`); } catch (e) {
+      if (e.status !== 400) throw e;
+      problem = e.message;
+    }
+  }
+  shows = (ch) => (ch.sites || []).includes(id);
+  const val = (k, i) => (params.get(k) || "").split("/")[i] || "";
+  const field = (fid, label, value) => h("label", { for: fid }, label, h("input", { type: "date", id: fid, value }));
+  const form = h("form", { class: "inline", id: "compare-form", onsubmit: (e) => {
+    e.preventDefault();
+    const v = (fid) => document.getElementById(fid).value;
+    const nq = new URLSearchParams();
+    if (v("cmp-change")) nq.set("change", v("cmp-change"));
+    if (v("cmp-before-from") && v("cmp-before-to")) nq.set("before", `${v("cmp-before-from")}/${v("cmp-before-to")}`);
+    if (v("cmp-after-from") && v("cmp-after-to")) nq.set("after", `${v("cmp-after-from")}/${v("cmp-after-to")}`);
+    location.hash = `#/site/${enc}/compare?${nq}`;
+  } },
+  field("cmp-change", "Change took effect", /^\d+$/.test(params.get("change") || "") ? dateOnly(c?.change?.time) : params.get("change") || ""),
+  field("cmp-before-from", "Before: from", val("before", 0) || dateOnly(c?.before.from)), field("cmp-before-to", "to", val("before", 1) || dateOnly(c?.before.to)),
+  field("cmp-after-from", "After: from", val("after", 0) || dateOnly(c?.after.from)), field("cmp-after-to", "to", val("after", 1) || dateOnly(c?.after.to)),
+  h("button", { type: "submit", class: "button", id: "compare-submit" }, "Compare"));
+  const num3 = (x, d) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
+  const pval = (p) => (p === null || p === undefined ? "—" : p < 0.0001 ? "< 0.0001" : Number(p).toFixed(4));
+  const result = c ? h("table", { id: "compare-table" },
+    h("caption", {}, `Before ${fmtTime(c.before.from)} – ${fmtTime(c.before.to)} (${fmtInt(c.before.road_users)} road users) against after `
+      + `${fmtTime(c.after.from)} – ${fmtTime(c.after.to)} (${fmtInt(c.after.road_users)} road users). Method: ${c.method}.`),
+    h("thead", {}, h("tr", {}, ["Event type", "Before", "Per 1,000", "After", "Per 1,000", "Rate ratio (95 %)", "p-value", "More than chance?"]
+      .map((x, i) => h("th", { scope: "col", class: i ? "num" : null }, x)))),
+    h("tbody", {}, c.types.map((r) => h("tr", { "data-type": r.type },
+      h("th", { scope: "row" }, r.type === "all" ? "All events" : typeName(r.type)),
+      h("td", { class: "num", "data-col": "before" }, fmtInt(r.before_events)), h("td", { class: "num" }, num3(r.before_per_1000, 2)),
+      h("td", { class: "num", "data-col": "after" }, fmtInt(r.after_events)), h("td", { class: "num" }, num3(r.after_per_1000, 2)),
+      h("td", { class: "num", "data-col": "ratio" }, r.rate_ratio === null ? (r.p_value === null ? "—" : "no events before") : `${num3(r.rate_ratio, 2)} (${num3(r.low, 2)}–${r.high === null ? "∞" : num3(r.high, 2)})`),
+      h("td", { class: "num", "data-col": "p" }, pval(r.p_value)),
+      h("td", { class: "num" }, r.p_value === null ? "no exposure" : h("span", { class: "verdict " + (r.significant ? "yes" : "no"), "data-col": "significant" },
+        r.significant ? (r.rate_ratio < 1 ? "yes: fewer" : "yes: more") : "no"))))))
+    : h("p", { id: "compare-hint" }, problem ? h("span", { role: "alert", class: "error", id: "compare-error" }, problem)
+      : "Choose the date the change took effect (the periods default to equal spans either side, up to now), or both periods.");
+  main.replaceChildren(
+    h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + enc }, id), " › before and after"),
+    h("h1", {}, "Before and after: ", id),
+    changes.length ? h("p", { id: "compare-changes" }, "Recorded changes: ", changes.flatMap((x, i) => [i ? " · " : "",
+      h("a", { href: `#/site/${enc}/compare?change=${x.id}` }, `${fmtTime(x.time)} ${x.description}`)])) : null,
+    form, result);
 }
 
 function onlineBadge(d) {
@@ -824,6 +970,7 @@ function route() {
   const [path, query] = raw.split("?");
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "site" && parts[1] && parts[2] === "compare") return { name: "compare", run: () => viewCompare(parts[1], params) };
   if (parts[0] === "site" && parts[1]) return { name: "site", run: () => viewSite(parts[1], params) };
   if (parts[0] === "event" && parts[2]) return { name: "event", run: () => viewEvent(parts[1], parts[2]) };
   if (parts[0] === "devices") return { name: "devices", run: viewDevices };
@@ -851,7 +998,7 @@ function render(refresh) {
     shows = () => true; // until the view says what it shows (an error page retries on any change)
     main.setAttribute("aria-busy", "true");
     for (const a of document.querySelectorAll("[data-nav]")) {
-      a.toggleAttribute("aria-current", a.dataset.nav === r.name || (r.name === "site" && a.dataset.nav === "sites"));
+      a.toggleAttribute("aria-current", a.dataset.nav === r.name || ((r.name === "site" || r.name === "compare") && a.dataset.nav === "sites"));
     }
     try {
       await r.run();

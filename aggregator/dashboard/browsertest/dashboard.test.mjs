@@ -6,6 +6,7 @@
 //   CROSSWATCH_USER         a dashboard user (viewer) and ...
 //   CROSSWATCH_PASSWORD     ... its password: the page signs in with them
 //   CROSSWATCH_TOKEN        an API token (viewer) for the test's own API reads
+//   CROSSWATCH_ADMIN_TOKEN  an API token (admin) to record a site change
 //   CROSSWATCH_SCREENSHOTS  directory for one PNG per page
 //   CROSSWATCH_LIVE_CMD     JSON argv of a command that publishes one new event ...
 //   CROSSWATCH_LIVE_SITE    ... at this site, with ...
@@ -102,12 +103,29 @@ test("sites page: first render, ranking and numbers match the API", async () => 
 
   const sites = await apiJSON("/api/v1/sites");
   const cat = await apiJSON("/api/v1/catalog");
+  // Ranked sites in the ranking, in the API's order (by the low end of the risk interval); the
+  // sites with insufficient data in their own table, unranked.
+  const ranked = sites.filter((s) => s.status === "ok"), apart = sites.filter((s) => s.status !== "ok");
+  assert.ok(ranked.every((s, i) => s.rank === i + 1) && apart.every((s) => !s.rank) && sites.indexOf(apart[0]) === ranked.length,
+    "the API lists ranked sites first, 1, 2, …, then the rest unranked");
+  for (let i = 1; i < ranked.length; i++) assert.ok(ranked[i - 1].risk.low >= ranked[i].risk.low, "ranked by the low end");
   const rows = page.locator("#sites-table tbody tr");
-  assert.equal(await rows.count(), sites.length);
-  for (let i = 0; i < sites.length; i++) {
-    const s = sites[i], row = rows.nth(i);
+  assert.equal(await rows.count(), ranked.length);
+  const apartRows = page.locator("#insufficient-table tbody tr");
+  assert.equal(await apartRows.count(), apart.length);
+  for (let i = 0; i < apart.length; i++) {
+    const s = apart[i], row = apartRows.nth(i);
+    assert.equal(await row.getAttribute("data-site"), s.id, `insufficient ${i + 1}`);
+    assert.equal(num(await text(row.locator('[data-col="points"]'))), s.points, `${s.id} points`);
+    assert.equal(await row.locator('[data-col="status"]').count(), 1, `${s.id} insufficient-data badge`);
+    assert.equal(await row.locator('[data-col="score"]').count(), 0, `${s.id}: no score without data`);
+  }
+  for (let i = 0; i < ranked.length; i++) {
+    const s = ranked[i], row = rows.nth(i);
     assert.equal(await row.getAttribute("data-site"), s.id, `rank ${i + 1}`);
+    assert.equal(await text(row.locator('[data-col="rank"]')), String(s.rank), `${s.id} rank`);
     assert.equal(await text(row.locator('[data-col="score"]')), String(s.score), `${s.id} score`);
+    assert.ok((await text(row.locator('[data-col="risk"]'))).startsWith(s.risk.per_1000.toFixed(1)), `${s.id} risk`);
     for (const e of cat.entries) {
       const cell = row.locator(`td[data-type="${e.type}"]`);
       assert.equal(num(await text(cell.locator('[data-col="events"]'))), (s.events || {})[e.type] || 0, `${s.id} ${e.type} events`);
@@ -119,7 +137,7 @@ test("sites page: first render, ranking and numbers match the API", async () => 
       }
     }
     assert.equal(num(await text(row.locator('[data-col="road-users"]').first())), s.road_users, `${s.id} road users`);
-    assert.equal(await row.locator('[data-col="status"]').count(), s.status === "insufficient_data" ? 1 : 0, `${s.id} insufficient-data badge`);
+    assert.equal(await row.locator('[data-col="status"]').count(), 0, `${s.id}: no insufficient-data badge`);
   }
   assert.ok(sites.some((s) => s.status === "insufficient_data") && sites.some((s) => s.status === "ok"),
     "the fixture should have sites with and without enough road users");
@@ -128,11 +146,23 @@ test("sites page: first render, ranking and numbers match the API", async () => 
   await page.waitForFunction(() => document.querySelectorAll("svg.sparkline").length > 0);
   await page.screenshot({ path: join(shots, "sites.png"), fullPage: true });
 
+  // Rank by one event type: the API's order for that type.
+  const byType = cat.entries[0].type;
+  await page.selectOption("#rank", byType);
+  await page.waitForFunction((t) => location.hash === "#/?rank=" + t, byType);
+  await ready("sites");
+  const typed = (await apiJSON("/api/v1/sites?rank=" + byType)).filter((s) => s.status === "ok");
+  assert.equal(await rows.count(), typed.length);
+  for (let i = 0; i < typed.length; i++) assert.equal(await rows.nth(i).getAttribute("data-site"), typed[i].id, `by ${byType}: rank ${i + 1}`);
+  await page.selectOption("#rank", "risk");
+  await page.waitForFunction(() => location.hash === "#/");
+  await ready("sites");
+
   // Filter by kind.
   await page.selectOption("#kind", "rail");
   await page.waitForFunction(() => location.hash === "#/?kind=rail");
   await ready("sites");
-  const rail = sites.filter((s) => s.kind === "rail");
+  const rail = ranked.filter((s) => s.kind === "rail");
   assert.equal(await rows.count(), rail.length);
   for (let i = 0; i < rail.length; i++) assert.equal(await rows.nth(i).getAttribute("data-site"), rail[i].id);
   assert.deepEqual(consoleErrors, []);
@@ -167,8 +197,9 @@ test("site page: charts, ledger, events with evidence, cameras match the API", a
   const enc = encodeURIComponent(site.id);
   await page.goto(`${base}/#/site/${enc}?bin=60m`);
   await ready("site");
-  assert.equal(await text(page.locator("#site-facts [data-col=score]")), String(site.score));
+  assert.equal(await text(page.locator("#site-facts [data-col=score]")), site.score === null ? "—" : String(site.score));
   assert.equal(num(await text(page.locator("#site-facts [data-col=deductions]"))), site.deductions);
+  assert.equal(num(await text(page.locator("#site-facts [data-col=points]"))), site.points);
   for (const [type, n] of Object.entries(site.events)) {
     assert.equal(num(await text(page.locator(`#site-rates tr[data-type="${type}"] [data-col=events]`))), n, type);
   }
@@ -325,6 +356,53 @@ test("site page: the date picker shows the chosen period, with readable axes and
   await page.click("#period-apply");
   await page.waitForSelector("#period-error");
   assert.match(await text(page.locator("#period-error")), /^from: .* is not before to/);
+  assert.deepEqual(consoleErrors.filter((e) => !e.includes("400")), []);
+  consoleErrors.length = 0;
+});
+
+test("a recorded change shows on the site's charts and opens its before/after study", async () => {
+  const sites = await apiJSON("/api/v1/sites");
+  const site = sites.find((s) => s.status === "ok" && Object.keys(s.events).length);
+  const enc = encodeURIComponent(site.id);
+  // The fixture spreads events over the past 700 h: a change 5 days ago has data either side
+  // and lies in the week the site page's 1 h charts show.
+  const when = new Date(Date.now() - 5 * 86400e3).toISOString().slice(0, 10);
+  const r = await fetch(`${base}/api/v1/sites/${enc}/changes`, { method: "POST",
+    headers: { Authorization: "Bearer " + process.env.CROSSWATCH_ADMIN_TOKEN, "Content-Type": "application/json" },
+    body: JSON.stringify({ time: when, description: "signal retimed: all-red 2 s" }) });
+  assert.equal(r.status, 201, "record a change");
+  const change = await r.json();
+  // A viewer sees the change, drawn on the charts whose span holds it (a week of 1 h bins).
+  await page.goto(`${base}/#/site/${enc}?bin=60m`);
+  await ready("site");
+  assert.equal(await page.locator(`#changes tr[data-change="${change.id}"]`).count(), 1);
+  assert.ok(await page.locator(`svg.chart g.change[data-change="${change.id}"]`).count() > 0, "a change line on the charts");
+  assert.equal(await page.locator("#change-form").count(), 0, "a viewer cannot record changes");
+  await page.click(`[data-key="compare-${change.id}"]`);
+  await ready("compare");
+  const c = await apiJSON(`/api/v1/sites/${enc}/compare?change=${change.id}`);
+  const rows = page.locator("#compare-table tbody tr");
+  assert.equal(await rows.count(), c.types.length);
+  for (let i = 0; i < c.types.length; i++) {
+    const t = c.types[i], row = rows.nth(i);
+    assert.equal(await row.getAttribute("data-type"), t.type);
+    assert.equal(num(await text(row.locator("[data-col=before]"))), t.before_events, `${t.type} before`);
+    assert.equal(num(await text(row.locator("[data-col=after]"))), t.after_events, `${t.type} after`);
+    if (t.rate_ratio !== null) assert.ok((await text(row.locator("[data-col=ratio]"))).startsWith(t.rate_ratio.toFixed(2)), `${t.type} ratio`);
+    if (t.p_value !== null) assert.equal(await text(row.locator("[data-col=significant]")), t.significant ? (t.rate_ratio < 1 ? "yes: fewer" : "yes: more") : "no");
+  }
+  assert.equal(await page.inputValue("#cmp-change"), when);
+  assert.match(await text(page.locator("#compare-changes")), /^Recorded changes: \d{4}-\d\d-\d\d 00:00Z signal retimed: all-red 2 s$/);
+  await page.screenshot({ path: join(shots, "compare.png"), fullPage: true });
+  // Periods typed in the form: the URL and the table follow; a bad pair is refused with the API's reason.
+  await page.fill("#cmp-change", "");
+  await page.fill("#cmp-before-from", c.before.from.slice(0, 10));
+  await page.fill("#cmp-before-to", when);
+  await page.fill("#cmp-after-from", c.before.from.slice(0, 10));
+  await page.fill("#cmp-after-to", c.after.to.slice(0, 10));
+  await page.click("#compare-submit");
+  await page.waitForSelector("#compare-error");
+  assert.match(await text(page.locator("#compare-error")), /before: must end by the start of after/);
   assert.deepEqual(consoleErrors.filter((e) => !e.includes("400")), []);
   consoleErrors.length = 0;
 });
@@ -587,7 +665,7 @@ test("a new event appears live, without a reload", async () => {
   const after = (await apiJSON("/api/v1/sites")).find((s) => s.id === siteID);
   assert.equal(after.deductions, before.deductions + 1);
   await page.waitForFunction((n) => document.querySelector("#site-facts [data-col=deductions]")?.textContent.replace(/\D/g, "") === String(n), after.deductions);
-  assert.equal(await text(page.locator("#site-facts [data-col=score]")), String(after.score));
+  assert.equal(await text(page.locator("#site-facts [data-col=score]")), after.score === null ? "—" : String(after.score));
   assert.deepEqual(consoleErrors, []);
   assert.deepEqual(context.foreign, [], "requests left the aggregator's origin");
 });

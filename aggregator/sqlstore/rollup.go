@@ -1,0 +1,412 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+)
+
+// Rollups are sums kept at commit time, in the same transaction as the rows they sum, per site,
+// event type (or catalog version and type, or site alone for counts) and bin, at three widths:
+// 5 minutes, an hour and a UTC day. A query over [from, to) adds the whole days, hours and
+// 5-minute bins inside it and reads only the ragged ends (under 5 minutes each) from the
+// events, ledger and counts tables, so rankings, series and before/after comparisons cost the
+// same with 100,000 or 10,000,000 events stored (docs/BENCHMARKS.md, "Rollups").
+//
+// Events and counts are summed by their own time (an event's time, a count record's start), as
+// the queries over the raw tables always did, so the answers do not change; ledger rollups are
+// per catalog version, and a new version (EnsureCatalog) builds its own from the re-priced rows.
+const rollupSchema = `
+CREATE TABLE IF NOT EXISTS rollup_events (site TEXT NOT NULL, width_ms {INT} NOT NULL, bin_ms {INT} NOT NULL, type TEXT NOT NULL,
+	n {INT} NOT NULL, PRIMARY KEY (site, width_ms, bin_ms, type)) {CLUSTERED};
+CREATE TABLE IF NOT EXISTS rollup_ledger (catalog_version TEXT NOT NULL, site TEXT NOT NULL, width_ms {INT} NOT NULL, bin_ms {INT} NOT NULL,
+	type TEXT NOT NULL, n {INT} NOT NULL, points {INT} NOT NULL, points2 {INT} NOT NULL, PRIMARY KEY (catalog_version, site, width_ms, bin_ms, type)) {CLUSTERED};
+CREATE TABLE IF NOT EXISTS rollup_counts (site TEXT NOT NULL, width_ms {INT} NOT NULL, bin_ms {INT} NOT NULL,
+	road_users {INT} NOT NULL, PRIMARY KEY (site, width_ms, bin_ms)) {CLUSTERED};
+CREATE TABLE IF NOT EXISTS rollup_state (name TEXT PRIMARY KEY, built_ms {INT} NOT NULL);
+`
+
+// rollupBinIndexes serve PostgreSQL's rankings (below); SQLite's plans never read them, and
+// each would be one more page written and synced per commit.
+const rollupBinIndexes = `
+CREATE INDEX IF NOT EXISTS rollup_events_bin ON rollup_events (width_ms, bin_ms);
+CREATE INDEX IF NOT EXISTS rollup_ledger_bin ON rollup_ledger (catalog_version, width_ms, bin_ms);
+CREATE INDEX IF NOT EXISTS rollup_counts_bin ON rollup_counts (width_ms, bin_ms);
+`
+
+// Each rollup table's key leads with the site (after the version for the ledger), and on SQLite
+// the tables are WITHOUT ROWID ({CLUSTERED}): a site's series or tally reads its bins as a few
+// ranges of the key, the rows on the key's own pages, and so does a ranking on SQLite, site by
+// site. PostgreSQL plans 200 sites' probes dearly (120 ms of CPU for a ranking): there a
+// ranking reads each span across all sites through a (width, bin) index, which costs a commit
+// one entry per new rollup row, a few per batch; SQLite has no such index.
+
+// rollupWidths are the bin widths kept, finest first; each divides the next.
+var rollupWidths = []int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}
+
+// ensureRollups creates the rollup tables and, the first time (a database made before they
+// existed), fills them from the stored rows. The marker row is claimed first, so of several
+// instances starting on one PostgreSQL only one fills them.
+func (s *Store) ensureRollups(d Dialect) error {
+	schema := rollupSchema + siteChangeSchema
+	if d.Name == Postgres.Name {
+		schema += rollupBinIndexes
+	}
+	if _, err := s.db.Exec(d.types.Replace(schema)); err != nil {
+		return fmt.Errorf("create rollups: %w", err)
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("build rollups: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.Exec(s.rebind(`INSERT INTO rollup_state (name, built_ms) VALUES ('v1', ?) ON CONFLICT DO NOTHING`), time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("build rollups: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	if err := s.rebuildRollups(context.Background(), tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// RebuildRollups recomputes every rollup from the events, ledger and counts tables in one
+// transaction. Ingest keeps them current; this is for bulk loads that bypass Commit (the
+// rollup benchmark) and for repairs.
+func (s *Store) RebuildRollups(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.rebuildRollups(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) rebuildRollups(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{`DELETE FROM rollup_events`, `DELETE FROM rollup_ledger`, `DELETE FROM rollup_counts`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild rollups: %w", err)
+		}
+	}
+	// The widths are constants written into the statements: PostgreSQL cannot type a
+	// parameter in a SELECT list.
+	for _, w := range rollupWidths {
+		for _, q := range []string{
+			`INSERT INTO rollup_events (width_ms, bin_ms, site, type, n) SELECT %[1]d, (time_ms / %[1]d) * %[1]d, site, type, count(*) FROM events
+				WHERE ` + notDismissed("events.device", "events.id") + ` GROUP BY 2, site, type`,
+			`INSERT INTO rollup_ledger (catalog_version, width_ms, bin_ms, site, type, n, points, points2)
+				SELECT catalog_version, %[1]d, (time_ms / %[1]d) * %[1]d, site, type, count(*), sum(points), sum(points * points) FROM ledger
+				WHERE ` + notDismissed("ledger.device", "ledger.event_id") + ` GROUP BY catalog_version, 3, site, type`,
+			`INSERT INTO rollup_counts (width_ms, bin_ms, site, road_users) SELECT %[1]d, (start_ms / %[1]d) * %[1]d, site, sum(total) FROM counts GROUP BY 2, site`,
+		} {
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf(q, w)); err != nil {
+				return fmt.Errorf("rebuild rollups: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// rebuildLedgerRollups recomputes one catalog version's ledger rollups inside tx, after the
+// version's re-pricing.
+func (s *Store) rebuildLedgerRollups(ctx context.Context, tx *sql.Tx, version string) error {
+	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM rollup_ledger WHERE catalog_version = ?`), version); err != nil {
+		return fmt.Errorf("roll up ledger %s: %w", version, err)
+	}
+	for _, w := range rollupWidths {
+		if _, err := tx.ExecContext(ctx, s.rebind(fmt.Sprintf(`INSERT INTO rollup_ledger (catalog_version, width_ms, bin_ms, site, type, n, points, points2)
+			SELECT catalog_version, %[1]d, (time_ms / %[1]d) * %[1]d, site, type, count(*), sum(points), sum(points * points) FROM ledger
+			WHERE catalog_version = ? AND `+notDismissed("ledger.device", "ledger.event_id")+` GROUP BY catalog_version, 3, site, type`, w)), version); err != nil {
+			return fmt.Errorf("roll up ledger %s: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// rollKey is one rollup row: typ is the event type ("" for counts), version the catalog
+// version (ledger rows only).
+type rollKey struct {
+	version, site, typ string
+	width, bin         int64
+}
+
+// rollSum is what a rollup row adds up.
+type rollSum struct{ n, points, points2 int64 }
+
+// tally collects what one commit adds to the rollups.
+type tally struct {
+	events, ledger, counts map[rollKey]rollSum
+}
+
+func newTally() *tally {
+	return &tally{events: map[rollKey]rollSum{}, ledger: map[rollKey]rollSum{}, counts: map[rollKey]rollSum{}}
+}
+
+// add adds to the finest bin only (one map update per record, on the ingest path); write
+// derives the wider bins from it.
+func (t *tally) add(m map[rollKey]rollSum, version, site, typ string, ms int64, n, points int64) {
+	w := rollupWidths[0]
+	k := rollKey{version, site, typ, w, floorDiv(ms, w) * w}
+	v := m[k]
+	v.n += n
+	v.points += points
+	v.points2 += points * points
+	m[k] = v
+}
+
+// review adds to the rollups what a review changes: sign -1 takes an event out (dismissed),
+// +1 puts it back (a dismissal undone), with its ledger row under each catalog version.
+func (t *tally) review(site, typ string, ms int64, sign int64, ledger map[string]int64) {
+	w := rollupWidths[0]
+	k := rollKey{"", site, typ, w, floorDiv(ms, w) * w}
+	v := t.events[k]
+	v.n += sign
+	t.events[k] = v
+	for version, points := range ledger {
+		k := rollKey{version, site, typ, w, floorDiv(ms, w) * w}
+		v := t.ledger[k]
+		v.n += sign
+		v.points += sign * points
+		v.points2 += sign * points * points
+		t.ledger[k] = v
+	}
+}
+
+// widen adds to m, for each of its finest-bin rows, the same sums in every wider bin.
+func widen(m map[rollKey]rollSum) {
+	fine := make([]rollKey, 0, len(m))
+	for k := range m {
+		fine = append(fine, k)
+	}
+	for _, k := range fine {
+		v := m[k]
+		for _, w := range rollupWidths[1:] {
+			wk := k
+			wk.width, wk.bin = w, floorDiv(k.bin, w)*w
+			o := m[wk]
+			o.n, o.points, o.points2 = o.n+v.n, o.points+v.points, o.points2+v.points2
+			m[wk] = o
+		}
+	}
+}
+
+func (t *tally) event(e *aggregator.PricedEvent) {
+	ms := e.Time.UnixMilli()
+	t.add(t.events, "", e.Site, e.Type, ms, 1, 0)
+	if e.Priced {
+		t.add(t.ledger, e.CatalogVersion, e.Site, e.Type, ms, 1, int64(e.Points))
+	}
+}
+
+// floorDiv rounds towards minus infinity, as bins do for times before 1970.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// write adds the tally to the rollup tables inside tx: one multi-row upsert per table and
+// chunk, in key order (so two instances on one PostgreSQL lock rows in the same order).
+func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx) error {
+	type spec struct {
+		m        map[rollKey]rollSum
+		head     string
+		cols     int
+		row      func(k rollKey, v rollSum) []any
+		conflict string
+	}
+	for _, sp := range []spec{
+		{t.events, `INSERT INTO rollup_events (width_ms, bin_ms, site, type, n) VALUES `, 5,
+			func(k rollKey, v rollSum) []any { return []any{k.width, k.bin, k.site, k.typ, v.n} },
+			` ON CONFLICT (width_ms, bin_ms, site, type) DO UPDATE SET n = rollup_events.n + excluded.n`},
+		{t.ledger, `INSERT INTO rollup_ledger (catalog_version, width_ms, bin_ms, site, type, n, points, points2) VALUES `, 8,
+			func(k rollKey, v rollSum) []any {
+				return []any{k.version, k.width, k.bin, k.site, k.typ, v.n, v.points, v.points2}
+			},
+			` ON CONFLICT (catalog_version, width_ms, bin_ms, site, type) DO UPDATE SET n = rollup_ledger.n + excluded.n,
+				points = rollup_ledger.points + excluded.points, points2 = rollup_ledger.points2 + excluded.points2`},
+		{t.counts, `INSERT INTO rollup_counts (width_ms, bin_ms, site, road_users) VALUES `, 4,
+			func(k rollKey, v rollSum) []any { return []any{k.width, k.bin, k.site, v.n} },
+			` ON CONFLICT (width_ms, bin_ms, site) DO UPDATE SET road_users = rollup_counts.road_users + excluded.road_users`},
+	} {
+		if len(sp.m) == 0 {
+			continue
+		}
+		widen(sp.m)
+		keys := make([]rollKey, 0, len(sp.m))
+		for k := range sp.m {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			a, b := keys[i], keys[j]
+			if a.width != b.width {
+				return a.width < b.width
+			}
+			if a.bin != b.bin {
+				return a.bin < b.bin
+			}
+			if a.version != b.version {
+				return a.version < b.version
+			}
+			if a.site != b.site {
+				return a.site < b.site
+			}
+			return a.typ < b.typ
+		})
+		for start := 0; start < len(keys); start += rowsPerInsert {
+			chunk := keys[start:min(start+rowsPerInsert, len(keys))]
+			args := make([]any, 0, len(chunk)*sp.cols)
+			for _, k := range chunk {
+				args = append(args, sp.row(k, sp.m[k])...)
+			}
+			if _, err := tx.ExecContext(ctx, s.rebind(sp.head+rowsOf(sp.cols, len(chunk))+sp.conflict), args...); err != nil {
+				return fmt.Errorf("update rollups: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// span is a half-open interval of milliseconds, read from the rollups of width (0: from the
+// raw rows).
+type span struct{ width, from, to int64 }
+
+// cover splits [from, to) into the fewest spans: whole bins of the widest rollup that fits,
+// narrower ones towards the ends and the raw rows for what is left (under the finest width at
+// either end).
+func cover(from, to int64) []span {
+	var out []span
+	var split func(lo, hi int64, level int)
+	split = func(lo, hi int64, level int) {
+		if lo >= hi {
+			return
+		}
+		if level < 0 {
+			out = append(out, span{0, lo, hi})
+			return
+		}
+		w := rollupWidths[level]
+		a, b := -floorDiv(-lo, w)*w, floorDiv(hi, w)*w // lo rounded up, hi rounded down
+		if a >= b {
+			split(lo, hi, level-1)
+			return
+		}
+		split(lo, a, level-1)
+		out = append(out, span{w, a, b})
+		split(b, hi, level-1)
+	}
+	split(from, to, len(rollupWidths)-1)
+	return out
+}
+
+// source is one kind of rolled-up record: its rollup table and its raw table.
+type source struct {
+	rollup, rollupSums string // table and the sums it adds: n, points, points2
+	raw, rawSums, time string // the raw table, the same sums over its rows, its time column
+	typ                string // the type column ("" for counts)
+	versioned          bool   // ledger: one catalog version
+	// kept is the condition a raw row must meet to count, as the rollups count it: an event
+	// a reviewer dismissed counts in neither ("" for counts).
+	kept string
+}
+
+var (
+	eventSource = source{"rollup_events", "sum(n) AS a, 0 AS b, 0 AS c", "events", "count(*) AS a, 0 AS b, 0 AS c", "time_ms", "type", false,
+		notDismissed("r.device", "r.id")}
+	ledgerSource = source{"rollup_ledger", "sum(n) AS a, sum(points) AS b, sum(points2) AS c", "ledger", "count(*) AS a, sum(points) AS b, sum(points * points) AS c", "time_ms", "type", true,
+		notDismissed("r.device", "r.event_id")}
+	countSource = source{"rollup_counts", "sum(road_users) AS a, 0 AS b, 0 AS c", "counts", "sum(total) AS a, 0 AS b, 0 AS c", "start_ms", "", false, ""}
+)
+
+// siteType keys a sum by site and type.
+type siteType struct{ site, typ string }
+
+// sums adds up src over [from, to) per site and type: for one site, or every configured site
+// when site is "". version selects the catalog version of ledger sums.
+func (s *Store) sums(ctx context.Context, src source, site, version string, from, to time.Time) (map[siteType]rollSum, error) {
+	out := map[siteType]rollSum{}
+	typ, group := "''", "r.site" // PostgreSQL refuses to group by a constant
+	if src.typ != "" {
+		typ, group = "r."+src.typ, "r.site, r."+src.typ
+	}
+	var rolled []span
+	var raw []span
+	for _, sp := range cover(from.UnixMilli(), to.UnixMilli()) {
+		if sp.width == 0 {
+			raw = append(raw, sp)
+		} else {
+			rolled = append(rolled, sp)
+		}
+	}
+	scan := func(q string, args ...any) error {
+		rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k siteType
+			var v rollSum
+			if err := rows.Scan(&k.site, &k.typ, &v.n, &v.points, &v.points2); err != nil {
+				return err
+			}
+			o := out[k]
+			o.n, o.points, o.points2 = o.n+v.n, o.points+v.points, o.points2+v.points2
+			out[k] = o
+		}
+		return rows.Err()
+	}
+	var where []string
+	var args []any
+	if src.versioned {
+		where, args = append(where, "r.catalog_version = ?"), append(args, version)
+	}
+	if site != "" {
+		where, args = append(where, "r.site = ?"), append(args, site)
+	}
+	// One statement for the source: a branch per span, each reading one range of a site's key
+	// (SQLite would not use the key for an OR of ranges inside a join), site by site through
+	// the sites table when every site is asked for (SQLite keeps a CROSS JOIN's order, and would
+	// otherwise scan a whole index for a few minutes).
+	from1 := func(table string) string {
+		if site == "" && (table != src.rollup || s.dialect != Postgres.Name) {
+			return ` FROM sites s CROSS JOIN ` + table + ` r WHERE r.site = s.id AND `
+		}
+		return ` FROM ` + table + ` r WHERE ` // every site's rows, sites not configured too: the caller drops them
+	}
+	var branches []string
+	var all []any
+	for _, sp := range rolled {
+		all = append(append(all, args...), sp.width, sp.from, sp.to)
+		w := append(append([]string{}, where...), "r.width_ms = ?", "r.bin_ms >= ?", "r.bin_ms < ?")
+		branches = append(branches, `SELECT r.site AS site, `+typ+` AS typ, `+src.rollupSums+from1(src.rollup)+strings.Join(w, " AND ")+` GROUP BY `+group)
+	}
+	for _, sp := range raw {
+		all = append(append(all, args...), sp.from, sp.to)
+		w := append(append([]string{}, where...), "r."+src.time+" >= ?", "r."+src.time+" < ?")
+		if src.kept != "" {
+			w = append(w, src.kept)
+		}
+		branches = append(branches, `SELECT r.site AS site, `+typ+` AS typ, `+src.rawSums+from1(src.raw)+strings.Join(w, " AND ")+` GROUP BY `+group)
+	}
+	if len(branches) == 0 {
+		return out, nil
+	}
+	if err := scan(`SELECT site, typ, sum(a), sum(b), sum(c) FROM (`+strings.Join(branches, " UNION ALL ")+`) AS u GROUP BY site, typ`, all...); err != nil {
+		return nil, fmt.Errorf("sum %s: %w", src.rollup, err)
+	}
+	return out, nil
+}
