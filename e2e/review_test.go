@@ -17,7 +17,7 @@ import (
 //     the dashboard and they are recorded, once, however often reprocessing runs. Events for a
 //     site still unknown stay dead letters.
 //   - an event is raised at a site; a reviewer dismisses it from the review queue with the
-//     keyboard, and the site's score returns to what it was before the event.
+//     keyboard, and the site's points (and score) return to what they were before the event.
 func TestReviewAndDeadLettersInBrowser(t *testing.T) {
 	node, chromium, testDir := browserTools(t)
 	cfgPath := writeConfig(t, "")

@@ -69,7 +69,7 @@ test("dead letters: listed by reason and device, reprocessed after the fix, once
   const page = await signIn(process.env.CROSSWATCH_ADMIN_USER, process.env.CROSSWATCH_ADMIN_PASSWORD);
   assert.equal(await page.locator('[data-nav="dead-letters"]').isVisible(), true, "an admin sees the dead-letters link");
   const before = await site(fixedSite);
-  assert.equal(before.score, 1000);
+  assert.equal(before.points, 0);
   assert.equal(Object.values(before.events).reduce((a, n) => a + n, 0), 0);
 
   await page.click('[data-nav="dead-letters"]');
@@ -94,7 +94,7 @@ test("dead letters: listed by reason and device, reprocessed after the fix, once
   assert.equal(await page.locator("#dead-letters tbody tr").count(), 0, "the reprocessed dead letters are gone");
   const fixed = await site(fixedSite);
   assert.equal(Object.values(fixed.events).reduce((a, n) => a + n, 0), 6, "the six events are recorded");
-  assert.ok(fixed.score < 1000);
+  assert.ok(fixed.points > 0);
 
   // Everything again: what is still invalid stays, with its reason; nothing is recorded twice.
   await page.click('a.button[href="#/dead-letters"]');
@@ -110,12 +110,12 @@ test("dead letters: listed by reason and device, reprocessed after the fix, once
   const again = await api("/api/v1/dead-letters/reprocess", {});
   assert.deepEqual({ recorded: again.recorded, duplicates: again.duplicates, still: again.still_invalid }, { recorded: 0, duplicates: 0, still: 2 });
   const twice = await site(fixedSite);
-  assert.deepEqual([twice.score, twice.events], [fixed.score, fixed.events], "reprocessing twice changed the site");
+  assert.deepEqual([twice.points, twice.events], [fixed.points, fixed.events], "reprocessing twice changed the site");
   assert.deepEqual(consoleErrors, []);
   await page.context().close();
 });
 
-test("review: a raised event dismissed from the queue with the keyboard; the score returns", async () => {
+test("review: a raised event dismissed from the queue with the keyboard; the points return", async () => {
   const page = await signIn(process.env.CROSSWATCH_REVIEWER_USER, process.env.CROSSWATCH_REVIEWER_PASSWORD);
   assert.equal(await page.locator('[data-nav="dead-letters"]').isVisible(), false, "a reviewer is not offered dead letters");
   const device = process.env.CROSSWATCH_LIVE_DEVICE, id = process.env.CROSSWATCH_LIVE_ID;
@@ -123,7 +123,7 @@ test("review: a raised event dismissed from the queue with the keyboard; the sco
   const before = await site(reviewSite);
   execFileSync(cmd[0], cmd.slice(1), { stdio: "inherit", timeout: 60000 });
   const raised = await site(reviewSite);
-  assert.ok(raised.score < before.score, `the raised event deducted nothing: ${raised.score}`);
+  assert.ok(raised.points > before.points, `the raised event deducted nothing: ${raised.points} points`);
 
   await page.click('[data-nav="review"]');
   await ready(page, "review");
@@ -160,6 +160,7 @@ test("review: a raised event dismissed from the queue with the keyboard; the sco
   await moved("d", second); // on to the next unreviewed event
   assert.match(await page.locator("#review-message").innerText(), new RegExp(`${id}: dismissed \\(Wrong road user: the cyclist\\) by rita`));
   const after = await site(reviewSite);
+  assert.equal(after.points, before.points, "the points did not return to what they were before the event");
   assert.equal(after.score, before.score, "the score did not return to what it was before the event");
   assert.deepEqual(after.events, before.events);
   const row = (await api(`/api/v1/sites/${reviewSite}/ledger`)).find((l) => l.event_id === id);
@@ -179,7 +180,7 @@ test("review: a raised event dismissed from the queue with the keyboard; the sco
   assert.equal(await page.locator('#site-facts [data-col="precision"]').innerText().then((s) => s.split(" · ")[0]), "67 % (n = 3)");
   assert.equal(await page.locator('#cameras tr[data-camera="synth-cam-1"] [data-col="precision"]').first().innerText(), "67 % (n = 3)");
   assert.match(await page.locator(`#ledger tr[data-event="${id}"] [data-col="review"]`).innerText(), /^dismissed \(Wrong road user: the cyclist\) by rita/);
-  assert.equal(await page.locator('#site-facts [data-col="score"]').innerText(), String(before.score));
+  assert.equal(await page.locator('#site-facts [data-col="points"]').innerText(), String(before.points));
   // An audit entry per review.
   const audit = await api("/api/v1/audit");
   assert.ok(audit.some((a) => a.action === "event.review" && a.actor === "user:rita" && a.detail.startsWith(`${device}/${id} at site ${reviewSite}: dismissed (wrong_road_user)`)),
