@@ -97,6 +97,9 @@ func TestRedLightNeedsTheVehicleToProceed(t *testing.T) {
 		// it ran the red; standing there, it did not.
 		{"lost while driving on", []step{{60, -20, edge.Red}, {56, -20, edge.Red}, {52, -20, edge.Red}, {48, -20, edge.Red}, {46, -20, edge.Red}}, true, 1},
 		{"lost while standing over the bar", join(path(60, 46, 0, edge.Red), []step{{46, 0, edge.Red}, {46, 0, edge.Red}}), true, 0},
+		// The speed that counts as driving on is one box height a second, and no less.
+		{"lost while driving on at one height a second", []step{{60, -10, edge.Red}, {52, -10, edge.Red}, {48, -10, edge.Red}, {47, -10, edge.Red}}, true, 1},
+		{"lost while creeping at half a height a second", []step{{60, -5, edge.Red}, {52, -5, edge.Red}, {48, -5, edge.Red}}, true, 0},
 		{"crosses on green", path(60, 0, 0, edge.Green), false, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
