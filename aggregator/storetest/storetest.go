@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -244,7 +245,10 @@ func testExactlyOnce(t *testing.T, st *sqlstore.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := st.Commit(ctx, &b)
+			// Each its own copy of the batch: Commit marks the events it stored New in it.
+			mine := b
+			mine.Events = slices.Clone(b.Events)
+			n, err := st.Commit(ctx, &mine)
 			if err != nil {
 				t.Error(err)
 			}
