@@ -28,17 +28,32 @@ func TestLiveStream(t *testing.T) {
 	port := freePort(t)
 	stop := camtest.Serve(t, filepath.Join(dir, synth.ClipName), port)
 	edge := edgeCmd("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", fmt.Sprintf("http://127.0.0.1:%d", port),
-		"--broker", agg.Broker, "--device", "live-edge", "--outbox", filepath.Join(dir, "outbox.db"), "--drain-timeout", "20s", "--evidence=false")
-	var out strings.Builder
-	edge.Stdout, edge.Stderr = &out, &out
+		"--broker", agg.Broker, "--device", "live-edge", "--outbox", filepath.Join(dir, "outbox.db"), "--drain-timeout", "20s", "--evidence=false", "-v")
+	out := &syncBuffer{}
+	edge.Stdout, edge.Stderr = out, out
 	if err := edge.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(8 * time.Second)
-	stop() // the camera drops …
+	// On a loaded machine ffmpeg may listen only seconds after it starts: wait for the edge's
+	// own word that the stream is open, not a fixed time.
+	waitConnected := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for strings.Count(out.String(), "video source connected") < n {
+			if time.Now().After(deadline) {
+				edge.Process.Kill()
+				t.Fatalf("the edge did not connect to the stream (%d times)\n%s", n, out.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitConnected(1)
+	time.Sleep(5 * time.Second) // frames flow
+	stop()                      // the camera drops …
 	time.Sleep(2 * time.Second)
 	camtest.Serve(t, filepath.Join(dir, synth.ClipName), port) // … and comes back
-	time.Sleep(10 * time.Second)                               // the counts of the open minute are flushed at the stop
+	waitConnected(2)
+	time.Sleep(5 * time.Second) // the counts of the open minute are flushed at the stop
 	edge.Process.Signal(syscall.SIGINT)
 	if err := edge.Wait(); err != nil {
 		t.Fatalf("edge: %v\n%s", err, out.String())

@@ -53,6 +53,7 @@ type Stream struct {
 	seq           int
 	clock         clock // stream time strictly increases, across reconnects too
 	Reconnects    int
+	vcDropped     bool // the capture dropped and connect has not succeeded since
 }
 
 // OpenStream connects to source, retrying with backoff until ctx ends. The size of the first
@@ -96,6 +97,14 @@ func (s *Stream) connect() error {
 		vc, err := gocv.OpenVideoCaptureWithAPI(s.source, api)
 		if err == nil && vc.IsOpened() {
 			s.vc = vc
+			// A recovery is logged at the level of the warnings it ends, so a log kept at
+			// warn shows the source back as well as gone.
+			lvl := slog.LevelInfo
+			if attempt > 1 || s.vcDropped {
+				lvl = slog.LevelWarn
+			}
+			s.vcDropped = false
+			s.opts.Log.Log(s.ctx, lvl, "video source connected", "source", s.source, "attempt", attempt)
 			return nil
 		}
 		if vc != nil {
@@ -160,6 +169,7 @@ func (s *Stream) reconnect() error {
 		s.opts.OnDrop(s.opts.Now())
 	}
 	s.vc.Close()
+	s.vcDropped = true
 	s.opts.Log.Warn("video source dropped; reconnecting", "source", s.source)
 	if err := s.connect(); err != nil {
 		return io.EOF // ctx ended while retrying
