@@ -31,12 +31,15 @@ type Tally struct {
 // 1,000 road users, their ratio (after over before) with its 95 % interval and the p-value of
 // the conditional test for two Poisson rates (ComparisonMethod).
 type Comparison struct {
-	Site   string           `json:"site"`
-	Change *SiteChange      `json:"change,omitempty"`
-	Before Tally            `json:"before"`
-	After  Tally            `json:"after"`
-	Method string           `json:"method"`
-	Types  []TypeComparison `json:"types"` // every type seen in either period, by name, then "all"
+	Site string `json:"site"`
+	// TimeZone is the site's: dates and times without an offset were read in it, and every
+	// time of the answer is written with its offset.
+	TimeZone string           `json:"time_zone"`
+	Change   *SiteChange      `json:"change,omitempty"`
+	Before   Tally            `json:"before"`
+	After    Tally            `json:"after"`
+	Method   string           `json:"method"`
+	Types    []TypeComparison `json:"types"` // every type seen in either period, by name, then "all"
 }
 
 // ComparisonMethod names the test behind Comparison.

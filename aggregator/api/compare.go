@@ -17,6 +17,8 @@ import (
 
 // RiskStore is what rankings and before/after studies read and record.
 type RiskStore interface {
+	// FindSite returns ErrNotFound for an unknown site.
+	FindSite(ctx context.Context, id string) (aggregator.Site, error)
 	// FindCatalogVersions returns every catalog version stored.
 	FindCatalogVersions(ctx context.Context) ([]string, error)
 	// FindTally returns a site's events and road users over [from, to); ErrNotFound for an
@@ -74,25 +76,26 @@ func rankBy(w http.ResponseWriter, r *http.Request, cat *aggregator.Catalog) (st
 	return "", false
 }
 
-// parseCompareTime reads an RFC 3339 time or a date (YYYY-MM-DD, midnight UTC).
-func parseCompareTime(v string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
-	}
-	return time.Parse(time.DateOnly, v)
+// parseCompareTime reads a time of a change or a before/after period as every from and to of
+// the API does (parseInstant): RFC 3339 with Z or an offset is that instant; a date-time without
+// one, or a bare date (its midnight), is the site's wall clock in loc.
+func parseCompareTime(v string, loc *time.Location) (time.Time, error) {
+	return parseInstant(v, loc, false)
 }
 
-// comparePeriod reads "<from>/<to>" from the query; present is false when the parameter is absent.
-func comparePeriod(v string) (from, to time.Time, err error) {
+// comparePeriod reads "<from>/<to>" in loc. Both ends are instants, so a bare date at the end
+// is that day's local midnight (the period ends as that day begins): before=…/2026-11-01 and
+// after=2026-11-01/… meet at the change.
+func comparePeriod(v string, loc *time.Location) (from, to time.Time, err error) {
 	a, b, ok := strings.Cut(v, "/")
 	if !ok {
-		return from, to, fmt.Errorf("<from>/<to>, each a date (2026-11-01) or an RFC 3339 time")
+		return from, to, fmt.Errorf("<from>/<to>, each a date (2026-11-01), a local date-time (2026-11-01T08:00) or an RFC 3339 time")
 	}
-	if from, err = parseCompareTime(a); err != nil {
-		return from, to, fmt.Errorf("from %q: a date (2026-11-01) or an RFC 3339 time", a)
+	if from, err = parseCompareTime(a, loc); err != nil {
+		return from, to, fmt.Errorf("from: %w", err)
 	}
-	if to, err = parseCompareTime(b); err != nil {
-		return from, to, fmt.Errorf("to %q: a date (2026-11-01) or an RFC 3339 time", b)
+	if to, err = parseCompareTime(b, loc); err != nil {
+		return from, to, fmt.Errorf("to: %w", err)
 	}
 	if !from.Before(to) {
 		return from, to, fmt.Errorf("from %s is not before to %s", a, b)
@@ -100,11 +103,36 @@ func comparePeriod(v string) (from, to time.Time, err error) {
 	return from, to, nil
 }
 
+// inZone returns the changes with their times on loc's clock, as the API writes every time of a
+// site.
+func inZone(changes []aggregator.SiteChange, loc *time.Location) []aggregator.SiteChange {
+	for i := range changes {
+		changes[i].Time = changes[i].Time.In(loc)
+		if !changes[i].Created.IsZero() { // a change given by its date alone was never recorded
+			changes[i].Created = changes[i].Created.In(loc)
+		}
+	}
+	return changes
+}
+
 // compareRoutes adds the site changes and the before/after comparison.
 func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st RiskStore, sc Scoring, log *slog.Logger) {
+	// zone answers 404 itself for an unknown site; ok is false then.
+	zone := func(w http.ResponseWriter, r *http.Request) (*time.Location, bool) {
+		s, err := st.FindSite(r.Context(), r.PathValue("id"))
+		if err != nil {
+			reply(w, log, nil, err)
+			return nil, false
+		}
+		return s.Location(), true
+	}
 	handle("GET /api/v1/sites/{id}/changes", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
+		loc, ok := zone(w, r)
+		if !ok {
+			return
+		}
 		c, err := st.FindSiteChanges(r.Context(), r.PathValue("id"))
-		reply(w, log, c, err)
+		reply(w, log, inZone(c, loc), err)
 	})
 	handle("POST /api/v1/sites/{id}/changes", aggregator.Admin, func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
@@ -117,9 +145,13 @@ func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Ri
 			badRequest(w, "body: a JSON object {\"time\": \"2026-11-01\", \"description\": \"…\"}: "+err.Error())
 			return
 		}
-		at, err := parseCompareTime(in.Time)
+		loc, ok := zone(w, r)
+		if !ok {
+			return
+		}
+		at, err := parseCompareTime(in.Time, loc)
 		if err != nil {
-			badRequest(w, "time: a date (2026-11-01) or an RFC 3339 time, when the change took effect")
+			badRequest(w, "time: when the change took effect, in the site's time zone unless it has an offset: "+err.Error())
 			return
 		}
 		if now := sc.Now(); at.After(now.Add(366 * 24 * time.Hour)) {
@@ -139,10 +171,14 @@ func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Ri
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(c)
+		json.NewEncoder(w).Encode(inZone([]aggregator.SiteChange{c}, loc)[0])
 	})
 	handle("GET /api/v1/sites/{id}/compare", aggregator.Viewer, func(w http.ResponseWriter, r *http.Request) {
 		site, q := r.PathValue("id"), r.URL.Query()
+		loc, ok := zone(w, r)
+		if !ok {
+			return
+		}
 		var change *aggregator.SiteChange
 		var at time.Time
 		if v := q.Get("change"); v != "" {
@@ -162,8 +198,8 @@ func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Ri
 					return
 				}
 				at = change.Time
-			} else if at, err = parseCompareTime(v); err != nil {
-				badRequest(w, "change: a recorded change's id, a date (2026-11-01) or an RFC 3339 time")
+			} else if at, err = parseCompareTime(v, loc); err != nil {
+				badRequest(w, "change: a recorded change's id, or "+err.Error())
 				return
 			}
 		}
@@ -171,7 +207,7 @@ func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Ri
 		var given [2]bool
 		for i, name := range []string{"before", "after"} {
 			if v := q.Get(name); v != "" {
-				from, to, err := comparePeriod(v)
+				from, to, err := comparePeriod(v, loc)
 				if err != nil {
 					badRequest(w, name+": "+err.Error())
 					return
@@ -220,8 +256,13 @@ func compareRoutes(handle func(string, aggregator.Role, http.HandlerFunc), st Ri
 			return
 		}
 		c := aggregator.Compare(site, before, after)
+		c.TimeZone = loc.String()
+		c.Before.From, c.Before.To, c.After.From, c.After.To = c.Before.From.In(loc), c.Before.To.In(loc), c.After.From.In(loc), c.After.To.In(loc)
 		if change == nil && !at.IsZero() {
-			change = &aggregator.SiteChange{Site: site, Time: at.UTC()}
+			change = &aggregator.SiteChange{Site: site, Time: at}
+		}
+		if change != nil {
+			change = &inZone([]aggregator.SiteChange{*change}, loc)[0]
 		}
 		c.Change = change
 		reply(w, log, c, nil)

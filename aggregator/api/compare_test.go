@@ -21,7 +21,9 @@ import (
 var change = time.Date(2026, 10, 26, 0, 0, 0, 0, time.UTC)
 
 // compareServer stores two sites with 30 days either side of change, 4,000 road users a side:
-// "fixed" had 40 red-light runs before and 10 after (a rate ratio of 0.25), "same" 25 and 25.
+// "fixed" had 40 red-light runs before and 10 after (a rate ratio of 0.25), "same" 25 and 25;
+// and "local", in New York time, 6 red-light runs late on 25 October local time (after
+// midnight UTC) and 2 early on the 26th, with 300 road users each day.
 func compareServer(t *testing.T) string {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -29,8 +31,9 @@ func compareServer(t *testing.T) string {
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	kinds := map[string]aggregator.SiteKind{"fixed": aggregator.Road, "same": aggregator.Road}
-	st.UpsertSites(ctx, []aggregator.Site{{ID: "fixed", Name: "Fixed", Kind: aggregator.Road}, {ID: "same", Name: "Same", Kind: aggregator.Road}})
+	kinds := map[string]aggregator.SiteKind{"fixed": aggregator.Road, "same": aggregator.Road, "local": aggregator.Road}
+	st.UpsertSites(ctx, []aggregator.Site{{ID: "fixed", Name: "Fixed", Kind: aggregator.Road}, {ID: "same", Name: "Same", Kind: aggregator.Road},
+		{ID: "local", Name: "Local", Kind: aggregator.Road, TimeZone: "America/New_York"}})
 	cat := &aggregator.Catalog{Version: "v1", Entries: []aggregator.CatalogEntry{{Type: "red_light_running", Points: 25, SiteKinds: []aggregator.SiteKind{aggregator.Road}, Description: "x"}}}
 	st.EnsureCatalog(ctx, cat, kinds)
 	var b aggregator.Batch
@@ -53,6 +56,15 @@ func compareServer(t *testing.T) string {
 	spread("fixed", 10, change)
 	spread("same", 25, change.Add(-30*24*time.Hour))
 	spread("same", 25, change)
+	for i, at := range []string{"02:00", "02:10", "02:20", "02:30", "02:40", "02:50", "05:00", "05:10"} { // 26 Oct UTC
+		t0, _ := time.Parse(time.RFC3339, "2026-10-26T"+at+":00Z")
+		b.Events = append(b.Events, aggregator.PricedEvent{Event: aggregator.Event{Device: "d", ID: fmt.Sprint("l", i), Camera: "c", Site: "local", Zone: "z",
+			Type: "red_light_running", Class: "car", Time: t0, Received: t0, Confidence: 0.9}, Points: 25, Priced: true, CatalogVersion: "v1"})
+	}
+	for i, day := range []string{"2026-10-25", "2026-10-26"} {
+		t0, _ := time.Parse(time.RFC3339, day+"T16:00:00Z")
+		b.Counts = append(b.Counts, aggregator.Counts{Device: "d", ID: fmt.Sprint("lk", i), Camera: "c", Site: "local", Zone: "z", Start: t0, PeriodS: 60, Counts: map[string]int{"car": 300}})
+	}
 	if _, err := st.Commit(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +185,58 @@ func TestSiteChangesAndCompareInput(t *testing.T) {
 	}
 	if code, _, _ := get(t, url+"/api/v1/sites/nope/compare?change=2026-10-26"); code != 404 {
 		t.Errorf("unknown site: %d", code)
+	}
+}
+
+// Dates and times without an offset in a before/after study and in a recorded change are the
+// site's wall clock (New York here), not UTC; a time with Z or an offset is that instant; the
+// answer writes its times with the site's offset.
+func TestCompareInSiteTimeZone(t *testing.T) {
+	url := compareServer(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	midnight := time.Date(2026, 10, 26, 0, 0, 0, 0, ny) // 04:00 UTC
+	for _, q := range []string{
+		"?before=2026-10-25/2026-10-26&after=2026-10-26/2026-10-27",
+		"?change=2026-10-26&before=2026-10-25T00:00/2026-10-26T00:00:00&after=2026-10-26/2026-10-27",
+		"?change=2026-10-26T04:00:00Z&before=2026-10-25T04:00:00Z/2026-10-26&after=2026-10-26T00:00:00-04:00/2026-10-27T04:00:00Z",
+	} {
+		code, _, body := get(t, url+"/api/v1/sites/local/compare"+q)
+		var c aggregator.Comparison
+		if err := json.Unmarshal([]byte(body), &c); code != 200 || err != nil {
+			t.Fatalf("%s: %d %v %s", q, code, err, body)
+		}
+		r := c.Types[0]
+		if c.TimeZone != "America/New_York" || !c.Before.From.Equal(midnight.AddDate(0, 0, -1)) || !c.Before.To.Equal(midnight) ||
+			!c.After.To.Equal(midnight.AddDate(0, 0, 1)) || r.Before != 6 || r.After != 2 || c.Before.RoadUsers != 300 || c.After.RoadUsers != 300 {
+			t.Errorf("%s: zone %q before %+v after %+v row %+v", q, c.TimeZone, c.Before, c.After, r)
+		}
+		if !strings.Contains(body, `"from":"2026-10-25T00:00:00-04:00","to":"2026-10-26T00:00:00-04:00"`) {
+			t.Errorf("%s: times not written on the site's clock: %s", q, body)
+		}
+		if strings.Contains(q, "change=") && (c.Change == nil || !c.Change.Time.Equal(midnight) || !strings.Contains(body, `"time":"2026-10-26T00:00:00-04:00"`)) {
+			t.Errorf("%s: change %+v", q, c.Change)
+		}
+	}
+	// A recorded change's bare date is the site's midnight too, and is listed on its clock.
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/sites/local/changes", strings.NewReader(`{"time": "2026-10-26", "description": "leading pedestrian interval"}`))
+	req.Header.Set("Authorization", "Bearer "+testTokens[aggregator.Admin])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, _, body := get(t, url+"/api/v1/sites/local/changes")
+	var list []aggregator.SiteChange
+	if err := json.Unmarshal([]byte(body), &list); resp.StatusCode != http.StatusCreated || err != nil || len(list) != 1 || !list[0].Time.Equal(midnight) ||
+		!strings.Contains(body, `"time":"2026-10-26T00:00:00-04:00"`) {
+		t.Fatalf("recorded change: %d %s", resp.StatusCode, body)
+	}
+	c := compare(t, url+fmt.Sprintf("/api/v1/sites/local/compare?change=%d&before=2026-10-25/2026-10-26", list[0].ID))
+	if c.Types[0].Before != 6 || c.Types[0].After != 2 {
+		t.Errorf("by recorded change: %+v", c.Types[0])
+	}
+	if code, _, body := get(t, url+"/api/v1/sites/local/compare?before=2026-10-25/26.10.2026&after=2026-10-26/2026-10-27"); code != 400 || !strings.Contains(body, "before: to:") {
+		t.Errorf("a malformed end: %d %s, want a 400 naming before: to:", code, body)
 	}
 }

@@ -517,7 +517,7 @@ function chart(series, t, bin, changes) {
       if (at < 0 || at > series.length) continue;
       const x = left + at * bw;
       svg.append(s("g", { class: "change", "data-change": c.id },
-        s("title", {}, `Change ${fmtTime(c.time)}: ${c.description}`),
+        s("title", {}, `Change ${localTime(c.time)}: ${c.description}`),
         s("line", { x1: x, y1: 4, x2: x, y2: H - bottom, class: "change-mark" }),
         s("text", { x: x + 2, y: 12, class: "change-label" }, "change")));
     }
@@ -561,7 +561,7 @@ function changesSection(site, changes) {
     h("caption", {}, "Changes made at this site (drawn on the charts as dashed lines)"),
     h("thead", {}, h("tr", {}, ["Took effect", "Change", "Recorded by", "Study"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, changes.map((c) => h("tr", { "data-change": c.id },
-      h("td", {}, fmtTime(c.time)), h("td", {}, c.description), h("td", {}, c.actor),
+      h("td", {}, localTime(c.time)), h("td", {}, c.description), h("td", {}, c.actor),
       h("td", {}, h("a", { href: `#/site/${enc}/compare?change=${c.id}`, "data-key": "compare-" + c.id }, "Before and after"))))))
     : h("p", { id: "no-changes" }, "No change recorded at this site.");
   const study = h("p", {}, h("a", { href: `#/site/${enc}/compare`, class: "button", "data-key": "compare" }, "Compare two periods"));
@@ -588,7 +588,9 @@ function changesSection(site, changes) {
   return h("section", { "aria-labelledby": "changes-h" }, h("h2", { id: "changes-h" }, "Changes and before/after"), list, study, form);
 }
 
-const dateOnly = (t) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+// dateOnly is the site's local date of an API time (written with the site's offset), which is
+// what a date sent back to the API means.
+const dateOnly = (t) => (t ? t.slice(0, 10) : "");
 
 // viewCompare is a before/after study of a site: per event type, the counts, exposure, rates,
 // the rate ratio with its 95 % interval and the conditional test's p-value (from the API).
@@ -623,8 +625,8 @@ async function viewCompare(id, params) {
   const num3 = (x, d) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
   const pval = (p) => (p === null || p === undefined ? "—" : p < 0.0001 ? "< 0.0001" : Number(p).toFixed(4));
   const result = c ? h("table", { id: "compare-table" },
-    h("caption", {}, `Before ${fmtTime(c.before.from)} – ${fmtTime(c.before.to)} (${fmtInt(c.before.road_users)} road users) against after `
-      + `${fmtTime(c.after.from)} – ${fmtTime(c.after.to)} (${fmtInt(c.after.road_users)} road users). Method: ${c.method}.`),
+    h("caption", {}, `Before ${localTime(c.before.from)} – ${localTime(c.before.to)} (${fmtInt(c.before.road_users)} road users) against after `
+      + `${localTime(c.after.from)} – ${localTime(c.after.to)} (${fmtInt(c.after.road_users)} road users), ${c.time_zone} time. Method: ${c.method}.`),
     h("thead", {}, h("tr", {}, ["Event type", "Before", "Per 1,000", "After", "Per 1,000", "Rate ratio (95 %)", "p-value", "More than chance?"]
       .map((x, i) => h("th", { scope: "col", class: i ? "num" : null }, x)))),
     h("tbody", {}, c.types.map((r) => h("tr", { "data-type": r.type },
@@ -636,12 +638,12 @@ async function viewCompare(id, params) {
       h("td", { class: "num" }, r.p_value === null ? "no exposure" : h("span", { class: "verdict " + (r.significant ? "yes" : "no"), "data-col": "significant" },
         r.significant ? (r.rate_ratio < 1 ? "yes: fewer" : "yes: more") : "no"))))))
     : h("p", { id: "compare-hint" }, problem ? h("span", { role: "alert", class: "error", id: "compare-error" }, problem)
-      : "Choose the date the change took effect (the periods default to equal spans either side, up to now), or both periods.");
+      : "Choose the date the change took effect (dates are the site's local dates; the periods default to equal spans either side, up to now), or both periods.");
   main.replaceChildren(
     h("p", { class: "crumb" }, h("a", { href: "#/" }, "Sites"), " › ", h("a", { href: "#/site/" + enc }, id), " › before and after"),
     h("h1", {}, "Before and after: ", id),
     changes.length ? h("p", { id: "compare-changes" }, "Recorded changes: ", changes.flatMap((x, i) => [i ? " · " : "",
-      h("a", { href: `#/site/${enc}/compare?change=${x.id}` }, `${fmtTime(x.time)} ${x.description}`)])) : null,
+      h("a", { href: `#/site/${enc}/compare?change=${x.id}` }, `${localTime(x.time)} ${x.description}`)])) : null,
     form, result);
 }
 

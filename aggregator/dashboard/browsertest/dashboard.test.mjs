@@ -392,7 +392,9 @@ test("a recorded change shows on the site's charts and opens its before/after st
     if (t.p_value !== null) assert.equal(await text(row.locator("[data-col=significant]")), t.significant ? (t.rate_ratio < 1 ? "yes: fewer" : "yes: more") : "no");
   }
   assert.equal(await page.inputValue("#cmp-change"), when);
-  assert.match(await text(page.locator("#compare-changes")), /^Recorded changes: \d{4}-\d\d-\d\d 00:00Z signal retimed: all-red 2 s$/);
+  // The date posted is the site's local date: its midnight on the site's clock, with the offset.
+  assert.match(await text(page.locator("#compare-changes")), new RegExp(`^Recorded changes: ${when} 00:00 (Z|[+-]\\d\\d:\\d\\d) signal retimed: all-red 2 s$`));
+  assert.equal(c.change.time.slice(0, 10), when);
   await page.screenshot({ path: join(shots, "compare.png"), fullPage: true });
   // Periods typed in the form: the URL and the table follow; a bad pair is refused with the API's reason.
   await page.fill("#cmp-change", "");
