@@ -60,6 +60,24 @@ export function scaleBar(f, maxPx = 120) {
 
 const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
 
+// crosses reports whether the segment l ({x1, y1, x2, y2}) passes through the inside of box b
+// (Liang–Barsky clipping).
+export function crosses(l, b) {
+  let t0 = 0, t1 = 1;
+  const dx = l.x2 - l.x1, dy = l.y2 - l.y1;
+  for (const [p, q] of [[-dx, l.x1 - b.x0], [dx, b.x1 - l.x1], [-dy, l.y1 - b.y0], [dy, b.y1 - l.y1]]) {
+    if (p === 0) {
+      if (q <= 0) return false;
+    } else {
+      const t = q / p;
+      if (p < 0) t0 = Math.max(t0, t);
+      else t1 = Math.min(t1, t);
+      if (t0 >= t1) return false;
+    }
+  }
+  return true;
+}
+
 // Directions tried around a pin, in order: right and left of it first (read along the
 // line), then the diagonals, then above and below.
 const DIRS = [[1, 0], [-1, 0], [1, -1], [1, 1], [-1, -1], [-1, 1], [0, -1], [0, 1]];
@@ -67,14 +85,14 @@ const DIRS = [[1, 0], [-1, 0], [1, -1], [1, 1], [-1, -1], [-1, 1], [0, -1], [0, 
 const RINGS = [4, 16, 30, 48, 70];
 
 // placeLabels puts each pin's label ({x, y, r, w, h}: pin centre and radius, label size) in a
-// W × H view where it overlaps no other label, no pin and no reserved box ({x0, y0, x1, y1}),
-// and stays inside the view with margin m. Pins are taken in the order given (the worst site
+// W × H view where it overlaps no other label, no pin, no leader line and no reserved box
+// ({x0, y0, x1, y1}), and stays inside the view with margin m. Pins are taken in the order given (the worst site
 // first, so it is labelled if anything is); each takes the first free spot of 8 around it,
 // nearest first, then the same 8 further out, joined to its pin by a leader line. A label with
 // no room anywhere is hidden. Deterministic: the same input gives the same layout. Returns per
 // pin {x0, y0, x1, y1, leader: null | {x1, y1, x2, y2}} or {hidden: true}.
 export function placeLabels(pins, W, H, reserved = [], m = 2, gap = 2) {
-  const taken = reserved.slice();
+  const taken = reserved.slice(), leaders = [];
   // Pins are obstacles for every label but their own (a label never hides a site).
   const pinBox = (p) => ({ x0: p.x - p.r - 1, y0: p.y - p.r - 1, x1: p.x + p.r + 1, y1: p.y + p.r + 1 });
   const pinBoxes = pins.map(pinBox);
@@ -94,14 +112,18 @@ export function placeLabels(pins, W, H, reserved = [], m = 2, gap = 2) {
         const padded = { x0: box.x0 - gap, y0: box.y0 - gap, x1: box.x1 + gap, y1: box.y1 + gap };
         if (taken.some((t) => overlaps(padded, t))) continue;
         if (pinBoxes.some((b, j) => j !== i && overlaps(box, b)) || overlaps(box, pinBoxes[i])) continue;
-        taken.push(box);
+        // No earlier leader line runs through it, and its own runs through no other label.
+        if (leaders.some((l) => crosses(l, box))) continue;
         let leader = null;
         if (k > 0) {
           // From the pin's edge to the nearest point of the label.
           const nx = Math.max(box.x0, Math.min(p.x, box.x1)), ny = Math.max(box.y0, Math.min(p.y, box.y1));
           const len = Math.hypot(nx - p.x, ny - p.y) || 1;
           leader = { x1: p.x + ((nx - p.x) / len) * p.r, y1: p.y + ((ny - p.y) / len) * p.r, x2: nx, y2: ny };
+          if (taken.some((t) => crosses(leader, t))) continue;
+          leaders.push(leader);
         }
+        taken.push(box);
         return { ...box, leader };
       }
     }

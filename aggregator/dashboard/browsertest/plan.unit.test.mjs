@@ -2,7 +2,7 @@
 // Run by aggregator/dashboard's TestPlanGeometry (node --test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fit, mercator, placeLabels, scaleBar, tiles } from "../assets/plan.js";
+import { crosses, fit, mercator, placeLabels, scaleBar, tiles } from "../assets/plan.js";
 
 const W = 760, H = 340;
 const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
@@ -66,9 +66,22 @@ test("placeLabels: thirteen clustered sites, no two labels overlap, none covers 
   // Some labels of the crowded junction had to move away: a leader joins each to its pin.
   const far = shown.filter((p) => p.leader);
   assert.ok(far.length > 0, "no label moved out of the crowd");
-  for (const p of far) assert.ok(p.leader.x2 >= p.x0 && p.leader.x2 <= p.x1 && p.leader.y2 >= p.y0 && p.leader.y2 <= p.y1, "leader ends on its label");
+  for (const p of far) {
+    assert.ok(p.leader.x2 >= p.x0 && p.leader.x2 <= p.x1 && p.leader.y2 >= p.y0 && p.leader.y2 <= p.y1, "leader ends on its label");
+    for (const q of shown) if (q !== p) assert.ok(!crosses(p.leader, q), "a leader line runs through another label");
+  }
   // Deterministic.
   assert.deepEqual(placeLabels(pins, W, H, reserved), placed);
+});
+
+test("crosses: a segment through a box, along its edge, short of it", () => {
+  const b = { x0: 10, y0: 10, x1: 20, y1: 20 };
+  assert.equal(crosses({ x1: 0, y1: 15, x2: 30, y2: 15 }, b), true);
+  assert.equal(crosses({ x1: 0, y1: 0, x2: 30, y2: 30 }, b), true);
+  assert.equal(crosses({ x1: 0, y1: 15, x2: 9, y2: 15 }, b), false);
+  assert.equal(crosses({ x1: 0, y1: 10, x2: 30, y2: 10 }, b), false, "along the edge is not through");
+  assert.equal(crosses({ x1: 15, y1: 0, x2: 15, y2: 10 }, b), false, "ending on the edge is not through");
+  assert.equal(crosses({ x1: 0, y1: 30, x2: 30, y2: 25 }, b), false);
 });
 
 test("placeLabels: a lone pin is labelled right of it; at the right edge, left of it", () => {
