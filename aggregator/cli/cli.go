@@ -323,7 +323,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
 	// The plan view's basemap, for whoever may read the dashboard.
-	mux.Handle("/tiles/", access.Protect(aggregator.Viewer, mbtiles.Handler(tiles)))
+	mux.Handle("/tiles/", access.Protect(aggregator.Viewer, mbtiles.Handler(tiles, log)))
 	mux.Handle("/", dashboard.Handler())
 	handler := tel.HTTP.Wrap(mux)
 	if tlsCfg != nil {

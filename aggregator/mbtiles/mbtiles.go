@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -211,8 +212,9 @@ type TileJSON struct {
 // levels is 204 (the plan shows the background there); a position no tileset can have is
 // 404, and one that is not a number 400. With t nil (no tiles configured) /tiles/tilejson is
 // 204 and every tile 404: the plan view then draws no basemap.
-// Authentication is the caller's (the same as the dashboard's API).
-func Handler(t *Tileset) http.Handler {
+// Authentication is the caller's (the same as the dashboard's API). A tile that cannot be
+// read is a 500, logged to log.
+func Handler(t *Tileset, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /tiles/tilejson", func(w http.ResponseWriter, r *http.Request) {
 		if t == nil {
@@ -249,6 +251,7 @@ func Handler(t *Tileset) http.Handler {
 		}
 		b, err := t.Tile(z, x, y)
 		if err != nil {
+			log.Error("map tiles", "err", err)
 			http.Error(w, "reading the tile failed", http.StatusInternalServerError)
 			return
 		}

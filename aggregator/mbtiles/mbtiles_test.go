@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,7 +64,7 @@ func TestServesTilesAndTileJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ts.Close()
-	h := mbtiles.Handler(ts)
+	h := mbtiles.Handler(ts, slog.Default())
 
 	code, _, body := get(t, h, "/tiles/tilejson")
 	var tj mbtiles.TileJSON
@@ -114,7 +115,7 @@ func TestServesTilesAndTileJSON(t *testing.T) {
 // Without a tiles file the plan view asks and hears there is none (204, no console error),
 // and no tile is served.
 func TestNoTileset(t *testing.T) {
-	h := mbtiles.Handler(nil)
+	h := mbtiles.Handler(nil, slog.Default())
 	if code, _, body := get(t, h, "/tiles/tilejson"); code != 204 || len(body) != 0 {
 		t.Errorf("tilejson without tiles: %d %q", code, body)
 	}
@@ -207,7 +208,7 @@ func TestStreetsCoverBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ts.Close()
-	h := mbtiles.Handler(ts)
+	h := mbtiles.Handler(ts, slog.Default())
 	for z := 14; z <= 15; z++ {
 		x0, y0 := mbtilestest.TileXY(b[0], b[3], z)
 		x1, y1 := mbtilestest.TileXY(b[2], b[1], z)
@@ -219,5 +220,19 @@ func TestStreetsCoverBounds(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A tile that cannot be read is a 500 and logged, not an empty 204.
+func TestUnreadableTile(t *testing.T) {
+	ts, err := mbtiles.Open(writeFile(t, goodMeta()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	h := mbtiles.Handler(ts, slog.New(slog.NewTextHandler(&logged, nil)))
+	ts.Close()
+	if code, _, _ := get(t, h, "/tiles/1/1/0"); code != 500 || !strings.Contains(logged.String(), "tile 1/1/0") {
+		t.Errorf("closed file: %d, logged %q", code, logged.String())
 	}
 }
