@@ -24,7 +24,7 @@ func TestHTTPAccessAndIngestWindowEndToEnd(t *testing.T) {
 	db := filepath.Join(dir, "agg.db")
 	agg := StartAggregator(t, aggBin, "embedded", db, "--config", filepath.Join(dir, "aggregator.yaml"))
 
-	for _, path := range []string{"/api/v1/sites", "/api/v1/devices", "/api/v1/dead-letters", "/api/v1/events", "/api/v1/events/d/e/evidence.jpg", "/api/v1/stream", "/metrics"} {
+	for _, path := range []string{"/api/v1/sites", "/api/v1/devices", "/api/v1/dead-letters", "/api/v1/events", "/api/v1/events/d/e/evidence.jpg", "/api/v1/stream", "/metrics", "/tiles/tilejson", "/tiles/1/1/0"} {
 		resp, err := http.Get(agg.API + path)
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/catalog"
 	"github.com/crosswatch/crosswatch/aggregator/dashboard"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
+	"github.com/crosswatch/crosswatch/aggregator/mbtiles"
 	"github.com/crosswatch/crosswatch/aggregator/mqtt"
 	"github.com/crosswatch/crosswatch/aggregator/postgres"
 	"github.com/crosswatch/crosswatch/aggregator/sqlite"
@@ -180,6 +181,15 @@ func runCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tiles, err := cfg.openTiles()
+	if err != nil {
+		return err
+	}
+	tilesNote := ""
+	if tiles != nil {
+		tilesNote = fmt.Sprintf(", map tiles %s (%s, zoom %d..%d)", cfg.Dashboard.Tiles, tiles.Format, tiles.MinZoom, tiles.MaxZoom)
+		tiles.Close()
+	}
 	creds, err := checkCredentials(&cfg.MQTT)
 	if err != nil {
 		return err
@@ -192,7 +202,7 @@ func runCheck(args []string, stdout io.Writer) error {
 	for _, n := range cfg.zoneNotes() {
 		fmt.Fprintln(stdout, "note: "+n)
 	}
-	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds)
+	fmt.Fprintf(stdout, "ok: %d sites, catalog %s with %d entries, broker %s, store %s%s\n", len(cfg.Sites), cat.Version, len(cat.Entries), cfg.MQTT.Broker, cfg.Store.Path, creds+tilesNote)
 	return nil
 }
 
@@ -219,6 +229,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	tiles, err := cfg.openTiles()
+	if err != nil {
+		return err
+	}
+	if tiles != nil {
+		defer tiles.Close()
+	}
 	store, err := openStore(cfg)
 	if err != nil {
 		return err
@@ -305,6 +322,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
+	// The plan view's basemap, for whoever may read the dashboard.
+	mux.Handle("/tiles/", access.Protect(aggregator.Viewer, mbtiles.Handler(tiles, log)))
 	mux.Handle("/", dashboard.Handler())
 	handler := tel.HTTP.Wrap(mux)
 	if tlsCfg != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
+	"github.com/crosswatch/crosswatch/aggregator/mbtiles"
 	edgemqtt "github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
@@ -62,6 +63,12 @@ type Config struct {
 		// sites: have their own site label, the rest are counted under site="other".
 		MaxSites int `yaml:"max_sites"`
 	} `yaml:"metrics"`
+	Dashboard struct {
+		// Tiles is an MBTiles file of raster (PNG or JPEG) map tiles, relative to the config
+		// file, that the plan view draws under the sites; served at /tiles/ to signed-in users,
+		// so the dashboard never asks a tile server on the internet. Empty: no basemap.
+		Tiles string `yaml:"tiles"`
+	} `yaml:"dashboard"`
 	Catalog string            `yaml:"catalog"` // relative to the config file
 	Sites   []aggregator.Site `yaml:"sites"`
 }
@@ -152,7 +159,7 @@ func parseConfig(b []byte, path string) (*Config, error) {
 		c.Catalog = filepath.Join(filepath.Dir(path), c.Catalog)
 	}
 	for _, f := range []*string{&c.MQTT.DeviceTokensFile, &c.MQTT.ControllersFile, &c.MQTT.PasswordFile,
-		&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key, &c.HTTP.TLSCert, &c.HTTP.TLSKey} {
+		&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key, &c.HTTP.TLSCert, &c.HTTP.TLSKey, &c.Dashboard.Tiles} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(filepath.Dir(path), *f)
 		}
@@ -266,6 +273,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	return problems.Err()
+}
+
+// openTiles opens dashboard.tiles, or returns nil when none is configured. A file that is
+// missing or not a raster MBTiles file is an error naming the field.
+func (c *Config) openTiles() (*mbtiles.Tileset, error) {
+	if c.Dashboard.Tiles == "" {
+		return nil, nil
+	}
+	t, err := mbtiles.Open(c.Dashboard.Tiles)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard.tiles: %w", err)
+	}
+	return t, nil
 }
 
 // zoneNotes says which sites have no time zone, so that their bins and exported times are UTC.

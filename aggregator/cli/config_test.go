@@ -2,12 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/crosswatch/crosswatch/aggregator/broker"
+	"github.com/crosswatch/crosswatch/aggregator/mbtiles/mbtilestest"
 )
 
 func TestShippedConfig(t *testing.T) {
@@ -194,5 +196,44 @@ func TestConfigTimeZoneNote(t *testing.T) {
 		if code != 0 || has != c.note {
 			t.Errorf("exit %d, output %q; want the note: %v", code, out.String(), c.note)
 		}
+	}
+}
+
+// dashboard.tiles names an MBTiles file relative to the config; check-config and serve open it
+// and refuse one that is missing or not raster tiles, naming the field.
+func TestConfigTiles(t *testing.T) {
+	good, _ := os.ReadFile("../../configs/aggregator.yaml")
+	dir := t.TempDir()
+	cat, _ := os.ReadFile("../../configs/catalog.yaml")
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), cat, 0o644)
+	b := strings.NewReplacer("device_tokens_file: devices.passwd", "", "insecure: false", "insecure: true").Replace(string(good))
+	p := filepath.Join(dir, "agg.yaml")
+	os.WriteFile(p, []byte(b+"dashboard:\n  tiles: maps/town.mbtiles\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "maps"), 0o755)
+	tiles := filepath.Join(dir, "maps", "town.mbtiles")
+
+	check := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Main(append(args, "--config", p), &out, &out)
+		return code, out.String()
+	}
+	if code, out := check("check-config"); code == 0 || !strings.Contains(out, "dashboard.tiles: stat "+tiles+": no such file") {
+		t.Errorf("missing file: exit %d, %q", code, out)
+	}
+	os.WriteFile(tiles, []byte(strings.Repeat("a photo, not a map\n", 64)), 0o644)
+	if code, out := check("check-config"); code == 0 || !strings.Contains(out, "dashboard.tiles: "+tiles+": not an MBTiles file") {
+		t.Errorf("not a database: exit %d, %q", code, out)
+	}
+	// serve refuses it at start, before opening the store or the broker.
+	if code, out := check("serve", "--db", filepath.Join(dir, "a.db"), "--http", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0"); code == 0 || !strings.Contains(out, "dashboard.tiles: ") {
+		t.Errorf("serve with a bad tiles file: exit %d, %q", code, out)
+	}
+	os.Remove(tiles)
+	if err := mbtilestest.Write(tiles, map[string]string{"format": "png", "minzoom": "12", "maxzoom": "13"},
+		[]mbtilestest.Tile{{Z: 12, X: 2234, Y: 1420, Data: mbtilestest.PNG(color.White)}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check("check-config"); code != 0 || !strings.Contains(out, "map tiles "+tiles+" (png, zoom 12..13)") {
+		t.Errorf("good file: exit %d, %q", code, out)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -57,4 +59,42 @@ func TestNoThirdPartyReferences(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The plan view's geometry (assets/plan.js: projection, tiles, label placement) under node's
+// test runner: browsertest/plan.unit.test.mjs. Node is all it needs; without it the test skips
+// (and fails in CI, where 'make test' installs it).
+func TestPlanGeometry(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node is missing; 'make test' installs it (scripts/browser-deps.sh)")
+		}
+		t.Skip("node is missing; 'make test' installs it (scripts/browser-deps.sh)")
+	}
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "plan.unit.test.mjs")
+	cmd.Dir = "browsertest"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("plan.unit.test.mjs: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+// plan.js is served with the rest, as a module app.js imports.
+func TestServesPlanModule(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/assets/plan.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("plan.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	app, _ := fs.ReadFile(assets, "assets/app.js")
+	if !strings.Contains(string(app), `from "./plan.js"`) {
+		t.Error("app.js does not import plan.js")
+	}
 }

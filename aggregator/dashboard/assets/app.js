@@ -2,6 +2,8 @@
 // says ingest committed something. No framework and no build step; every value from the API is
 // put into the page as text (never as HTML).
 
+import { fit, placeLabels, scaleBar, tiles } from "./plan.js";
+
 const TYPE_NAMES = {
   red_light_running: "Red-light running",
   ped_against_signal: "Crossing against the signal",
@@ -234,38 +236,83 @@ function sparkline(vals, label) {
     s("title", {}, label), s("polyline", { points: pts, fill: "none", stroke: "currentColor", "stroke-width": "1.5" }));
 }
 
-// planView places sites by latitude and longitude (equirectangular; a city is flat enough).
+// planView places sites by latitude and longitude (Web-Mercator), over the operator's map
+// tiles when dashboard.tiles is set (served by the aggregator, never a tile server on the
+// internet). Labels never overlap (plan.js placeLabels): one with no room is hidden, and its
+// site stays reachable by its pin (hover or focus shows the label), its aria-label and the tables.
 function planView(sites) {
   const W = 760, H = 340, pad = 40;
   const pts = sites.filter((x) => x.lat || x.lon);
   if (!pts.length) return h("p", {}, "No site has coordinates.");
-  const lat0 = pts.reduce((a, x) => a + x.lat, 0) / pts.length;
-  const kx = Math.cos((lat0 * Math.PI) / 180);
-  const xs = pts.map((x) => x.lon * kx), ys = pts.map((x) => x.lat);
-  const minX = Math.min(...xs), maxX = Math.max(...xs), minY = Math.min(...ys), maxY = Math.max(...ys);
-  const span = Math.max(maxX - minX, maxY - minY, 1e-4);
-  const scale = Math.min((W - 2 * pad) / span, (H - 2 * pad) / span);
-  const cx = (W - (maxX - minX) * scale) / 2, cy = (H - (maxY - minY) * scale) / 2;
-  const metres = span * 111320;
+  const f = fit(pts, W, H, pad);
+  const bar = scaleBar(f);
+  const barLabel = bar.metres >= 1000 ? `${bar.metres / 1000} km` : `${bar.metres} m`;
+  const base = s("g", { class: "plan-tiles" });
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "group", "aria-label": "Sites on a plan, north up; colour and size by score", class: "planview" },
-    s("rect", { x: 0, y: 0, width: W, height: H, class: "plan-bg" }),
+    s("rect", { x: 0, y: 0, width: W, height: H, class: "plan-bg" }), base,
     s("text", { x: W - 8, y: 16, "text-anchor": "end", class: "plan-note" }, "N ↑"),
-    s("text", { x: 8, y: H - 8, class: "plan-note" }, `${metres >= 1000 ? (metres / 1000).toFixed(1) + " km" : Math.round(metres) + " m"} across`));
+    s("path", { d: `M8 ${H - 14} v4 h${bar.px.toFixed(1)} v-4`, class: "plan-scale" }),
+    s("text", { x: 12 + bar.px, y: H - 8, class: "plan-note" }, barLabel));
+  const reserved = [{ x0: W - 40, y0: 0, x1: W, y1: 22 }, { x0: 0, y0: H - 24, x1: 60 + bar.px, y1: H }, { x0: W * 0.55, y0: H - 18, x1: W, y1: H }];
+  const text = (x) => `${x.name || x.id} (${fmtScore(x.score)})`;
+  const size = measureLabels(pts.map(text));
+  const pins = pts.map((x, i) => ({ ...f.points[i], r: 7 + (x.score === null ? 0 : Math.min(12, (1000 - Math.min(1000, x.score)) / 40)), ...size[i] }));
+  const placed = placeLabels(pins, W, H, reserved);
   pts.forEach((x, i) => {
-    const px = cx + (xs[i] - minX) * scale, py = H - (cy + (ys[i] - minY) * scale);
-    const r = 7 + (x.score === null ? 0 : Math.min(12, (1000 - Math.min(1000, x.score)) / 40));
+    const { x: px, y: py, r } = pins[i], at = placed[i];
     const what = x.score === null ? "insufficient data" : `rank ${x.rank}, score ${x.score}`;
-    const link = s("a", { href: "#/site/" + encodeURIComponent(x.id), "aria-label": `${x.name || x.id}: ${what}`, class: "plan-site", "data-key": "plan-" + x.id },
+    svg.append(s("a", { href: "#/site/" + encodeURIComponent(x.id), "aria-label": `${x.name || x.id}: ${what}`, class: "plan-site", "data-key": "plan-" + x.id },
       s("title", {}, `${x.name || x.id} — ${what}`),
+      at.leader ? s("line", { x1: at.leader.x1, y1: at.leader.y1, x2: at.leader.x2, y2: at.leader.y2, class: "plan-leader" }) : null,
       x.kind === "rail"
         ? s("rect", { x: px - r, y: py - r, width: 2 * r, height: 2 * r, class: "pin " + scoreClass(x.score) })
         : s("circle", { cx: px, cy: py, r, class: "pin " + scoreClass(x.score) }),
-      px > W * 0.65
-        ? s("text", { x: px - r - 4, y: py + 4, "text-anchor": "end", class: "plan-label" }, `${x.name || x.id} (${fmtScore(x.score)})`)
-        : s("text", { x: px + r + 4, y: py + 4, class: "plan-label" }, `${x.name || x.id} (${fmtScore(x.score)})`));
-    svg.append(link);
+      at.hidden
+        ? s("text", { x: px + r + 4, y: py + 4, class: "plan-label off" }, text(x))
+        : s("text", { x: at.x0, y: at.y0 + size[i].ascent, class: "plan-label" }, text(x))));
   });
-  return h("figure", {}, svg, h("figcaption", { class: "sub" }, "● road approach   ■ rail platform · larger and redder is worse; grey: insufficient data"));
+  const hidden = placed.filter((p) => p.hidden).length;
+  svg.setAttribute("data-hidden-labels", hidden);
+  const caption = h("figcaption", { class: "sub" }, "● road approach   ■ rail platform · larger and redder is worse; grey: insufficient data",
+    hidden ? h("span", { id: "plan-more" }, ` · +${hidden} more: no room for their labels (hover or focus a pin, or see the tables)`) : null);
+  getTiles().then((set) => {
+    const list = set && tiles(f, W, H, set);
+    if (!list) return;
+    base.append(...list.map((t) => s("image", { href: `/tiles/${t.z}/${t.x}/${t.y}`, x: t.px.toFixed(2), y: t.py.toFixed(2),
+      width: (t.size + 0.5).toFixed(2), height: (t.size + 0.5).toFixed(2), preserveAspectRatio: "none", class: "plan-tile" })));
+    // Attribution as the file gives it, as text (a TileJSON attribution may hold HTML).
+    const credit = String(set.attribution || "").replace(/<[^>]*>/g, "").trim();
+    if (credit) svg.append(s("text", { x: W - 6, y: H - 6, "text-anchor": "end", class: "plan-note plan-credit" }, credit));
+  });
+  return h("figure", {}, svg, caption);
+}
+
+// measureLabels gives each label's box (w, h, ascent) in the plan's font, as SVG text draws it.
+let labelCtx = null;
+function measureLabels(texts) {
+  if (!labelCtx) labelCtx = document.createElement("canvas").getContext("2d");
+  labelCtx.font = `12px ${getComputedStyle(document.body).fontFamily}`;
+  return texts.map((t) => {
+    const m = labelCtx.measureText(t);
+    const ascent = m.fontBoundingBoxAscent ?? 11, descent = m.fontBoundingBoxDescent ?? 3;
+    return { w: Math.ceil(m.width) + 2, h: Math.ceil(ascent + descent), ascent };
+  });
+}
+
+// getTiles is the tileset's TileJSON, or null without one (204) or when it cannot be read:
+// the plan is drawn either way.
+let tileset = null;
+function getTiles() {
+  if (!tileset) {
+    tileset = fetch("/tiles/tilejson", { credentials: "same-origin" })
+      .then((r) => {
+        if (r.status === 200) return r.json();
+        if (r.status !== 204) tileset = null; // signed out, or a passing failure: ask again next time
+        return null;
+      })
+      .catch(() => { tileset = null; return null; });
+  }
+  return tileset;
 }
 
 // siteHash is the site page's address with its view settings (empty ones left out).
