@@ -1094,10 +1094,11 @@ function connectLive() {
     try { redraw = await shows(c); } catch (_) { /* cannot tell: redraw */ }
     if (!redraw) return;
     // One redraw for a burst of changes, 200 ms after its first and at least 2 s after the last
-    // redraw: never postponed further, so a steady stream of changes cannot starve the page, and
-    // a busy aggregator (every device's counts each minute) cannot keep it refetching.
+    // redraw ended: never postponed further, so a steady stream of changes cannot starve the
+    // page; a busy aggregator (every device's counts each minute) cannot keep it refetching; and
+    // a slow one, whose redraws take seconds, still leaves the page settled most of the time.
     if (!timer) {
-      timer = setTimeout(() => { timer = null; lastRedraw = Date.now(); render(true); },
+      timer = setTimeout(async () => { await render(true); lastRedraw = Date.now(); timer = null; },
         Math.max(200, lastRedraw + 2000 - Date.now()));
     }
   });

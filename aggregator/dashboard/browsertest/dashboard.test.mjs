@@ -636,13 +636,14 @@ test("live changes redraw only the views that show them", async () => {
       document.querySelector(sel).scrollTop = 150;
       return Number(document.body.dataset.renders);
     }, ledger)).jsonValue();
-    await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, m, { timeout: 5000 });
+    await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, m, { timeout: 10000 });
     assert.equal(await page.evaluate((sel) => document.querySelector(sel).scrollTop, ledger), 150, "the redraw lost the ledger's scroll");
-    // Ten changes a second make at most one redraw every 2 s.
+    // Ten changes a second make one redraw, then 2 s of rest after it ends, then the next: in
+    // 5 s at least one (a redraw takes under 3 s even on a loaded machine) and at most three.
     const r0 = await renders();
-    await page.waitForTimeout(3000);
+    await page.waitForTimeout(5000);
     const redraws = (await renders()) - r0;
-    assert.ok(redraws >= 1 && redraws <= 2, `${redraws} redraws in 3 s of constant changes`);
+    assert.ok(redraws >= 1 && redraws <= 3, `${redraws} redraws in 5 s of constant changes`);
   } finally {
     await page.unroute("**/api/v1/stream");
     await page.unroute("**/api/v1/devices");
