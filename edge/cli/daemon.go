@@ -21,6 +21,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -35,7 +36,7 @@ type Daemon struct {
 	box    *Box
 	log    *slog.Logger
 	ob     *outbox.Outbox
-	store  *watchedOutbox
+	store  *sender.Watched
 	rl     *relay.Relay
 	client *mqtt.Client
 	feed   *signals.Feed // the controller's phases for the box's signals (MQTT and phases files)
@@ -63,7 +64,7 @@ type camRunner struct {
 // the MQTT connection (in the background). Nothing reads a camera before Run.
 func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 	c := box.Config
-	withIdentity, err := c.Broker.identity.options(c.Broker.URL, c.Device, log, configNames)
+	withIdentity, err := c.Broker.Identity.Options(c.Broker.URL, c.Device, log, configNames)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 	if d.ob, err = outbox.Open(c.Outbox.Path, opts); err != nil {
 		return nil, fmt.Errorf("outbox.path: %w", err)
 	}
-	d.store = newWatchedOutbox(d.ob)
+	d.store = sender.NewWatched(d.ob)
 	if c.Metrics.Listen != "" {
 		if d.ln, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
 			d.ob.Close()
@@ -88,9 +89,9 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 	}
 	for _, cam := range box.Cameras {
 		if cam.Phases != "" {
-			if err := loadPhases(cam.Phases, d.feed); err != nil {
+			if err := d.feed.LoadFile(cam.Phases); err != nil {
 				d.Close()
-				return nil, err
+				return nil, fmt.Errorf("--phases: %w", err)
 			}
 		}
 	}
@@ -121,7 +122,8 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 }
 
 // configNames names the identity's fields as edge.yaml does.
-var configNames = identityNames{"broker.token_file", "broker.ca", "broker.cert", "broker.key", "broker.server_name", "broker.ca, broker.cert, broker.key, broker.server_name", "broker.insecure", "broker.url"}
+var configNames = sender.IdentityNames{TokenFile: "broker.token_file", CA: "broker.ca", Cert: "broker.cert", Key: "broker.key", ServerName: "broker.server_name",
+	TLS: "broker.ca, broker.cert, broker.key, broker.server_name", Insecure: "broker.insecure", Broker: "broker.url"}
 
 // Run starts every camera, serves the metrics, reloads the config on each value from reload
 // (SIGHUP), and when ctx ends stops the cameras (each finishes the frame in hand and commits),
@@ -173,7 +175,7 @@ func (d *Daemon) drain(timeout time.Duration) {
 	defer t.Stop()
 	d.rl.Notify()
 	for {
-		changed := d.store.changed() // before reading the rows: a delete after it wakes us
+		changed := d.store.Changed() // before reading the rows: a delete after it wakes us
 		st, err := d.ob.Stats(context.Background())
 		if err == nil && st.Rows == 0 {
 			d.log.Info("outbox drained: everything acknowledged by the aggregator")
@@ -268,7 +270,7 @@ func (d *Daemon) reload(ctx context.Context) {
 			cam = &BoxCamera{CameraCfg: cc, loadErr: err}
 		}
 		if cc.Phases != "" && err == nil {
-			if err := loadPhases(cc.Phases, d.feed); err != nil {
+			if err := d.feed.LoadFile(cc.Phases); err != nil {
 				d.log.Error("reload: phases file", "camera", cc.ID, "err", err)
 			}
 		}
@@ -382,7 +384,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	}
 	if c.Evidence {
 		// One anonymiser per camera: it holds Mats and networks, used from the camera's goroutine.
-		a, closeA, err := openAnonymiser(c.Models)
+		a, closeA, err := vision.OpenEvidenceAnonymiser(c.Models)
 		if err != nil {
 			d.log.Warn("events carry no evidence image", "camera", cam.ID, "err", err)
 		} else {
@@ -471,60 +473,6 @@ func (d *Daemon) Addr() string {
 	}
 	return d.ln.Addr().String()
 }
-
-// watchedOutbox is the box's outbox as the pipelines and the relay see it: it remembers
-// whether the last append failed (readiness) and wakes the drain after each delete.
-type watchedOutbox struct {
-	*outbox.Outbox
-	appendErr atomic.Pointer[error]
-	mu        sync.Mutex
-	wake      chan struct{} // closed after a delete; guarded by mu
-}
-
-func newWatchedOutbox(o *outbox.Outbox) *watchedOutbox {
-	return &watchedOutbox{Outbox: o, wake: make(chan struct{})}
-}
-
-// Append implements pipeline.Outbox.
-func (w *watchedOutbox) Append(ctx context.Context, msgs ...outbox.Message) error {
-	err := w.Outbox.Append(ctx, msgs...)
-	if err != nil {
-		w.appendErr.Store(&err)
-	} else if w.appendErr.Load() != nil {
-		w.appendErr.Store(nil)
-	}
-	return err
-}
-
-// Delete implements relay.Store.
-func (w *watchedOutbox) Delete(ctx context.Context, ids []string) (int, error) {
-	n, err := w.Outbox.Delete(ctx, ids)
-	w.mu.Lock()
-	close(w.wake)
-	w.wake = make(chan struct{})
-	w.mu.Unlock()
-	return n, err
-}
-
-// changed returns a channel closed at the next delete.
-func (w *watchedOutbox) changed() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.wake
-}
-
-// lastAppendErr is the error of the last append, nil when it succeeded.
-func (w *watchedOutbox) lastAppendErr() error {
-	if e := w.appendErr.Load(); e != nil {
-		return *e
-	}
-	return nil
-}
-
-var (
-	_ pipeline.Outbox = (*watchedOutbox)(nil)
-	_ relay.Store     = (*watchedOutbox)(nil)
-)
 
 // eventTypes are the labels of crosswatch_edge_events_total.
 var eventTypes = wire.EventTypes

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/synth"
 )
 
@@ -205,7 +206,7 @@ func TestDaemonReload(t *testing.T) {
 // A box without an identity is refused before its outbox or listener is made, naming the
 // config's fields.
 func TestDaemonNeedsIdentity(t *testing.T) {
-	t.Setenv(tokenEnv, "")
+	t.Setenv(sender.TokenEnv, "")
 	p := boxDir(t, strings.Replace(goodBox, `broker: {url: "tcp://127.0.0.1:1883", insecure: true}`, `broker: {url: "tcp://127.0.0.1:1883"}`, 1))
 	box, err := loadBox(p)
 	if err != nil {

@@ -238,7 +238,7 @@ func (d *Daemon) notReady(ctx context.Context) []string {
 	}
 	if _, err := d.ob.Stats(ctx); err != nil {
 		fails = append(fails, "outbox not readable: "+err.Error())
-	} else if err := d.store.lastAppendErr(); err != nil {
+	} else if err := d.store.LastAppendErr(); err != nil {
 		fails = append(fails, "outbox not writable: "+err.Error())
 	}
 	if !d.client.Connected() {

@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	streams := fs.Int("streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
 	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
 	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
-	modelsDir := fs.String("models", defaultModels(), "installed models directory (make models), for a scene whose detector is dnn")
+	modelsDir := fs.String("models", vision.ModelsDir(), "installed models directory (make models), for a scene whose detector is dnn")
 	nets := fs.Int("nets", runtime.NumCPU(), "with --streams and a DNN scene: networks the streams share (default: one per core, as many passes as can run at once; 0: one per stream)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 	return nil
 }
 
-func runEval(ctx context.Context, args []string, stdout io.Writer) error {
+func runEval(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlags("eval")
 	scenePath := fs.String("scene", "", "scene file (required)")
 	clip := fs.String("clip", "", "video file (required)")
@@ -72,11 +72,11 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--phases: the truth file has no start time to align the feed with")
 		}
 		start = truth.Start
-		if err := loadPhases(*phases, feed); err != nil {
-			return err
+		if err := feed.LoadFile(*phases); err != nil {
+			return fmt.Errorf("--phases: %w", err)
 		}
 	}
-	ref, refPath, err := readReference(*refFlag, *scenePath)
+	ref, refPath, err := scene.ReadReference(*refFlag, *scenePath)
 	if err != nil {
 		return err
 	}

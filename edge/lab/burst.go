@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -46,8 +47,8 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	window := fs.Int("window", relay.DefaultConfig().Window, "messages in flight to the aggregator at most")
 	drain := fs.Bool("drain", false, "after the last event, wait until the aggregator acknowledged everything")
 	drainTimeout := fs.Duration("drain-timeout", 5*time.Minute, "how long --drain waits")
-	outboxOpts := outboxFlags(fs)
-	identity := identityFlags(fs)
+	outboxOpts := sender.OutboxFlags(fs)
+	identity := sender.IdentityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,8 +97,8 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *window < 1 {
 		return errors.New("--window: at least 1")
 	}
-	store := newWatchedOutbox(ob) // the drain wakes at each acknowledged delete
-	rl, client, stop, err := startSender(ctx, store, *broker, *device, *resend, *window, log, withIdentity)
+	store := sender.NewWatched(ob) // the drain wakes at each acknowledged delete
+	rl, client, stop, err := sender.Start(ctx, store, *broker, *device, sender.Software, *resend, *window, log, withIdentity)
 	if err != nil {
 		return err
 	}
@@ -156,7 +157,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	client.WaitConnected(dctx)
 	for dctx.Err() == nil {
-		changed := store.changed() // before reading the rows: a delete after it wakes us
+		changed := store.Changed() // before reading the rows: a delete after it wakes us
 		st, err := ob.Stats(dctx)
 		if err == nil && st.Rows == 0 {
 			fmt.Fprintf(stdout, "drained in %.2f s\n", time.Since(began).Seconds())

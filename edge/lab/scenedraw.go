@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 )
 
 // runScene is 'crosswatch-edge scene draw': the scene over a frame of the clip, to PNG.
-func runScene(ctx context.Context, args []string, stdout io.Writer) error {
+func runScene(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) == 0 || args[0] != "draw" {
 		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s] [--tracks] [--write-reference [--view-reference F]]")
 	}
@@ -84,7 +84,7 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	if *writeRef {
 		path := *refPath
 		if path == "" {
-			path = referencePath(*scenePath)
+			path = scene.ReferencePath(*scenePath)
 		}
 		ref, from, to, err := learnReference(sc, *clip, *at)
 		if err != nil {
