@@ -9,27 +9,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/lab"
-	"github.com/crosswatch/crosswatch/edge/mqtt"
-	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
-	"github.com/crosswatch/crosswatch/edge/relay"
 	"github.com/crosswatch/crosswatch/edge/scene"
-	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
-	"github.com/crosswatch/crosswatch/edge/wire"
-	"github.com/crosswatch/crosswatch/hw/camera"
-	signals "github.com/crosswatch/crosswatch/hw/signal"
 	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
 
@@ -183,223 +172,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return badInput(err)
 	}
-	d, err := OpenDaemon(box, log)
-	if err != nil {
-		return err
-	}
+	d := NewDaemon(box, log, hup)
 	defer d.Close()
-	return d.Run(ctx, hup)
-}
-
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("replay")
-	scenePath := fs.String("scene", "", "scene file of the camera (required)")
-	clipPath := fs.String("clip", "", "video file to replay, or a live source: rtsp://…, http://…, /dev/videoN (required)")
-	device := fs.String("device", "edge-1", "this device's id")
-	broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL")
-	obPath := fs.String("outbox", "", "outbox database (default: crosswatch-outbox.db beside the clip)")
-	start := fs.String("start", "", "wall-clock time of the clip's start, RFC 3339 (default: the clip's modification time)")
-	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait at the end for the aggregator to acknowledge everything")
-	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar")
-	verbose := fs.Bool("v", false, "debug logging")
-	models := fs.String("models", vision.ModelsDir(), "installed models directory (make models): the evidence images need its person and face detectors")
-	evidence := fs.Bool("evidence", true, "attach an anonymised evidence image to each event (needs --models)")
-	phases := fs.String("phases", "", "a recorded signal-controller feed: JSON lines of phase messages, for signals with feed: true")
-	refFlag := fs.String("view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the first steady seconds)")
-	outboxOpts := sender.OutboxFlags(fs)
-	identity := sender.IdentityFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := d.Open(ctx); err != nil {
 		return err
 	}
-	if *scenePath == "" || *clipPath == "" {
-		return errors.New("--scene and --clip are required")
-	}
-	if err := wire.CheckName("device", *device); err != nil {
-		return fmt.Errorf("--device: %w", err)
-	}
-	if err := mqtt.CheckBroker(*broker); err != nil {
-		return fmt.Errorf("--broker: %w", err)
-	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	sc, err := scene.Load(*scenePath)
-	if err != nil {
-		return err
-	}
-	ref, refPath, err := scene.ReadReference(*refFlag, *scenePath)
-	if err != nil {
-		return err
-	}
-	var pipe atomic.Pointer[pipeline.Pipeline]
-	var src pipeline.Source
-	var width, height int
-	var t0 time.Time
-	if camera.IsLive(*clipPath) {
-		// A live camera: runs until interrupted, reconnecting when the stream drops; each
-		// outage goes to the aggregator as a gap record.
-		st, err := camera.OpenStream(ctx, *clipPath, camera.StreamOptions{Log: log, OnGap: func(from, to time.Time) {
-			if p := pipe.Load(); p != nil {
-				p.SourceGap(from, to)
-			}
-		}})
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		src, width, height, t0 = st, st.Width, st.Height, time.Now().UTC()
-	} else {
-		f, err := camera.OpenFile(*clipPath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		src, width, height = f, f.Width, f.Height
-		if t0, err = clipStart(*start, *clipPath); err != nil {
-			return err
-		}
-	}
-	// After the scene and the clip, whose errors come first; before the outbox is made.
-	withIdentity, err := identity(*broker, *device, log)
-	if err != nil {
-		return err
-	}
-	if *obPath == "" {
-		*obPath = filepath.Join(filepath.Dir(*clipPath), "crosswatch-outbox.db")
-		if camera.IsLive(*clipPath) {
-			*obPath = "crosswatch-outbox.db"
-		}
-	}
-	ob, err := outbox.Open(*obPath, outboxOpts(*device))
-	if err != nil {
-		return err
-	}
-	defer ob.Close()
-
-	feed := signals.NewFeed()
-	if *phases != "" {
-		if err := feed.LoadFile(*phases); err != nil {
-			return fmt.Errorf("--phases: %w", err)
-		}
-	}
-	store := sender.NewWatched(ob) // the drain below wakes at each acknowledged delete
-	rl, client, stopSender, err := sender.Start(ctx, store, *broker, *device, sender.Software, relay.DefaultConfig().ResendAfter, 0, log, withIdentity, func(o *mqtt.Options) {
-		o.OnPhase = feed.Add // live phases from the controller, when it publishes them
-		o.SignalDisagreements = func() int {
-			if p := pipe.Load(); p != nil {
-				return p.SignalDisagreements()
-			}
-			return 0
-		}
-		o.ViewChanges = func() (int, time.Time) {
-			if p := pipe.Load(); p != nil {
-				return p.ViewChanges()
-			}
-			return 0, time.Time{}
-		}
-		o.ViewMismatch = func() (bool, time.Time) {
-			if p := pipe.Load(); p != nil {
-				return p.ViewMismatch()
-			}
-			return false, time.Time{}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	defer stopSender()
-
-	cfg := pipeline.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
-	if sc.Detector.Kind == "dnn" {
-		if cfg.Models, err = vision.OpenModels(*models); err != nil {
-			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
-		}
-	}
-	if *evidence {
-		// Without the models there is no evidence image at all: an image that might show a
-		// face never leaves the box.
-		a, closeA, err := vision.OpenEvidenceAnonymiser(*models)
-		if err != nil {
-			fmt.Fprintf(stderr, "replay: events carry no evidence image: %v\n", err)
-		} else {
-			defer closeA()
-			cfg.Evidence = a
-		}
-	}
-	p, err := pipeline.New(cfg, src, store, rl.Notify, log)
-	if err != nil {
-		if refPath != "" {
-			return fmt.Errorf("%s: %w", refPath, err)
-		}
-		return err
-	}
-	defer p.Close()
-	pipe.Store(p)
-	var bar func(pipeline.Stats)
-	if *progress {
-		// No percentage: container frame counts over-report. Frames, rate and stream time instead.
-		bar = func(s pipeline.Stats) {
-			fmt.Fprintf(stderr, "\r  %6d frames  %6.1f fps  stream %-8s  events %d   ", s.Frames,
-				float64(s.Frames)/s.Elapsed.Seconds(), s.Stream.Truncate(time.Second), sum(s.Events))
-		}
-	}
-	st, runErr := p.Run(ctx, bar)
-	if *progress {
-		fmt.Fprintln(stderr)
-	}
-	fmt.Fprintf(stdout, "replay: %d frames (%.1f s of video) in %.1f s, %.0f fps; %d analysed after the motion gate\n",
-		st.Frames, st.Stream.Seconds(), st.Elapsed.Seconds(), float64(st.Frames)/st.Elapsed.Seconds(), st.Analysed)
-	fmt.Fprintf(stdout, "events: %s; count records: %d\n", formatEvents(st.Events), st.Counts)
-	if st.Quarantines > 0 {
-		fmt.Fprintf(stdout, "view did not match its scene %d times, %.1f s in all: nothing judged or counted then (sent as view_mismatch gaps)\n", st.Quarantines, st.Quarantined.Seconds())
-	}
-
-	// Wait for the aggregator to acknowledge everything, unless we were interrupted. A live
-	// source ends only by an interrupt: that is its normal stop, and a second one skips the wait.
-	live := camera.IsLive(*clipPath)
-	stopped := ctx
-	if live {
-		var stop context.CancelFunc
-		stopped, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
-	defer cancel()
-	connected := client.WaitConnected(dctx)
-	rl.Notify()
-	var stats outbox.Stats
-	for {
-		changed := store.Changed() // before reading the rows: a delete after it wakes us
-		stats, _ = ob.Stats(context.Background())
-		if !connected || stats.Rows == 0 || dctx.Err() != nil || stopped.Err() != nil {
-			break
-		}
-		select {
-		case <-changed:
-		case <-dctx.Done():
-		case <-stopped.Done():
-		}
-	}
-	fmt.Fprintf(stdout, "outbox %s: %d pending", *obPath, stats.Rows)
-	if stats.Rows == 0 {
-		fmt.Fprintln(stdout, " (all acknowledged by the aggregator)")
-	} else {
-		fmt.Fprintln(stdout, " (kept; they are sent on the next run)")
-	}
-	switch {
-	case runErr != nil:
-		return runErr
-	case stopped.Err() != nil:
-		return errors.New("interrupted; everything found so far is in the outbox")
-	case !connected:
-		return fmt.Errorf("broker %s unreachable for %v; %d messages kept in the outbox %s", *broker, *drain, stats.Rows, *obPath)
-	case stats.Rows > 0:
-		return fmt.Errorf("the aggregator did not acknowledge %d messages within %v; they stay in the outbox %s", stats.Rows, *drain, *obPath)
-	}
-	return nil
+	return d.Run(ctx)
 }
 
 func clipStart(flagVal, clip string) (time.Time, error) {

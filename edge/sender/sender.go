@@ -1,14 +1,15 @@
 // Package sender carries an edge outbox to the aggregator: the watched outbox the pipelines
-// append to, the relay and the MQTT connection, and the device identity and outbox bounds the
-// edge's commands configure them with.
+// append to, the relay and the MQTT connection with its status reports, and the device identity
+// and outbox bounds the edge's commands configure them with.
 package sender
 
 import (
 	"context"
 	"flag"
 	"log/slog"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
@@ -19,45 +20,105 @@ import (
 // Software names the one-run commands (replay, burst) in their status messages.
 const Software = "crosswatch-edge 0.1"
 
-// The sender of the one-run commands (replay, burst): one outbox, its relay and MQTT client for
-// one run. The daemon (run) wires its own in OpenDaemon and Daemon.Run.
+// StatusEvery is how often the sender reports the device's status.
+const StatusEvery = 5 * time.Second
 
-// Start wires the MQTT client and the relay for an outbox, and returns a stop function
-// that stops both, in order.
-func Start(ctx context.Context, ob *Watched, broker, device, software string, resend time.Duration, window int, log *slog.Logger, extra ...func(*mqtt.Options)) (*relay.Relay, *mqtt.Client, func(), error) {
-	var rl *relay.Relay
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	opts := mqtt.Options{Broker: broker, Device: device, Software: software, Log: log,
-		OnAck: func(ids []string) { rl.Ack(ids) },
-		Backlog: func() (int, time.Duration) {
-			// Not rctx: the last status, as the sender stops, still reads the outbox.
-			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			st, err := ob.Stats(qctx)
-			if err != nil || st.Oldest.IsZero() {
-				return st.Rows, 0
-			}
-			return st.Rows, time.Since(st.Oldest)
-		}}
-	for _, f := range extra {
-		f(&opts)
+// Config is how a Sender connects and sends.
+type Config struct {
+	Broker, Device string
+	Software       string // in the status messages
+	Relay          relay.Config
+	Log            *slog.Logger
+}
+
+// Sender carries one outbox to the aggregator: the relay and the MQTT connection, with the
+// device's status reports. Dial makes it, Run sends until its ctx ends, Close ends the
+// connection with a last status report.
+type Sender struct {
+	Relay  *relay.Relay
+	Client *mqtt.Client
+	store  *Watched
+}
+
+// Dial makes the sender of store and starts connecting (in the background: a broker that is not
+// there yet is not an error). Each of opts sets more of the MQTT options (identity, callbacks).
+// ctx bounds the outbox reads of the status reports; the caller closes the sender.
+func Dial(ctx context.Context, store *Watched, cfg Config, opts ...func(*mqtt.Options)) (*Sender, error) {
+	s := &Sender{store: store}
+	mo := mqtt.Options{Broker: cfg.Broker, Device: cfg.Device, Software: cfg.Software, Log: cfg.Log,
+		OnAck:   func(ids []string) { s.Relay.Ack(ids) },
+		Backlog: func() (int, time.Duration) { return backlog(context.WithoutCancel(ctx), store) }}
+	for _, f := range opts {
+		f(&mo)
 	}
-	client, err := mqtt.Dial(opts)
+	client, err := mqtt.Dial(mo)
 	if err != nil {
+		return nil, err
+	}
+	s.Client = client
+	s.Relay = relay.New(store, client, cfg.Relay, cfg.Log, nil)
+	return s, nil
+}
+
+// backlog is what the status reports of the outbox: its rows and the age of the oldest.
+// ctx is not the sender's: the last status, as the sender stops, still reads the outbox.
+func backlog(ctx context.Context, store *Watched) (int, time.Duration) {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := store.Stats(qctx)
+	if err != nil || st.Oldest.IsZero() {
+		return st.Rows, 0
+	}
+	return st.Rows, time.Since(st.Oldest)
+}
+
+// Run sends until ctx ends: the relay and the status reports, each in a goroutine it waits for.
+func (s *Sender) Run(ctx context.Context) error {
+	var g errgroup.Group
+	g.Go(func() error { return s.Relay.Run(ctx) })
+	g.Go(func() error { s.Client.RunStatus(ctx, StatusEvery); return nil })
+	return g.Wait()
+}
+
+// Start runs Run in the background until stop, which waits for it and closes the sender. The
+// sender outlives ctx's cancellation (what was committed last is still sent); stop ends it.
+func (s *Sender) Start(ctx context.Context) (stop func() error) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var g errgroup.Group
+	g.Go(func() error { return s.Run(rctx) })
+	return func() error {
 		cancel()
-		return nil, nil, nil, err
+		err := g.Wait()
+		s.Close()
+		return err
 	}
-	cfg := relay.DefaultConfig()
-	cfg.ResendAfter = resend
-	if window > 0 {
-		cfg.Window = window
+}
+
+// Notify tells the relay that the outbox has new messages.
+func (s *Sender) Notify() { s.Relay.Notify() }
+
+// Drain waits until the outbox is empty or ctx ends, woken by each acknowledged delete (no
+// polling). It returns the outbox's stats at the end, and ctx's error if it ended first.
+func (s *Sender) Drain(ctx context.Context) (outbox.Stats, error) {
+	s.Relay.Notify()
+	for {
+		changed := s.store.Changed() // before reading the rows: a delete after it wakes us
+		st, err := s.store.Stats(context.WithoutCancel(ctx))
+		if err == nil && st.Rows == 0 {
+			return st, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
 	}
-	rl = relay.New(ob, client, cfg, log, nil)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); rl.Run(rctx) }()
-	go func() { defer wg.Done(); client.RunStatus(rctx, 5*time.Second) }()
-	return rl, client, func() { cancel(); wg.Wait(); client.Close() }, nil
+}
+
+// Close ends the MQTT connection, with a last status report when connected.
+func (s *Sender) Close() error {
+	s.Client.Close()
+	return nil
 }
 
 // OutboxFlags declares the outbox's bounds; past them the on-full policy evicts the lowest
