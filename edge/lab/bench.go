@@ -56,29 +56,44 @@ func percentile(ds []time.Duration, p float64) float64 {
 	return float64(ds[max(i, 0)]) / float64(time.Millisecond)
 }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// benchFlags are the flags of `crosswatch-edge bench`.
+type benchFlags struct {
+	clip, scene, models   string
+	frames, streams, nets int
+	analysisFPS           float64
+	asJSON, decodeOnly    bool
+	duration              time.Duration
+}
+
+func parseBench(args []string) (*benchFlags, error) {
+	var f benchFlags
 	fs := newFlags("bench")
-	clip := fs.String("clip", "", "video file (required)")
-	scenePath := fs.String("scene", "", "scene file (default: a scene with no zones, which still runs detection and tracking)")
-	maxFrames := fs.Int("frames", 0, "frames to measure (0: the whole clip)")
-	analysisFPS := fs.Float64("analysis-fps", -1, "override the scene's detector.analysis_fps (0: every frame)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	streams := fs.Int("streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
-	duration := fs.Duration("duration", time.Minute, "with --streams: how long")
-	decodeOnly := fs.Bool("decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
-	modelsDir := fs.String("models", vision.ModelsDir(), "installed models directory (make models), for a scene whose detector is dnn")
-	nets := fs.Int("nets", runtime.NumCPU(), "with --streams and a DNN scene: networks the streams share (default: one per core, as many passes as can run at once; 0: one per stream)")
+	fs.StringVar(&f.clip, "clip", "", "video file (required)")
+	fs.StringVar(&f.scene, "scene", "", "scene file (default: a scene with no zones, which still runs detection and tracking)")
+	fs.IntVar(&f.frames, "frames", 0, "frames to measure (0: the whole clip)")
+	fs.Float64Var(&f.analysisFPS, "analysis-fps", -1, "override the scene's detector.analysis_fps (0: every frame)")
+	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	fs.IntVar(&f.streams, "streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
+	fs.DurationVar(&f.duration, "duration", time.Minute, "with --streams: how long")
+	fs.BoolVar(&f.decodeOnly, "decode-only", false, "with --streams: only decode, at the same pace (the memory floor of OpenCV and FFmpeg)")
+	fs.StringVar(&f.models, "models", vision.ModelsDir(), "installed models directory (make models), for a scene whose detector is dnn")
+	fs.IntVar(&f.nets, "nets", runtime.NumCPU(), "with --streams and a DNN scene: networks the streams share (default: one per core, as many passes as can run at once; 0: one per stream)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if *clip == "" {
-		return errors.New("--clip is required")
+	if f.clip == "" {
+		return nil, errors.New("--clip is required")
 	}
+	return &f, nil
+}
+
+// benchScene is --scene, or a scene with no zones on the classical detector; with its models.
+func benchScene(f *benchFlags) (*scene.Scene, *vision.Models, error) {
 	sc := &scene.Scene{}
-	if *scenePath != "" {
+	if f.scene != "" {
 		var err error
-		if sc, err = scene.Load(*scenePath); err != nil {
-			return err
+		if sc, err = scene.Load(f.scene); err != nil {
+			return nil, nil, err
 		}
 	} else {
 		d := scene.Defaults()
@@ -86,47 +101,80 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		d.Detector = scene.Classical() // no scene: the figures in docs/BENCHMARKS.md without --scene are the classical path's
 		sc = &d
 	}
-	if *analysisFPS >= 0 {
-		sc.Detector.AnalysisFPS = *analysisFPS
+	if f.analysisFPS >= 0 {
+		sc.Detector.AnalysisFPS = f.analysisFPS
 	}
-	var models *vision.Models
-	if sc.Detector.Kind == "dnn" && !*decodeOnly {
-		var err error
-		if models, err = vision.OpenModels(*modelsDir); err != nil {
-			return fmt.Errorf("--models: detector.kind dnn needs the models (make models): %w", err)
-		}
+	if sc.Detector.Kind != "dnn" || f.decodeOnly {
+		return sc, nil, nil
 	}
-	if *streams > 0 {
-		r, err := runLiveBench(ctx, *clip, sc, models, *nets, *streams, *duration, *decodeOnly)
-		if err != nil {
-			return err
-		}
-		printLive(stdout, r, *asJSON)
-		return nil
+	models, err := vision.OpenModels(f.models)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--models: detector.kind dnn needs the models (make models): %w", err)
 	}
-	// Decode alone: the physical limit of this box for this clip.
-	src, err := camera.OpenFile(*clip)
+	return sc, models, nil
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseBench(args)
 	if err != nil {
 		return err
 	}
+	sc, models, err := benchScene(f)
+	if err != nil {
+		return err
+	}
+	if f.streams > 0 {
+		r, err := runLiveBench(ctx, f.clip, sc, models, f.nets, f.streams, f.duration, f.decodeOnly)
+		if err != nil {
+			return err
+		}
+		printLive(stdout, r, f.asJSON)
+		return nil
+	}
+	r, err := decodePass(ctx, f.clip, f.frames)
+	if err != nil {
+		return err
+	}
+	if err := pipelinePass(ctx, f.clip, f.frames, sc, models, &r); err != nil {
+		return err
+	}
+	if f.asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	fmt.Fprintf(stdout, "%s %dx%d, %d frames: decode %.1f fps, pipeline %.1f fps, ratio %.2f, CPU ratio %.2f (analysis cap %g fps, %d analysed, %d events; frame→outbox p50 %.1f ms p99 %.1f ms)\n",
+		r.Clip, r.Width, r.Height, r.Frames, r.DecodeFPS, r.PipelineFPS, r.Ratio, r.CPURatio, r.AnalysisFPS, r.Analysed, r.Events, r.EventLatencyP50MS, r.EventLatencyP99MS)
+	return nil
+}
+
+// decodePass decodes up to frames frames of the clip (0: all) with nothing after the decoder:
+// the physical limit of this box for this clip.
+func decodePass(ctx context.Context, clip string, frames int) (BenchResult, error) {
+	src, err := camera.OpenFile(clip)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer src.Close()
 	fr := camera.NewFrame()
+	defer fr.Close()
 	began, cpu0 := time.Now(), cpuTime()
 	n := 0
-	for (*maxFrames == 0 || n < *maxFrames) && ctx.Err() == nil {
+	for (frames == 0 || n < frames) && ctx.Err() == nil {
 		if err := src.Read(fr); err != nil {
 			break
 		}
 		n++
 	}
 	decode, decodeCPU := time.Since(began), cpuTime()-cpu0
-	fr.Close()
-	w, h := src.Width, src.Height
-	src.Close()
 	if n == 0 {
-		return fmt.Errorf("clip %s: no frames decoded", *clip)
+		return BenchResult{}, fmt.Errorf("clip %s: no frames decoded", clip)
 	}
+	return BenchResult{Clip: filepath.Base(clip), Width: src.Width, Height: src.Height, Frames: n,
+		DecodeFPS: float64(n) / decode.Seconds(), DecodeCPUS: decodeCPU.Seconds()}, nil
+}
 
-	// The full path, into a real outbox (no network: the sender is not on the frame path).
+// pipelinePass runs the full path over the same frames, into a real outbox (no network: the
+// sender is not on the frame path), and completes r.
+func pipelinePass(ctx context.Context, clip string, frames int, sc *scene.Scene, models *vision.Models, r *BenchResult) error {
 	dir, err := os.MkdirTemp("", "crosswatch-bench")
 	if err != nil {
 		return err
@@ -137,45 +185,38 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ob.Close()
-	src, err = camera.OpenFile(*clip)
+	src, err := camera.OpenFile(clip)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	var limited pipeline.Source = src
-	if *maxFrames > 0 {
-		limited = &frameLimit{src: src, left: *maxFrames}
+	if frames > 0 {
+		limited = &frameLimit{src: src, left: frames}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
+	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: r.Width, Height: r.Height, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	cpu0 = cpuTime()
+	cpu0 := cpuTime()
 	st, err := p.Run(ctx, nil)
 	if err != nil {
 		return err
 	}
 	pipelineCPU := cpuTime() - cpu0
-	r := BenchResult{Clip: filepath.Base(*clip), Width: w, Height: h, Frames: n,
-		DecodeFPS: float64(n) / decode.Seconds(), PipelineFPS: float64(st.Frames) / st.Elapsed.Seconds(), Analysed: st.Analysed,
-		AnalysisFPS: sc.Detector.AnalysisFPS}
+	r.PipelineFPS, r.Analysed, r.AnalysisFPS = float64(st.Frames)/st.Elapsed.Seconds(), st.Analysed, sc.Detector.AnalysisFPS
 	for _, v := range st.Events {
 		r.Events += v
 	}
 	r.Ratio = r.PipelineFPS / r.DecodeFPS
 	// Per frame: the pipeline pass may stop before the clip's end (--frames counts both alike).
-	r.DecodeCPUS, r.PipelineCPUS = decodeCPU.Seconds(), pipelineCPU.Seconds()
+	r.PipelineCPUS = pipelineCPU.Seconds()
 	if st.Frames > 0 && pipelineCPU > 0 {
-		r.CPURatio = (decodeCPU.Seconds() / float64(n)) / (pipelineCPU.Seconds() / float64(st.Frames))
+		r.CPURatio = (r.DecodeCPUS / float64(r.Frames)) / (pipelineCPU.Seconds() / float64(st.Frames))
 	}
 	r.EventLatencyP50MS, r.EventLatencyP99MS = percentile(st.EventLatency, 50), percentile(st.EventLatency, 99)
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(r)
-	}
-	fmt.Fprintf(stdout, "%s %dx%d, %d frames: decode %.1f fps, pipeline %.1f fps, ratio %.2f, CPU ratio %.2f (analysis cap %g fps, %d analysed, %d events; frame→outbox p50 %.1f ms p99 %.1f ms)\n",
-		r.Clip, w, h, n, r.DecodeFPS, r.PipelineFPS, r.Ratio, r.CPURatio, r.AnalysisFPS, r.Analysed, r.Events, r.EventLatencyP50MS, r.EventLatencyP99MS)
 	return nil
 }
 

@@ -29,127 +29,161 @@ func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
 	return nil
 }
 
-func runEval(ctx context.Context, args []string, stdout, _ io.Writer) error {
+// evalFlags are the flags of `crosswatch-edge eval`.
+type evalFlags struct {
+	scene, clip, truth, phases, ref string
+	tolerance                       time.Duration
+	asJSON, list                    bool
+}
+
+func parseEval(args []string) (*evalFlags, error) {
+	var f evalFlags
 	fs := newFlags("eval")
-	scenePath := fs.String("scene", "", "scene file (required)")
-	clip := fs.String("clip", "", "video file (required)")
-	truthPath := fs.String("truth", "", "ground truth JSON: violations of {type, zone, t or start and end}, optionally non_events and crossings of {zone, n} (docs/ACCURACY.md) (required)")
-	tolerance := fs.Duration("tolerance", time.Second, "how far in time a detection may be from its truth event")
-	asJSON := fs.Bool("json", false, "print JSON")
-	list := fs.Bool("list", false, "also list every truth event, non-event and detection, to find what was missed (with --json: as \"list\")")
-	phases := fs.String("phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
-	refFlag := fs.String("view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the clip's first steady seconds)")
+	fs.StringVar(&f.scene, "scene", "", "scene file (required)")
+	fs.StringVar(&f.clip, "clip", "", "video file (required)")
+	fs.StringVar(&f.truth, "truth", "", "ground truth JSON: violations of {type, zone, t or start and end}, optionally non_events and crossings of {zone, n} (docs/ACCURACY.md) (required)")
+	fs.DurationVar(&f.tolerance, "tolerance", time.Second, "how far in time a detection may be from its truth event")
+	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	fs.BoolVar(&f.list, "list", false, "also list every truth event, non-event and detection, to find what was missed (with --json: as \"list\")")
+	fs.StringVar(&f.phases, "phases", "", "the signal controller's recorded feed (JSON lines of phase messages), for signals with feed: true")
+	fs.StringVar(&f.ref, "view-reference", "", "the scene's view reference (default: <scene>.view.pgm beside the scene, if there; else one is learned from the clip's first steady seconds)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if *scenePath == "" || *clip == "" || *truthPath == "" {
-		return errors.New("--scene, --clip and --truth are required")
+	if f.scene == "" || f.clip == "" || f.truth == "" {
+		return nil, errors.New("--scene, --clip and --truth are required")
 	}
-	sc, err := scene.Load(*scenePath)
+	return &f, nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	f, err := parseEval(args)
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(*truthPath)
+	sc, err := scene.Load(f.scene)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(f.truth)
 	if err != nil {
 		return fmt.Errorf("truth: %w", err)
 	}
 	truth, err := eval.ParseTruth(b)
 	if err != nil {
-		return fmt.Errorf("truth %s: %w", *truthPath, err)
+		return fmt.Errorf("truth %s: %w", f.truth, err)
 	}
-	truthCounts := truth.Crossings
-	src, err := camera.OpenFile(*clip)
+	run, err := evalClip(ctx, f, sc, truth)
+	if run != nil && !f.asJSON {
+		defer run.printFooter(stdout) // also when the run failed: what it saw until then
+	}
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	var mem memOutbox
-	start := time.Unix(0, 0).UTC()
-	feed := signals.NewFeed()
-	if *phases != "" {
-		// The feed's times are wall-clock: the clip starts at the truth's start.
-		if truth.Start.IsZero() {
-			return fmt.Errorf("--phases: the truth file has no start time to align the feed with")
-		}
-		start = truth.Start
-		if err := feed.LoadFile(*phases); err != nil {
-			return fmt.Errorf("--phases: %w", err)
-		}
-	}
-	ref, refPath, err := scene.ReadReference(*refFlag, *scenePath)
-	if err != nil {
-		return err
-	}
-	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
-		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		if refPath != "" {
-			return fmt.Errorf("%s: %w", refPath, err)
-		}
-		return err
-	}
-	var stats pipeline.Stats
-	defer func() {
-		if !*asJSON {
-			fmt.Fprintf(stdout, "signal sources disagreed %d times\n", p.SignalDisagreements())
-			if stats.ViewChanges > 0 {
-				fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", stats.ViewChanges)
-			}
-			fmt.Fprintf(stdout, "tracks: %d begun, %d waiting vehicles found again after the detector lost them, %d riders by speed\n",
-				stats.Tracks.Begun, stats.Tracks.Revived, stats.Tracks.Riders)
-			fmt.Fprintln(stdout, formatView(viewReport(stats, refPath)))
-		}
-	}()
-	defer p.Close()
-	if stats, err = p.Run(ctx, nil); err != nil {
-		return err
-	}
-	var got []eval.Event
-	counted := map[string]int{} // zone → road users, for the text report
-	for _, m := range mem.msgs {
-		e, err := wire.DecodeEvent(m.Payload)
-		if err != nil {
-			if c, err := wire.DecodeCounts(m.Payload); err == nil {
-				for _, n := range c.Counts {
-					counted[c.Zone] += n
-				}
-			}
-			continue
-		}
-		got = append(got, eval.Event{Type: e.Type, Zone: e.Zone, T: e.Time.Sub(start).Seconds()})
-	}
-	r := eval.Compare(truth.Violations, got, tolerance.Seconds())
-	r.CompareCounts(truthCounts, counted)
-	if !*asJSON && len(counted)+len(truthCounts) > 0 {
-		zones := make([]string, 0, len(counted))
-		for z := range counted {
-			zones = append(zones, z)
-		}
-		for z := range truthCounts {
-			if _, ok := counted[z]; !ok {
-				zones = append(zones, z)
-			}
-		}
-		sort.Strings(zones)
-		for _, z := range zones {
-			if n, ok := truthCounts[z]; ok {
-				defer fmt.Fprintf(stdout, "road users counted in %s: %d (truth %d)\n", z, counted[z], n)
-			} else {
-				defer fmt.Fprintf(stdout, "road users counted in %s: %d\n", z, counted[z])
-			}
-		}
-	}
+	r := eval.Compare(truth.Violations, run.got, f.tolerance.Seconds())
+	r.CompareCounts(truth.Crossings, run.counted)
 	var lines []eval.Line
-	if *list {
-		lines = eval.List(truth, got, tolerance.Seconds())
+	if f.list {
+		lines = eval.List(truth, run.got, f.tolerance.Seconds())
 	}
-	if *asJSON {
+	if f.asJSON {
 		return json.NewEncoder(stdout).Encode(struct {
 			eval.Report
 			View view        `json:"view"`
 			List []eval.Line `json:"list,omitempty"`
-		}{r, viewReport(stats, refPath), lines})
+		}{r, viewReport(run.stats, run.refPath), lines})
 	}
+	printScores(stdout, r)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, formatLine(l))
+	}
+	printCounts(stdout, run.counted, truth.Crossings)
+	return nil
+}
+
+// evalRun is what the pipeline found in the clip.
+type evalRun struct {
+	got          []eval.Event
+	counted      map[string]int // zone → road users
+	stats        pipeline.Stats
+	refPath      string
+	disagreement int // times the signal sources disagreed
+}
+
+// evalClip runs the scene's pipeline over the clip, into memory. It returns a run, with what
+// was seen so far, also with an error once the pipeline is built.
+func evalClip(ctx context.Context, f *evalFlags, sc *scene.Scene, truth eval.Truth) (*evalRun, error) {
+	src, err := camera.OpenFile(f.clip)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	start := time.Unix(0, 0).UTC()
+	feed := signals.NewFeed()
+	if f.phases != "" {
+		// The feed's times are wall-clock: the clip starts at the truth's start.
+		if truth.Start.IsZero() {
+			return nil, fmt.Errorf("--phases: the truth file has no start time to align the feed with")
+		}
+		start = truth.Start
+		if err := feed.LoadFile(f.phases); err != nil {
+			return nil, fmt.Errorf("--phases: %w", err)
+		}
+	}
+	ref, refPath, err := scene.ReadReference(f.ref, f.scene)
+	if err != nil {
+		return nil, err
+	}
+	var mem memOutbox
+	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
+		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		if refPath != "" {
+			return nil, fmt.Errorf("%s: %w", refPath, err)
+		}
+		return nil, err
+	}
+	run := &evalRun{refPath: refPath, counted: map[string]int{}}
+	run.stats, err = p.Run(ctx, nil)
+	p.Close()
+	run.disagreement = p.SignalDisagreements()
+	if err != nil {
+		return run, err
+	}
+	run.collect(mem.msgs, start)
+	return run, nil
+}
+
+// collect reads the events and count records the pipeline appended.
+func (run *evalRun) collect(msgs []outbox.Message, start time.Time) {
+	for _, m := range msgs {
+		e, err := wire.DecodeEvent(m.Payload)
+		if err != nil {
+			if c, err := wire.DecodeCounts(m.Payload); err == nil {
+				for _, n := range c.Counts {
+					run.counted[c.Zone] += n
+				}
+			}
+			continue
+		}
+		run.got = append(run.got, eval.Event{Type: e.Type, Zone: e.Zone, T: e.Time.Sub(start).Seconds()})
+	}
+}
+
+// printFooter prints what the text report ends with: the signal sources, the view and the tracks.
+func (run *evalRun) printFooter(stdout io.Writer) {
+	st := run.stats
+	fmt.Fprintf(stdout, "signal sources disagreed %d times\n", run.disagreement)
+	if st.ViewChanges > 0 {
+		fmt.Fprintf(stdout, "camera view changed %d times (tracks restarted)\n", st.ViewChanges)
+	}
+	fmt.Fprintf(stdout, "tracks: %d begun, %d waiting vehicles found again after the detector lost them, %d riders by speed\n",
+		st.Tracks.Begun, st.Tracks.Revived, st.Tracks.Riders)
+	fmt.Fprintln(stdout, formatView(viewReport(st, run.refPath)))
+}
+
+// printScores prints precision and recall per event type.
+func printScores(stdout io.Writer, r eval.Report) {
 	types := make([]string, 0, len(r.Types))
 	for k := range r.Types {
 		types = append(types, k)
@@ -159,10 +193,27 @@ func runEval(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		s := r.Types[k]
 		fmt.Fprintf(stdout, "%-24s tp %3d  fp %3d  fn %3d  precision %s  recall %s\n", k, s.TP, s.FP, s.FN, fmtRatio(s.Precision), fmtRatio(s.Recall))
 	}
-	for _, l := range lines {
-		fmt.Fprintln(stdout, formatLine(l))
+}
+
+// printCounts prints the road users counted per zone, with the truth's count where it has one.
+func printCounts(stdout io.Writer, counted, truth map[string]int) {
+	zones := make([]string, 0, len(counted))
+	for z := range counted {
+		zones = append(zones, z)
 	}
-	return nil
+	for z := range truth {
+		if _, ok := counted[z]; !ok {
+			zones = append(zones, z)
+		}
+	}
+	sort.Strings(zones)
+	for _, z := range zones {
+		if n, ok := truth[z]; ok {
+			fmt.Fprintf(stdout, "road users counted in %s: %d (truth %d)\n", z, counted[z], n)
+		} else {
+			fmt.Fprintf(stdout, "road users counted in %s: %d\n", z, counted[z])
+		}
+	}
 }
 
 // view is what eval reports of the view check: where the reference came from, and how often
