@@ -12,7 +12,7 @@ import (
 // Command is one lab tool as a subcommand of crosswatch-edge.
 type Command struct {
 	Name    string // the subcommand
-	Usage   string // its line in the binary's usage text
+	Usage   string // how the binary's usage text names it: "scene draw"
 	Summary string
 	// Run runs the tool with args (after the subcommand). It returns flag.ErrHelp after -h.
 	Run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
