@@ -27,7 +27,7 @@ test: build
 	@bash models/install.sh || echo "models: some files are missing; the tests that need them say so"
 	$(GO) vet ./...
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TIMEOUT) ./...
-	CI=$${CI:-} $(GO) test -count=1 -tags matprofile -run TestNoMatLeaks ./edge/cli/   # every gocv.Mat closed
+	CI=$${CI:-} $(GO) test -count=1 -tags matprofile -run TestNoMatLeaks ./edge/lab/   # every gocv.Mat closed
 	@$(MAKE) --no-print-directory race
 	@FUZZTIME=$${FUZZTIME:-3s} $(MAKE) --no-print-directory fuzz   # every fuzz target briefly (make fuzz: 20 s each)
 	BENCH_SMOKE=1 bash scripts/bench.sh >/dev/null   # the short form of 'make bench', so it cannot rot

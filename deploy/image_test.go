@@ -188,7 +188,7 @@ func TestEdgeImageAgreesWithTheBinary(t *testing.T) {
 	// manifest), from what 'make image' staged, and copied to the directory the binary reads.
 	env := modelsEnv(t)
 	if got := d.env()[env]; got != modelsDir {
-		t.Errorf("ENV %s=%q: want %s (edge/cli reads the models directory from %s)", env, got, modelsDir, env)
+		t.Errorf("ENV %s=%q: want %s (edge/vision.ModelsDir reads the models directory from %s)", env, got, modelsDir, env)
 	}
 	installed := false
 	var staged string
@@ -255,12 +255,13 @@ func TestEdgeImageAgreesWithTheBinary(t *testing.T) {
 	}
 }
 
-// modelsEnv returns the environment variable edge/cli's defaultModels reads, from its source
+// modelsEnv returns the environment variable edge/vision's ModelsDir reads (the edge's commands'
+// default models directory), from its source
 // (parsed, not built: the edge needs OpenCV to build).
 func modelsEnv(t *testing.T) string {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, "../edge/cli", func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	pkgs, err := parser.ParseDir(fset, "../edge/vision", func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func modelsEnv(t *testing.T) string {
 		for _, f := range p.Files {
 			for _, decl := range f.Decls {
 				fn, ok := decl.(*ast.FuncDecl)
-				if !ok || fn.Name.Name != "defaultModels" {
+				if !ok || fn.Name.Name != "ModelsDir" {
 					continue
 				}
 				ast.Inspect(fn, func(n ast.Node) bool {
@@ -288,7 +289,7 @@ func modelsEnv(t *testing.T) string {
 		}
 	}
 	if env == "" {
-		t.Fatal("edge/cli: no defaultModels reading os.Getenv(\"…\"): where does the edge find its models now?")
+		t.Fatal("edge/vision: no ModelsDir reading os.Getenv(\"…\"): where does the edge find its models now?")
 	}
 	return env
 }

@@ -90,4 +90,4 @@ CROSSWATCH_DRAIN_N=$drainN go test -count=1 -timeout 40m -run TestFaultBrokerDow
 echo
 echo "## no gocv.Mat leaks over a 10-minute replay of each synthetic scene (matprofile build)"
 leak=10m; [ -n "$smoke" ] && leak=10s
-CROSSWATCH_LEAK_DURATION=$leak go test -count=1 -tags matprofile -run TestNoMatLeaks -v ./edge/cli/ | grep -E 'Mats open|^(ok|FAIL)'
+CROSSWATCH_LEAK_DURATION=$leak go test -count=1 -tags matprofile -run TestNoMatLeaks -v ./edge/lab/ | grep -E 'Mats open|^(ok|FAIL)'

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
@@ -48,8 +49,8 @@ type BoxConfig struct {
 // BrokerCfg is the broker: section: where the box sends, and how it proves who it is
 // (docs/SECURITY.md).
 type BrokerCfg struct {
-	URL      string `yaml:"url"`
-	identity `yaml:",inline"`
+	URL             string `yaml:"url"`
+	sender.Identity `yaml:",inline"`
 }
 
 // OutboxCfg is the outbox: section.
@@ -402,7 +403,7 @@ func loadCamera(cc CameraCfg) (*BoxCamera, error) {
 	if s.Camera != cc.ID {
 		return nil, fmt.Errorf("%s: its camera is %q, not the camera's id %q", cc.Scene, s.Camera, cc.ID)
 	}
-	ref, refPath, err := readReference(cc.ViewReference, cc.Scene)
+	ref, refPath, err := scene.ReadReference(cc.ViewReference, cc.Scene)
 	if err != nil {
 		return nil, err
 	}

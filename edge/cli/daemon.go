@@ -21,6 +21,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -29,15 +30,17 @@ import (
 )
 
 // Daemon is `crosswatch-edge run`: one box, any number of cameras, each with its own pipeline
-// goroutines, and one outbox, one relay and one MQTT connection for them all. Open builds it,
-// Run runs it until ctx ends (then drains), Close releases what Open made.
+// goroutines, and one outbox, one relay and one MQTT connection for them all. Open makes what
+// it needs, Run runs it until ctx ends (then drains), Close releases what Open made. (Not
+// called Main: that is the binary's entry point, as in aggregator/cli.)
 type Daemon struct {
-	box    *Box
-	log    *slog.Logger
+	Box    *Box
+	Log    *slog.Logger
+	Reload <-chan os.Signal // each value reloads the config (SIGHUP); nil: never
+
 	ob     *outbox.Outbox
-	store  *watchedOutbox
-	rl     *relay.Relay
-	client *mqtt.Client
+	store  *sender.Watched
+	snd    *sender.Sender
 	feed   *signals.Feed // the controller's phases for the box's signals (MQTT and phases files)
 	ln     net.Listener  // metrics, health and readiness; nil: none
 	reg    *prometheus.Registry
@@ -59,134 +62,139 @@ type camRunner struct {
 	done   chan struct{}
 }
 
-// OpenDaemon checks the box's identity, opens the outbox and the metrics listener, and starts
-// the MQTT connection (in the background). Nothing reads a camera before Run.
-func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
-	c := box.Config
-	withIdentity, err := c.Broker.identity.options(c.Broker.URL, c.Device, log, configNames)
-	if err != nil {
-		return nil, err
-	}
-	d := &Daemon{box: box, log: log, feed: signals.NewFeed(), cams: map[string]*camRunner{}, minBackoff: time.Second, maxBackoff: 30 * time.Second}
+// NewDaemon returns the daemon of a loaded box (loadBox), logging to log and reloading its config
+// at each value from reload.
+func NewDaemon(box *Box, log *slog.Logger, reload <-chan os.Signal) *Daemon {
+	d := &Daemon{Box: box, Log: log, Reload: reload, feed: signals.NewFeed(), cams: map[string]*camRunner{},
+		minBackoff: time.Second, maxBackoff: 30 * time.Second}
 	d.reg = prometheus.NewRegistry()
 	d.met = newBoxMetrics(d)
 	d.reg.MustRegister(d.met)
-	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(pipeline.GapBuilder(c.Device))}
-	// A packaged box has its state directory; a box run by hand gets the folder made.
-	if err := os.MkdirAll(filepath.Dir(c.Outbox.Path), 0o700); err != nil {
-		return nil, fmt.Errorf("outbox.path: %w", err)
+	return d
+}
+
+// Open checks the box's identity (before it makes anything), opens the outbox and the metrics
+// listener, reads the phases files and starts the MQTT connection (in the background: a broker
+// not there yet is no error). Nothing reads a camera before Run. After an error, Close releases
+// what Open made.
+func (d *Daemon) Open(ctx context.Context) error {
+	c := d.Box.Config
+	withIdentity, err := c.Broker.Identity.Options(c.Broker.URL, c.Device, d.Log, configNames)
+	if err != nil {
+		return err
 	}
-	if d.ob, err = outbox.Open(c.Outbox.Path, opts); err != nil {
-		return nil, fmt.Errorf("outbox.path: %w", err)
+	if err := d.openOutbox(); err != nil {
+		return err
 	}
-	d.store = newWatchedOutbox(d.ob)
 	if c.Metrics.Listen != "" {
 		if d.ln, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
-			d.ob.Close()
-			return nil, fmt.Errorf("metrics.listen: %w", err)
+			return fmt.Errorf("metrics.listen: %w", err)
 		}
 	}
-	for _, cam := range box.Cameras {
-		if cam.Phases != "" {
-			if err := loadPhases(cam.Phases, d.feed); err != nil {
-				d.Close()
-				return nil, err
-			}
+	for _, cam := range d.Box.Cameras {
+		if cam.Phases == "" {
+			continue
+		}
+		if err := d.feed.LoadFile(cam.Phases); err != nil {
+			return fmt.Errorf("--phases: %w", err)
 		}
 	}
 	d.models, _ = vision.OpenModels(c.Models)
-	mo := mqtt.Options{Broker: c.Broker.URL, Device: c.Device, Software: "crosswatch-edge " + buildinfo.Version(), Log: log,
-		OnAck: func(ids []string) { d.rl.Ack(ids) },
-		Backlog: func() (int, time.Duration) {
-			qctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			st, err := d.ob.Stats(qctx)
-			if err != nil || st.Oldest.IsZero() {
-				return st.Rows, 0
-			}
-			return st.Rows, time.Since(st.Oldest)
-		},
-		OnPhase:             d.feed.Add,
-		SignalDisagreements: d.signalDisagreements,
-		ViewChanges:         d.viewChanges,
-		ViewMismatch:        d.viewMismatch,
+	cfg := sender.Config{Broker: c.Broker.URL, Device: c.Device, Software: "crosswatch-edge " + buildinfo.Version(), Relay: relay.DefaultConfig(), Log: d.Log}
+	d.snd, err = sender.Dial(ctx, d.store, cfg, withIdentity, func(o *mqtt.Options) {
+		o.OnPhase = d.feed.Add
+		o.SignalDisagreements = d.signalDisagreements
+		o.ViewChanges = d.viewChanges
+		o.ViewMismatch = d.viewMismatch
+	})
+	if err != nil {
+		return fmt.Errorf("broker.url: %w", err)
 	}
-	withIdentity(&mo)
-	if d.client, err = mqtt.Dial(mo); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("broker.url: %w", err)
+	return nil
+}
+
+// openOutbox opens the box's outbox, making its folder if need be: a packaged box has its
+// state directory, a box run by hand gets the folder made.
+func (d *Daemon) openOutbox() error {
+	c := d.Box.Config
+	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(pipeline.GapBuilder(c.Device))}
+	if err := os.MkdirAll(filepath.Dir(c.Outbox.Path), 0o700); err != nil {
+		return fmt.Errorf("outbox.path: %w", err)
 	}
-	d.rl = relay.New(d.store, d.client, relay.DefaultConfig(), log, nil)
-	return d, nil
+	ob, err := outbox.Open(c.Outbox.Path, opts)
+	if err != nil {
+		return fmt.Errorf("outbox.path: %w", err)
+	}
+	d.ob, d.store = ob, sender.NewWatched(ob)
+	return nil
 }
 
 // configNames names the identity's fields as edge.yaml does.
-var configNames = identityNames{"broker.token_file", "broker.ca", "broker.cert", "broker.key", "broker.server_name", "broker.ca, broker.cert, broker.key, broker.server_name", "broker.insecure", "broker.url"}
+var configNames = sender.IdentityNames{TokenFile: "broker.token_file", CA: "broker.ca", Cert: "broker.cert", Key: "broker.key", ServerName: "broker.server_name",
+	TLS: "broker.ca, broker.cert, broker.key, broker.server_name", Insecure: "broker.insecure", Broker: "broker.url"}
 
-// Run starts every camera, serves the metrics, reloads the config on each value from reload
+// Run starts every camera, serves the metrics, reloads the config on each value from Reload
 // (SIGHUP), and when ctx ends stops the cameras (each finishes the frame in hand and commits),
 // waits up to outbox.drain_timeout for the aggregator's acknowledgements and returns nil.
 // Whatever is unacknowledged stays in the outbox for the next start.
-func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) error {
+func (d *Daemon) Run(ctx context.Context) error {
 	// The sender outlives the cameras: it carries what they committed last.
 	sctx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSender()
 	var g errgroup.Group
-	g.Go(func() error { return d.rl.Run(sctx) })
-	g.Go(func() error { d.client.RunStatus(sctx, 5*time.Second); return nil })
-	var srv *http.Server
-	if d.ln != nil {
-		srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
-		g.Go(func() error {
-			if err := srv.Serve(d.ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("metrics: %w", err)
-			}
-			return nil
-		})
-	}
-	d.log.Info("edge started", "version", buildinfo.Version(), "device", d.box.Config.Device, "cameras", len(d.box.Cameras),
-		"broker", d.box.Config.Broker.URL, "outbox", d.box.Config.Outbox.Path, "metrics", d.box.Config.Metrics.Listen)
-	d.apply(ctx, d.box.Cameras)
+	g.Go(func() error { return d.snd.Run(sctx) })
+	stopMetrics := d.serveMetrics(&g)
+	c := d.Box.Config
+	d.Log.Info("edge started", "version", buildinfo.Version(), "device", c.Device, "cameras", len(d.Box.Cameras),
+		"broker", c.Broker.URL, "outbox", c.Outbox.Path, "metrics", c.Metrics.Listen)
+	d.apply(ctx, d.Box.Cameras)
 	for running := true; running; {
 		select {
 		case <-ctx.Done():
 			running = false
-		case <-reload:
+		case <-d.Reload:
 			d.reload(ctx)
 		}
 	}
-	d.log.Info("stopping: the cameras finish their frames and commit")
+	d.Log.Info("stopping: the cameras finish their frames and commit")
 	d.apply(ctx, nil) // stops every camera and waits for it
-	d.drain(d.box.Config.Outbox.DrainTimeout)
-	if srv != nil {
-		sd, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		srv.Shutdown(sd)
-		cancel()
-	}
+	d.drain(c.Outbox.DrainTimeout)
+	stopMetrics()
 	stopSender()
 	return g.Wait()
 }
 
+// serveMetrics serves /metrics, /healthz and /readyz on the listener, if there is one, in a
+// goroutine of g; the function it returns shuts the server down (within 2 s).
+func (d *Daemon) serveMetrics(g *errgroup.Group) (stop func()) {
+	if d.ln == nil {
+		return func() {}
+	}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(d.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		return nil
+	})
+	return func() {
+		sd, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sd)
+	}
+}
+
 // drain waits until the outbox is empty or timeout passes, woken by each acknowledgement.
 func (d *Daemon) drain(timeout time.Duration) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	d.rl.Notify()
-	for {
-		changed := d.store.changed() // before reading the rows: a delete after it wakes us
-		st, err := d.ob.Stats(context.Background())
-		if err == nil && st.Rows == 0 {
-			d.log.Info("outbox drained: everything acknowledged by the aggregator")
-			return
-		}
-		select {
-		case <-changed:
-		case <-t.C:
-			d.log.Warn("drain timeout: messages stay in the outbox for the next start", "pending", st.Rows, "timeout", timeout,
-				"broker_connected", d.client.Connected())
-			return
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	st, err := d.snd.Drain(ctx)
+	if err == nil {
+		d.Log.Info("outbox drained: everything acknowledged by the aggregator")
+		return
 	}
+	d.Log.Warn("drain timeout: messages stay in the outbox for the next start", "pending", st.Rows, "timeout", timeout,
+		"broker_connected", d.snd.Client.Connected())
 }
 
 // apply makes the running cameras those of want: it stops the cameras no longer there or
@@ -218,7 +226,7 @@ func (d *Daemon) apply(ctx context.Context, want []BoxCamera) {
 		if !slices.ContainsFunc(want, func(w BoxCamera) bool { return w.ID == r.cam.ID }) {
 			d.met.forget(r.cam.ID)
 			if ctx.Err() == nil {
-				d.log.Info("camera removed", "camera", r.cam.ID)
+				d.Log.Info("camera removed", "camera", r.cam.ID)
 			}
 		}
 	}
@@ -240,7 +248,7 @@ func (d *Daemon) apply(ctx context.Context, want []BoxCamera) {
 // cameras run on as they were); a camera whose scene fails goes down alone and retries.
 // Settings of the box itself (device, broker, outbox, metrics, models) need a restart.
 func (d *Daemon) reload(ctx context.Context) {
-	path := d.box.Path
+	path := d.Box.Path
 	b, err := os.ReadFile(path)
 	var c *BoxConfig
 	if err == nil {
@@ -250,12 +258,12 @@ func (d *Daemon) reload(ctx context.Context) {
 		err = c.Validate()
 	}
 	if err != nil {
-		d.log.Error("reload refused: the config is not valid; the cameras run on as they were", "config", path, "err", err)
+		d.Log.Error("reload refused: the config is not valid; the cameras run on as they were", "config", path, "err", err)
 		return
 	}
-	old := d.box.Config
+	old := d.Box.Config
 	if c.Device != old.Device || c.Broker != old.Broker || c.Outbox != old.Outbox || c.Metrics != old.Metrics || c.Models != old.Models || c.Evidence != old.Evidence {
-		d.log.Warn("reload: device, broker, outbox, metrics, models and evidence take effect at the next start only", "config", path)
+		d.Log.Warn("reload: device, broker, outbox, metrics, models and evidence take effect at the next start only", "config", path)
 	}
 	var want []BoxCamera
 	for _, cc := range c.Cameras {
@@ -264,17 +272,17 @@ func (d *Daemon) reload(ctx context.Context) {
 			err = d.checkModels(cam)
 		}
 		if err != nil {
-			d.log.Error("reload: camera's scene fails; the camera stays down and retries", "camera", cc.ID, "err", err)
+			d.Log.Error("reload: camera's scene fails; the camera stays down and retries", "camera", cc.ID, "err", err)
 			cam = &BoxCamera{CameraCfg: cc, loadErr: err}
 		}
 		if cc.Phases != "" && err == nil {
-			if err := loadPhases(cc.Phases, d.feed); err != nil {
-				d.log.Error("reload: phases file", "camera", cc.ID, "err", err)
+			if err := d.feed.LoadFile(cc.Phases); err != nil {
+				d.Log.Error("reload: phases file", "camera", cc.ID, "err", err)
 			}
 		}
 		want = append(want, *cam)
 	}
-	d.log.Info("config reloaded", "config", path, "cameras", len(want))
+	d.Log.Info("config reloaded", "config", path, "cameras", len(want))
 	d.apply(ctx, want)
 }
 
@@ -283,7 +291,7 @@ func (d *Daemon) checkModels(cam *BoxCamera) error {
 	if cam.Scene.Detector.Kind != "dnn" {
 		return nil
 	}
-	m, err := vision.OpenModels(d.box.Config.Models)
+	m, err := vision.OpenModels(d.Box.Config.Models)
 	if err == nil {
 		err = m.CheckDetector(cam.Scene.Detector.Model)
 	}
@@ -313,7 +321,7 @@ func (d *Daemon) runCamera(ctx context.Context, r *camRunner) {
 		}
 		if errors.Is(err, errEnded) {
 			st.setDown("ended: " + err.Error())
-			d.log.Info("camera's video file ended; it stays down until the config changes", "camera", cam.ID, "source", cam.Source)
+			d.Log.Info("camera's video file ended; it stays down until the config changes", "camera", cam.ID, "source", cam.Source)
 			<-ctx.Done()
 			return
 		}
@@ -321,7 +329,7 @@ func (d *Daemon) runCamera(ctx context.Context, r *camRunner) {
 		if time.Since(began) > time.Minute {
 			wait = d.minBackoff // it ran a while: this is a new failure, not the same one again
 		}
-		d.log.Error("camera down; retrying", "camera", cam.ID, "err", err, "in", wait)
+		d.Log.Error("camera down; retrying", "camera", cam.ID, "err", err, "in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -345,36 +353,16 @@ func (d *Daemon) runCamera(ctx context.Context, r *camRunner) {
 // runCameraOnce opens the camera's source and runs its pipeline until the source fails, a
 // file ends or ctx ends.
 func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState) error {
-	c := d.box.Config
+	c := d.Box.Config
 	sc := cam.Scene
 	live := camera.IsLive(cam.Source)
 	var pipe atomic.Pointer[pipeline.Pipeline]
-	var src pipeline.Source
-	var width, height int
 	st.setDown("connecting to " + cam.Source)
-	if live {
-		s, err := camera.OpenStream(ctx, cam.Source, camera.StreamOptions{Log: d.log.With("camera", cam.ID),
-			OnDrop: func(time.Time) { st.setDown("source dropped; reconnecting") },
-			OnGap: func(from, to time.Time) {
-				st.reconnects.Add(1)
-				st.setUp()
-				if p := pipe.Load(); p != nil {
-					p.SourceGap(from, to)
-				}
-			}})
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		src, width, height = s, s.Width, s.Height
-	} else {
-		f, err := camera.OpenFile(cam.Source)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		src, width, height = f, f.Width, f.Height
+	src, width, height, closeSrc, err := d.openSource(ctx, cam, st, &pipe)
+	if err != nil {
+		return err
 	}
+	defer closeSrc()
 	cfg := pipeline.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
 		Feed: d.feed, Reference: cam.Reference, Live: live, Meter: &st.meter}
 	if sc.Detector.Kind == "dnn" {
@@ -382,15 +370,15 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	}
 	if c.Evidence {
 		// One anonymiser per camera: it holds Mats and networks, used from the camera's goroutine.
-		a, closeA, err := openAnonymiser(c.Models)
+		a, closeA, err := vision.OpenEvidenceAnonymiser(c.Models)
 		if err != nil {
-			d.log.Warn("events carry no evidence image", "camera", cam.ID, "err", err)
+			d.Log.Warn("events carry no evidence image", "camera", cam.ID, "err", err)
 		} else {
 			defer closeA()
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, d.store, d.rl.Notify, d.log.With("camera", cam.ID))
+	p, err := pipeline.New(cfg, src, d.store, d.snd.Notify, d.Log.With("camera", cam.ID))
 	if err != nil {
 		return fmt.Errorf("scene %s: %w", cam.CameraCfg.Scene, err)
 	}
@@ -399,19 +387,43 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	st.pipe.Store(p)
 	defer st.pipe.Store(nil)
 	st.setUp()
-	d.log.Info("camera up", "camera", cam.ID, "source", cam.Source, "size", fmt.Sprintf("%dx%d", width, height))
+	d.Log.Info("camera up", "camera", cam.ID, "source", cam.Source, "size", fmt.Sprintf("%dx%d", width, height))
 	stats, err := p.Run(ctx, nil)
 	st.setDown("stopped")
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if ctx.Err() == nil && !live {
+	case ctx.Err() == nil && !live:
 		return fmt.Errorf("%w after %d frames", errEnded, stats.Frames)
-	}
-	if ctx.Err() == nil {
+	case ctx.Err() == nil:
 		return errors.New("the stream ended")
 	}
 	return nil
+}
+
+// openSource opens the camera's file or live stream; a stream's outages go to the camera's
+// state and, as gap records, to its pipeline once there is one. The caller calls closeSrc.
+func (d *Daemon) openSource(ctx context.Context, cam *BoxCamera, st *camState, pipe *atomic.Pointer[pipeline.Pipeline]) (src pipeline.Source, width, height int, closeSrc func(), err error) {
+	if !camera.IsLive(cam.Source) {
+		f, err := camera.OpenFile(cam.Source)
+		if err != nil {
+			return nil, 0, 0, nil, err
+		}
+		return f, f.Width, f.Height, func() { f.Close() }, nil
+	}
+	s, err := camera.OpenStream(ctx, cam.Source, camera.StreamOptions{Log: d.Log.With("camera", cam.ID),
+		OnDrop: func(time.Time) { st.setDown("source dropped; reconnecting") },
+		OnGap: func(from, to time.Time) {
+			st.reconnects.Add(1)
+			st.setUp()
+			if p := pipe.Load(); p != nil {
+				p.SourceGap(from, to)
+			}
+		}})
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	return s, s.Width, s.Height, func() { s.Close() }, nil
 }
 
 // signalDisagreements, viewChanges and viewMismatch sum the cameras for the box's status.
@@ -453,13 +465,17 @@ func (d *Daemon) eachPipeline(f func(*pipeline.Pipeline)) {
 	}
 }
 
-// Close stops the MQTT connection (with a last status) and closes the outbox and listener.
+// Close stops the MQTT connection (with a last status) and closes the outbox and listener:
+// whatever Open made, also after Open failed.
 func (d *Daemon) Close() error {
-	if d.client != nil {
-		d.client.Close()
+	if d.snd != nil {
+		d.snd.Close()
 	}
 	if d.ln != nil {
 		d.ln.Close()
+	}
+	if d.ob == nil {
+		return nil
 	}
 	return d.ob.Close()
 }
@@ -471,60 +487,6 @@ func (d *Daemon) Addr() string {
 	}
 	return d.ln.Addr().String()
 }
-
-// watchedOutbox is the box's outbox as the pipelines and the relay see it: it remembers
-// whether the last append failed (readiness) and wakes the drain after each delete.
-type watchedOutbox struct {
-	*outbox.Outbox
-	appendErr atomic.Pointer[error]
-	mu        sync.Mutex
-	wake      chan struct{} // closed after a delete; guarded by mu
-}
-
-func newWatchedOutbox(o *outbox.Outbox) *watchedOutbox {
-	return &watchedOutbox{Outbox: o, wake: make(chan struct{})}
-}
-
-// Append implements pipeline.Outbox.
-func (w *watchedOutbox) Append(ctx context.Context, msgs ...outbox.Message) error {
-	err := w.Outbox.Append(ctx, msgs...)
-	if err != nil {
-		w.appendErr.Store(&err)
-	} else if w.appendErr.Load() != nil {
-		w.appendErr.Store(nil)
-	}
-	return err
-}
-
-// Delete implements relay.Store.
-func (w *watchedOutbox) Delete(ctx context.Context, ids []string) (int, error) {
-	n, err := w.Outbox.Delete(ctx, ids)
-	w.mu.Lock()
-	close(w.wake)
-	w.wake = make(chan struct{})
-	w.mu.Unlock()
-	return n, err
-}
-
-// changed returns a channel closed at the next delete.
-func (w *watchedOutbox) changed() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.wake
-}
-
-// lastAppendErr is the error of the last append, nil when it succeeded.
-func (w *watchedOutbox) lastAppendErr() error {
-	if e := w.appendErr.Load(); e != nil {
-		return *e
-	}
-	return nil
-}
-
-var (
-	_ pipeline.Outbox = (*watchedOutbox)(nil)
-	_ relay.Store     = (*watchedOutbox)(nil)
-)
 
 // eventTypes are the labels of crosswatch_edge_events_total.
 var eventTypes = wire.EventTypes

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/synth"
 )
 
@@ -58,15 +59,16 @@ cameras:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenDaemon(box, slog.New(slog.DiscardHandler))
-	if err != nil {
+	hup := make(chan os.Signal, 1)
+	d := NewDaemon(box, slog.New(slog.DiscardHandler), hup)
+	if err := d.Open(t.Context()); err != nil {
+		d.Close()
 		t.Fatal(err)
 	}
 	d.minBackoff, d.maxBackoff = 20*time.Millisecond, 100*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	hup := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, hup) }()
+	go func() { done <- d.Run(ctx) }()
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
@@ -205,14 +207,14 @@ func TestDaemonReload(t *testing.T) {
 // A box without an identity is refused before its outbox or listener is made, naming the
 // config's fields.
 func TestDaemonNeedsIdentity(t *testing.T) {
-	t.Setenv(tokenEnv, "")
+	t.Setenv(sender.TokenEnv, "")
 	p := boxDir(t, strings.Replace(goodBox, `broker: {url: "tcp://127.0.0.1:1883", insecure: true}`, `broker: {url: "tcp://127.0.0.1:1883"}`, 1))
 	box, err := loadBox(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenDaemon(box, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "broker.token_file") || !strings.Contains(err.Error(), "broker.insecure") {
-		t.Fatalf("OpenDaemon without identity: %v", err)
+	if err := openDaemon(t, box); err == nil || !strings.Contains(err.Error(), "broker.token_file") || !strings.Contains(err.Error(), "broker.insecure") {
+		t.Fatalf("Open without identity: %v", err)
 	}
 	if _, err := os.Stat(box.Config.Outbox.Path); !os.IsNotExist(err) {
 		t.Fatalf("the outbox was made: %v", err)
@@ -222,7 +224,14 @@ func TestDaemonNeedsIdentity(t *testing.T) {
 	if box, err = loadBox(p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenDaemon(box, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "broker.url tcp://192.0.2.1:1883: plaintext") {
-		t.Fatalf("OpenDaemon with plaintext to another machine: %v", err)
+	if err := openDaemon(t, box); err == nil || !strings.Contains(err.Error(), "broker.url tcp://192.0.2.1:1883: plaintext") {
+		t.Fatalf("Open with plaintext to another machine: %v", err)
 	}
+}
+
+// openDaemon opens and closes the daemon of box, and returns Open's error.
+func openDaemon(t *testing.T, box *Box) error {
+	d := NewDaemon(box, slog.New(slog.DiscardHandler), nil)
+	defer d.Close()
+	return d.Open(t.Context())
 }

@@ -194,7 +194,7 @@ func (m *boxMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(m.oldest, gauge, age)
 	}
-	rs := m.d.rl.Stats()
+	rs := m.d.snd.Relay.Stats()
 	ch <- prometheus.MustNewConstMetric(m.inflight, gauge, float64(rs.InFlight))
 	ch <- prometheus.MustNewConstMetric(m.acks, counter, float64(rs.Acked))
 	for _, t := range eventTypes {
@@ -203,7 +203,7 @@ func (m *boxMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range gapReasons {
 		ch <- prometheus.MustNewConstMetric(m.gapsD, counter, float64(m.gaps[r].Load()), r)
 	}
-	ch <- prometheus.MustNewConstMetric(m.connected, gauge, b2f(m.d.client.Connected()))
+	ch <- prometheus.MustNewConstMetric(m.connected, gauge, b2f(m.d.snd.Client.Connected()))
 	ch <- prometheus.MustNewConstMetric(m.build, gauge, 1, buildinfo.Version())
 }
 
@@ -238,11 +238,11 @@ func (d *Daemon) notReady(ctx context.Context) []string {
 	}
 	if _, err := d.ob.Stats(ctx); err != nil {
 		fails = append(fails, "outbox not readable: "+err.Error())
-	} else if err := d.store.lastAppendErr(); err != nil {
+	} else if err := d.store.LastAppendErr(); err != nil {
 		fails = append(fails, "outbox not writable: "+err.Error())
 	}
-	if !d.client.Connected() {
-		fails = append(fails, "broker "+d.box.Config.Broker.URL+" not connected")
+	if !d.snd.Client.Connected() {
+		fails = append(fails, "broker "+d.Box.Config.Broker.URL+" not connected")
 	}
 	return fails
 }

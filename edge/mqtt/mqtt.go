@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -59,6 +60,10 @@ type Options struct {
 type Client struct {
 	c    paho.Client
 	opts Options
+
+	mu     sync.Mutex
+	up     chan struct{} // closed while connected, a new one after each loss; guarded by mu
+	isOpen bool          // whether up is closed; guarded by mu
 }
 
 // CheckBroker validates a broker URL.
@@ -125,7 +130,7 @@ func Dial(o Options) (*Client, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	cl := &Client{opts: o}
+	cl := &Client{opts: o, up: make(chan struct{})}
 	will, _ := wire.Encode(wire.Status{V: wire.Version, Device: o.Device, Online: false, Software: o.Software})
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
@@ -149,6 +154,7 @@ func Dial(o Options) (*Client, error) {
 		SetWill(wire.Topic(o.Device, wire.KindStatus), string(will), 1, true).
 		SetOnConnectHandler(cl.onConnect).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cl.setUp(false)
 			o.Log.Warn("broker connection lost; reconnecting", "broker", o.Broker, "err", err)
 		})
 	if o.TLS != nil {
@@ -176,6 +182,7 @@ func (cl *Client) RunStatus(ctx context.Context, period time.Duration) {
 }
 
 func (cl *Client) onConnect(c paho.Client) {
+	cl.setUp(true)
 	cl.opts.Log.Info("connected to broker", "broker", cl.opts.Broker)
 	if cl.opts.OnPhase != nil {
 		c.Subscribe(wire.Topic(cl.opts.Device, wire.KindPhase), 0, func(_ paho.Client, m paho.Message) {
@@ -237,16 +244,31 @@ func (cl *Client) status(online bool) wire.Status {
 	return st
 }
 
-// WaitConnected waits until the first connection or until ctx ends.
-func (cl *Client) WaitConnected(ctx context.Context) bool {
-	for !cl.c.IsConnectionOpen() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
+// setUp records a connection made (on) or lost: WaitConnected wakes at the next one made.
+func (cl *Client) setUp(on bool) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	switch {
+	case on && !cl.isOpen:
+		close(cl.up)
+	case !on && cl.isOpen:
+		cl.up = make(chan struct{})
 	}
-	return true
+	cl.isOpen = on
+}
+
+// WaitConnected waits until the client is connected, woken by the connection (no polling),
+// or until ctx ends. It reports whether it is connected.
+func (cl *Client) WaitConnected(ctx context.Context) bool {
+	cl.mu.Lock()
+	up := cl.up
+	cl.mu.Unlock()
+	select {
+	case <-up:
+		return true
+	case <-ctx.Done():
+		return cl.c.IsConnectionOpen()
+	}
 }
 
 // Connected reports whether the connection is up now.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,46 @@ func TestDialMutualTLS(t *testing.T) {
 	}
 	if dial(pair(ca.IssueClient("edge-2", now.Add(-time.Minute), now.Add(time.Hour)))) {
 		t.Fatal("edge-1 connected with edge-2's certificate")
+	}
+}
+
+// WaitConnected wakes at the connection, says false while the broker is gone, and wakes again
+// at the reconnection to a broker back on the same address.
+func TestWaitConnectedAcrossALoss(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	acl := func() *broker.ACL {
+		return &broker.ACL{AggregatorUser: "agg", AggregatorSecret: "s", AggregatorClientID: "agg", Insecure: true}
+	}
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"}, acl(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := b.URL()
+	cl, err := Dial(Options{Broker: url, Device: "edge-1", Log: log, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	wait := func(d time.Duration) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		return cl.WaitConnected(ctx)
+	}
+	if !wait(5 * time.Second) {
+		t.Fatal("not connected to the broker")
+	}
+	b.Close()
+	for end := time.Now().Add(5 * time.Second); cl.Connected() && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	}
+	if wait(100 * time.Millisecond) {
+		t.Fatal("WaitConnected says connected with the broker gone")
+	}
+	b, err = broker.Start(broker.Config{Listen: strings.TrimPrefix(url, "tcp://")}, acl(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !wait(10 * time.Second) {
+		t.Fatal("not woken at the reconnection")
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -14,40 +14,14 @@ import (
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
-// Evidence models: a person detector finds everyone to pixelate, a face detector blurs faces.
-const (
-	evidencePeopleModel = "yolo-fastest-1.1-xl" // COCO: people, and the bicycles and motorbikes people ride
-	evidenceFaceModel   = "face_detection_yunet_2023mar.onnx"
-)
-
-// openAnonymiser loads the evidence models from dir. The caller closes what it returns.
-func openAnonymiser(dir string) (*vision.Anonymiser, func(), error) {
-	m, err := vision.OpenModels(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	people, err := vision.NewDNN(m, evidencePeopleModel, 0.15) // a low bar: a missed person is worse than a blurred bollard
-	if err != nil {
-		return nil, nil, err
-	}
-	people.Native = true // at the evidence image's own size: riders 20 px tall are found
-	faces, err := vision.NewFaces(m, evidenceFaceModel, 0.5)
-	if err != nil {
-		people.Close()
-		return nil, nil, err
-	}
-	a := vision.NewAnonymiser(people, faces)
-	return a, func() { a.Close(); people.Close(); faces.Close() }, nil
-}
-
 // runEvidence writes the anonymised evidence image of a frame every --every of stream time,
 // to check the anonymisation on real footage by eye and in tests.
-func runEvidence(ctx context.Context, args []string, stdout io.Writer) error {
+func runEvidence(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlags("evidence")
 	clip := fs.String("clip", "", "video file (required)")
 	out := fs.String("out", "", "directory for the JPEGs (required)")
 	every := fs.Duration("every", 2*time.Second, "stream time between two images")
-	models := fs.String("models", defaultModels(), "installed models directory (make models)")
+	models := fs.String("models", vision.ModelsDir(), "installed models directory (make models)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +31,7 @@ func runEvidence(ctx context.Context, args []string, stdout io.Writer) error {
 	if *every <= 0 {
 		return errors.New("--every: must be positive")
 	}
-	a, closeA, err := openAnonymiser(*models)
+	a, closeA, err := vision.OpenEvidenceAnonymiser(*models)
 	if err != nil {
 		return err
 	}
@@ -93,26 +67,12 @@ func runEvidence(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// defaultModels is where 'make models' installs: $CROSSWATCH_MODELS, else models/files.
-func defaultModels() string {
-	if d := os.Getenv("CROSSWATCH_MODELS"); d != "" {
-		return d
-	}
-	return filepath.Join("models", "files")
-}
-
 // modelsIfAny opens the default models directory for a scene whose detector needs a model;
 // nil otherwise, or when it cannot (pipeline.New then says what is missing).
 func modelsIfAny(sc *scene.Scene) *vision.Models {
 	if sc.Detector.Kind != "dnn" {
 		return nil
 	}
-	m, _ := vision.OpenModels(defaultModels())
+	m, _ := vision.OpenModels(vision.ModelsDir())
 	return m
-}
-
-// modelsPresent reports whether dir is an installed models directory.
-func modelsPresent(dir string) bool {
-	_, err := vision.OpenModels(dir)
-	return err == nil
 }

@@ -1,18 +1,15 @@
-package cli
+package lab
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
-	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	"github.com/crosswatch/crosswatch/internal/camtest"
 )
@@ -93,50 +90,5 @@ func TestViewQuarantineRealClips(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// A view reference that is missing (when named), empty, not a PGM, truncated or of another
-// size is refused with one line that says which, by eval and replay alike; scene draw
-// --write-reference writes one that eval then uses.
-func TestViewReferenceBadInput(t *testing.T) {
-	dir := sharedClip(t)
-	scenePath, clip, truth := filepath.Join(dir, "scene.yaml"), filepath.Join(dir, synth.ClipName), filepath.Join(dir, "truth.json")
-	tmp := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(tmp, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	t.Setenv("CROSSWATCH_DEVICE_TOKEN", "a-token") // replay's identity; no broker is reached
-	for _, tc := range []struct{ path, want string }{
-		{filepath.Join(tmp, "none.view.pgm"), "no such file"},
-		{write("empty.view.pgm", nil), "empty file"},
-		{write("png.view.pgm", []byte("\x89PNG\r\n\x1a\nIHDR")), "not a binary PGM"},
-		{write("small.view.pgm", []byte("P5\n64 48\n255\n"+strings.Repeat("x", 100))), "100 bytes of picture, want 64×48"},
-		{write("size.view.pgm", []byte("P5\n64 36\n255\n"+strings.Repeat("x", 64*36))), "it is 64×36; this camera's view needs 64×48"},
-	} {
-		for _, cmd := range [][]string{
-			{"eval", "--scene", scenePath, "--clip", clip, "--truth", truth, "--view-reference", tc.path},
-			{"replay", "--scene", scenePath, "--clip", clip, "--outbox", filepath.Join(tmp, "ob.db"), "--broker", "tcp://127.0.0.1:1", "--drain-timeout", "1s", "--evidence=false", "--view-reference", tc.path},
-		} {
-			code, _, stderr := run(cmd...)
-			if code == 0 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, filepath.Base(tc.path)) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
-				t.Errorf("%s %s: exit %d, stderr %q; want one line naming the file with %q", cmd[0], filepath.Base(tc.path), code, stderr, tc.want)
-			}
-		}
-	}
-	// Written by scene draw, beside a copy of the scene, and found there by eval.
-	b, _ := os.ReadFile(scenePath)
-	sc := write("cam.yaml", b)
-	code, stdout, stderr := run("scene", "draw", "--scene", sc, "--clip", clip, "--out", filepath.Join(tmp, "f.png"), "--at", "1s", "--write-reference")
-	if code != 0 || !strings.Contains(stdout, filepath.Join(tmp, "cam.view.pgm")) {
-		t.Fatalf("write-reference: %d %s %s", code, stdout, stderr)
-	}
-	code, stdout, stderr = run("eval", "--scene", sc, "--clip", clip, "--truth", truth)
-	if code != 0 || !strings.Contains(stdout, "view reference "+filepath.Join(tmp, "cam.view.pgm")+"; the view matched its scene throughout") {
-		t.Fatalf("eval with the written reference: %d\n%s\n%s", code, stdout, stderr)
 	}
 }

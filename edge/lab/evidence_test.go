@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"os"
@@ -45,7 +45,7 @@ func TestEvidenceHasNoFaces(t *testing.T) {
 	models := modelsDir(t)
 	videos := sharedVideos(t)
 	u := newUltraface(t, models)
-	a, closeA, err := openAnonymiser(models)
+	a, closeA, err := vision.OpenEvidenceAnonymiser(models)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
@@ -43,6 +44,7 @@ type LiveResult struct {
 // paced plays a clip as a live camera would: frame i is not available before its stream time,
 // and at the end the clip starts over. It records how far behind the wall clock the reader is.
 type paced struct {
+	ctx      context.Context // ends the wait for a frame's time
 	path     string
 	f        *camera.File
 	start    time.Time
@@ -76,9 +78,7 @@ func (p *paced) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
 	fr.Pos += p.offset
 	p.last = fr.Pos
 	due := p.start.Add(fr.Pos)
-	if wait := time.Until(due); wait > 0 {
-		time.Sleep(wait)
-	}
+	wait(p.ctx, time.Until(due))
 	p.lastLag = time.Since(due)
 	p.maxLag = max(p.maxLag, p.lastLag)
 	p.handed++
@@ -105,54 +105,62 @@ func runLiveBench(ctx context.Context, clip string, sc *scene.Scene, models *vis
 		defer pool.Close()
 	}
 	res := LiveResult{Nets: nets, Streams: n, DurationS: d.Seconds(), AnalysisFPS: sc.Detector.AnalysisFPS, MinAnalysedFPS: 1e9}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// fail stops the streams already started before the pool they share is closed.
-	fail := func(err error) (LiveResult, error) {
-		cancel()
-		wg.Wait()
-		return LiveResult{}, err
-	}
-	errs := make([]error, n)
 	start := time.Now().Add(time.Second) // every camera starts at once
-	var streamed time.Duration           // video the streams got through, summed
-	for i := 0; i < n; i++ {
-		f, err := camera.OpenFile(clip)
-		if err != nil {
-			return fail(err)
-		}
-		res.Width, res.Height, res.SourceFPS = f.Width, f.Height, f.FPS
-		src := &paced{path: clip, f: f, start: start, deadline: start.Add(d)}
-		run := func() error { return decodeAll(ctx, src, sc.Detector.AnalysisFPS) }
-		if !decodeOnly {
-			if run, err = pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, models, pool, src, start); err != nil {
-				f.Close()
-				return fail(err)
+	// A stream that fails stops the others; each goroutine is waited for before the pool they
+	// share is closed.
+	g, gctx := errgroup.WithContext(ctx)
+	runs := make([]func() error, n)
+	srcs := make([]*paced, n)
+	for i := range n {
+		if srcs[i], runs[i], err = openLiveStream(gctx, clip, dir, i, sc, models, pool, start, d, decodeOnly); err != nil {
+			for _, s := range srcs[:i] {
+				s.f.Close()
 			}
+			return LiveResult{}, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			time.Sleep(time.Until(start))
-			errs[i] = run()
-			src.f.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			res.MinAnalysedFPS = min(res.MinAnalysedFPS, float64(src.handed)/d.Seconds())
-			res.MaxLagS = max(res.MaxLagS, src.maxLag.Seconds())
-			res.EndLagS = max(res.EndLagS, src.lastLag.Seconds())
-			streamed += src.last
-		}()
+		res.Width, res.Height, res.SourceFPS = srcs[i].f.Width, srcs[i].f.Height, srcs[i].f.FPS
 	}
 	cpu0 := cpuTime()
-	wg.Wait()
+	for i := range n {
+		g.Go(func() error {
+			defer srcs[i].f.Close()
+			wait(gctx, time.Until(start))
+			return runs[i]()
+		})
+	}
+	err = g.Wait()
+	var streamed time.Duration // video the streams got through, summed
+	for _, src := range srcs {
+		res.MinAnalysedFPS = min(res.MinAnalysedFPS, float64(src.handed)/d.Seconds())
+		res.MaxLagS = max(res.MaxLagS, src.maxLag.Seconds())
+		res.EndLagS = max(res.EndLagS, src.lastLag.Seconds())
+		streamed += src.last
+	}
 	if streamed > 0 {
 		res.CPUPerStreamS = (cpuTime() - cpu0).Seconds() / streamed.Seconds()
 	}
 	res.Sustained = res.MinAnalysedFPS >= 10*0.95 && res.EndLagS < 1
-	return res, errors.Join(errs...)
+	return res, err
+}
+
+// openLiveStream opens stream i, paced from start for d, and returns it with the run that reads
+// it: the full pipeline into its own outbox, or the decoder alone. The run closes what it used
+// but not the source's file.
+func openLiveStream(ctx context.Context, clip, dir string, i int, sc *scene.Scene, models *vision.Models, pool *vision.DNNPool, start time.Time, d time.Duration, decodeOnly bool) (*paced, func() error, error) {
+	f, err := camera.OpenFile(clip)
+	if err != nil {
+		return nil, nil, err
+	}
+	src := &paced{ctx: ctx, path: clip, f: f, start: start, deadline: start.Add(d)}
+	if decodeOnly {
+		return src, func() error { return decodeAll(ctx, src, sc.Detector.AnalysisFPS) }, nil
+	}
+	run, err := pipelineRun(ctx, filepath.Join(dir, fmt.Sprintf("outbox-%d.db", i)), fmt.Sprintf("live-%d", i), sc, models, pool, src, start)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return src, run, nil
 }
 
 func printLive(stdout io.Writer, r LiveResult, asJSON bool) {

@@ -1,6 +1,6 @@
 //go:build matprofile
 
-package cli
+package lab
 
 import (
 	"bytes"
@@ -13,10 +13,17 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
 func dirExists(p string) bool { st, err := os.Stat(p); return err == nil && st.IsDir() }
+
+// modelsPresent reports whether dir is an installed models directory.
+func modelsPresent(dir string) bool {
+	_, err := vision.OpenModels(dir)
+	return err == nil
+}
 
 // Run with -tags matprofile ('make test' does): every gocv.Mat that eval, evidence and synth
 // create is closed again. Eval runs the whole frame path (decode, gate, detector, tracker,
@@ -64,7 +71,7 @@ func TestNoMatLeaks(t *testing.T) {
 		}
 		t.Logf("models installed %v, ../shared/videos there %v: the evidence path (pixelation) is not checked for leaks", modelsPresent(models), dirExists(videos))
 	} else {
-		a, closeA, err := openAnonymiser(models)
+		a, closeA, err := vision.OpenEvidenceAnonymiser(models)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 )
 
 // runScene is 'crosswatch-edge scene draw': the scene over a frame of the clip, to PNG.
-func runScene(ctx context.Context, args []string, stdout io.Writer) error {
+func runScene(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) == 0 || args[0] != "draw" {
 		return errors.New("usage: crosswatch-edge scene draw --scene S --clip C --out F.png [--at 2s] [--tracks] [--write-reference [--view-reference F]]")
 	}
@@ -65,36 +65,46 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("clip %s: no frame at %v: %w", *clip, *at, err)
 	}
 	vision.DrawScene(&fr.Mat, sc)
-	vision.DrawTracks(&fr.Mat, tracks, tw, th, func(b edge.Box) [][2]float32 {
-		var out [][2]float32
-		for _, a := range sc.Approaches {
-			x, y := rules.FrontPoint(a, b, tw, th)
-			out = append(out, [2]float32{x, y})
-		}
-		for _, c := range sc.CountLines {
-			x, y := rules.FrontPoint(c.Approach(), b, tw, th)
-			out = append(out, [2]float32{x, y})
-		}
-		return out
-	})
+	vision.DrawTracks(&fr.Mat, tracks, tw, th, func(b edge.Box) [][2]float32 { return frontPoints(sc, b, tw, th) })
 	if !gocv.IMWrite(*out, fr.Mat) {
 		return fmt.Errorf("--out %s: cannot write the PNG", *out)
 	}
 	fmt.Fprintf(stdout, "scene %s drawn over the frame at %v of %s: %s\n", *scenePath, fr.Pos.Truncate(time.Millisecond), *clip, *out)
-	if *writeRef {
-		path := *refPath
-		if path == "" {
-			path = referencePath(*scenePath)
-		}
-		ref, from, to, err := learnReference(sc, *clip, *at)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, ref.EncodePGM(), 0o644); err != nil {
-			return fmt.Errorf("--view-reference: %w", err)
-		}
-		fmt.Fprintf(stdout, "view reference of %s written from %v–%v of %s: %s\n", *scenePath, from.Truncate(time.Millisecond), to.Truncate(time.Millisecond), *clip, path)
+	if !*writeRef {
+		return nil
 	}
+	return writeReference(stdout, sc, *scenePath, *clip, *refPath, *at)
+}
+
+// frontPoints are where the rules judge the front of a road user's box b, in a w×h frame: one
+// per approach and count line.
+func frontPoints(sc *scene.Scene, b edge.Box, w, h int) [][2]float32 {
+	var out [][2]float32
+	for _, a := range sc.Approaches {
+		x, y := rules.FrontPoint(a, b, w, h)
+		out = append(out, [2]float32{x, y})
+	}
+	for _, c := range sc.CountLines {
+		x, y := rules.FrontPoint(c.Approach(), b, w, h)
+		out = append(out, [2]float32{x, y})
+	}
+	return out
+}
+
+// writeReference is --write-reference: the scene's view reference learned from the clip at at,
+// written to path (default: beside the scene).
+func writeReference(stdout io.Writer, sc *scene.Scene, scenePath, clip, path string, at time.Duration) error {
+	if path == "" {
+		path = scene.ReferencePath(scenePath)
+	}
+	ref, from, to, err := learnReference(sc, clip, at)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, ref.EncodePGM(), 0o644); err != nil {
+		return fmt.Errorf("--view-reference: %w", err)
+	}
+	fmt.Fprintf(stdout, "view reference of %s written from %v–%v of %s: %s\n", scenePath, from.Truncate(time.Millisecond), to.Truncate(time.Millisecond), clip, path)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package cli
+package scene
 
 import (
 	"errors"
@@ -9,19 +9,19 @@ import (
 	"strings"
 )
 
-// referencePath is where a scene's view reference lives by default: beside the scene file,
+// ReferencePath is where a scene's view reference lives by default: beside the scene file,
 // named after it (configs/scenes/real/x.yaml → x.view.pgm).
-func referencePath(scenePath string) string {
+func ReferencePath(scenePath string) string {
 	return strings.TrimSuffix(scenePath, filepath.Ext(scenePath)) + ".view.pgm"
 }
 
-// readReference reads the view reference named by flagPath (which must exist), or else the
+// ReadReference reads the view reference named by flagPath (which must exist), or else the
 // one beside the scene, if there. It returns nil bytes when there is none: the pipeline then
 // learns one from the video. The pipeline checks the contents (vision.DecodeReference).
-func readReference(flagPath, scenePath string) ([]byte, string, error) {
+func ReadReference(flagPath, scenePath string) ([]byte, string, error) {
 	path := flagPath
 	if path == "" {
-		path = referencePath(scenePath)
+		path = ReferencePath(scenePath)
 	}
 	b, err := os.ReadFile(path)
 	switch {
