@@ -238,11 +238,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, n := range cfg.zoneNotes() {
 		log.Info(n)
 	}
-	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
+	// aggregator.yaml seeds the registry; what an admin edited through the API stays.
+	kept, err := store.SeedSites(ctx, cfg.Sites)
+	if err != nil {
+		return err
+	}
+	if len(kept) > 0 {
+		log.Info("sites edited through the API keep their edits; aggregator.yaml's entries for them are not applied", "sites", kept)
+	}
+	registry, err := store.FindSites(ctx)
+	if err != nil {
 		return err
 	}
 	kinds := map[string]aggregator.SiteKind{}
-	for _, s := range cfg.Sites {
+	for _, s := range registry {
 		kinds[s.ID] = s.Kind
 	}
 	repriced, err := store.EnsureCatalog(ctx, cat, kinds)
