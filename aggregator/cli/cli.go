@@ -204,6 +204,10 @@ func openStore(cfg *Config) (*sqlstore.Store, error) {
 	return sqlite.Open(cfg.Store.Path)
 }
 
+// siteRefresh is how soon a site edited through another instance's API reaches this one's
+// ingest (this instance's own edits apply at once).
+const siteRefresh = 2 * time.Second
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, cat, err := parseServe(args)
 	if err != nil {
@@ -281,15 +285,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ingCfg.MaxAge, ingCfg.MaxAhead, ingCfg.DeadLetterBytes = cfg.Ingest.MaxEventAge, cfg.Ingest.MaxClockAhead, cfg.Ingest.DeadLetterBytes
-	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
+	ing = ingest.New(store, client, cat, registry, ingCfg, log, nil)
+	// The registry, not the file: sites created through the API count as much as seeded ones.
+	if _, err := ing.RefreshSites(ctx, store); err != nil {
+		return err
+	}
 	tel := NewTelemetry(cfg, cat, func() float64 { return float64(ing.QueueLen()) }, store.FindDevices)
 	ing.SetMetrics(tel.Ingest)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()
+	go func() { defer wg.Done(); ing.WatchSites(ingCtx, store, siteRefresh, log) }()
 	go func() {
 		defer wg.Done()
 		prune(ingCtx, store, sqlstore.Retention{Evidence: cfg.Retention.Evidence, DeadLetters: cfg.Retention.DeadLetters}, time.Hour, log)
