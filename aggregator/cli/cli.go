@@ -319,7 +319,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reprocess := func(ctx context.Context, f aggregator.DeadLetterFilter, actor string) (aggregator.Reprocessed, aggregator.Change, error) {
 		return ing.Reprocess(ctx, store, f, actor)
 	}
-	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess))
+	// A site written through this instance's API is what ingest validates the next message with.
+	hooks := api.RegistryHooks{Sites: func(ctx context.Context) {
+		if _, err := ing.RefreshSites(ctx, store); err != nil {
+			log.Warn("read the site registry after a change; ingest catches up within "+siteRefresh.String(), "err", err)
+		}
+	}}
+	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess), api.WithRegistryHooks(hooks))
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)
