@@ -281,7 +281,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopIngest()
 	var ing *ingest.Ingester
 	link.Log, link.Submit = log, func(m ingest.Message) bool { return ing.TrySubmit(m) }
+	scenes := newScenes(store, log)
+	link.OnConnect = scenes.republish
 	client := mqtt.New(link.Options)
+	scenes.pub = client
+	defer scenes.Wait()
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ingCfg.MaxAge, ingCfg.MaxAhead, ingCfg.DeadLetterBytes = cfg.Ingest.MaxEventAge, cfg.Ingest.MaxClockAhead, cfg.Ingest.DeadLetterBytes
@@ -320,11 +324,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return ing.Reprocess(ctx, store, f, actor)
 	}
 	// A site written through this instance's API is what ingest validates the next message with.
+	// A scene saved goes to its device at once, retained.
 	hooks := api.RegistryHooks{Sites: func(ctx context.Context) {
 		if _, err := ing.RefreshSites(ctx, store); err != nil {
 			log.Warn("read the site registry after a change; ingest catches up within "+siteRefresh.String(), "err", err)
 		}
-	}}
+	}, Camera: func(_ context.Context, c aggregator.Camera) { scenes.publish(c) }}
 	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess), api.WithRegistryHooks(hooks))
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
