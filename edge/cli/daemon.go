@@ -47,6 +47,8 @@ type Daemon struct {
 	mu   sync.Mutex
 	cams map[string]*camRunner // guarded by mu; by camera id
 
+	scenes *sceneSync // the aggregator's scenes for the box's cameras (scenesync.go)
+
 	// backoff bounds a failed camera's retries (tests shorten it).
 	minBackoff, maxBackoff time.Duration
 }
@@ -95,6 +97,7 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 		}
 	}
 	d.models, _ = vision.OpenModels(c.Models)
+	d.scenes = newSceneSync(log, d.scenePath)
 	mo := mqtt.Options{Broker: c.Broker.URL, Device: c.Device, Software: "crosswatch-edge " + buildinfo.Version(), Log: log,
 		OnAck: func(ids []string) { d.rl.Ack(ids) },
 		Backlog: func() (int, time.Duration) {
@@ -107,6 +110,7 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 			return st.Rows, time.Since(st.Oldest)
 		},
 		OnPhase:             d.feed.Add,
+		OnScene:             d.scenes.receive,
 		SignalDisagreements: d.signalDisagreements,
 		ViewChanges:         d.viewChanges,
 		ViewMismatch:        d.viewMismatch,
@@ -152,6 +156,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan os.Signal) error {
 		case <-ctx.Done():
 			running = false
 		case <-reload:
+			d.reload(ctx)
+		case <-d.scenes.wake: // a scene from the aggregator was written over a camera's file
 			d.reload(ctx)
 		}
 	}
