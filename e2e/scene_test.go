@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +125,64 @@ func TestSceneDistribution(t *testing.T) {
 				check("after a restart with a new embedded broker")
 			}
 		})
+	}
+}
+
+// The whole path on a box: a scene saved through the aggregator's API reaches `crosswatch-edge
+// run`, which writes it over the camera's scene file and reloads; a scene drawn outside the
+// frame never leaves the aggregator.
+func TestSceneReachesTheBox(t *testing.T) {
+	text, err := os.ReadFile("../configs/scenes/synth-platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := StartAggregator(t, aggBin, "embedded", filepath.Join(t.TempDir(), "agg.db"))
+	dir := t.TempDir()
+	local := filepath.Join(dir, "synth-cam-2.yaml")
+	os.WriteFile(local, text, 0o644)
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(token("edge-p")+"\n"), 0o600)
+	config := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`device: edge-p
+broker: {url: %q, token_file: %s}
+outbox: {path: %s, drain_timeout: 2s}
+models: ../models/files
+evidence: false
+metrics: {listen: "127.0.0.1:%d"}
+cameras:
+  - {id: synth-cam-2, source: "http://127.0.0.1:1/none", scene: %s}
+`, agg.Broker, tokenFile, filepath.Join(dir, "state", "outbox.db"), freePort(t), local)), 0o644)
+	edge := exec.Command(edgeBin, "run", "--config", config)
+	logs := &syncBuffer{}
+	edge.Stdout, edge.Stderr = logs, logs
+	if err := edge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if edge.ProcessState == nil {
+			edge.Process.Kill()
+			edge.Wait()
+		}
+	})
+	if !waitCond(20*time.Second, func() bool { return strings.Contains(logs.String(), "connected to broker") }) {
+		t.Fatalf("the box did not connect:\n%s", logs.String())
+	}
+	if code, _ := putScene(t, agg, strings.Replace(string(text), "[0, 0.6458]", "[1.5, 0.6458]", 1), 0); code != 400 {
+		t.Fatalf("a scene drawn outside the frame: %d, want 400", code)
+	}
+	fromRegistry := string(text) + "# saved through the registry\n"
+	if code, v := putScene(t, agg, fromRegistry, 0); code != 200 || v != 1 {
+		t.Fatalf("save: %d, version %d", code, v)
+	}
+	if !waitCond(20*time.Second, func() bool {
+		b, _ := os.ReadFile(local)
+		return string(b) == fromRegistry && strings.Contains(logs.String(), "config reloaded")
+	}) {
+		b, _ := os.ReadFile(local)
+		t.Fatalf("the box's scene file is not the registry's (%d bytes):\n%s", len(b), logs.String())
+	}
+	edge.Process.Signal(syscall.SIGTERM)
+	if err := edge.Wait(); err != nil {
+		t.Fatalf("edge run: %v\n%s", err, logs.String())
 	}
 }
