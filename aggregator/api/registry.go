@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -350,8 +351,10 @@ var fieldPath = regexp.MustCompile(`^[a-z_]+(\[\d+\])*(\.[a-z_]+(\[\d+\])*)*$`)
 
 // CheckScene validates a camera's scene text with the edge's own validation (edge/scene) and
 // returns the field at fault ("scene.<path>") and the problems, or "" when the edge would load
-// it. The scene must be the camera's own (its camera: field is id).
-func CheckScene(id, text string) (field, msg string) {
+// it. The scene must be the camera's own (its camera: field is id), and each site its zones
+// and lines name must be one of sites that lets this camera report (its cameras list is empty
+// or names id): otherwise ingest would dead-letter everything the camera sends.
+func CheckScene(id, text string, sites map[string]aggregator.Site) (field, msg string) {
 	if strings.TrimSpace(text) == "" {
 		return "scene", "missing: the camera's scene YAML (docs/SCENES.md)"
 	}
@@ -369,6 +372,35 @@ func CheckScene(id, text string) (field, msg string) {
 	}
 	if s.Camera != id {
 		return "scene.camera", fmt.Sprintf("%q, but this is camera %q: a scene names the camera it belongs to", s.Camera, id)
+	}
+	type ref struct{ field, site string }
+	var refs []ref
+	for i, a := range s.Approaches {
+		refs = append(refs, ref{fmt.Sprintf("approaches[%d].site", i), a.Site})
+	}
+	for i, c := range s.Crosswalks {
+		refs = append(refs, ref{fmt.Sprintf("crosswalks[%d].site", i), c.Site})
+	}
+	for i, z := range s.Roadways {
+		refs = append(refs, ref{fmt.Sprintf("roadways[%d].site", i), z.Site})
+	}
+	for i, z := range s.PlatformEdges {
+		refs = append(refs, ref{fmt.Sprintf("platform_edges[%d].site", i), z.Site})
+	}
+	for i, z := range s.Tracks {
+		refs = append(refs, ref{fmt.Sprintf("tracks[%d].site", i), z.Site})
+	}
+	for i, c := range s.CountLines {
+		refs = append(refs, ref{fmt.Sprintf("count_lines[%d].site", i), c.Site})
+	}
+	for _, r := range refs {
+		st, ok := sites[r.site]
+		switch {
+		case !ok:
+			return "scene." + r.field, fmt.Sprintf("site %q is not in the registry; create it first (POST /api/v1/registry/sites)", r.site)
+		case len(st.Cameras) > 0 && !slices.Contains(st.Cameras, id):
+			return "scene." + r.field, fmt.Sprintf("site %q lists cameras %v, not %q: add the camera to the site first, or its records would be refused", r.site, st.Cameras, id)
+		}
 	}
 	return "", ""
 }
@@ -398,7 +430,16 @@ func (g *registry) putCamera(w http.ResponseWriter, r *http.Request) {
 		fieldError(w, http.StatusBadRequest, "device", fmt.Sprintf("%q: the id of the box that runs the camera (letters, digits, '.', '_' or '-')", b.Device))
 		return
 	}
-	if f, msg := CheckScene(id, b.Scene); f != "" {
+	recs, err := g.st.FindSiteRecords(r.Context())
+	if err != nil {
+		reply(w, g.log, nil, err)
+		return
+	}
+	sites := make(map[string]aggregator.Site, len(recs))
+	for _, rec := range recs {
+		sites[rec.ID] = rec.Site
+	}
+	if f, msg := CheckScene(id, b.Scene, sites); f != "" {
 		fieldError(w, http.StatusBadRequest, f, msg)
 		return
 	}

@@ -47,7 +47,7 @@ func registryScene(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Replace(string(b), "camera: synth-cam-2", "camera: c", 1)
+	return strings.ReplaceAll(strings.Replace(string(b), "camera: synth-cam-2", "camera: c", 1), "site: example-platform-5", "site: b")
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -194,6 +194,7 @@ func TestRegistryCameraScene(t *testing.T) {
 		{"unknown key", good + "colour: red\n", "scene", "field colour not found"},
 		{"empty", "", "scene", "missing"},
 		{"too big", good + "#" + strings.Repeat("x", MaxSceneBytes) + "\n", "scene", "at most"},
+		{"an unknown site", strings.Replace(good, "site: b", "site: nowhere", 1), "scene.platform_edges[0].site", `site "nowhere" is not in the registry`},
 	} {
 		code, _, m := call(t, http.MethodPut, url, admin, body(c.scene, 1))
 		if code != http.StatusBadRequest || m["field"] != c.field || !strings.Contains(m["error"].(string), c.says) {
@@ -202,6 +203,12 @@ func TestRegistryCameraScene(t *testing.T) {
 	}
 	if code, _, m := call(t, http.MethodPut, url, admin, `{"device": "box 1", "scene": `+jsonString(good)+`, "version": 1}`); code != http.StatusBadRequest || m["field"] != "device" {
 		t.Errorf("bad device: %d %v", code, m)
+	}
+	// Site a lists its cameras (c only): camera d's scene may not name it.
+	other := strings.Replace(strings.Replace(good, "camera: c", "camera: d", 1), "site: b", "site: a", 1)
+	if code, _, m := call(t, http.MethodPut, srv.URL+"/api/v1/registry/cameras/d", admin, `{"device": "box-1", "scene": `+jsonString(other)+`, "version": 0}`); code != http.StatusBadRequest ||
+		m["field"] != "scene.platform_edges[0].site" || !strings.Contains(m["error"].(string), `site "a" lists cameras [c], not "d"`) {
+		t.Errorf("a scene naming a site that does not list the camera: %d %v", code, m)
 	}
 	got, err := st.FindCamera(context.Background(), "c")
 	if err != nil || got.SceneVersion != 1 || got.Scene != good || got.Device != "box-1" {
