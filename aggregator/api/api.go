@@ -72,6 +72,9 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 	if rs != nil {
 		(&reviews{st: rs, events: st, live: live, o: o, log: log}).register(handle)
 	}
+	if gs, ok := st.(RegistryStore); ok {
+		(&registry{st: gs, live: live, hooks: o.registry, log: log}).register(handle) // registry.go
+	}
 	if live != nil {
 		mux.Handle("GET /api/v1/stream", Need(aggregator.Viewer, live))
 	}

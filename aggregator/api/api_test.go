@@ -223,13 +223,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := os.ReadFile("api.go")
-	for _, f := range []string{"review.go", "compare.go"} {
+	for _, f := range []string{"review.go", "compare.go", "registry.go"} {
 		more, _ := os.ReadFile(f)
 		src = append(src, more...)
 	}
 	study, _ := os.ReadFile("study.go")
 	src = append(src, study...)
-	routes := regexp.MustCompile(`[Hh]andle(?:Func)?\("(?:GET|POST) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	routes := regexp.MustCompile(`[Hh]andle(?:Func)?\("(?:GET|POST|PUT|DELETE) (/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(routes) < 10 {
 		t.Fatalf("found %d routes", len(routes))
 	}
@@ -246,6 +246,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			path = "/api/v1/events/d/e0"
 		case "/api/v1/events/{device}/{id}/evidence.jpg":
 			path = "/api/v1/events/d/e0/evidence.jpg"
+		case "/api/v1/registry/cameras/{id}":
+			path = "/api/v1/registry/cameras/c"
 		case "/api/v1/events/{device}/{id}/review":
 			path = "/api/v1/events/d/e0/review"
 		}

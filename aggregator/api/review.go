@@ -38,6 +38,7 @@ type Option func(*options)
 
 type options struct {
 	reprocess Reprocess
+	registry  RegistryHooks
 }
 
 // WithReprocess serves POST /api/v1/dead-letters/reprocess with f. Without it the route

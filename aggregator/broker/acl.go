@@ -20,7 +20,8 @@ const DeviceClientIDPrefix = "crosswatch-edge-"
 // a client certificate whose subject CN is the id (on a TLS listener with a client CA) or with
 // its token (checked against DeviceHashes); it may then publish only
 // crosswatch/v1/{device}/{events,counts,status,gaps} and subscribe only to its ack and phase
-// topics, with the client id crosswatch-edge-{device}. The aggregator authenticates with a
+// topics and its cameras' scenes (crosswatch/v1/{device}/scene/{camera} or …/scene/+), with
+// the client id crosswatch-edge-{device}. The aggregator authenticates with a
 // per-process secret, alone may use AggregatorClientID, and reads every device's topics. A signal
 // controller (or a railway's door-status gateway) proves itself with its token, connects with
 // its id as client id, and may only publish phases to the devices it serves: a forged phase
@@ -105,6 +106,9 @@ func (h *ACL) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	device, kind, err := wire.ParseTopic(topic)
 	if c, ok := h.Controllers[user]; ok {
 		return err == nil && write && kind == wire.KindPhase && c.Devices[device]
+	}
+	if d, _, serr := wire.ParseSceneTopic(topic); serr == nil {
+		return !write && d == user // its own cameras' scenes, which only the aggregator publishes
 	}
 	if err != nil || device != user {
 		return false

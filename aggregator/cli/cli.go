@@ -214,6 +214,10 @@ func openStore(cfg *Config) (*sqlstore.Store, error) {
 	return sqlite.Open(cfg.Store.Path)
 }
 
+// siteRefresh is how soon a site edited through another instance's API reaches this one's
+// ingest (this instance's own edits apply at once).
+const siteRefresh = 2 * time.Second
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, cat, err := parseServe(args)
 	if err != nil {
@@ -255,11 +259,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, n := range cfg.zoneNotes() {
 		log.Info(n)
 	}
-	if err := store.UpsertSites(ctx, cfg.Sites); err != nil {
+	// aggregator.yaml seeds the registry; what an admin edited through the API stays.
+	kept, err := store.SeedSites(ctx, cfg.Sites)
+	if err != nil {
+		return err
+	}
+	if len(kept) > 0 {
+		log.Info("sites edited through the API keep their edits; aggregator.yaml's entries for them are not applied", "sites", kept)
+	}
+	registry, err := store.FindSites(ctx)
+	if err != nil {
 		return err
 	}
 	kinds := map[string]aggregator.SiteKind{}
-	for _, s := range cfg.Sites {
+	for _, s := range registry {
 		kinds[s.ID] = s.Kind
 	}
 	repriced, err := store.EnsureCatalog(ctx, cat, kinds)
@@ -285,19 +298,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopIngest()
 	var ing *ingest.Ingester
 	link.Log, link.Submit = log, func(m ingest.Message) bool { return ing.TrySubmit(m) }
+	scenes := newScenes(store, log)
+	link.OnConnect = scenes.republish
 	client := mqtt.New(link.Options)
+	scenes.pub = client
+	defer scenes.Wait()
 	ingCfg := ingest.DefaultConfig()
 	ingCfg.Queue = 65536 // a deep queue: shedding (and the devices' resends) only under real overload
 	ingCfg.MaxAge, ingCfg.MaxAhead, ingCfg.DeadLetterBytes = cfg.Ingest.MaxEventAge, cfg.Ingest.MaxClockAhead, cfg.Ingest.DeadLetterBytes
-	ing = ingest.New(store, client, cat, cfg.Sites, ingCfg, log, nil)
+	ing = ingest.New(store, client, cat, registry, ingCfg, log, nil)
+	// The registry, not the file: sites created through the API count as much as seeded ones.
+	if _, err := ing.RefreshSites(ctx, store); err != nil {
+		return err
+	}
 	tel := NewTelemetry(cfg, cat, func() float64 { return float64(ing.QueueLen()) }, store.FindDevices)
 	ing.SetMetrics(tel.Ingest)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()
+	go func() { defer wg.Done(); ing.WatchSites(ingCtx, store, siteRefresh, log) }()
 	go func() {
 		defer wg.Done()
 		prune(ingCtx, store, sqlstore.Retention{Evidence: cfg.Retention.Evidence, DeadLetters: cfg.Retention.DeadLetters}, time.Hour, log)
@@ -318,7 +340,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reprocess := func(ctx context.Context, f aggregator.DeadLetterFilter, actor string) (aggregator.Reprocessed, aggregator.Change, error) {
 		return ing.Reprocess(ctx, store, f, actor)
 	}
-	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess))
+	// A site written through this instance's API is what ingest validates the next message with.
+	// A scene saved goes to its device at once, retained.
+	hooks := api.RegistryHooks{Sites: func(ctx context.Context) {
+		if _, err := ing.RefreshSites(ctx, store); err != nil {
+			log.Warn("read the site registry after a change; ingest catches up within "+siteRefresh.String(), "err", err)
+		}
+	}, Camera: func(_ context.Context, c aggregator.Camera) { scenes.publish(c) }}
+	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess), api.WithRegistryHooks(hooks))
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)

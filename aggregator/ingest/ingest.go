@@ -69,16 +69,18 @@ type Ingester struct {
 	store   Store
 	acker   Acker
 	catalog *aggregator.Catalog
-	sites   map[string]aggregator.Site
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	in      chan Message
-	statsMu sync.Mutex
-	stats   Stats
-	shed    atomic.Int64
-	metrics *Metrics                // nil: none
-	notify  func(aggregator.Change) // nil: none
+	sites   atomic.Pointer[siteMap] // replaced whole: SetSites, RefreshSites
+	// refreshMu serialises RefreshSites, so that an older read never replaces a newer one.
+	refreshMu sync.Mutex
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	in        chan Message
+	statsMu   sync.Mutex
+	stats     Stats
+	shed      atomic.Int64
+	metrics   *Metrics                // nil: none
+	notify    func(aggregator.Change) // nil: none
 }
 
 // SetOnCommit makes the ingester tell f what each commit changed, after it is durable. f runs
@@ -91,14 +93,10 @@ func (g *Ingester) SetMetrics(m *Metrics) { g.metrics = m }
 // QueueLen returns how many messages wait to be committed. Safe for concurrent use.
 func (g *Ingester) QueueLen() int { return len(g.in) }
 
-// New returns an ingester for the given sites and catalog.
+// New returns an ingester for the given sites (SetSites, RefreshSites replace them) and catalog.
 func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.Site, cfg Config, log *slog.Logger, now func() time.Time) *Ingester {
 	if now == nil {
 		now = time.Now
-	}
-	m := make(map[string]aggregator.Site, len(sites))
-	for _, s := range sites {
-		m[s.ID] = s
 	}
 	def := DefaultConfig()
 	if cfg.MaxAge <= 0 {
@@ -110,8 +108,10 @@ func New(store Store, acker Acker, cat *aggregator.Catalog, sites []aggregator.S
 	if cfg.DeadLetterBytes <= 0 {
 		cfg.DeadLetterBytes = def.DeadLetterBytes
 	}
-	return &Ingester{store: store, acker: acker, catalog: cat, sites: m, cfg: cfg, log: log, now: now,
+	g := &Ingester{store: store, acker: acker, catalog: cat, cfg: cfg, log: log, now: now,
 		in: make(chan Message, cfg.Queue)}
+	g.SetSites(sites)
+	return g
 }
 
 // TrySubmit queues a message without blocking; it returns false when the queue is full. A shed
@@ -313,6 +313,7 @@ func (g *Ingester) classify(m Message, p *pending) {
 // reprocessing of thousands of dead letters would repeat a line for each).
 func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 	b, acks := &p.b, &p.acks
+	sites := g.sites.Load().byID
 	device, kind, err := wire.ParseTopic(m.Topic)
 	if err != nil {
 		g.dead(p, m, "", "", ReasonTopic, err.Error(), false)
@@ -341,7 +342,7 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 			reject(e.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
 			return
 		}
-		site, ok := g.sites[e.Site]
+		site, ok := sites[e.Site]
 		if !ok {
 			reject(e.ID, ReasonSite, fmt.Sprintf("unknown site %q", e.Site))
 			return
@@ -380,7 +381,7 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 			reject(c.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
 			return
 		}
-		if _, ok := g.sites[c.Site]; !ok {
+		if _, ok := sites[c.Site]; !ok {
 			reject(c.ID, ReasonSite, fmt.Sprintf("unknown site %q", c.Site))
 			return
 		}

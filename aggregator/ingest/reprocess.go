@@ -23,8 +23,8 @@ type ReprocessStore interface {
 const reprocessPage = 256
 
 // Reprocess validates the dead letters f selects again, with the sites, cameras and catalog
-// the ingester has now (after a fix: a site added to the configuration and the aggregator
-// restarted), and the times judged against the aggregator's clock when each was received.
+// the ingester has now (after a fix: a site created through the registry API, or added to
+// the configuration and the aggregator restarted), and the times judged against the aggregator's clock when each was received.
 // Those valid now are stored exactly once and leave the dead letters; an event that was
 // stored meanwhile (its device sent it again) is not stored twice. Those still invalid stay,
 // with the reason they fail now. So reprocessing twice does what reprocessing once did.

@@ -1,5 +1,6 @@
 // Package mqtt connects the aggregator to the broker with paho: it subscribes to every device's
-// events, counts and status, and publishes acknowledgements back to each device.
+// events, counts and status, and publishes acknowledgements and cameras' scenes (retained)
+// back to each device.
 package mqtt
 
 import (
@@ -31,7 +32,11 @@ type Options struct {
 	// Submit queues a message without blocking and reports whether it was taken. It must not
 	// block: a paho handler that blocks stalls the client's comms, acks included.
 	Submit func(m ingest.Message) bool
-	Log    *slog.Logger
+	// OnConnect, if set, runs in its own goroutine after each (re)connection: the aggregator
+	// publishes every camera's latest scene again (an embedded broker forgets retained
+	// messages when it restarts).
+	OnConnect func()
+	Log       *slog.Logger
 }
 
 // Client is the aggregator's connection. Safe for concurrent use.
@@ -109,6 +114,9 @@ func (cl *Client) onConnect(c paho.Client) {
 		cl.opts.Log.Error("subscribe", "err", t.Error())
 	}
 	cl.opts.Log.Info("subscribed", "broker", cl.opts.Broker)
+	if cl.opts.OnConnect != nil {
+		go cl.opts.OnConnect()
+	}
 }
 
 // handle takes every message the client receives. It never blocks. A message shed here was not

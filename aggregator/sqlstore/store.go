@@ -4,7 +4,6 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -90,11 +89,11 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	if d.Numbered {
 		s.rebind = numbered
 	}
-	if _, err := db.Exec(d.types.Replace(schema)); err != nil {
+	if _, err := db.Exec(d.types.Replace(schema + registrySchema)); err != nil {
 		return nil, fmt.Errorf("create %s schema: %w", d.Name, err)
 	}
 	// Databases made before these columns existed gain them.
-	for _, m := range []struct{ probe, add string }{
+	for _, m := range append([]struct{ probe, add string }{
 		{`SELECT cameras FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`},
 		{`SELECT evidence FROM events LIMIT 0`, d.types.Replace(`ALTER TABLE events ADD COLUMN evidence {BLOB}`)},
 		{`SELECT signal_disagreements FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN signal_disagreements {INT} NOT NULL DEFAULT 0`)},
@@ -104,9 +103,9 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT view_mismatch_since_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_mismatch_since_ms {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT time_zone FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`},
 		{`SELECT movements FROM counts LIMIT 0`, `ALTER TABLE counts ADD COLUMN movements TEXT NOT NULL DEFAULT ''`},
-	} {
+	}, registryMigrations...) {
 		if _, err := db.Exec(m.probe); err != nil {
-			if _, err := db.Exec(m.add); err != nil {
+			if _, err := db.Exec(d.types.Replace(m.add)); err != nil {
 				return nil, fmt.Errorf("migrate %s schema: %w", d.Name, err)
 			}
 		}
@@ -138,41 +137,10 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// UpsertSites creates or updates sites. Each site added or changed is recorded in the audit
-// log (actor "config": sites come from the configuration file), in the same transaction.
+// UpsertSites seeds the registry with sites (SeedSites), ignoring which were kept.
 func (s *Store) UpsertSites(ctx context.Context, sites []aggregator.Site) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("upsert sites: %w", err)
-	}
-	defer tx.Rollback()
-	now := time.Now()
-	for _, st := range sites {
-		cams, _ := json.Marshal(append([]string{}, st.Cameras...))
-		var old aggregator.Site
-		var oldCams string
-		action := "site.change"
-		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT name, kind, lat, lon, cameras, time_zone FROM sites WHERE id = ?`), st.ID).
-			Scan(&old.Name, &old.Kind, &old.Lat, &old.Lon, &oldCams, &old.TimeZone); {
-		case errors.Is(err, sql.ErrNoRows):
-			action = "site.add"
-		case err != nil:
-			return fmt.Errorf("upsert site %s: %w", st.ID, err)
-		case old.Name == st.Name && old.Kind == st.Kind && old.Lat == st.Lat && old.Lon == st.Lon && oldCams == string(cams) && old.TimeZone == st.TimeZone:
-			continue // unchanged
-		}
-		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO sites (id, name, kind, lat, lon, cameras, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, lat = excluded.lat, lon = excluded.lon, cameras = excluded.cameras, time_zone = excluded.time_zone`),
-			st.ID, st.Name, string(st.Kind), st.Lat, st.Lon, string(cams), st.TimeZone)
-		if err != nil {
-			return fmt.Errorf("upsert site %s: %w", st.ID, err)
-		}
-		detail := fmt.Sprintf("%s: %q, %s at %.6f,%.6f, cameras %s, time zone %s", st.ID, st.Name, st.Kind, st.Lat, st.Lon, cams, cmp.Or(st.TimeZone, "UTC"))
-		if err := s.audit(ctx, tx, now, "config", action, detail); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	_, err := s.SeedSites(ctx, sites)
+	return err
 }
 
 // audit appends an audit entry inside tx.

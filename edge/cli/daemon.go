@@ -50,6 +50,8 @@ type Daemon struct {
 	mu   sync.Mutex
 	cams map[string]*camRunner // guarded by mu; by camera id
 
+	scenes *sceneSync // the aggregator's scenes for the box's cameras (scenesync.go)
+
 	// backoff bounds a failed camera's retries (tests shorten it).
 	minBackoff, maxBackoff time.Duration
 }
@@ -100,9 +102,11 @@ func (d *Daemon) Open(ctx context.Context) error {
 		}
 	}
 	d.models, _ = vision.OpenModels(c.Models)
+	d.scenes = newSceneSync(d.Log, d.scenePath)
 	cfg := sender.Config{Broker: c.Broker.URL, Device: c.Device, Software: "crosswatch-edge " + buildinfo.Version(), Relay: relay.DefaultConfig(), Log: d.Log}
 	d.snd, err = sender.Dial(ctx, d.store, cfg, withIdentity, func(o *mqtt.Options) {
 		o.OnPhase = d.feed.Add
+		o.OnScene = d.scenes.receive
 		o.SignalDisagreements = d.signalDisagreements
 		o.ViewChanges = d.viewChanges
 		o.ViewMismatch = d.viewMismatch
@@ -153,6 +157,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			running = false
 		case <-d.Reload:
+			d.reload(ctx)
+		case <-d.scenes.wake: // a scene from the aggregator was written over a camera's file
 			d.reload(ctx)
 		}
 	}

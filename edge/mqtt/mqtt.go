@@ -49,6 +49,10 @@ type Options struct {
 	// OnPhase, if set, receives the signal controller's phase messages from
 	// crosswatch/v1/{device}/phase. It must not block.
 	OnPhase func(wire.Phase)
+	// OnScene, if set, receives the aggregator's scenes for the device's cameras from
+	// crosswatch/v1/{device}/scene/+ (retained: the latest of each on every connection). It
+	// must not block for long.
+	OnScene func(wire.Scene)
 	Log     *slog.Logger
 	Now     func() time.Time
 	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
@@ -192,6 +196,22 @@ func (cl *Client) onConnect(c paho.Client) {
 				return
 			}
 			cl.opts.OnPhase(p)
+		})
+	}
+	if cl.opts.OnScene != nil {
+		c.Subscribe(wire.SceneFilter(cl.opts.Device), 1, func(_ paho.Client, m paho.Message) {
+			if len(m.Payload()) == 0 {
+				return // a cleared retained scene: the camera moved to another box
+			}
+			s, err := wire.DecodeScene(m.Payload())
+			if err == nil && m.Topic() != wire.SceneTopic(cl.opts.Device, s.Camera) {
+				err = fmt.Errorf("camera %q is not the topic's", s.Camera)
+			}
+			if err != nil {
+				cl.opts.Log.Warn("ignore malformed scene message", "topic", m.Topic(), "err", err)
+				return
+			}
+			cl.opts.OnScene(s)
 		})
 	}
 	c.Subscribe(wire.Topic(cl.opts.Device, wire.KindAck), 1, func(_ paho.Client, m paho.Message) {

@@ -323,6 +323,8 @@ func versionOf(v any) int {
 		return p.V
 	case *Gap:
 		return p.V
+	case *Scene:
+		return p.V
 	}
 	return -1
 }
