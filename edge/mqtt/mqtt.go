@@ -280,14 +280,31 @@ func (cl *Client) setUp(on bool) {
 // WaitConnected waits until the client is connected, woken by the connection (no polling),
 // or until ctx ends. It reports whether it is connected.
 func (cl *Client) WaitConnected(ctx context.Context) bool {
+	for {
+		cl.mu.Lock()
+		up := cl.up
+		cl.mu.Unlock()
+		select {
+		case <-up:
+			if cl.c.IsConnectionOpen() {
+				return true
+			}
+			cl.lost() // paho has not called the connection-lost handler yet
+		case <-ctx.Done():
+			return cl.c.IsConnectionOpen()
+		}
+	}
+}
+
+// lost records a loss that paho's handler has not reported yet. Checked under mu: paho opens
+// the connection before it calls onConnect, so a connection still closed here is one whose
+// setUp(true) comes after this and wakes the waiters.
+func (cl *Client) lost() {
 	cl.mu.Lock()
-	up := cl.up
-	cl.mu.Unlock()
-	select {
-	case <-up:
-		return true
-	case <-ctx.Done():
-		return cl.c.IsConnectionOpen()
+	defer cl.mu.Unlock()
+	if cl.isOpen && !cl.c.IsConnectionOpen() {
+		cl.up = make(chan struct{})
+		cl.isOpen = false
 	}
 }
 
