@@ -6,9 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
-	"reflect"
 	"testing"
 	"time"
 

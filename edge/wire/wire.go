@@ -23,9 +23,7 @@ const (
 	MaxEventBytes    = 512 << 10 // an event with its evidence JPEG (base64)
 	MaxEvidenceBytes = 256 << 10 // the decoded evidence JPEG
 	MaxCountsBytes   = 16 << 10
-	// MaxStatusBytes allows MaxStatusCameras cameras, each with the longest error text
-	// JSON can make of MaxCameraErrorLen bytes (every '<' written as \u003c).
-	MaxStatusBytes = 64 << 10
+	MaxStatusBytes   = 64 << 10 // MaxStatusCameras cameras, each with the longest error JSON can write ('<' as \u003c)
 	MaxAckBytes      = 256 << 10
 	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128

@@ -234,7 +234,7 @@ func TestDecodeStatusCamerasReject(t *testing.T) {
 	up := `{"id":"c1","state":"up","decoded_fps":25,"analysed_fps":15,"reconnects":0}`
 	for _, c := range []struct{ payload, want string }{
 		{cams(up), ""},
-		{cams(up, `{"id":"c2","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"` + long + `"}`), ""},
+		{cams(up, `{"id":"c2","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"`+long+`"}`), ""},
 		{cams(up, `{"id":"c2","state":"reconnecting","decoded_fps":1000,"analysed_fps":1000,"reconnects":1000000000,"view_changes":1000000000,"last_frame":"2026-11-26T07:59:59Z"}`), ""},
 		{cams(up, up), `cameras[1].id: "c1" is also cameras[0].id`},
 		{cams(`{"id":"c 1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0}`), "cameras[0].id"},
