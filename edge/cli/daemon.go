@@ -110,6 +110,7 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 		SignalDisagreements: d.signalDisagreements,
 		ViewChanges:         d.viewChanges,
 		ViewMismatch:        d.viewMismatch,
+		Cameras:             d.cameraStatuses,
 	}
 	withIdentity(&mo)
 	if d.client, err = mqtt.Dial(mo); err != nil {
@@ -354,7 +355,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	st.setDown("connecting to " + cam.Source)
 	if live {
 		s, err := camera.OpenStream(ctx, cam.Source, camera.StreamOptions{Log: d.log.With("camera", cam.ID),
-			OnDrop: func(time.Time) { st.setDown("source dropped; reconnecting") },
+			OnDrop: func(time.Time) { st.setReconnecting("source dropped; reconnecting") },
 			OnGap: func(from, to time.Time) {
 				st.reconnects.Add(1)
 				st.setUp()
