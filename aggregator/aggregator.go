@@ -237,6 +237,26 @@ type Device struct {
 	// camera is quarantined: no events, counts withheld), to when the mismatch began; zero:
 	// the view matches. An offline status without it (the broker's will) keeps the last known.
 	ViewMismatchSince time.Time `json:"view_mismatch_since,omitzero"`
+	// Cameras is each of the device's cameras as its last status with cameras reported them,
+	// sorted by id; empty (never nil) for a device that reports none. An offline status
+	// without cameras (the broker's will, a clean stop) keeps the last known: Online says
+	// whether they are current.
+	Cameras []CameraStatus `json:"cameras"`
+}
+
+// CameraStatus is one camera of a device as the device last reported it.
+type CameraStatus struct {
+	ID          string    `json:"id"`
+	State       string    `json:"state"` // up, reconnecting or down (edge/wire)
+	DecodedFPS  float64   `json:"decoded_fps"`
+	AnalysedFPS float64   `json:"analysed_fps"`
+	LastFrame   time.Time `json:"last_frame,omitzero"` // zero: no frame read yet
+	Reconnects  int       `json:"reconnects"`
+	// ViewChanges counts the camera's sudden view changes since its box started;
+	// ViewMismatch is set while its view does not match its scene (quarantined).
+	ViewChanges  int    `json:"view_changes"`
+	ViewMismatch bool   `json:"view_mismatch"`
+	Error        string `json:"error,omitempty"` // why it is not up
 }
 
 // CameraDevice is a camera of a site and a device that has sent records from it.

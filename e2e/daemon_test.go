@@ -23,9 +23,10 @@ import (
 
 // TestDaemonTwoCameras runs the edge as a box does: `run --config edge.yaml` with two cameras
 // (two synthetic clips served as live HTTP streams), one outbox and one MQTT connection. Both
-// cameras show in /metrics and their records at the aggregator; one camera's source is killed
-// and only that camera goes down and comes back; SIGHUP drops the other camera without
-// restarting the first; SIGTERM drains and exits 0.
+// cameras show in /metrics, in the aggregator's GET /api/v1/devices (the dashboard's Devices
+// page) and their records at the aggregator; one camera's source is killed and only that
+// camera goes down and comes back, in both; SIGHUP drops the other camera without restarting
+// the first; SIGTERM drains and exits 0.
 func TestDaemonTwoCameras(t *testing.T) {
 	testenv.Tool(t, "ffmpeg", "ffmpeg") // serves the camera streams
 	dir := t.TempDir()
@@ -116,9 +117,36 @@ cameras:
 		getJSON(t, agg.API+"/api/v1/devices", &devices)
 		return len(devices) == 1 && devices[0].ID == device && devices[0].Online
 	})
+	// The aggregator knows each camera's state: GET /api/v1/devices, the dashboard's Devices page.
+	var box aggregator.Device
+	cams := func() map[string]aggregator.CameraStatus {
+		var devices []aggregator.Device
+		getJSON(t, agg.API+"/api/v1/devices", &devices)
+		out := map[string]aggregator.CameraStatus{}
+		for _, d := range devices {
+			if d.ID == device {
+				box = d
+				for _, c := range d.Cameras {
+					out[c.ID] = c
+				}
+			}
+		}
+		return out
+	}
+	waitFor(15*time.Second, "both cameras up and measured at the aggregator", func() bool {
+		c := cams()
+		for _, id := range []string{"synth-cam-1", "synth-cam-2"} {
+			if c[id].State != "up" || c[id].AnalysedFPS <= 0 || c[id].DecodedFPS < c[id].AnalysedFPS || c[id].Error != "" ||
+				time.Since(c[id].LastFrame) > 10*time.Second {
+				return false
+			}
+		}
+		return len(c) == 2
+	})
 
 	// Camera 1's source dies: camera 1 goes down, camera 2 carries on.
 	stop1()
+	killed := time.Now()
 	waitFor(15*time.Second, "camera 1 down", func() bool { return metric("crosswatch_edge_camera_up", "synth-cam-1") == 0 })
 	before := metric("crosswatch_edge_frames_analysed_total", "synth-cam-2")
 	waitFor(5*time.Second, "camera 2 analysing on", func() bool { return metric("crosswatch_edge_frames_analysed_total", "synth-cam-2") > before+5 })
@@ -128,6 +156,14 @@ cameras:
 	if code, body := httpGet(t, metricsURL+"/readyz"); code != 503 || !strings.Contains(body, "camera synth-cam-1 down") || strings.Contains(body, "synth-cam-2") {
 		t.Fatalf("readyz with camera 1 down: %d %s", code, body)
 	}
+	// … and at the aggregator, at once (the box sends a status when a camera goes down): camera
+	// 1 reconnecting, with why; camera 2 up.
+	waitFor(10*time.Second, "camera 1 reconnecting at the aggregator, camera 2 up", func() bool {
+		c := cams()
+		return c["synth-cam-1"].State == "reconnecting" && c["synth-cam-1"].Error != "" && c["synth-cam-1"].AnalysedFPS == 0 &&
+			c["synth-cam-2"].State == "up" && box.Online
+	})
+	t.Logf("camera 1 down at the aggregator within %v of its source's kill: %+v", time.Since(killed).Round(time.Millisecond), cams()["synth-cam-1"])
 	camtest.Serve(t, filepath.Join(clips[synth.Intersection], synth.ClipName), p1) // … and it comes back
 	waitFor(20*time.Second, "camera 1 back", func() bool {
 		return metric("crosswatch_edge_camera_up", "synth-cam-1") == 1 && metric("crosswatch_edge_source_reconnects_total", "synth-cam-1") == 1
@@ -135,6 +171,11 @@ cameras:
 	if n := metric("crosswatch_edge_source_reconnects_total", "synth-cam-2"); n != 0 {
 		t.Fatalf("camera 2 reconnected %v times", n)
 	}
+	waitFor(10*time.Second, "camera 1 up again at the aggregator, one reconnect; camera 2 never reconnected", func() bool {
+		c := cams()
+		return c["synth-cam-1"].State == "up" && c["synth-cam-1"].Reconnects == 1 && c["synth-cam-1"].Error == "" &&
+			c["synth-cam-2"].State == "up" && c["synth-cam-2"].Reconnects == 0
+	})
 
 	// SIGHUP with camera 2 gone: it stops, camera 1 is not restarted.
 	os.WriteFile(config, []byte(head+cam("synth-cam-1", p1, synth.Intersection)), 0o644)
@@ -146,6 +187,11 @@ cameras:
 	if metric("crosswatch_edge_camera_up", "synth-cam-1") != 1 {
 		t.Fatalf("camera 1 down after the reload\n%s", logs.String())
 	}
+	waitFor(10*time.Second, "camera 2 gone at the aggregator", func() bool {
+		c := cams()
+		_, two := c["synth-cam-2"]
+		return !two && c["synth-cam-1"].State == "up"
+	})
 
 	// SIGTERM: drain, exit 0.
 	edge.Process.Signal(syscall.SIGTERM)
@@ -178,6 +224,11 @@ cameras:
 			t.Errorf("site %s: cameras %+v, want %s from %s", site, cams, camera, device)
 		}
 	}
+	// Stopped: the box is offline at the aggregator, with its cameras as last known.
+	waitFor(10*time.Second, "the box offline at the aggregator", func() bool {
+		c := cams()
+		return !box.Online && len(c) == 1 && c["synth-cam-1"].ID == "synth-cam-1"
+	})
 	var gaps []aggregator.Gap
 	getJSON(t, agg.API+"/api/v1/gaps", &gaps)
 	if len(gaps) != 1 || gaps[0].Reason != "source_down" || gaps[0].Device != device {

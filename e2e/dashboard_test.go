@@ -14,6 +14,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the dashboard screenshots to docs/screenshots (the README shows them)")
@@ -89,6 +94,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	publishCameraStatuses(t, agg)
 
 	shots := t.TempDir()
 	if *updateScreenshots {
@@ -178,5 +185,59 @@ func writeEvidenceJPEG(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// publishCameraStatuses publishes, through the broker and ingest, the statuses of two boxes
+// with cameras in every state, as crosswatch-edge run reports them (TestDaemonTwoCameras runs
+// the real daemon): dash-box online with one camera up (its view quarantined), one
+// reconnecting and one down; dash-box-off with one camera, then gone (the broker's will).
+func publishCameraStatuses(t *testing.T, agg *Aggregator) {
+	t.Helper()
+	now := time.Now().UTC()
+	ptr := func(t time.Time) *time.Time { return &t }
+	statuses := map[string][]wire.Status{
+		"dash-box": {{V: wire.Version, Device: "dash-box", Online: true, Time: now, Software: "crosswatch-edge e2e",
+			ViewChanges: 1, LastViewChange: ptr(now.Add(-time.Hour)), ViewMismatchSince: ptr(now.Add(-time.Hour)),
+			Cameras: []wire.CameraStatus{
+				{ID: "cam-north", State: wire.CameraUp, DecodedFPS: 29.97, AnalysedFPS: 14.96, LastFrame: ptr(now.Add(-40 * time.Millisecond)), Reconnects: 1,
+					ViewChanges: 1, ViewMismatch: true},
+				{ID: "cam-south", State: wire.CameraReconnecting, LastFrame: ptr(now.Add(-12 * time.Second)), Reconnects: 3, Error: "source dropped; reconnecting"},
+				{ID: "cam-west", State: wire.CameraDown, Error: wire.CameraErrorText("open rtsp://admin:secret@10.0.0.7/stream: connection refused")},
+			}}},
+		"dash-box-off": {
+			{V: wire.Version, Device: "dash-box-off", Online: true, Time: now.Add(-time.Minute), Software: "crosswatch-edge e2e",
+				Cameras: []wire.CameraStatus{{ID: "cam-1", State: wire.CameraUp, DecodedFPS: 25, AnalysedFPS: 12.5, LastFrame: ptr(now.Add(-time.Minute)), Reconnects: 0}}},
+			{V: wire.Version, Device: "dash-box-off", Online: false}, // the will: no cameras
+		},
+	}
+	for device, sts := range statuses {
+		c := paho.NewClient(login(agg.Broker, device))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect %s: %v", device, tok.Error())
+		}
+		for _, st := range sts {
+			b, err := wire.Encode(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok := c.Publish(wire.Topic(device, wire.KindStatus), 1, true, b); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish %s's status: %v", device, tok.Error())
+			}
+		}
+		c.Disconnect(250)
+	}
+	if !waitCond(10*time.Second, func() bool {
+		var devices []aggregator.Device
+		getJSON(t, agg.API+"/api/v1/devices", &devices)
+		n := 0
+		for _, d := range devices {
+			if d.ID == "dash-box" && d.Online && len(d.Cameras) == 3 || d.ID == "dash-box-off" && !d.Online && len(d.Cameras) == 1 {
+				n++
+			}
+		}
+		return n == 2
+	}) {
+		t.Fatal("the boxes' cameras did not reach GET /api/v1/devices")
 	}
 }

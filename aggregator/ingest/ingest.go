@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,10 +438,37 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 		if s.ViewMismatchSince != nil {
 			d.ViewMismatchSince = *s.ViewMismatchSince
 		}
+		cams, err := g.cameras(now, s.Cameras)
+		if err != nil {
+			reject("", ReasonClock, err.Error())
+			return
+		}
+		d.Cameras = cams
 		b.Devices = append(b.Devices, d)
 	default:
 		reject("", ReasonKind, "devices do not publish "+kind)
 	}
+}
+
+// cameras converts a status's cameras (wire.DecodeStatus has checked each field), sorted by
+// id. A camera's last frame may be long past (a camera down for weeks) but not ahead of the
+// aggregator's clock by more than ingest.max_clock_ahead: the dashboard would show it as fresh.
+func (g *Ingester) cameras(now time.Time, in []wire.CameraStatus) ([]aggregator.CameraStatus, error) {
+	out := make([]aggregator.CameraStatus, 0, len(in))
+	for i, c := range in {
+		a := aggregator.CameraStatus{ID: c.ID, State: c.State, DecodedFPS: c.DecodedFPS, AnalysedFPS: c.AnalysedFPS,
+			Reconnects: c.Reconnects, ViewChanges: c.ViewChanges, ViewMismatch: c.ViewMismatch, Error: c.Error}
+		if c.LastFrame != nil {
+			if c.LastFrame.After(now.Add(g.cfg.MaxAhead)) {
+				return nil, fmt.Errorf("%w: cameras[%d].last_frame: %s is more than %v after the aggregator's clock (%s)", wire.ErrInvalid, i,
+					c.LastFrame.UTC().Format(time.RFC3339), g.cfg.MaxAhead, now.UTC().Format(time.RFC3339))
+			}
+			a.LastFrame = c.LastFrame.UTC()
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b aggregator.CameraStatus) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // checkTime reports whether a record that starts at from and ends at to lies within the

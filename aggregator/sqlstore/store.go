@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS devices (
 	id TEXT PRIMARY KEY, online {BOOL} NOT NULL, last_seen_ms {INT} NOT NULL, backlog {INT} NOT NULL,
 	oldest_pending_s {REAL} NOT NULL, software TEXT NOT NULL, signal_disagreements {INT} NOT NULL DEFAULT 0,
 	view_changes {INT} NOT NULL DEFAULT 0, last_view_change_ms {INT} NOT NULL DEFAULT 0,
-	view_mismatch_since_ms {INT} NOT NULL DEFAULT 0);
+	view_mismatch_since_ms {INT} NOT NULL DEFAULT 0, cameras TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS dead_letters (
 	seq {SERIAL}, received_ms {INT} NOT NULL, topic TEXT NOT NULL, device TEXT NOT NULL,
 	payload_id TEXT NOT NULL, reason TEXT NOT NULL, payload {BLOB} NOT NULL, digest {BLOB} NOT NULL UNIQUE,
@@ -103,6 +103,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 		{`SELECT view_mismatch_since_ms FROM devices LIMIT 0`, d.types.Replace(`ALTER TABLE devices ADD COLUMN view_mismatch_since_ms {INT} NOT NULL DEFAULT 0`)},
 		{`SELECT time_zone FROM sites LIMIT 0`, `ALTER TABLE sites ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''`},
 		{`SELECT movements FROM counts LIMIT 0`, `ALTER TABLE counts ADD COLUMN movements TEXT NOT NULL DEFAULT ''`},
+		{`SELECT cameras FROM devices LIMIT 0`, `ALTER TABLE devices ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]'`},
 	}, registryMigrations...) {
 		if _, err := db.Exec(m.probe); err != nil {
 			if _, err := db.Exec(d.types.Replace(m.add)); err != nil {
@@ -228,7 +229,13 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (
 		// latest view change is kept through restarts: a camera that was knocked stays suspect
 		// until someone looks. Whether the view matches its scene now: an online status says, and
 		// so does the last one on a clean stop when it carries a mismatch; the will keeps it.
-		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		// The cameras likewise: an online status says what they are now (none: an edge with
+		// no cameras of its own); an offline one without them keeps the last known.
+		cams, err := encodeCameras(d.Cameras)
+		if err != nil {
+			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO devices (id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET online = excluded.online,
 			last_seen_ms = CASE WHEN excluded.last_seen_ms > devices.last_seen_ms THEN excluded.last_seen_ms ELSE devices.last_seen_ms END,
 			backlog = excluded.backlog, oldest_pending_s = excluded.oldest_pending_s, software = excluded.software,
@@ -238,8 +245,9 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (
 				THEN excluded.view_changes ELSE devices.view_changes END,
 			last_view_change_ms = CASE WHEN excluded.last_view_change_ms > devices.last_view_change_ms THEN excluded.last_view_change_ms ELSE devices.last_view_change_ms END,
 			view_mismatch_since_ms = CASE WHEN excluded.online OR excluded.view_mismatch_since_ms > 0
-				THEN excluded.view_mismatch_since_ms ELSE devices.view_mismatch_since_ms END`),
-			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView, mismatch); err != nil {
+				THEN excluded.view_mismatch_since_ms ELSE devices.view_mismatch_since_ms END,
+			cameras = CASE WHEN excluded.online OR excluded.cameras <> '[]' THEN excluded.cameras ELSE devices.cameras END`),
+			d.ID, d.Online, d.LastSeen.UnixMilli(), d.Backlog, d.OldestPendingS, d.Software, d.SignalDisagreements, d.ViewChanges, lastView, mismatch, cams); err != nil {
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
@@ -544,7 +552,7 @@ func (s *Store) FindSiteCameras(ctx context.Context, site string) ([]aggregator.
 
 // FindDevices returns every device's last status.
 func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms FROM devices ORDER BY id`))
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, online, last_seen_ms, backlog, oldest_pending_s, software, signal_disagreements, view_changes, last_view_change_ms, view_mismatch_since_ms, cameras FROM devices ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("find devices: %w", err)
 	}
@@ -553,8 +561,13 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 	for rows.Next() {
 		var d aggregator.Device
 		var ms, viewMS, mismatchMS int64
-		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements, &d.ViewChanges, &viewMS, &mismatchMS); err != nil {
+		var cams string
+		if err := rows.Scan(&d.ID, &d.Online, &ms, &d.Backlog, &d.OldestPendingS, &d.Software, &d.SignalDisagreements, &d.ViewChanges, &viewMS, &mismatchMS, &cams); err != nil {
 			return nil, fmt.Errorf("find devices: %w", err)
+		}
+		d.Cameras = []aggregator.CameraStatus{}
+		if err := json.Unmarshal([]byte(cams), &d.Cameras); err != nil {
+			return nil, fmt.Errorf("find devices: device %s: cameras: %w", d.ID, err)
 		}
 		d.LastSeen = time.UnixMilli(ms).UTC()
 		if viewMS != 0 {
@@ -566,6 +579,15 @@ func (s *Store) FindDevices(ctx context.Context) ([]aggregator.Device, error) {
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// encodeCameras is a device's cameras as the devices table keeps them: JSON, "[]" for none.
+func encodeCameras(c []aggregator.CameraStatus) (string, error) {
+	if len(c) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(c)
+	return string(b), err
 }
 
 // FindDeadLetters returns the newest dead letters first, at most limit, those with a sequence

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -41,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ExactlyOnce", func(t *testing.T) { testExactlyOnce(t, setup(t)) })
 	t.Run("SeriesAndEvents", func(t *testing.T) { testSeriesAndEvents(t, setup(t)) })
 	t.Run("DevicesGapsDeadLetters", func(t *testing.T) { testDevicesGapsDeadLetters(t, setup(t)) })
+	t.Run("DeviceCameras", func(t *testing.T) { testDeviceCameras(t, setup(t)) })
 	t.Run("EventAndEvidence", func(t *testing.T) { testEventAndEvidence(t, setup(t)) })
 	t.Run("NewestLedgerRows", func(t *testing.T) { testNewestLedgerRows(t, setup(t)) })
 	t.Run("SiteCameras", func(t *testing.T) { testSiteCameras(t, setup(t)) })
@@ -395,6 +397,50 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 	dl, err := st.FindDeadLetters(ctx, 10, 0)
 	if err != nil || len(dl) != 1 || string(dl[0].Payload) != "x" || dl[0].Size != 1 {
 		t.Fatalf("dead letters (the same payload twice is kept once) %+v %v", dl, err)
+	}
+}
+
+// A device's cameras are kept as its last status gave them: an offline status without
+// cameras (the will, a clean stop) keeps the last known; any other replaces them.
+func testDeviceCameras(t *testing.T, st *sqlstore.Store) {
+	ctx := context.Background()
+	cams := []aggregator.CameraStatus{
+		{ID: "c1", State: "up", DecodedFPS: 25, AnalysedFPS: 12.5, LastFrame: now.Add(-time.Second), Reconnects: 2, ViewChanges: 1, ViewMismatch: true},
+		{ID: "c2", State: "reconnecting", LastFrame: now.Add(-time.Minute), Error: `source "x" dropped; reconnecting`},
+	}
+	commit := func(d aggregator.Device) []aggregator.Device {
+		t.Helper()
+		if _, err := st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{d}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.FindDevices(ctx)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("devices %+v %v", got, err)
+		}
+		return got
+	}
+	// A device that reports no cameras.
+	if _, err := st.Commit(ctx, &aggregator.Batch{Devices: []aggregator.Device{{ID: "quiet", Online: true, LastSeen: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := commit(aggregator.Device{ID: "box", Online: true, LastSeen: now, Cameras: cams})
+	if !reflect.DeepEqual(got[0].Cameras, cams) {
+		t.Fatalf("cameras\n got %+v\nwant %+v", got[0].Cameras, cams)
+	}
+	if got[1].Cameras == nil || len(got[1].Cameras) != 0 {
+		t.Fatalf("a device without cameras: %#v, want []", got[1].Cameras)
+	}
+	got = commit(aggregator.Device{ID: "box", Online: false, LastSeen: now})
+	if got[0].Online || !reflect.DeepEqual(got[0].Cameras, cams) {
+		t.Fatalf("after the will: %+v, want offline with the cameras last known", got[0])
+	}
+	got = commit(aggregator.Device{ID: "box", Online: false, LastSeen: now, Cameras: cams[1:]})
+	if !reflect.DeepEqual(got[0].Cameras, cams[1:]) {
+		t.Fatalf("an offline status with cameras: %+v", got[0].Cameras)
+	}
+	got = commit(aggregator.Device{ID: "box", Online: true, LastSeen: now})
+	if len(got[0].Cameras) != 0 {
+		t.Fatalf("an online status without cameras: %+v, want none", got[0].Cameras)
 	}
 }
 

@@ -318,6 +318,8 @@ func (c *BoxConfig) Validate() error {
 	}
 	if len(c.Cameras) == 0 {
 		bad("cameras", "at least one camera")
+	} else if len(c.Cameras) > wire.MaxStatusCameras {
+		bad("cameras", "%d cameras, at most %d on one box (its status to the aggregator carries each)", len(c.Cameras), wire.MaxStatusCameras)
 	}
 	seen := map[string]int{}
 	for i, cam := range c.Cameras {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,7 @@ func TestBoxConfigErrors(t *testing.T) {
 		{name: "bad log level", field: "log.level:", config: goodBox + "log: {level: loud}\n"},
 		{name: "bad log format", field: "log.format:", config: goodBox + "log: {format: xml}\n"},
 		{name: "no cameras", field: "cameras: at least one camera", config: strings.Split(goodBox, "cameras:")[0]},
+		{name: "too many cameras", field: "cameras: 33 cameras, at most 32 on one box", config: goodBox + manyCameras(31)},
 		{name: "camera without source", field: "cameras[0].source: required",
 			config: strings.Replace(goodBox, `source: "http://127.0.0.1:8554", `, "", 1)},
 		{name: "negative bound", field: "outbox.max_rows:", config: strings.Replace(goodBox, "path: outbox.db", "path: outbox.db, max_rows: -1", 1)},
@@ -167,4 +169,13 @@ func FuzzParseBox(f *testing.F) {
 			c.Validate()
 		}
 	})
+}
+
+// manyCameras is n more camera entries for goodBox.
+func manyCameras(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - {id: more-%d, source: /dev/video%d, scene: synth-intersection.yaml}\n", i, i)
+	}
+	return b.String()
 }

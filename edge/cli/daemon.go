@@ -110,6 +110,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 		o.SignalDisagreements = d.signalDisagreements
 		o.ViewChanges = d.viewChanges
 		o.ViewMismatch = d.viewMismatch
+		o.Cameras = d.cameraStatuses
 	})
 	if err != nil {
 		return fmt.Errorf("broker.url: %w", err)
@@ -418,7 +419,7 @@ func (d *Daemon) openSource(ctx context.Context, cam *BoxCamera, st *camState, p
 		return f, f.Width, f.Height, func() { f.Close() }, nil
 	}
 	s, err := camera.OpenStream(ctx, cam.Source, camera.StreamOptions{Log: d.Log.With("camera", cam.ID),
-		OnDrop: func(time.Time) { st.setDown("source dropped; reconnecting") },
+		OnDrop: func(time.Time) { st.setReconnecting("source dropped; reconnecting") },
 		OnGap: func(from, to time.Time) {
 			st.reconnects.Add(1)
 			st.setUp()

@@ -28,13 +28,25 @@ type camState struct {
 	reason     atomic.Pointer[string] // why it is down
 	reconnects atomic.Int64
 	pipe       atomic.Pointer[pipeline.Pipeline] // the running pipeline, nil between runs
+	// reconnecting, rate and onChange are the camera's status to the aggregator (camstatus.go).
+	reconnecting atomic.Bool
+	rate         camRate
+	onChange     func() // told when the camera goes down or comes back; set before it runs
 }
 
-func (s *camState) setUp() { s.up.Store(true) }
+func (s *camState) setUp() {
+	s.reconnecting.Store(false)
+	if !s.up.Swap(true) {
+		s.changed()
+	}
+}
 
 func (s *camState) setDown(why string) {
 	s.reason.Store(&why)
-	s.up.Store(false)
+	s.reconnecting.Store(false)
+	if s.up.Swap(false) {
+		s.changed()
+	}
 }
 
 func (s *camState) downReason() string {
@@ -106,7 +118,8 @@ func (m *boxMetrics) camera(id string) *camState {
 	if s, ok := m.states[id]; ok {
 		return s
 	}
-	s := &camState{id: id}
+	s := &camState{id: id, onChange: m.d.kickStatus}
+	s.rate.sample(time.Now(), 0, 0)     // the first status's rates are since the camera's start
 	h := m.detector.WithLabelValues(id) // once per camera: Observe then neither allocates nor locks
 	s.meter.OnDetect = h.Observe
 	s.meter.OnEvent = m.countEvent

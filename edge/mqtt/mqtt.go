@@ -46,6 +46,9 @@ type Options struct {
 	// ViewMismatch reports whether the camera's view does not match its scene now, and since
 	// when; may be nil.
 	ViewMismatch func() (bool, time.Time)
+	// Cameras reports each of the box's cameras for the status (at most
+	// wire.MaxStatusCameras, sorted by id); may be nil. Called from more than one goroutine.
+	Cameras func() []wire.CameraStatus
 	// OnPhase, if set, receives the signal controller's phase messages from
 	// crosswatch/v1/{device}/phase. It must not block.
 	OnPhase func(wire.Phase)
@@ -68,6 +71,7 @@ type Client struct {
 	mu     sync.Mutex
 	up     chan struct{} // closed while connected, a new one after each loss; guarded by mu
 	isOpen bool          // whether up is closed; guarded by mu
+	kick   chan struct{} // a status is wanted now (Kick); buffered, 1
 }
 
 // CheckBroker validates a broker URL.
@@ -134,7 +138,7 @@ func Dial(o Options) (*Client, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	cl := &Client{opts: o, up: make(chan struct{})}
+	cl := &Client{opts: o, up: make(chan struct{}), kick: make(chan struct{}, 1)}
 	will, _ := wire.Encode(wire.Status{V: wire.Version, Device: o.Device, Online: false, Software: o.Software})
 	po := paho.NewClientOptions().
 		AddBroker(o.Broker).
@@ -169,18 +173,57 @@ func Dial(o Options) (*Client, error) {
 	return cl, nil
 }
 
-// RunStatus publishes the retained status with the outbox backlog every period until ctx ends.
+// RunStatus publishes the retained status with the outbox backlog every period, and soon
+// after each Kick, until ctx ends.
 func (cl *Client) RunStatus(ctx context.Context, period time.Duration) {
+	statusLoop(ctx, period, MinStatusGap, cl.kick, func() {
+		if cl.c.IsConnectionOpen() {
+			cl.publishStatus()
+		}
+	})
+}
+
+// MinStatusGap is the least time between two statuses that Kick asks for: a camera flapping
+// many times a second sends one status a second, not one per flap.
+const MinStatusGap = time.Second
+
+// Kick asks RunStatus for a status now (a camera went down or came back) rather than at the
+// next period; at most one per MinStatusGap. It never blocks.
+func (cl *Client) Kick() {
+	select {
+	case cl.kick <- struct{}{}:
+	default: // one is already asked for
+	}
+}
+
+// statusLoop calls publish every period and after each value from kick, but a kicked
+// publish no sooner than gap after the previous one (then it waits for the rest of the gap).
+func statusLoop(ctx context.Context, period, gap time.Duration, kick <-chan struct{}, publish func()) {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var last time.Time
+	var soon <-chan time.Time // a kicked publish waiting for the gap to pass
+	send := func() {
+		publish()
+		last = time.Now()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if cl.c.IsConnectionOpen() {
-				cl.publishStatus()
+			send()
+		case <-kick:
+			if wait := gap - time.Since(last); wait > 0 {
+				if soon == nil {
+					soon = time.After(wait)
+				}
+			} else {
+				send()
 			}
+		case <-soon:
+			soon = nil
+			send()
 		}
 	}
 }
@@ -254,6 +297,9 @@ func (cl *Client) status(online bool) wire.Status {
 			last = last.UTC()
 			st.ViewChanges, st.LastViewChange = n, &last
 		}
+	}
+	if cl.opts.Cameras != nil {
+		st.Cameras = cl.opts.Cameras()
 	}
 	if cl.opts.ViewMismatch != nil {
 		if on, since := cl.opts.ViewMismatch(); on {

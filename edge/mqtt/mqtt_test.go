@@ -123,3 +123,55 @@ func TestWaitConnectedAcrossALoss(t *testing.T) {
 		t.Fatal("not woken at the reconnection")
 	}
 }
+
+// The status goes out every period, and soon after a kick, but kicks never make statuses
+// come closer together than the gap: a flapping camera sends one a gap, not one per flap.
+func TestStatusLoop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kick := make(chan struct{}, 1)
+	sent := make(chan time.Time, 100)
+	done := make(chan struct{})
+	const gap = 200 * time.Millisecond
+	go func() {
+		statusLoop(ctx, time.Hour, gap, kick, func() { sent <- time.Now() })
+		close(done)
+	}()
+	// The first kick publishes at once: nothing was sent before.
+	began := time.Now()
+	kick <- struct{}{}
+	first := <-sent
+	if d := first.Sub(began); d > gap/2 {
+		t.Fatalf("the first kicked status took %v", d)
+	}
+	// Kicks in a burst: one more status, a gap after the first, and no other.
+	for range 20 {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := <-sent
+	if d := second.Sub(first); d < gap || d > 3*gap {
+		t.Fatalf("the second status %v after the first, want about %v", d, gap)
+	}
+	select {
+	case s := <-sent:
+		t.Fatalf("a third status %v after the second, from a burst already answered", s.Sub(second))
+	case <-time.After(2 * gap):
+	}
+	// The period alone publishes too.
+	cancel()
+	<-done
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go statusLoop(ctx, 30*time.Millisecond, gap, make(chan struct{}), func() { sent <- time.Now() })
+	for range 3 {
+		select {
+		case <-sent:
+		case <-time.After(time.Second):
+			t.Fatal("no periodic status")
+		}
+	}
+}

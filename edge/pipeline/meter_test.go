@@ -28,10 +28,12 @@ func TestMeterCounts(t *testing.T) {
 	}
 	m.OnEvent = func(string) { events++ }
 	p, ob := newPipeline(t, platformScene(), src, det, Config{Meter: &m})
+	began := time.Now()
 	st, err := p.Run(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkLastFrame(t, &m, began, time.Now())
 	if got := m.Decoded.Load(); got != 120 {
 		t.Errorf("decoded %d, want 120", got)
 	}
@@ -66,11 +68,22 @@ func TestMeterLiveDrops(t *testing.T) {
 	det := &slowDetector{script{dets: func(int) []edge.Detection { return nil }}}
 	var m Meter
 	p, _ := newPipeline(t, platformScene(), src, det, Config{Meter: &m, Live: true})
+	began := time.Now()
 	if _, err := p.Run(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
+	checkLastFrame(t, &m, began, time.Now())
 	dec, an, dr := m.Decoded.Load(), m.Analysed.Load(), m.Dropped.Load()
 	if dr == 0 || dec != 300 || an+dr != dec {
 		t.Fatalf("decoded %d, analysed %d, dropped %d: want drops, and decoded = analysed + dropped = 300", dec, an, dr)
+	}
+}
+
+// checkLastFrame checks that the meter's last frame was read during the run, near its end.
+func checkLastFrame(t *testing.T, m *Meter, from, to time.Time) {
+	t.Helper()
+	last := time.Unix(0, m.LastFrameNanos.Load())
+	if last.Before(from) || last.After(to) || to.Sub(last) > to.Sub(from)/2+50*time.Millisecond {
+		t.Errorf("last frame at %v, want near the end of the run %v – %v", last, from, to)
 	}
 }

@@ -79,6 +79,9 @@ type Meter struct {
 	// analysis and commit.
 	LagNanos    atomic.Int64
 	ViewChanges atomic.Int64
+	// LastFrameNanos is when the latest frame was read from the source (Unix nanoseconds of
+	// the box's clock; 0: none yet), for the camera's status.
+	LastFrameNanos atomic.Int64
 	// OnDetect, if set, is told how long each detector run took. Called from Run's goroutine;
 	// it must not block or allocate (a Prometheus histogram's Observe).
 	OnDetect func(seconds float64)
@@ -363,6 +366,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 						return
 					}
 					p.meter().Decoded.Add(int64(fr.Seq - lastSeq))
+					p.meter().LastFrameNanos.Store(time.Now().UnixNano())
 					p.meter().Dropped.Add(1)
 					lastSeq = fr.Seq
 					next = fr.Pos + period
@@ -376,11 +380,12 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 				}
 			}
 			sl.err = p.src.ReadAfter(fr, next)
+			sl.decoded = time.Now()
 			if sl.err == nil {
 				p.meter().Decoded.Add(int64(fr.Seq - lastSeq))
+				p.meter().LastFrameNanos.Store(sl.decoded.UnixNano())
 				lastSeq = fr.Seq
 			}
-			sl.decoded = time.Now()
 			sl.pos, sl.seq = fr.Pos, fr.Seq
 			next = fr.Pos + period
 			if sl.err == nil {

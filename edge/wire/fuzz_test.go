@@ -55,7 +55,8 @@ func FuzzDecodeGap(f *testing.F) {
 
 func FuzzDecodeStatus(f *testing.F) {
 	seeds(f, "status.golden.json", `{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":-1,"oldest_pending_s":0}`,
-		`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":1e308,"view_changes":2}`)
+		`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":1e308,"view_changes":2}`,
+		`{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"cameras":[{"id":"c1","state":"up","decoded_fps":25,"analysed_fps":15,"reconnects":0,"last_frame":"2026-11-26T07:59:59Z"},{"id":"c2","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":2,"error":"open rtsp://***@h: refused"}]}`)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if s, err := DecodeStatus(b); err == nil {
 			roundTrip(t, s, DecodeStatus)

@@ -40,6 +40,17 @@ func TestGoldenByHand(t *testing.T) {
 			"backlog": 0.0, "oldest_pending_s": 0.0, "software": "crosswatch-edge dev", "view_changes": 1.0,
 			"last_view_change": "2026-11-25T08:29:20.125Z", "view_mismatch_since": "2026-11-25T08:29:20.125Z",
 		},
+		"status-cameras": {
+			"v": 1.0, "device": "edge-1", "online": true, "time": "2026-11-25T08:30:00.125Z",
+			"backlog": 0.0, "oldest_pending_s": 0.0, "software": "crosswatch-edge dev",
+			"cameras": []any{
+				map[string]any{"id": "cam-1", "state": "up", "decoded_fps": 29.97, "analysed_fps": 15.0,
+					"last_frame": "2026-11-25T08:30:00.095Z", "reconnects": 1.0},
+				map[string]any{"id": "cam-2", "state": "reconnecting", "decoded_fps": 0.0, "analysed_fps": 0.0,
+					"last_frame": "2026-11-25T08:29:56.125Z", "reconnects": 2.0, "view_changes": 1.0, "view_mismatch": true,
+					"error": "source dropped; reconnecting"},
+			},
+		},
 		"gap": {
 			"v": 1.0, "id": "gap-edge-1-1795595400125", "device": "edge-1", "time": "2026-11-25T08:30:00.125Z",
 			"reason": "outbox_full", "evicted": map[string]any{"counts": 40.0, "jaywalking": 2.0},

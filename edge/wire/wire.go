@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"image/jpeg"
 	"math"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the schema version carried in every payload's "v" field.
@@ -21,7 +23,7 @@ const (
 	MaxEventBytes    = 512 << 10 // an event with its evidence JPEG (base64)
 	MaxEvidenceBytes = 256 << 10 // the decoded evidence JPEG
 	MaxCountsBytes   = 16 << 10
-	MaxStatusBytes   = 4 << 10
+	MaxStatusBytes   = 64 << 10 // MaxStatusCameras cameras, each with the longest error JSON can write ('<' as \u003c)
 	MaxAckBytes      = 256 << 10
 	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128
@@ -42,6 +44,20 @@ const (
 	MaxTimeIntoRedS = 3600
 	// MaxBacklog bounds a status's backlog and its counters.
 	MaxBacklog = 1_000_000_000
+	// MaxStatusCameras is the most cameras one status may report: a box runs a few (about 4
+	// DNN streams on 2 cores), and its config may list no more than this.
+	MaxStatusCameras = 32
+	// MaxCameraErrorLen bounds a camera's error text in a status, in bytes.
+	MaxCameraErrorLen = 200
+	// MaxFPS bounds a camera's reported frame rates.
+	MaxFPS = 1000
+)
+
+// Camera states in a status.
+const (
+	CameraUp           = "up"           // its source delivers frames to its pipeline
+	CameraReconnecting = "reconnecting" // its live source dropped; the box is reconnecting
+	CameraDown         = "down"         // anything else: cannot open, scene fails, retrying, file ended
 )
 
 // Event types the edge reports.
@@ -193,6 +209,30 @@ type Status struct {
 	// (the camera is quarantined: it raises no events and withholds its counts), to the stream
 	// time the mismatch began; absent: the view matches.
 	ViewMismatchSince *time.Time `json:"view_mismatch_since,omitempty"`
+	// Cameras is each of the box's cameras now, sorted by id, at most MaxStatusCameras;
+	// absent from an edge that runs no cameras of its own (replay, burst) and from the will.
+	Cameras []CameraStatus `json:"cameras,omitempty"`
+}
+
+// CameraStatus is one camera's state in its device's Status.
+type CameraStatus struct {
+	ID    string `json:"id"`
+	State string `json:"state"` // CameraUp, CameraReconnecting or CameraDown
+	// DecodedFPS and AnalysedFPS are the frames per second read from the source and through
+	// the analysis, over the seconds before the status (0 while the camera is not up).
+	DecodedFPS  float64 `json:"decoded_fps"`
+	AnalysedFPS float64 `json:"analysed_fps"`
+	// LastFrame is when the box last read a frame from the camera (its clock); absent: never.
+	LastFrame *time.Time `json:"last_frame,omitempty"`
+	// Reconnects counts, since the box started, the times the live source dropped and came back.
+	Reconnects int `json:"reconnects"`
+	// ViewChanges counts, since the box started, the times the camera's picture changed almost
+	// entirely at once; ViewMismatch is set while its view does not match its scene's reference.
+	ViewChanges  int  `json:"view_changes,omitempty"`
+	ViewMismatch bool `json:"view_mismatch,omitempty"`
+	// Error says why the camera is not up (at most MaxCameraErrorLen bytes, no control
+	// characters, no credentials); empty while it is up.
+	Error string `json:"error,omitempty"`
 }
 
 // Gap reasons.
@@ -369,9 +409,79 @@ func DecodeStatus(b []byte) (Status, error) {
 		return Status{}, invalid("last_view_change", "missing; view_changes is %d", s.ViewChanges)
 	case s.ViewMismatchSince != nil && s.ViewMismatchSince.IsZero():
 		return Status{}, invalid("view_mismatch_since", "zero time; omit it when the view matches")
+	case len(s.Cameras) > MaxStatusCameras:
+		return Status{}, invalid("cameras", "%d cameras, limit %d", len(s.Cameras), MaxStatusCameras)
+	}
+	seen := make(map[string]int, len(s.Cameras))
+	for i, c := range s.Cameras {
+		f := fmt.Sprintf("cameras[%d]", i)
+		if err := c.validate(f); err != nil {
+			return Status{}, err
+		}
+		if j, dup := seen[c.ID]; dup {
+			return Status{}, invalid(f+".id", "%q is also cameras[%d].id", c.ID, j)
+		}
+		seen[c.ID] = i
 	}
 	return s, CheckName("device", s.Device)
 }
+
+// validate checks one camera of a status; f is its field path.
+func (c *CameraStatus) validate(f string) error {
+	if err := CheckName(f+".id", c.ID); err != nil {
+		return err
+	}
+	switch c.State {
+	case CameraUp, CameraReconnecting, CameraDown:
+	default:
+		return invalid(f+".state", "%q: want up, reconnecting or down", c.State)
+	}
+	switch {
+	case !finite(c.DecodedFPS) || c.DecodedFPS < 0 || c.DecodedFPS > MaxFPS:
+		return invalid(f+".decoded_fps", "%v is outside 0..%d", c.DecodedFPS, MaxFPS)
+	case !finite(c.AnalysedFPS) || c.AnalysedFPS < 0 || c.AnalysedFPS > MaxFPS:
+		return invalid(f+".analysed_fps", "%v is outside 0..%d", c.AnalysedFPS, MaxFPS)
+	case c.LastFrame != nil && c.LastFrame.IsZero():
+		return invalid(f+".last_frame", "zero time; omit it when no frame was read")
+	case c.Reconnects < 0 || c.Reconnects > MaxBacklog:
+		return invalid(f+".reconnects", "%d is outside 0..%d", c.Reconnects, MaxBacklog)
+	case c.ViewChanges < 0 || c.ViewChanges > MaxBacklog:
+		return invalid(f+".view_changes", "%d is outside 0..%d", c.ViewChanges, MaxBacklog)
+	case len(c.Error) > MaxCameraErrorLen:
+		return invalid(f+".error", "%d bytes, limit %d", len(c.Error), MaxCameraErrorLen)
+	}
+	for _, r := range c.Error {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return invalid(f+".error", "control character %q", r)
+		}
+	}
+	return nil
+}
+
+// CameraErrorText makes err's text fit a CameraStatus: credentials in URLs
+// (rtsp://user:password@host) masked, control characters as spaces, at most
+// MaxCameraErrorLen bytes (cut at a character's boundary, ending in "…").
+func CameraErrorText(s string) string {
+	s = userinfo.ReplaceAllString(s, "${1}***@")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= MaxCameraErrorLen {
+		return s
+	}
+	const ellipsis = "…"
+	cut := MaxCameraErrorLen - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+// userinfo matches a URL's user and password (scheme://user:password@).
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@`)
 
 // Phase is one signal head's state from the controller: from Time on, Signal shows State.
 type Phase struct {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -31,6 +33,13 @@ func goldenPayloads() map[string]any {
 		// A camera quarantined since 40 s before: its view does not match its scene.
 		"status-view-mismatch": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
 			ViewChanges: 1, LastViewChange: ptr(t0.Add(-40 * time.Second)), ViewMismatchSince: ptr(t0.Add(-40 * time.Second))},
+		// A box with two cameras, one of them reconnecting to its dropped stream.
+		"status-cameras": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
+			Cameras: []CameraStatus{
+				{ID: "cam-1", State: CameraUp, DecodedFPS: 29.97, AnalysedFPS: 15, LastFrame: ptr(t0.Add(-30 * time.Millisecond)), Reconnects: 1},
+				{ID: "cam-2", State: CameraReconnecting, LastFrame: ptr(t0.Add(-4 * time.Second)), Reconnects: 2, ViewChanges: 1, ViewMismatch: true,
+					Error: "source dropped; reconnecting"},
+			}},
 		"gap": Gap{V: Version, ID: "gap-edge-1-1795595400125", Device: "edge-1", Time: t0, Reason: GapOutboxFull,
 			Evicted: map[string]int{"counts": 40, Jaywalking: 2}, Oldest: t0.Add(-time.Hour), Newest: t0.Add(-50 * time.Minute)},
 		"ack": Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
@@ -79,6 +88,11 @@ func TestGolden(t *testing.T) {
 			case "status":
 				if _, err := DecodeStatus(want); err != nil {
 					t.Fatal(err)
+				}
+			case "status-cameras":
+				s, err := DecodeStatus(want)
+				if err != nil || !reflect.DeepEqual(s, v) {
+					t.Fatalf("decode: %+v %v", s, err)
 				}
 			case "gap":
 				g, err := DecodeGap(want)
@@ -200,6 +214,94 @@ func TestDecodePhaseAndStatusReject(t *testing.T) {
 		err := c.decode([]byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: %v, want %q", c.payload, err, c.want)
+		}
+	}
+}
+
+// A status's cameras are each checked, and the error names the camera's field.
+func TestDecodeStatusCamerasReject(t *testing.T) {
+	good, err := os.ReadFile("testdata/status-cameras.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeStatus(good); err != nil {
+		t.Fatalf("golden: %v", err)
+	}
+	long := strings.Repeat("x", MaxCameraErrorLen)
+	cams := func(c ...string) string {
+		return `{"v":1,"device":"d","online":true,"time":"2026-11-26T08:00:00Z","backlog":0,"oldest_pending_s":0,"cameras":[` + strings.Join(c, ",") + `]}`
+	}
+	up := `{"id":"c1","state":"up","decoded_fps":25,"analysed_fps":15,"reconnects":0}`
+	for _, c := range []struct{ payload, want string }{
+		{cams(up), ""},
+		{cams(up, `{"id":"c2","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"`+long+`"}`), ""},
+		{cams(up, `{"id":"c2","state":"reconnecting","decoded_fps":1000,"analysed_fps":1000,"reconnects":1000000000,"view_changes":1000000000,"last_frame":"2026-11-26T07:59:59Z"}`), ""},
+		{cams(up, up), `cameras[1].id: "c1" is also cameras[0].id`},
+		{cams(`{"id":"c 1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0}`), "cameras[0].id"},
+		{cams(`{"id":"","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0}`), "cameras[0].id: missing"},
+		{cams(up, `{"id":"c2","state":"asleep","decoded_fps":0,"analysed_fps":0,"reconnects":0}`), "cameras[1].state"},
+		{cams(`{"id":"c1","state":"","decoded_fps":0,"analysed_fps":0,"reconnects":0}`), "cameras[0].state"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":-1,"analysed_fps":0,"reconnects":0}`), "cameras[0].decoded_fps"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":1000.5,"analysed_fps":0,"reconnects":0}`), "cameras[0].decoded_fps"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":-0.1,"reconnects":0}`), "cameras[0].analysed_fps"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":1001,"reconnects":0}`), "cameras[0].analysed_fps"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":-1}`), "cameras[0].reconnects"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":1000000001}`), "cameras[0].reconnects"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"view_changes":-1}`), "cameras[0].view_changes"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"view_changes":1000000001}`), "cameras[0].view_changes"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"last_frame":"0001-01-01T00:00:00Z"}`), "cameras[0].last_frame"},
+		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"x` + long + `"}`), "cameras[0].error: 201 bytes, limit 200"},
+		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\nb"}`), "cameras[0].error: control character"},
+		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u007fb"}`), "cameras[0].error: control character"},
+		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u0085b"}`), "cameras[0].error: control character"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"fps":3}`), "unknown field"},
+	} {
+		_, err := DecodeStatus([]byte(c.payload))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalid)) {
+			t.Errorf("%s: %v, want %q", c.payload, err, c.want)
+		}
+	}
+	// At most MaxStatusCameras cameras, and a status of that many with the longest errors fits.
+	var many []string
+	worst := strings.Repeat("<", MaxCameraErrorLen) // JSON writes each as \u003c
+	for i := range MaxStatusCameras + 1 {
+		many = append(many, fmt.Sprintf(`{"id":"%s","state":"down","decoded_fps":1000,"analysed_fps":1000,"reconnects":1000000000,"view_changes":1000000000,"view_mismatch":true,"last_frame":"2026-11-26T07:59:59.999Z","error":"%s"}`,
+			strings.Repeat("c", MaxNameLen-3)+fmt.Sprintf("%03d", i), strings.Repeat(`\u003c`, len(worst))))
+	}
+	if _, err := DecodeStatus([]byte(cams(many...))); err == nil || !strings.Contains(err.Error(), "cameras: 33 cameras, limit 32") {
+		t.Errorf("%d cameras: %v", len(many), err)
+	}
+	full := []byte(cams(many[:MaxStatusCameras]...))
+	if _, err := DecodeStatus(full); err != nil {
+		t.Errorf("%d cameras with the longest fields (%d bytes): %v", MaxStatusCameras, len(full), err)
+	}
+}
+
+func TestCameraErrorText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"open rtsp://admin:s3cret@10.0.0.5:554/stream: timeout", "open rtsp://***@10.0.0.5:554/stream: timeout"},
+		{"http://user@cam/x and rtsp://a:b@c/d", "http://***@cam/x and rtsp://***@c/d"},
+		{"connecting to /dev/video0", "connecting to /dev/video0"},
+		{"line 1\nline 2\tend\x7f", "line 1 line 2 end "},
+	} {
+		if got := CameraErrorText(c.in); got != c.want {
+			t.Errorf("CameraErrorText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	long := strings.Repeat("é", MaxCameraErrorLen) // 2 bytes each: the cut must not split one
+	got := CameraErrorText(long)
+	if len(got) > MaxCameraErrorLen || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") || len(got) < MaxCameraErrorLen-4 {
+		t.Errorf("cut to %d bytes: %q", len(got), got)
+	}
+	if s := CameraErrorText(strings.Repeat("a", MaxCameraErrorLen)); s != strings.Repeat("a", MaxCameraErrorLen) {
+		t.Errorf("a text of exactly the limit was cut: %q", s)
+	}
+	// What it makes is always a valid error field.
+	for _, in := range []string{long, "rtsp://u:p@h\x00\x1b[31m" + long} {
+		st := Status{V: Version, Device: "d", Online: true, Time: t0, Cameras: []CameraStatus{{ID: "c", State: CameraDown, Error: CameraErrorText(in)}}}
+		b, _ := Encode(st)
+		if _, err := DecodeStatus(b); err != nil {
+			t.Errorf("%q: %v", in, err)
 		}
 	}
 }

@@ -757,6 +757,8 @@ async function viewDevices() {
           : "—"),
         h("td", {}, d.software || "—"))))))
       : h("p", {}, "No device has reported yet."),
+    h("h2", {}, "Cameras"),
+    camerasTable(devices),
     h("h2", {}, "Reported losses"),
     gaps.length ? h("table", { id: "gaps" },
       h("caption", {}, "What devices report they lost or could not judge, newest first: payloads dropped by their declared policy (full outbox or disk), camera streams down, camera views that did not match their scene"),
@@ -766,6 +768,44 @@ async function viewDevices() {
         h("td", {}, Object.entries(g.evicted || {}).map(([k, n]) => `${typeName(k)} ${n}`).join(", ") || "—"),
         h("td", { class: "num" }, g.not_accepted), h("td", {}, `${fmtTime(g.oldest)} – ${fmtTime(g.newest)}`)))))
       : h("p", {}, "No device has reported a loss."));
+}
+
+// CAMERA_STATES: each state a device reports for a camera, its badge and what it means.
+const CAMERA_STATES = {
+  up: ["online", "Its source delivers frames to its pipeline."],
+  reconnecting: ["warn", "Its live source dropped; the box is reconnecting to it (1 s to 30 s between attempts)."],
+  down: ["offline", "It does not run: its source cannot be opened, its scene fails, it waits to retry, or its video file ended."],
+};
+
+// camerasTable is a row per camera under its device (a row group per device), as each device
+// last reported them. A device offline says nothing current about its cameras: their state
+// reads "device offline", with the last one reported beside it.
+function camerasTable(devices) {
+  const withCams = devices.filter((d) => (d.cameras || []).length > 0);
+  if (!withCams.length) return h("p", { id: "no-cameras" }, "No device has reported its cameras (a box running crosswatch-edge run reports each of them).");
+  return h("div", { class: "scroll" }, h("table", { id: "cameras" },
+    h("caption", {}, "Each device's cameras as the device last reported them: every 5 s, and at once when a camera goes down or comes back. Frame rates are over the seconds before the report."),
+    h("thead", {}, h("tr", {}, ["Device", "Camera", "State", "Decoded fps", "Analysed fps", "Last frame", "Reconnects", "View", "Error"]
+      .map((c) => h("th", { scope: "col" }, c)))),
+    withCams.map((d) => h("tbody", { "data-device": d.id }, d.cameras.map((c, i) => {
+      const [cls, what] = CAMERA_STATES[c.state] || ["offline", ""];
+      const state = d.online
+        ? h("span", { class: "badge " + cls, "data-col": "state", title: what }, c.state)
+        : [h("span", { class: "badge offline", "data-col": "state", title: "The device is offline: this is the last state it reported." }, "device offline"),
+          h("div", { class: "sub" }, "last reported: " + c.state)];
+      return h("tr", { "data-device": d.id, "data-camera": c.id },
+        i === 0 ? h("th", { scope: "rowgroup", rowspan: d.cameras.length }, d.id) : null,
+        h("th", { scope: "row" }, c.id),
+        h("td", {}, state),
+        h("td", { class: "num", "data-col": "decoded-fps" }, Number(c.decoded_fps).toFixed(1)),
+        h("td", { class: "num", "data-col": "analysed-fps" }, Number(c.analysed_fps).toFixed(1)),
+        h("td", { "data-col": "last-frame" }, c.last_frame ? h("time", { datetime: c.last_frame, title: fmtTime(c.last_frame) }, ago(c.last_frame)) : "never"),
+        h("td", { class: "num", "data-col": "reconnects" }, fmtInt(c.reconnects)),
+        h("td", { "data-col": "camera-view" }, c.view_mismatch
+          ? h("span", { class: "badge offline", title: "Its view does not match its scene's reference: it raises no events and withholds its counts until it does." }, "does not match its scene")
+          : c.view_changes ? h("span", { class: "badge warn", title: "Its picture changed almost entirely at once (a cut, a knock): check that the scene still fits." }, `changed ${fmtInt(c.view_changes)}×`) : "—"),
+        h("td", { "data-col": "error" }, c.error || "—"));
+    })))));
 }
 
 async function viewCatalog() {

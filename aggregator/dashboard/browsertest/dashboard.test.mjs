@@ -577,6 +577,35 @@ test("devices page matches the API", async () => {
     if (d.view_mismatch_since) assert.ok((await text(mismatch)).startsWith("view does not match its scene"), d.id);
     else assert.equal(await mismatch.count(), 0, d.id);
   }
+  // A row per camera under its device (a row group headed by the device), its state in words.
+  const withCams = devices.filter((d) => d.cameras.length > 0);
+  assert.ok(withCams.some((d) => d.online) && withCams.some((d) => !d.online), "the fixture has an online and an offline device with cameras");
+  assert.equal(await page.locator("#cameras tbody").count(), withCams.length);
+  assert.equal(await page.locator("#cameras tbody tr").count(), withCams.reduce((n, d) => n + d.cameras.length, 0));
+  for (const d of withCams) {
+    const group = page.locator(`#cameras tbody[data-device="${d.id}"]`);
+    const head = group.locator("th[scope=rowgroup]");
+    assert.equal(await text(head), d.id);
+    assert.equal(await head.getAttribute("rowspan"), String(d.cameras.length), d.id);
+    assert.deepEqual(await group.locator("th[scope=row]").allInnerTexts(), d.cameras.map((c) => c.id), d.id);
+    for (const c of d.cameras) {
+      const row = group.locator(`tr[data-camera="${c.id}"]`);
+      const what = `${d.id}/${c.id}`;
+      assert.equal(await text(row.locator("[data-col=state]")), d.online ? c.state : "device offline", what);
+      if (!d.online) assert.ok((await text(row)).includes("last reported: " + c.state), what);
+      assert.equal(num(await text(row.locator("[data-col=decoded-fps]"))), Math.round(c.decoded_fps * 10) / 10, what);
+      assert.equal(num(await text(row.locator("[data-col=analysed-fps]"))), Math.round(c.analysed_fps * 10) / 10, what);
+      assert.equal(num(await text(row.locator("[data-col=reconnects]"))), c.reconnects, what);
+      assert.equal(await text(row.locator("[data-col=error]")), c.error || "—", what);
+      const view = await text(row.locator("[data-col=camera-view]"));
+      assert.equal(view, c.view_mismatch ? "does not match its scene" : c.view_changes ? `changed ${c.view_changes}×` : "—", what);
+      assert.equal(await row.locator("[data-col=last-frame] time").count(), c.last_frame ? 1 : 0, what);
+    }
+  }
+  // Up, reconnecting and down look different (not by colour alone: the words differ too).
+  const badge = async (state) => page.locator(`#cameras [data-col=state]:text-is("${state}")`).first().getAttribute("class");
+  const classes = new Set([await badge("up"), await badge("reconnecting"), await badge("down")]);
+  assert.equal(classes.size, 3, [...classes].join(" | "));
   await page.screenshot({ path: join(shots, "devices.png"), fullPage: true });
 });
 
