@@ -32,11 +32,17 @@ CREATE TABLE IF NOT EXISTS rollup_state (name TEXT PRIMARY KEY, built_ms {INT} N
 `
 
 // rollupBinIndexes serve PostgreSQL's rankings (below); SQLite's plans never read them, and
-// each would be one more page written and synced per commit.
+// each would be one more page written and synced per commit. Each carries the columns a
+// ranking reads (INCLUDE), so PostgreSQL answers from the index alone (an index-only scan)
+// and reads no table pages for the 60,000 rollup rows of a 30-day ranking of 200 sites. The
+// (width, bin)-only indexes of databases made before are dropped once the covering ones exist.
 const rollupBinIndexes = `
-CREATE INDEX IF NOT EXISTS rollup_events_bin ON rollup_events (width_ms, bin_ms);
-CREATE INDEX IF NOT EXISTS rollup_ledger_bin ON rollup_ledger (catalog_version, width_ms, bin_ms);
-CREATE INDEX IF NOT EXISTS rollup_counts_bin ON rollup_counts (width_ms, bin_ms);
+CREATE INDEX IF NOT EXISTS rollup_events_cover ON rollup_events (width_ms, bin_ms) INCLUDE (site, type, n);
+CREATE INDEX IF NOT EXISTS rollup_ledger_cover ON rollup_ledger (catalog_version, width_ms, bin_ms) INCLUDE (site, type, n, points, points2);
+CREATE INDEX IF NOT EXISTS rollup_counts_cover ON rollup_counts (width_ms, bin_ms) INCLUDE (site, road_users);
+DROP INDEX IF EXISTS rollup_events_bin;
+DROP INDEX IF EXISTS rollup_ledger_bin;
+DROP INDEX IF EXISTS rollup_counts_bin;
 `
 
 // Each rollup table's key leads with the site (after the version for the ledger), and on SQLite
@@ -44,7 +50,8 @@ CREATE INDEX IF NOT EXISTS rollup_counts_bin ON rollup_counts (width_ms, bin_ms)
 // ranges of the key, the rows on the key's own pages, and so does a ranking on SQLite, site by
 // site. PostgreSQL plans 200 sites' probes dearly (120 ms of CPU for a ranking): there a
 // ranking reads each span across all sites through a (width, bin) index, which costs a commit
-// one entry per new rollup row, a few per batch; SQLite has no such index.
+// an entry per rollup row it adds to (the sums are in the index, so each update of a row is a
+// new entry, not a heap-only one); SQLite has no such index.
 
 // rollupWidths are the bin widths kept, finest first; each divides the next.
 var rollupWidths = []int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}

@@ -136,3 +136,39 @@ func TestBetaGammaInverses(t *testing.T) {
 	near(t, "BetaI(.3,1,1)", BetaI(0.3, 1, 1), 0.3, 1e-12)
 	near(t, "BetaI(.3,4,1)", BetaI(0.3, 4, 1), math.Pow(0.3, 4), 1e-12)
 }
+
+// GammaQuantile inverts GammaP over the shapes a ranking meets (a Poisson count of 1 to
+// 200,000 events; a < 1 for weighted sums of few events) and both tails, in a few evaluations
+// (400 quantiles per ranking of 200 sites), and agrees with plain bisection.
+func TestGammaQuantile(t *testing.T) {
+	for _, a := range []float64{0.3, 1, 2.5, 10, 137, 4000, 45000, 200000} {
+		for _, p := range []float64{1e-6, 0.025, 0.5, 0.975, 1 - 1e-6} {
+			x, evals := gammaQuantile(p, a)
+			if got := GammaP(a, x); math.Abs(got-p) > 1e-9*math.Max(p, 1-p) || x <= 0 {
+				t.Errorf("GammaQuantile(%g, %g) = %g: GammaP there %.15g", p, a, x, got)
+			}
+			hi := math.Max(1, 2*a)
+			for GammaP(a, hi) < p {
+				hi *= 2
+			}
+			if b := bisect(0, hi, func(x float64) bool { return GammaP(a, x) < p }); math.Abs(x-b) > 1e-10*b {
+				t.Errorf("GammaQuantile(%g, %g) = %.15g, bisection %.15g", p, a, x, b)
+			}
+			// The shapes of a city's 30 days (hundreds of events and up) start close to the root.
+			if max := 8; a >= 100 && evals > max {
+				t.Errorf("GammaQuantile(%g, %g): %d evaluations of GammaP, want at most %d", p, a, evals, max)
+			}
+			if evals < 2 { // the bracket's end, then x
+				t.Errorf("GammaQuantile(%g, %g): %d evaluations of GammaP counted", p, a, evals)
+			}
+			if max := 16; a >= 1 && evals > max {
+				t.Errorf("GammaQuantile(%g, %g): %d evaluations of GammaP, want at most %d", p, a, evals, max)
+			}
+			if evals > 80 {
+				t.Errorf("GammaQuantile(%g, %g): %d evaluations of GammaP", p, a, evals)
+			}
+		}
+	}
+	// P(1, x) = 1 − e^−x: the quantile is −ln(1 − p).
+	near(t, "GammaQuantile(.975, 1)", GammaQuantile(0.975, 1), -math.Log(0.025), 1e-12)
+}
