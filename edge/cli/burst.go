@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
@@ -108,7 +108,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *span > 0 {
 		epoch, first, step = time.Now().UTC().Add(-*span), *from, *span/time.Duration(max(1, *to-*from))
 	}
-	msgs := make([]outbox.Message, 0, *batch)
+	msgs := make([]edge.Message, 0, *batch)
 	began := time.Now()
 	for i := *from; i < *to && ctx.Err() == nil; {
 		msgs = msgs[:0]
@@ -125,7 +125,7 @@ func runBurst(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			e.Evidence = evidence
 			b, _ := wire.Encode(e)
-			msgs = append(msgs, outbox.Message{ID: id, Topic: wire.Topic(*device, wire.KindEvents), Payload: b, Severity: pipeline.Severity(e.Type)})
+			msgs = append(msgs, edge.Message{ID: id, Topic: wire.Topic(*device, wire.KindEvents), Payload: b, Severity: edge.Severity(e.Type)})
 		}
 		if err := ob.Append(ctx, msgs...); err != nil {
 			if errors.Is(err, outbox.ErrFull) {
@@ -179,13 +179,13 @@ func appendCounts(ctx context.Context, ob *outbox.Outbox, device, cam, site, pre
 		class = "person"
 	}
 	hours := int(span / time.Hour)
-	msgs := make([]outbox.Message, 0, hours)
+	msgs := make([]edge.Message, 0, hours)
 	for h := range hours {
 		k := n*(h+1)/hours - n*h/hours // exact total, spread evenly
 		c := wire.Counts{V: wire.Version, ID: prefix + "counts-" + strconv.Itoa(h), Device: device, Camera: cam, Site: site, Zone: "z",
 			Start: epoch.Add(time.Duration(h) * time.Hour), PeriodS: 3600, Counts: map[string]int{class: k}}
 		b, _ := wire.Encode(c)
-		msgs = append(msgs, outbox.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: pipeline.Severity("counts")})
+		msgs = append(msgs, edge.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: edge.Severity("counts")})
 	}
 	if err := ob.Append(ctx, msgs...); err != nil {
 		return fmt.Errorf("append counts: %w", err)

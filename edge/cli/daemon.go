@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
@@ -71,7 +72,7 @@ func OpenDaemon(box *Box, log *slog.Logger) (*Daemon, error) {
 	d.reg = prometheus.NewRegistry()
 	d.met = newBoxMetrics(d)
 	d.reg.MustRegister(d.met)
-	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(pipeline.GapBuilder(c.Device))}
+	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(edge.GapBuilder(c.Device))}
 	// A packaged box has its state directory; a box run by hand gets the folder made.
 	if err := os.MkdirAll(filepath.Dir(c.Outbox.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("outbox.path: %w", err)
@@ -486,7 +487,7 @@ func newWatchedOutbox(o *outbox.Outbox) *watchedOutbox {
 }
 
 // Append implements pipeline.Outbox.
-func (w *watchedOutbox) Append(ctx context.Context, msgs ...outbox.Message) error {
+func (w *watchedOutbox) Append(ctx context.Context, msgs ...edge.Message) error {
 	err := w.Outbox.Append(ctx, msgs...)
 	if err != nil {
 		w.appendErr.Store(&err)

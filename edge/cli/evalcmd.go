@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/eval"
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -22,9 +22,9 @@ import (
 )
 
 // memOutbox keeps what the pipeline appends, for evaluation.
-type memOutbox struct{ msgs []outbox.Message }
+type memOutbox struct{ msgs []edge.Message }
 
-func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
+func (m *memOutbox) Append(_ context.Context, msgs ...edge.Message) error {
 	m.msgs = append(m.msgs, msgs...)
 	return nil
 }

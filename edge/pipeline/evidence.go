@@ -167,7 +167,7 @@ func (p *Pipeline) sendWaiting() {
 			w.we.Evidence = jpg
 		}
 	}
-	p.add(w.we.ID, wire.KindEvents, Severity(w.ev.Type), w.we)
+	p.add(w.we.ID, wire.KindEvents, edge.Severity(w.ev.Type), w.we)
 	p.newEvents++
 }
 

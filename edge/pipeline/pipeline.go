@@ -16,7 +16,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/rules"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/track"
@@ -37,7 +36,7 @@ type Source interface {
 // Outbox stores messages durably before they are sent.
 type Outbox interface {
 	// Append commits messages; when it returns nil they survive a crash.
-	Append(ctx context.Context, msgs ...outbox.Message) error
+	Append(ctx context.Context, msgs ...edge.Message) error
 }
 
 // Config describes one camera's pipeline.
@@ -143,7 +142,7 @@ type Pipeline struct {
 	tracker   *track.Tracker
 	rules     *rules.Engine
 	zoneIdx   map[string]int
-	pending   []outbox.Message
+	pending   []edge.Message
 	newEvents int // events in pending
 	// The frame being analysed and its tracks, for evidence images made inside rules.Step.
 	curFrame  gocv.Mat
@@ -194,7 +193,7 @@ func (p *Pipeline) addGaps() {
 		case g := <-p.gaps:
 			wg := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-down-" + strconv.FormatInt(g[0].UnixMilli(), 10), Device: p.cfg.Device,
 				Time: g[1].UTC(), Reason: wire.GapSourceDown, Evicted: map[string]int{}, Oldest: g[0].UTC(), Newest: g[1].UTC()}
-			p.add(wg.ID, wire.KindGaps, outbox.GapSeverity, wg) // never evicted, like the outbox's own gap records
+			p.add(wg.ID, wire.KindGaps, edge.GapSeverity, wg) // never evicted, like the outbox's own gap records
 			if f := p.meter().OnGap; f != nil {
 				f(wire.GapSourceDown)
 			}
@@ -557,7 +556,7 @@ func (p *Pipeline) checkView(frame gocv.Mat, pos time.Duration, now time.Time, c
 func (p *Pipeline) viewGap(from, to time.Time) {
 	g := wire.Gap{V: wire.Version, ID: p.cfg.Scene.Camera + "-view-" + strconv.FormatInt(from.UnixMilli(), 10), Device: p.cfg.Device,
 		Time: to.UTC(), Reason: wire.GapViewMismatch, Evicted: map[string]int{}, Oldest: from.UTC(), Newest: to.UTC()}
-	p.add(g.ID, wire.KindGaps, outbox.GapSeverity, g)
+	p.add(g.ID, wire.KindGaps, edge.GapSeverity, g)
 	if f := p.meter().OnGap; f != nil {
 		f(wire.GapViewMismatch)
 	}
@@ -663,7 +662,7 @@ func (p *Pipeline) Event(e edge.Event) {
 		p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 		return
 	}
-	p.add(we.ID, wire.KindEvents, Severity(e.Type), we)
+	p.add(we.ID, wire.KindEvents, edge.Severity(e.Type), we)
 	p.newEvents++
 	p.log.Debug("event", "id", we.ID, "type", e.Type, "site", e.Site)
 }
@@ -674,7 +673,7 @@ func (p *Pipeline) Event(e edge.Event) {
 func (p *Pipeline) Count(c edge.Count) {
 	wc := countsPayload(p.cfg.Device, p.cfg.Scene.Camera, c)
 	wc.ID = p.cfg.Scene.Camera + "-c" + strconv.Itoa(p.zoneIdx[c.Zone]) + "-" + strconv.FormatInt(c.Start.UnixMilli(), 10)
-	p.add(wc.ID, wire.KindCounts, Severity("counts"), wc)
+	p.add(wc.ID, wire.KindCounts, edge.Severity("counts"), wc)
 	p.stats.Counts++
 }
 
@@ -710,5 +709,5 @@ func (p *Pipeline) add(id, kind string, severity int, v any) {
 		p.err = errors.Join(p.err, fmt.Errorf("encode %s: %w", id, err))
 		return
 	}
-	p.pending = append(p.pending, outbox.Message{ID: id, Topic: wire.Topic(p.cfg.Device, kind), Payload: b, Severity: severity})
+	p.pending = append(p.pending, edge.Message{ID: id, Topic: wire.Topic(p.cfg.Device, kind), Payload: b, Severity: severity})
 }

@@ -13,7 +13,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -67,9 +66,9 @@ func (s *script) Learning() bool                   { return true }
 func (s *script) Relearn()                         { s.relearns = append(s.relearns, s.n) }
 
 // memOutbox keeps what the pipeline commits.
-type memOutbox struct{ msgs []outbox.Message }
+type memOutbox struct{ msgs []edge.Message }
 
-func (o *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
+func (o *memOutbox) Append(_ context.Context, msgs ...edge.Message) error {
 	o.msgs = append(o.msgs, msgs...)
 	return nil
 }
