@@ -18,6 +18,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
@@ -77,7 +78,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sc := &scene.Scene{}
 	if *scenePath != "" {
 		var err error
-		if sc, err = scene.Load(*scenePath); err != nil {
+		if sc, err = scenefile.Load(*scenePath); err != nil {
 			return err
 		}
 	} else {

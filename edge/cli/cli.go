@@ -23,7 +23,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -186,7 +186,7 @@ func runCheck(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	s, err := scene.Load(*scenePath)
+	s, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return badInput(err)
 	}
@@ -296,7 +296,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	sc, err := scene.Load(*scenePath)
+	sc, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	signals "github.com/crosswatch/crosswatch/hw/signal"
@@ -45,7 +45,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if *scenePath == "" || *clip == "" || *truthPath == "" {
 		return errors.New("--scene, --clip and --truth are required")
 	}
-	sc, err := scene.Load(*scenePath)
+	sc, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/rules"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
@@ -43,7 +44,7 @@ func runScene(ctx context.Context, args []string, stdout io.Writer) error {
 	if !strings.EqualFold(filepath.Ext(*out), ".png") {
 		return fmt.Errorf("--out %s: must end in .png", *out)
 	}
-	sc, err := scene.Load(*scenePath)
+	sc, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	"github.com/crosswatch/crosswatch/internal/camtest"
@@ -43,7 +44,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 	if testing.Short() {
 		t.Skip("analyses every real clip")
 	}
-	sc, err := scene.Parse([]byte(drawScene))
+	sc, err := scenefile.Parse([]byte(drawScene))
 	if err != nil {
 		t.Fatal(err)
 	}
