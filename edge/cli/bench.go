@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
@@ -143,11 +142,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer src.Close()
-	var limited pipeline.Source = src
+	var limited vision.Source = src
 	if *maxFrames > 0 {
 		limited = &frameLimit{src: src, left: *maxFrames}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
+	p, err := newCamera(cameraConfig{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
@@ -190,7 +189,7 @@ func cpuTime() time.Duration {
 }
 
 type frameLimit struct {
-	src  pipeline.Source
+	src  vision.Source
 	left int
 }
 

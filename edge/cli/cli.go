@@ -305,7 +305,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var pipe atomic.Pointer[pipeline.Pipeline]
-	var src pipeline.Source
+	var src vision.Source
 	var width, height int
 	var t0 time.Time
 	if camera.IsLive(*clipPath) {
@@ -382,7 +382,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stopSender()
 
-	cfg := pipeline.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
+	cfg := cameraConfig{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
 	if sc.Detector.Kind == "dnn" {
 		if cfg.Models, err = vision.OpenModels(*models); err != nil {
 			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
@@ -399,7 +399,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, store, rl.Notify, log)
+	p, err := newCamera(cfg, src, store, rl.Notify, log)
 	if err != nil {
 		if refPath != "" {
 			return fmt.Errorf("%s: %w", refPath, err)
@@ -407,7 +407,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer p.Close()
-	pipe.Store(p)
+	pipe.Store(p.Pipeline)
 	var bar func(pipeline.Stats)
 	if *progress {
 		// No percentage: container frame counts over-report. Frames, rate and stream time instead.

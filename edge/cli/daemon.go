@@ -350,7 +350,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	sc := cam.Scene
 	live := camera.IsLive(cam.Source)
 	var pipe atomic.Pointer[pipeline.Pipeline]
-	var src pipeline.Source
+	var src vision.Source
 	var width, height int
 	st.setDown("connecting to " + cam.Source)
 	if live {
@@ -376,7 +376,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 		defer f.Close()
 		src, width, height = f, f.Width, f.Height
 	}
-	cfg := pipeline.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
+	cfg := cameraConfig{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
 		Feed: d.feed, Reference: cam.Reference, Live: live, Meter: &st.meter}
 	if sc.Detector.Kind == "dnn" {
 		cfg.Models = d.models
@@ -391,13 +391,13 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, d.store, d.rl.Notify, d.log.With("camera", cam.ID))
+	p, err := newCamera(cfg, src, d.store, d.rl.Notify, d.log.With("camera", cam.ID))
 	if err != nil {
 		return fmt.Errorf("scene %s: %w", cam.CameraCfg.Scene, err)
 	}
 	defer p.Close()
-	pipe.Store(p)
-	st.pipe.Store(p)
+	pipe.Store(p.Pipeline)
+	st.pipe.Store(p.Pipeline)
 	defer st.pipe.Store(nil)
 	st.setUp()
 	d.log.Info("camera up", "camera", cam.ID, "source", cam.Source, "size", fmt.Sprintf("%dx%d", width, height))

@@ -23,7 +23,7 @@ import (
 // restarts, so that its counters only go up.
 type camState struct {
 	id         string
-	meter      pipeline.Meter
+	meter      edge.Meter
 	up         atomic.Bool
 	reason     atomic.Pointer[string] // why it is down
 	reconnects atomic.Int64

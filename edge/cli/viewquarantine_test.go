@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
@@ -68,7 +67,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 			defer src.Close()
 			var mem memOutbox
 			sc.Detector = scene.Classical() // the view check alone is measured here, not what is detected
-			p, err := pipeline.New(pipeline.Config{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+			p, err := newCamera(cameraConfig{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 				CountPeriod: time.Minute, Reference: ref}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)

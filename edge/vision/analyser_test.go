@@ -1,4 +1,4 @@
-package pipeline
+package vision_test
 
 import (
 	"context"
@@ -13,15 +13,18 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
 
-// These tests drive Pipeline.Run itself with recorded inputs: a source of rendered frames and
-// a detector that replays a script of detections (the pixels do not have to contain the road
-// users: the detectors have their own tests), so what is checked is the pipeline's wiring.
+// These tests drive the Analyser and a pipeline over its observations, as the daemon wires
+// them, with recorded inputs: a source of rendered frames and a detector that replays a script
+// of detections (the pixels do not have to contain the road users: the detectors have their
+// own tests), so what is checked is the wiring of pixels to logic. edge/pipeline's own tests
+// replay observations, without OpenCV.
 
 const (
 	fw, fh = 640, 480
@@ -118,22 +121,31 @@ func platformScene() *scene.Scene {
 	return &s
 }
 
-// newPipeline builds a pipeline over src with det in place of the scene's detector.
-func newPipeline(t *testing.T, s *scene.Scene, src Source, det detector, cfg Config) (*Pipeline, *memOutbox) {
+// camConfig is what a test sets of a camera: the analyser's evidence, meter and liveness.
+type camConfig struct {
+	Evidence *vision.Anonymiser
+	Meter    *edge.Meter
+	Live     bool
+}
+
+// newPipeline builds an analyser over src with det as the scene's detector and a pipeline over
+// its observations, as edge/cli does.
+func newPipeline(t *testing.T, s *scene.Scene, src vision.Source, det vision.Detector, cfg camConfig) (*pipeline.Pipeline, *memOutbox) {
 	t.Helper()
-	ob := &memOutbox{}
-	cfg.Device, cfg.Scene, cfg.Width, cfg.Height, cfg.Start = "dev-t", s, fw, fh, start
-	if cfg.CountPeriod == 0 {
-		cfg.CountPeriod = time.Minute
-	}
-	p, err := New(cfg, src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := vision.NewAnalyser(vision.AnalyserConfig{Scene: s, Width: fw, Height: fh, Start: start, Detector: det,
+		Evidence: cfg.Evidence, Live: cfg.Live, Meter: cfg.Meter}, src, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.det.Close()
-	p.det = det
-	t.Cleanup(p.Close)
-	return p, ob
+	t.Cleanup(a.Close)
+	pc := pipeline.Config{Device: "dev-t", Scene: s, Start: start, CountPeriod: time.Minute, Meter: cfg.Meter}
+	pc.Width, pc.Height = a.Size()
+	if cfg.Evidence != nil {
+		pc.Evidence = a
+	}
+	ob := &memOutbox{}
+	return pipeline.New(pc, a, ob, nil, log), ob
 }
 
 func solid(v float64) gocv.Mat {
@@ -164,7 +176,7 @@ func TestViewChangeResetsTrackerRulesAndBackground(t *testing.T) {
 		}
 		return nil
 	}}
-	p, ob := newPipeline(t, platformScene(), src, det, Config{})
+	p, ob := newPipeline(t, platformScene(), src, det, camConfig{})
 	st, err := p.Run(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +244,7 @@ func TestEvidencePixelatesTrackedPeople(t *testing.T) {
 	det := &script{dets: func(n int) []edge.Detection {
 		return []edge.Detection{{Box: edge.Box{X0: float32(box.Min.X), Y0: float32(box.Min.Y), X1: float32(box.Max.X), Y1: float32(box.Max.Y)}, Class: edge.Person, Score: 0.9}}
 	}}
-	p, ob := newPipeline(t, platformScene(), src, det, Config{Evidence: anon})
+	p, ob := newPipeline(t, platformScene(), src, det, camConfig{Evidence: anon})
 	if _, err := p.Run(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -265,5 +277,179 @@ func TestEvidencePixelatesTrackedPeople(t *testing.T) {
 		if mean > 15 {
 			t.Fatalf("still %d: the tracked person is not pixelated in the evidence (neighbouring pixels differ by %.1f on average): the pipeline did not hand its tracks to the anonymiser", i, mean)
 		}
+	}
+}
+
+// The three stills of an event's evidence are the frames before, at and after the moment
+// judged, about 0.8 s apart. Each frame of the clip has its own grey level (4 × its number), so
+// a still's grey level says which frame it is; a person steps onto the track at 1.0 s (the
+// track intrusion is dated from the entry and raised after the rules' confirmation).
+func TestEvidenceStillsBeforeAtAfter(t *testing.T) {
+	m := modelsOrSkip(t)
+	people, err := vision.NewDNN(m, "yolo-fastest-1.1-xl", 0.999) // finds no one: only the grey levels matter
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer people.Close()
+	anon := vision.NewAnonymiser(people, nil)
+	defer anon.Close()
+	const n, enter = 60, 15 // 4 s; the person is there from frame 15 (1.0 s)
+	pics := make([]gocv.Mat, n)
+	for i := range pics {
+		pics[i] = solid(float64(4 * i))
+		defer pics[i].Close()
+	}
+	src := &frames{n: n, picture: func(i int) gocv.Mat { return pics[i] }}
+	det := &script{dets: func(k int) []edge.Detection {
+		if k < enter {
+			return nil
+		}
+		return []edge.Detection{{Box: edge.Box{X0: 300, Y0: 380, X1: 340, Y1: 470}, Class: edge.Person, Score: 0.9}}
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, camConfig{Evidence: anon})
+	if _, err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || evs[0].Type != wire.TrackIntrusion || len(evs[0].Evidence) == 0 {
+		t.Fatalf("events %d, want one track intrusion with evidence: %+v", len(evs), evs)
+	}
+	at := evs[0].Time.Sub(start)
+	img, err := gocv.IMDecode(evs[0].Evidence, gocv.IMReadGrayScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if img.Cols() > vision.EvidenceWidth || img.Rows() > wire.MaxEvidenceHeight {
+		t.Fatalf("evidence %dx%d", img.Cols(), img.Rows())
+	}
+	// Each still's frame, from its grey level at a corner far from the person and the drawings.
+	rects := vision.EvidenceStillRects(img.Cols(), img.Rows())
+	var got [3]time.Duration
+	for i, r := range rects {
+		v := int(img.GetUCharAt(r.Min.Y+r.Dy()/4, r.Min.X+10))
+		got[i] = time.Duration((v+2)/4) * time.Second / fps
+	}
+	t.Logf("event at %v; stills at %v", at, got)
+	want := [3][2]time.Duration{ // each still's frame may be off by the ring's spacing
+		{at - edge.EvidenceSpan - edge.EvidenceEvery, at - edge.EvidenceSpan + edge.EvidenceEvery},
+		{at - edge.EvidenceEvery/2 - time.Second/fps, at + edge.EvidenceEvery/2 + time.Second/fps},
+		{at + edge.EvidenceSpan, at + edge.EvidenceSpan + 2*time.Second/fps},
+	}
+	for i, w := range want {
+		if got[i] < w[0] || got[i] > w[1] {
+			t.Errorf("still %d shows the frame at %v, want within %v..%v (event at %v)", i, got[i], w[0], w[1], at)
+		}
+	}
+}
+
+// An event raised less than a still's span before the stream ends is not lost waiting for its
+// "after" still: it goes out at the end with the newest frame of the ring as that still.
+func TestEvidenceAtTheEndOfTheStream(t *testing.T) {
+	m := modelsOrSkip(t)
+	people, err := vision.NewDNN(m, "yolo-fastest-1.1-xl", 0.999)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer people.Close()
+	anon := vision.NewAnonymiser(people, nil)
+	defer anon.Close()
+	const n, enter = 20, 10 // the stream ends 1.27 s in; the person enters at 0.67 s
+	pics := make([]gocv.Mat, n)
+	for i := range pics {
+		pics[i] = solid(float64(10 * i))
+		defer pics[i].Close()
+	}
+	src := &frames{n: n, picture: func(i int) gocv.Mat { return pics[i] }}
+	det := &script{dets: func(k int) []edge.Detection {
+		if k < enter {
+			return nil
+		}
+		return []edge.Detection{{Box: edge.Box{X0: 300, Y0: 380, X1: 340, Y1: 470}, Class: edge.Person, Score: 0.9}}
+	}}
+	p, ob := newPipeline(t, platformScene(), src, det, camConfig{Evidence: anon})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || len(evs[0].Evidence) == 0 || st.Events[wire.TrackIntrusion] != 1 {
+		t.Fatalf("%d events (stats %v), want one track intrusion with evidence", len(evs), st.Events)
+	}
+	img, err := gocv.IMDecode(evs[0].Evidence, gocv.IMReadGrayScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	r := vision.EvidenceStillRects(img.Cols(), img.Rows())[2]
+	// The ring's newest snapshot: within one ring period of the last frame.
+	last := n - 1
+	if v := int(img.GetUCharAt(r.Min.Y+r.Dy()/4, r.Min.X+10)); (v+5)/10 > last || (v+5)/10 < last-int(edge.EvidenceEvery*fps/time.Second) {
+		t.Errorf("the after still shows frame %d (grey %d), want one of the last %v (frame %d)", (v+5)/10, v, edge.EvidenceEvery, last)
+	}
+}
+
+// The Meter counts every frame decoded and analysed, each detector run, view change and
+// event, as Run sees them.
+func TestMeterCounts(t *testing.T) {
+	pic := solid(90)
+	defer pic.Close()
+	src := &frames{n: 120, picture: func(int) gocv.Mat { return pic }}
+	person := []edge.Detection{{Box: edge.Box{X0: 300, Y0: 200, X1: 330, Y1: 300}, Class: edge.Person, Score: 0.9}}
+	det := &script{dets: func(int) []edge.Detection { return person }}
+	var m edge.Meter
+	detects, events := 0, 0
+	m.OnDetect = func(s float64) {
+		if s < 0 {
+			t.Errorf("detector time %v", s)
+		}
+		detects++
+	}
+	m.OnEvent = func(string) { events++ }
+	p, ob := newPipeline(t, platformScene(), src, det, camConfig{Meter: &m})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Decoded.Load(); got != 120 {
+		t.Errorf("decoded %d, want 120", got)
+	}
+	if got := m.Analysed.Load(); got != int64(st.Frames) || got != 120 {
+		t.Errorf("analysed %d, want every one of %d frames", got, st.Frames)
+	}
+	if detects != st.Analysed || detects == 0 {
+		t.Errorf("%d detector times, %d detector runs", detects, st.Analysed)
+	}
+	if n := len(ob.events(t)); events != n || n == 0 {
+		t.Errorf("OnEvent told %d events, the outbox has %d", events, n)
+	}
+	if m.Dropped.Load() != 0 {
+		t.Errorf("a file dropped %d frames: it must wait for the analysis", m.Dropped.Load())
+	}
+}
+
+// slowDetector takes its time, as a DNN on a busy box does.
+type slowDetector struct{ script }
+
+func (s *slowDetector) Detect(f gocv.Mat) []edge.Detection {
+	time.Sleep(5 * time.Millisecond)
+	return s.script.Detect(f)
+}
+
+// A live source whose analysis falls behind drops the frames no slot can take, and counts
+// them: decoded = analysed + dropped.
+func TestMeterLiveDrops(t *testing.T) {
+	pic := solid(90)
+	defer pic.Close()
+	src := &frames{n: 300, picture: func(int) gocv.Mat { return pic }}
+	det := &slowDetector{script{dets: func(int) []edge.Detection { return nil }}}
+	var m edge.Meter
+	p, _ := newPipeline(t, platformScene(), src, det, camConfig{Meter: &m, Live: true})
+	if _, err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	dec, an, dr := m.Decoded.Load(), m.Analysed.Load(), m.Dropped.Load()
+	if dr == 0 || dec != 300 || an+dr != dec {
+		t.Fatalf("decoded %d, analysed %d, dropped %d: want drops, and decoded = analysed + dropped = 300", dec, an, dr)
 	}
 }
