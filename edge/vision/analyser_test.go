@@ -453,3 +453,30 @@ func TestMeterLiveDrops(t *testing.T) {
 		t.Fatalf("decoded %d, analysed %d, dropped %d: want drops, and decoded = analysed + dropped = 300", dec, an, dr)
 	}
 }
+
+// BenchmarkAnalyserNext is the analyser's per-frame cost on a 640×480 source (decode is a
+// copy here): signals, gate, view check and the classical detector, one observation reused.
+func BenchmarkAnalyserNext(b *testing.B) {
+	pic := solid(90)
+	defer pic.Close()
+	s := platformScene()
+	s.Detector = scene.Classical()
+	a, err := vision.NewAnalyser(vision.AnalyserConfig{Scene: s, Width: fw, Height: fh, Start: start,
+		Detector: vision.NewClassical(fw, fh, s.Detector, nil, nil)}, &frames{n: b.N + 1, picture: func(int) gocv.Mat { return pic }},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	if _, err := a.Next(ctx); err != nil { // the decoder started, the slots made
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := a.Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
