@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
@@ -146,7 +147,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *maxFrames > 0 {
 		limited = &frameLimit{src: src, left: *maxFrames}
 	}
-	p, err := newCamera(cameraConfig{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
+	p, err := analysis.New(analysis.Config{Device: "bench", Scene: sc, Width: w, Height: h, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err

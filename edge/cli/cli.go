@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
@@ -382,7 +383,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer stopSender()
 
-	cfg := cameraConfig{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
+	cfg := analysis.Config{Device: *device, Scene: sc, Width: width, Height: height, Start: t0, CountPeriod: time.Minute, Feed: feed, Reference: ref}
 	if sc.Detector.Kind == "dnn" {
 		if cfg.Models, err = vision.OpenModels(*models); err != nil {
 			return fmt.Errorf("scene %s: detector.kind dnn: %w", *scenePath, err)
@@ -399,7 +400,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			cfg.Evidence = a
 		}
 	}
-	p, err := newCamera(cfg, src, store, rl.Notify, log)
+	p, err := analysis.New(cfg, src, store, rl.Notify, log)
 	if err != nil {
 		if refPath != "" {
 			return fmt.Errorf("%s: %w", refPath, err)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
@@ -376,7 +377,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 		defer f.Close()
 		src, width, height = f, f.Width, f.Height
 	}
-	cfg := cameraConfig{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
+	cfg := analysis.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
 		Feed: d.feed, Reference: cam.Reference, Live: live, Meter: &st.meter}
 	if sc.Detector.Kind == "dnn" {
 		cfg.Models = d.models
@@ -391,7 +392,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 			cfg.Evidence = a
 		}
 	}
-	p, err := newCamera(cfg, src, d.store, d.rl.Notify, d.log.With("camera", cam.ID))
+	p, err := analysis.New(cfg, src, d.store, d.rl.Notify, d.log.With("camera", cam.ID))
 	if err != nil {
 		return fmt.Errorf("scene %s: %w", cam.CameraCfg.Scene, err)
 	}

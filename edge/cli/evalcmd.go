@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
@@ -80,7 +81,7 @@ func runEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := newCamera(cameraConfig{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
+	p, err := analysis.New(analysis.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		if refPath != "" {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
@@ -170,7 +171,7 @@ func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, mo
 	if err != nil {
 		return nil, err
 	}
-	p, err := newCamera(cameraConfig{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models, Detectors: pool},
+	p, err := analysis.New(analysis.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models, Detectors: pool},
 		src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		ob.Close()

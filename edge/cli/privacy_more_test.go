@@ -13,6 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -167,7 +168,7 @@ func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, 
 	}
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	var mem memOutbox
-	p, err := newCamera(cameraConfig{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
+	p, err := analysis.New(analysis.Config{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
 		Start: start, CountPeriod: time.Minute, Models: m, Evidence: a}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/rules"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
@@ -169,7 +170,7 @@ func tracksAt(ctx context.Context, sc *scene.Scene, clip string, at time.Duratio
 	}
 	defer src.Close()
 	var mem memOutbox
-	p, err := newCamera(cameraConfig{Device: "draw", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+	p, err := analysis.New(analysis.Config{Device: "draw", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 		CountPeriod: time.Minute, Models: modelsIfAny(sc)}, untilSource{src, at}, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, 0, 0, err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
@@ -67,7 +68,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 			defer src.Close()
 			var mem memOutbox
 			sc.Detector = scene.Classical() // the view check alone is measured here, not what is detected
-			p, err := newCamera(cameraConfig{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+			p, err := analysis.New(analysis.Config{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 				CountPeriod: time.Minute, Reference: ref}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,8 @@
-package cli
+// Package analysis wires one camera: the detector its scene asks for, the vision.Analyser
+// that owns the camera's frames, and the pipeline over the analyser's observations. The
+// daemon and the lab tools build their cameras here, so that the choice of detector is made
+// in one place, outside both the analyser and the pipeline.
+package analysis
 
 import (
 	"fmt"
@@ -12,8 +16,8 @@ import (
 	"github.com/crosswatch/crosswatch/hw/signal"
 )
 
-// cameraConfig describes one camera's analysis (vision.Analyser) and logic (pipeline).
-type cameraConfig struct {
+// Config describes one camera's analysis (vision.Analyser) and logic (pipeline).
+type Config struct {
 	Device      string
 	Scene       *scene.Scene
 	Width       int       // source frame size
@@ -33,21 +37,21 @@ type cameraConfig struct {
 	Meter     *edge.Meter
 }
 
-// analysedCamera is a camera's pipeline over its analyser. Close releases the analyser.
-type analysedCamera struct {
+// Camera is a camera's pipeline over its analyser. Close releases the analyser.
+type Camera struct {
 	*pipeline.Pipeline
 	analyser *vision.Analyser
 }
 
 // Close stops the decoder and releases every Mat.
-func (c *analysedCamera) Close() { c.analyser.Close() }
+func (c *Camera) Close() { c.analyser.Close() }
 
-// newCamera builds one camera: the detector its scene asks for, the analyser over src with
+// New builds one camera: the detector its scene asks for, the analyser over src with
 // it, and the pipeline over the analyser's observations, writing to ob. It fails when the
 // scene's detector model cannot be loaded or the view reference is bad.
-func newCamera(cfg cameraConfig, src vision.Source, ob pipeline.Outbox, notify func(), log *slog.Logger) (*analysedCamera, error) {
+func New(cfg Config, src vision.Source, ob pipeline.Outbox, notify func(), log *slog.Logger) (*Camera, error) {
 	w, h := vision.ProcessSize(cfg.Width, cfg.Height, cfg.Scene.Detector.ProcessWidth)
-	det, err := sceneDetector(cfg.Scene, w, h, cfg.Models, cfg.Detectors)
+	det, err := Detector(cfg.Scene, w, h, cfg.Models, cfg.Detectors)
 	if err != nil {
 		return nil, err
 	}
@@ -61,12 +65,12 @@ func newCamera(cfg cameraConfig, src vision.Source, ob pipeline.Outbox, notify f
 	if cfg.Evidence != nil {
 		pc.Evidence = a
 	}
-	return &analysedCamera{Pipeline: pipeline.New(pc, a, ob, notify, log), analyser: a}, nil
+	return &Camera{Pipeline: pipeline.New(pc, a, ob, notify, log), analyser: a}, nil
 }
 
-// sceneDetector returns the detector the scene asks for, for frames of w × h: the DNN (a
+// Detector returns the detector the scene asks for, for frames of w × h: the DNN (a
 // network of pool's, else one loaded from models) or the classical one.
-func sceneDetector(s *scene.Scene, w, h int, models *vision.Models, pool *vision.DNNPool) (vision.Detector, error) {
+func Detector(s *scene.Scene, w, h int, models *vision.Models, pool *vision.DNNPool) (vision.Detector, error) {
 	if s.Detector.Kind != "dnn" {
 		return vision.NewClassical(w, h, s.Detector, s.Masks, vision.SignalRects(s, w, h)), nil
 	}
