@@ -37,6 +37,12 @@ type Config struct {
 	Meter     *edge.Meter
 }
 
+// The analyser is what the pipeline consumes: its observations and its evidence stills.
+var (
+	_ pipeline.Observations = (*vision.Analyser)(nil)
+	_ pipeline.Evidence     = (*vision.Analyser)(nil)
+)
+
 // Camera is a camera's pipeline over its analyser. Close releases the analyser.
 type Camera struct {
 	*pipeline.Pipeline
