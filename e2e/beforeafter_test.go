@@ -18,6 +18,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/aggregator"
 	"github.com/crosswatch/crosswatch/aggregator/api"
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
@@ -133,21 +134,21 @@ func TestBeforeAfterEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []outbox.Message
+	var msgs []edge.Message
 	for _, f := range feeds {
 		for _, e := range f.events {
 			b, err := wire.Encode(e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			msgs = append(msgs, outbox.Message{ID: e.ID, Topic: wire.Topic(device, wire.KindEvents), Payload: b, Severity: 2})
+			msgs = append(msgs, edge.Message{ID: e.ID, Topic: wire.Topic(device, wire.KindEvents), Payload: b, Severity: 2})
 		}
 		for _, c := range f.counts {
 			b, err := wire.Encode(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			msgs = append(msgs, outbox.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: 1})
+			msgs = append(msgs, edge.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: 1})
 		}
 	}
 	for chunk := range slices.Chunk(msgs, 500) {

@@ -1,5 +1,7 @@
-// Package edge holds the edge daemon's domain types: boxes, detections, tracks, signal states and
-// events. It imports only the standard library and the wire contract.
+// Package edge holds the edge daemon's domain types: boxes, detections, tracks, signal states,
+// events, the observation of a frame the analysis hands the logic, the messages the outbox keeps
+// (with the severity policy that evicts them) and the frame counters. It imports only the
+// standard library and the wire contract.
 package edge
 
 import (

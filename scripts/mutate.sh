@@ -26,14 +26,16 @@ fi
 command -v jq >/dev/null || { echo "mutate: jq is needed (scripts/deps.sh installs it)" >&2; exit 1; }
 
 # package and the files of it to leave alone (regexps), if any: in edge/vision only the
-# anonymiser is logic worth mutating here; its detectors and drawing have their own tests.
+# anonymiser is logic worth mutating here; its detectors, drawing and the analyser's plumbing
+# have their own tests. edge/pipeline's tests replay observations: fast, no OpenCV.
 packages=(
 	"aggregator/catalog"
 	"edge/relay"
 	"aggregator/ingest"
 	"edge/track"
 	"aggregator/sqlstore"
-	"edge/vision|bgmodel.go|dnn.go|draw.go|model.go|picodet.go|vision.go"
+	"edge/vision|bgmodel.go|dnn.go|draw.go|model.go|picodet.go|vision.go|analyser.go|ring.go|viewcheck.go"
+	"edge/pipeline"
 	"edge/outbox"
 	"edge/rules"
 )

@@ -22,7 +22,7 @@ import (
 	// The one place the aggregator reads scenes: the edge's own parser and validation (pure Go
 	// and YAML, no OpenCV; internal/archtest keeps it so), so that a scene the API accepts is
 	// one the edge loads.
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 // RegistryStore is what the registry routes read and write: sites and cameras at versions.
@@ -361,7 +361,7 @@ func CheckScene(id, text string, sites map[string]aggregator.Site) (field, msg s
 	if len(text) > MaxSceneBytes {
 		return "scene", fmt.Sprintf("%d bytes; at most %d", len(text), MaxSceneBytes)
 	}
-	s, err := scene.Parse([]byte(text))
+	s, err := scenefile.Parse([]byte(text))
 	if err != nil {
 		msg := err.Error()
 		first, _, _ := strings.Cut(msg, ": ")

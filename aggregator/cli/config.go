@@ -14,8 +14,8 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/broker"
 	"github.com/crosswatch/crosswatch/aggregator/ingest"
 	"github.com/crosswatch/crosswatch/aggregator/mbtiles"
-	edgemqtt "github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/brokerurl"
 	"github.com/crosswatch/crosswatch/internal/cfgfile"
 	"github.com/crosswatch/crosswatch/internal/secfile"
 )
@@ -327,7 +327,7 @@ func (m *MQTTConfig) validate(bad func(field, format string, args ...any)) {
 func (m *MQTTConfig) validateEmbedded(bad func(field, format string, args ...any)) {
 	if host, _, err := net.SplitHostPort(m.Listen); err != nil {
 		bad("mqtt.listen", "%v", err)
-	} else if !edgemqtt.LoopbackHost(host) && !m.Insecure {
+	} else if !brokerurl.LoopbackHost(host) && !m.Insecure {
 		bad("mqtt.listen", "%s: plaintext MQTT on an address other machines reach; listen on 127.0.0.1 and use mqtt.tls_listen, or set mqtt.insecure: true", m.Listen)
 	}
 	if m.TLSListen != "" {
@@ -352,11 +352,11 @@ func (m *MQTTConfig) validateEmbedded(bad func(field, format string, args ...any
 }
 
 func (m *MQTTConfig) validateExternal(bad func(field, format string, args ...any)) {
-	if err := edgemqtt.CheckBroker(m.Broker); err != nil {
+	if err := brokerurl.Check(m.Broker); err != nil {
 		bad("mqtt.broker", "must be embedded or a URL such as tcp://127.0.0.1:1883 or ssl://broker:8883: %v", err)
 		return
 	}
-	if !edgemqtt.Encrypted(m.Broker) && !edgemqtt.Loopback(m.Broker) && !m.Insecure {
+	if !brokerurl.Encrypted(m.Broker) && !brokerurl.Loopback(m.Broker) && !m.Insecure {
 		bad("mqtt.broker", "%s: plaintext MQTT to another machine; use ssl://, or set mqtt.insecure: true", m.Broker)
 	}
 	if m.Username == "" && m.TLS.Cert == "" && !m.Insecure {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -398,7 +399,7 @@ func loadCamera(cc CameraCfg) (*BoxCamera, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := scene.Parse(b)
+	s, err := scenefile.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cc.Scene, err)
 	}

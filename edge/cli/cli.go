@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge/lab"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/internal/buildinfo"
 )
@@ -120,7 +120,7 @@ func runCheck(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	s, err := scene.Load(*scenePath)
+	s, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return badInput(err)
 	}

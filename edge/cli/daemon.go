@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
@@ -122,7 +124,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 // state directory, a box run by hand gets the folder made.
 func (d *Daemon) openOutbox() error {
 	c := d.Box.Config
-	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(pipeline.GapBuilder(c.Device))}
+	opts := outbox.Options{MaxRows: c.Outbox.MaxRows, MaxBytes: c.Outbox.MaxBytes, ReserveBytes: c.Outbox.ReserveBytes, Gap: d.met.countGaps(edge.GapBuilder(c.Device))}
 	if err := os.MkdirAll(filepath.Dir(c.Outbox.Path), 0o700); err != nil {
 		return fmt.Errorf("outbox.path: %w", err)
 	}
@@ -370,7 +372,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 		return err
 	}
 	defer closeSrc()
-	cfg := pipeline.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
+	cfg := analysis.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
 		Feed: d.feed, Reference: cam.Reference, Live: live, Meter: &st.meter}
 	if sc.Detector.Kind == "dnn" {
 		cfg.Models = d.models
@@ -385,13 +387,13 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, src, d.store, d.snd.Notify, d.Log.With("camera", cam.ID))
+	p, err := analysis.New(cfg, src, d.store, d.snd.Notify, d.Log.With("camera", cam.ID))
 	if err != nil {
 		return fmt.Errorf("scene %s: %w", cam.CameraCfg.Scene, err)
 	}
 	defer p.Close()
-	pipe.Store(p)
-	st.pipe.Store(p)
+	pipe.Store(p.Pipeline)
+	st.pipe.Store(p.Pipeline)
 	defer st.pipe.Store(nil)
 	st.setUp()
 	d.Log.Info("camera up", "camera", cam.ID, "source", cam.Source, "size", fmt.Sprintf("%dx%d", width, height))
@@ -410,7 +412,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 
 // openSource opens the camera's file or live stream; a stream's outages go to the camera's
 // state and, as gap records, to its pipeline once there is one. The caller calls closeSrc.
-func (d *Daemon) openSource(ctx context.Context, cam *BoxCamera, st *camState, pipe *atomic.Pointer[pipeline.Pipeline]) (src pipeline.Source, width, height int, closeSrc func(), err error) {
+func (d *Daemon) openSource(ctx context.Context, cam *BoxCamera, st *camState, pipe *atomic.Pointer[pipeline.Pipeline]) (src vision.Source, width, height int, closeSrc func(), err error) {
 	if !camera.IsLive(cam.Source) {
 		f, err := camera.OpenFile(cam.Source)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/buildinfo"
@@ -23,7 +23,7 @@ import (
 // restarts, so that its counters only go up.
 type camState struct {
 	id         string
-	meter      pipeline.Meter
+	meter      edge.Meter
 	up         atomic.Bool
 	reason     atomic.Pointer[string] // why it is down
 	reconnects atomic.Int64
@@ -149,8 +149,8 @@ func (m *boxMetrics) countGap(reason string) {
 }
 
 // countGaps wraps the outbox's gap-record builder to count its gaps by reason.
-func (m *boxMetrics) countGaps(build func(outbox.GapInfo) outbox.Message) func(outbox.GapInfo) outbox.Message {
-	return func(g outbox.GapInfo) outbox.Message {
+func (m *boxMetrics) countGaps(build func(edge.GapInfo) edge.Message) func(edge.GapInfo) edge.Message {
+	return func(g edge.GapInfo) edge.Message {
 		m.countGap(g.Reason)
 		return build(g)
 	}

@@ -13,11 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -80,7 +82,7 @@ type replay struct {
 	f       *replayFlags
 	log     *slog.Logger
 	live    bool
-	src     pipeline.Source
+	src     vision.Source
 	width   int
 	height  int
 	t0      time.Time
@@ -111,7 +113,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	r := &replay{f: f, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), live: camera.IsLive(f.clip), feed: signals.NewFeed()}
 	defer r.close()
-	sc, err := scene.Load(f.scene)
+	sc, err := scenefile.Load(f.scene)
 	if err != nil {
 		return err
 	}
@@ -216,8 +218,8 @@ func (r *replay) statusOptions(o *mqtt.Options) {
 
 // newPipeline builds the camera's pipeline: with the models for a DNN scene, and the evidence
 // anonymiser unless --evidence=false.
-func (r *replay) newPipeline(sc *scene.Scene, ref []byte, stderr io.Writer) (*pipeline.Pipeline, error) {
-	cfg := pipeline.Config{Device: r.f.device, Scene: sc, Width: r.width, Height: r.height, Start: r.t0, CountPeriod: time.Minute, Feed: r.feed, Reference: ref}
+func (r *replay) newPipeline(sc *scene.Scene, ref []byte, stderr io.Writer) (*analysis.Camera, error) {
+	cfg := analysis.Config{Device: r.f.device, Scene: sc, Width: r.width, Height: r.height, Start: r.t0, CountPeriod: time.Minute, Feed: r.feed, Reference: ref}
 	if sc.Detector.Kind == "dnn" {
 		m, err := vision.OpenModels(r.f.models)
 		if err != nil {
@@ -236,17 +238,17 @@ func (r *replay) newPipeline(sc *scene.Scene, ref []byte, stderr io.Writer) (*pi
 			cfg.Evidence = a
 		}
 	}
-	p, err := pipeline.New(cfg, r.src, r.store, r.snd.Notify, r.log)
+	p, err := analysis.New(cfg, r.src, r.store, r.snd.Notify, r.log)
 	if err != nil {
 		return nil, err
 	}
 	r.closers = append(r.closers, func() { p.Close() })
-	r.pipe.Store(p)
+	r.pipe.Store(p.Pipeline)
 	return p, nil
 }
 
 // run runs the pipeline to the clip's end (or the interrupt), with the progress bar if asked.
-func (r *replay) run(ctx context.Context, p *pipeline.Pipeline, stderr io.Writer) (pipeline.Stats, error) {
+func (r *replay) run(ctx context.Context, p *analysis.Camera, stderr io.Writer) (pipeline.Stats, error) {
 	var bar func(pipeline.Stats)
 	if r.f.progress {
 		// No percentage: container frame counts over-report. Frames, rate and stream time instead.

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -64,7 +64,7 @@ func (s *sceneSync) receive(m wire.Scene) {
 // path, replaces the file atomically (a new file beside it, synced, renamed over it), so a
 // crash never leaves half a scene. It reports whether the file changed.
 func writeScene(path string, m wire.Scene) (bool, error) {
-	sc, err := scene.Parse([]byte(m.Scene))
+	sc, err := scenefile.Parse([]byte(m.Scene))
 	if err != nil {
 		return false, fmt.Errorf("scene version %d: %w", m.Version, err)
 	}

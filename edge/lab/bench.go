@@ -15,9 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
@@ -92,7 +93,7 @@ func benchScene(f *benchFlags) (*scene.Scene, *vision.Models, error) {
 	sc := &scene.Scene{}
 	if f.scene != "" {
 		var err error
-		if sc, err = scene.Load(f.scene); err != nil {
+		if sc, err = scenefile.Load(f.scene); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -190,11 +191,11 @@ func pipelinePass(ctx context.Context, clip string, frames int, sc *scene.Scene,
 		return err
 	}
 	defer src.Close()
-	var limited pipeline.Source = src
+	var limited vision.Source = src
 	if frames > 0 {
 		limited = &frameLimit{src: src, left: frames}
 	}
-	p, err := pipeline.New(pipeline.Config{Device: "bench", Scene: sc, Width: r.Width, Height: r.Height, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
+	p, err := analysis.New(analysis.Config{Device: "bench", Scene: sc, Width: r.Width, Height: r.Height, Start: time.Unix(0, 0), CountPeriod: time.Minute, Models: models},
 		limited, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
@@ -230,7 +231,7 @@ func cpuTime() time.Duration {
 }
 
 type frameLimit struct {
-	src  pipeline.Source
+	src  vision.Source
 	left int
 }
 

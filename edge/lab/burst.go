@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
 	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -163,7 +163,7 @@ func (b *burst) run(ctx context.Context, stdout io.Writer) error {
 	if f.span > 0 {
 		epoch, first, step = time.Now().UTC().Add(-f.span), f.from, f.span/time.Duration(max(1, f.to-f.from))
 	}
-	msgs := make([]outbox.Message, 0, f.batch)
+	msgs := make([]edge.Message, 0, f.batch)
 	for i := f.from; i < f.to && ctx.Err() == nil; {
 		msgs = msgs[:0]
 		for ; i < f.to && len(msgs) < f.batch; i++ {
@@ -196,7 +196,7 @@ func (b *burst) run(ctx context.Context, stdout io.Writer) error {
 }
 
 // event is synthetic event i at time at (or now, with --now).
-func (b *burst) event(i int, at time.Time) outbox.Message {
+func (b *burst) event(i int, at time.Time) edge.Message {
 	f := b.f
 	id := f.idPrefix + strconv.Itoa(i)
 	if f.stampNow {
@@ -209,7 +209,7 @@ func (b *burst) event(i int, at time.Time) outbox.Message {
 	}
 	e.Evidence = b.evidence
 	p, _ := wire.Encode(e)
-	return outbox.Message{ID: id, Topic: wire.Topic(f.device, wire.KindEvents), Payload: p, Severity: pipeline.Severity(e.Type)}
+	return edge.Message{ID: id, Topic: wire.Topic(f.device, wire.KindEvents), Payload: p, Severity: edge.Severity(e.Type)}
 }
 
 // drain is --drain: it waits until the aggregator acknowledged everything.
@@ -246,13 +246,13 @@ func appendCounts(ctx context.Context, ob *outbox.Outbox, device, cam, site, pre
 		class = "person"
 	}
 	hours := int(span / time.Hour)
-	msgs := make([]outbox.Message, 0, hours)
+	msgs := make([]edge.Message, 0, hours)
 	for h := range hours {
 		k := n*(h+1)/hours - n*h/hours // exact total, spread evenly
 		c := wire.Counts{V: wire.Version, ID: prefix + "counts-" + strconv.Itoa(h), Device: device, Camera: cam, Site: site, Zone: "z",
 			Start: epoch.Add(time.Duration(h) * time.Hour), PeriodS: 3600, Counts: map[string]int{class: k}}
 		b, _ := wire.Encode(c)
-		msgs = append(msgs, outbox.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: pipeline.Severity("counts")})
+		msgs = append(msgs, edge.Message{ID: c.ID, Topic: wire.Topic(device, wire.KindCounts), Payload: b, Severity: edge.Severity("counts")})
 	}
 	if err := ob.Append(ctx, msgs...); err != nil {
 		return fmt.Errorf("append counts: %w", err)

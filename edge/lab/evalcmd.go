@@ -12,19 +12,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/eval"
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	signals "github.com/crosswatch/crosswatch/hw/signal"
 )
 
 // memOutbox keeps what the pipeline appends, for evaluation.
-type memOutbox struct{ msgs []outbox.Message }
+type memOutbox struct{ msgs []edge.Message }
 
-func (m *memOutbox) Append(_ context.Context, msgs ...outbox.Message) error {
+func (m *memOutbox) Append(_ context.Context, msgs ...edge.Message) error {
 	m.msgs = append(m.msgs, msgs...)
 	return nil
 }
@@ -61,7 +63,7 @@ func runEval(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sc, err := scene.Load(f.scene)
+	sc, err := scenefile.Load(f.scene)
 	if err != nil {
 		return err
 	}
@@ -135,7 +137,7 @@ func evalClip(ctx context.Context, f *evalFlags, sc *scene.Scene, truth eval.Tru
 		return nil, err
 	}
 	var mem memOutbox
-	p, err := pipeline.New(pipeline.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
+	p, err := analysis.New(analysis.Config{Device: "eval", Scene: sc, Width: src.Width, Height: src.Height, Start: start, CountPeriod: time.Minute, Models: modelsIfAny(sc), Feed: feed, Reference: ref},
 		src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		if refPath != "" {
@@ -155,7 +157,7 @@ func evalClip(ctx context.Context, f *evalFlags, sc *scene.Scene, truth eval.Tru
 }
 
 // collect reads the events and count records the pipeline appended.
-func (run *evalRun) collect(msgs []outbox.Message, start time.Time) {
+func (run *evalRun) collect(msgs []edge.Message, start time.Time) {
 	for _, m := range msgs {
 		e, err := wire.DecodeEvent(m.Payload)
 		if err != nil {

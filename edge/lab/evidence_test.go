@@ -8,7 +8,6 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	"github.com/crosswatch/crosswatch/internal/testenv"
@@ -106,7 +105,7 @@ func TestEvidenceHasNoFaces(t *testing.T) {
 		if len(crops) == 0 {
 			t.Fatal("the oracle finds no face to paste")
 		}
-		paste := func(src *camera.File) pipeline.Source {
+		paste := func(src *camera.File) vision.Source {
 			return &pastedFaces{src: src, faces: crops, until: 4 * time.Second}
 		}
 		ev := evidenceOf(t, clip, models, a, paste)

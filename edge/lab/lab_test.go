@@ -18,7 +18,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge/eval"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/testenv"
@@ -225,7 +225,7 @@ func TestSceneDraw(t *testing.T) {
 // scene draw --tracks runs the detector and tracker up to --at and draws the road users there.
 func TestSceneDrawTracks(t *testing.T) {
 	dir := sharedClip(t)
-	sc, err := scene.Load(filepath.Join(dir, "scene.yaml"))
+	sc, err := scenefile.Load(filepath.Join(dir, "scene.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

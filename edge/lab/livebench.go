@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -179,7 +179,7 @@ func pipelineRun(ctx context.Context, obPath, device string, sc *scene.Scene, mo
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(pipeline.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models, Detectors: pool},
+	p, err := analysis.New(analysis.Config{Device: device, Scene: sc, Width: src.f.Width, Height: src.f.Height, Start: start, CountPeriod: time.Minute, Models: models, Detectors: pool},
 		src, ob, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		ob.Close()

@@ -11,7 +11,6 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
@@ -75,7 +74,7 @@ func TestNoMatLeaks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := evidenceOf(t, filepath.Join(videos, "general_metroeyes_subway_corridor.mp4"), models, a, func(f *camera.File) pipeline.Source {
+		ev := evidenceOf(t, filepath.Join(videos, "general_metroeyes_subway_corridor.mp4"), models, a, func(f *camera.File) vision.Source {
 			return &pastedFaces{src: f, until: 3 * time.Second}
 		})
 		closeA()

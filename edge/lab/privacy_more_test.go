@@ -13,7 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/crosswatch/crosswatch/edge/pipeline"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
@@ -151,14 +151,14 @@ func wholeFrameScene(camera string) *scene.Scene {
 
 // evidenceOf replays clip through the pipeline with the anonymiser a and returns each event's
 // evidence image by stream time.
-func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, wrap func(*camera.File) pipeline.Source) map[time.Duration][]byte {
+func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, wrap func(*camera.File) vision.Source) map[time.Duration][]byte {
 	t.Helper()
 	f, err := camera.OpenFile(clip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var src pipeline.Source = f
+	var src vision.Source = f
 	if wrap != nil {
 		src = wrap(f)
 	}
@@ -168,7 +168,7 @@ func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, 
 	}
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	var mem memOutbox
-	p, err := pipeline.New(pipeline.Config{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
+	p, err := analysis.New(analysis.Config{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
 		Start: start, CountPeriod: time.Minute, Models: m, Evidence: a}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -197,14 +197,14 @@ func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, 
 
 // rawFrameAt returns the clip's frame at stream time at (through wrap, if not nil), downscaled as the evidence is but not
 // anonymised. The caller closes it.
-func rawFrameAt(t *testing.T, clip string, at time.Duration, wrap func(*camera.File) pipeline.Source) gocv.Mat {
+func rawFrameAt(t *testing.T, clip string, at time.Duration, wrap func(*camera.File) vision.Source) gocv.Mat {
 	t.Helper()
 	f, err := camera.OpenFile(clip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var src pipeline.Source = f
+	var src vision.Source = f
 	if wrap != nil {
 		src = wrap(f)
 	}

@@ -14,9 +14,10 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/rules"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
 )
@@ -43,7 +44,7 @@ func runScene(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if !strings.EqualFold(filepath.Ext(*out), ".png") {
 		return fmt.Errorf("--out %s: must end in .png", *out)
 	}
-	sc, err := scene.Load(*scenePath)
+	sc, err := scenefile.Load(*scenePath)
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func tracksAt(ctx context.Context, sc *scene.Scene, clip string, at time.Duratio
 	}
 	defer src.Close()
 	var mem memOutbox
-	p, err := pipeline.New(pipeline.Config{Device: "draw", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+	p, err := analysis.New(analysis.Config{Device: "draw", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 		CountPeriod: time.Minute, Models: modelsIfAny(sc)}, untilSource{src, at}, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, 0, 0, err

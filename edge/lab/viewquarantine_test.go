@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crosswatch/crosswatch/edge/pipeline"
+	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/hw/camera"
 	"github.com/crosswatch/crosswatch/internal/camtest"
 )
@@ -40,7 +41,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 	if testing.Short() {
 		t.Skip("analyses every real clip")
 	}
-	sc, err := scene.Parse([]byte(drawScene))
+	sc, err := scenefile.Parse([]byte(drawScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestViewQuarantineRealClips(t *testing.T) {
 			defer src.Close()
 			var mem memOutbox
 			sc.Detector = scene.Classical() // the view check alone is measured here, not what is detected
-			p, err := pipeline.New(pipeline.Config{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
+			p, err := analysis.New(analysis.Config{Device: "q", Scene: sc, Width: src.Width, Height: src.Height, Start: time.Unix(0, 0).UTC(),
 				CountPeriod: time.Minute, Reference: ref}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)

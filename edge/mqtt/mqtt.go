@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/url"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/brokerurl"
 )
 
 // ClientIDPrefix and the device id make the device's MQTT client id (the embedded broker's
@@ -74,54 +73,14 @@ type Client struct {
 	kick   chan struct{} // a status is wanted now (Kick); buffered, 1
 }
 
-// CheckBroker validates a broker URL.
-func CheckBroker(broker string) error {
-	u, err := url.Parse(broker)
-	if err != nil {
-		return fmt.Errorf("broker %q: %w", broker, err)
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
-	default:
-		return fmt.Errorf("broker %q: scheme must be tcp, mqtt, ssl, tls, mqtts, tcps, ws or wss", broker)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("broker %q: no host", broker)
-	}
-	return nil
-}
+// CheckBroker validates a broker URL (brokerurl.Check).
+func CheckBroker(broker string) error { return brokerurl.Check(broker) }
 
-// Encrypted reports whether broker's URL scheme is a TLS one.
-func Encrypted(broker string) bool {
-	u, err := url.Parse(broker)
-	if err != nil {
-		return false
-	}
-	switch u.Scheme {
-	case "ssl", "tls", "mqtts", "tcps", "wss":
-		return true
-	}
-	return false
-}
+// Encrypted reports whether broker's URL scheme is a TLS one (brokerurl.Encrypted).
+func Encrypted(broker string) bool { return brokerurl.Encrypted(broker) }
 
-// Loopback reports whether broker's host is this machine (127.0.0.0/8, ::1 or localhost), where
-// plaintext crosses no network.
-func Loopback(broker string) bool {
-	u, err := url.Parse(broker)
-	if err != nil {
-		return false
-	}
-	return LoopbackHost(u.Hostname())
-}
-
-// LoopbackHost reports whether host is a loopback address or localhost.
-func LoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// Loopback reports whether broker's host is this machine (brokerurl.Loopback).
+func Loopback(broker string) bool { return brokerurl.Loopback(broker) }
 
 // Dial starts connecting in the background and keeps reconnecting with jittered exponential
 // backoff; use WaitConnected to wait. Close stops it.

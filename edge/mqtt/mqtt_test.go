@@ -13,30 +13,6 @@ import (
 	"github.com/crosswatch/crosswatch/aggregator/broker"
 )
 
-func TestBrokerURLs(t *testing.T) {
-	for _, c := range []struct {
-		url               string
-		ok, enc, loopback bool
-	}{
-		{"tcp://127.0.0.1:1883", true, false, true},
-		{"tcp://localhost:1883", true, false, true},
-		{"tcp://[::1]:1883", true, false, true},
-		{"tcp://10.0.0.5:1883", true, false, false},
-		{"tcp://broker.example:1883", true, false, false},
-		{"ssl://broker.example:8883", true, true, false},
-		{"mqtts://127.0.0.1:8883", true, true, true},
-		{"http://x", false, false, false},
-		{"tcp://", false, false, false},
-	} {
-		if err := CheckBroker(c.url); (err == nil) != c.ok {
-			t.Errorf("CheckBroker(%s): %v", c.url, err)
-		}
-		if c.ok && (Encrypted(c.url) != c.enc || Loopback(c.url) != c.loopback) {
-			t.Errorf("%s: encrypted %v loopback %v", c.url, Encrypted(c.url), Loopback(c.url))
-		}
-	}
-}
-
 // The edge's client connects over mTLS with its certificate and the client id the broker
 // expects of a device; with another device's certificate it never connects.
 func TestDialMutualTLS(t *testing.T) {

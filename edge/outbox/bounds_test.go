@@ -14,29 +14,31 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/crosswatch/crosswatch/edge"
 )
 
-// infoGap records the GapInfo of every gap record it builds.
+// infoGap records the edge.GapInfo of every gap record it builds.
 type infoGap struct {
 	mu    sync.Mutex
-	infos []GapInfo
+	infos []edge.GapInfo
 }
 
-func (g *infoGap) build(info GapInfo) Message {
+func (g *infoGap) build(info edge.GapInfo) edge.Message {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.infos = append(g.infos, info)
-	return Message{ID: fmt.Sprintf("gap-%d", len(g.infos)), Topic: "gaps", Payload: []byte("gap")}
+	return edge.Message{ID: fmt.Sprintf("gap-%d", len(g.infos)), Topic: "gaps", Payload: []byte("gap")}
 }
 
-func (g *infoGap) all() []GapInfo {
+func (g *infoGap) all() []edge.GapInfo {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]GapInfo(nil), g.infos...)
+	return append([]edge.GapInfo(nil), g.infos...)
 }
 
 // lostIDsOf lists the ids a gap record reports lost, in its order.
-func lostIDsOf(info GapInfo) string {
+func lostIDsOf(info edge.GapInfo) string {
 	var s []string
 	for _, l := range info.Lost {
 		s = append(s, l.ID)
@@ -115,9 +117,9 @@ func TestReserveFileSize(t *testing.T) {
 // (the policy lists them by severity first, so the oldest need not come first).
 func TestGapSpansLostMessages(t *testing.T) {
 	ts := []time.Time{t0.Add(2 * time.Second), t0.Add(1 * time.Second), t0.Add(3 * time.Second), t0.Add(2500 * time.Millisecond)}
-	var lost []Lost
+	var lost []edge.Lost
 	for i, c := range ts {
-		lost = append(lost, Lost{ID: fmt.Sprint(i), Created: c})
+		lost = append(lost, edge.Lost{ID: fmt.Sprint(i), Created: c})
 	}
 	g := gapInfo(gapOutboxFull, lost, t0.Add(time.Minute))
 	if !g.Oldest.Equal(t0.Add(time.Second)) || !g.Newest.Equal(t0.Add(3*time.Second)) || !g.Now.Equal(t0.Add(time.Minute)) || g.Reason != gapOutboxFull || len(g.Lost) != 4 {
@@ -132,7 +134,7 @@ func TestGapSpansLostMessages(t *testing.T) {
 	}
 	defer o.Close()
 	ctx := context.Background()
-	for i, m := range []Message{{ID: "old-high", Severity: 3}, {ID: "new-low", Severity: 1}, {ID: "keep", Severity: 5}} {
+	for i, m := range []edge.Message{{ID: "old-high", Severity: 3}, {ID: "new-low", Severity: 1}, {ID: "keep", Severity: 5}} {
 		c.set(t0.Add(time.Duration(i) * time.Second))
 		m.Topic, m.Payload = "t", []byte("x")
 		if err := o.Append(ctx, m); err != nil {
@@ -140,7 +142,7 @@ func TestGapSpansLostMessages(t *testing.T) {
 		}
 	}
 	c.set(t0.Add(10 * time.Second))
-	if err := o.Append(ctx, Message{ID: "last", Topic: "t", Payload: []byte("x"), Severity: 5}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "last", Topic: "t", Payload: []byte("x"), Severity: 5}); err != nil {
 		t.Fatal(err)
 	}
 	infos := ig.all()
@@ -179,7 +181,7 @@ func TestGroupCommitOneTransactionForWaitingAppends(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := o.Append(ctx, Message{ID: id, Topic: "t", Payload: []byte("x")}); err != nil {
+			if err := o.Append(ctx, edge.Message{ID: id, Topic: "t", Payload: []byte("x")}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -215,7 +217,7 @@ func TestReserveRestoredAfterDiskFull(t *testing.T) {
 	}
 	o.reserveGone = true
 	for i := 1; i <= 64; i++ {
-		if err := o.Append(ctx, Message{ID: fmt.Sprint(i), Topic: "t", Payload: []byte("x")}); err != nil {
+		if err := o.Append(ctx, edge.Message{ID: fmt.Sprint(i), Topic: "t", Payload: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		st, err := os.Stat(path + ".reserve")
@@ -233,7 +235,7 @@ func TestReserveRestoredAfterDiskFull(t *testing.T) {
 func failInserts(t *testing.T, n int) {
 	t.Helper()
 	var mu sync.Mutex
-	testHookInsert = func([]Message) error {
+	testHookInsert = func([]edge.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if n == 0 {
@@ -248,9 +250,9 @@ func failInserts(t *testing.T, n int) {
 // fill appends n messages "v00".."vNN" of size bytes at severity 1, in one batch.
 func fill(t *testing.T, o *Outbox, n, size int) {
 	t.Helper()
-	var batch []Message
+	var batch []edge.Message
 	for i := range n {
-		batch = append(batch, Message{ID: fmt.Sprintf("v%02d", i), Topic: "t", Payload: make([]byte, size), Severity: 1})
+		batch = append(batch, edge.Message{ID: fmt.Sprintf("v%02d", i), Topic: "t", Payload: make([]byte, size), Severity: 1})
 	}
 	if err := o.Append(context.Background(), batch...); err != nil {
 		t.Fatal(err)
@@ -300,7 +302,7 @@ func TestDiskFullEvictsWhatTheBatchNeeds(t *testing.T) {
 			defer o.Close()
 			fill(t, o, c.victims, c.size)
 			failInserts(t, 1)
-			batch := []Message{{ID: "a", Topic: "t", Payload: make([]byte, c.batch), Severity: 5}, {ID: "b", Topic: "t", Payload: make([]byte, c.batch), Severity: 5}}
+			batch := []edge.Message{{ID: "a", Topic: "t", Payload: make([]byte, c.batch), Severity: 5}, {ID: "b", Topic: "t", Payload: make([]byte, c.batch), Severity: 5}}
 			if err := o.Append(context.Background(), batch...); err != nil {
 				t.Fatalf("append on a full disk with room to evict: %v", err)
 			}
@@ -333,7 +335,7 @@ func TestDiskFullFreesTheReserveAndEvictsInChunks(t *testing.T) {
 	defer o.Close()
 	fill(t, o, 41, 1000)
 	failInserts(t, 1)
-	if err := o.Append(context.Background(), Message{ID: "a", Topic: "t", Payload: []byte("x"), Severity: 5}); err != nil {
+	if err := o.Append(context.Background(), edge.Message{ID: "a", Topic: "t", Payload: []byte("x"), Severity: 5}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path + ".reserve"); err == nil {
@@ -372,11 +374,11 @@ func TestDiskFullRefusalReportedWhenSpaceReturns(t *testing.T) {
 	ctx := context.Background()
 	failInserts(t, -1) // nothing queued to evict: refused
 	c.set(t0.Add(time.Second))
-	if err := o.Append(ctx, Message{ID: "x1", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
+	if err := o.Append(ctx, edge.Message{ID: "x1", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
 		t.Fatalf("append on a full disk: %v, want ErrFull", err)
 	}
 	c.set(t0.Add(2 * time.Second))
-	if err := o.Append(ctx, Message{ID: "x2", Topic: "t", Payload: []byte("x")}, Message{ID: "x3", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
+	if err := o.Append(ctx, edge.Message{ID: "x2", Topic: "t", Payload: []byte("x")}, edge.Message{ID: "x3", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
 		t.Fatalf("append on a full disk: %v, want ErrFull", err)
 	}
 	if st := checkCounters(t, o); st.NotAccepted != 3 || st.Rows != 0 {
@@ -387,11 +389,11 @@ func TestDiskFullRefusalReportedWhenSpaceReturns(t *testing.T) {
 	}
 	testHookInsert = nil
 	c.set(t0.Add(3 * time.Second))
-	if err := o.Append(ctx, Message{ID: "y", Topic: "t", Payload: []byte("x")}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "y", Topic: "t", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	c.set(t0.Add(4 * time.Second))
-	if err := o.Append(ctx, Message{ID: "z", Topic: "t", Payload: []byte("x")}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "z", Topic: "t", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	infos := ig.all()
@@ -428,7 +430,7 @@ func TestRoomInFileOnALowDisk(t *testing.T) {
 		t.Fatalf("fixture: %d free pages of %d bytes, want none of 4096", free, pageSize)
 	}
 	// 8·4096 + 4000·5/4 + 128 = 37896 bytes, + 1 MiB / 4 = 300040: 301 messages of 1000.
-	o.roomInFile([]Message{{ID: "a", Payload: make([]byte, 4000)}})
+	o.roomInFile([]edge.Message{{ID: "a", Payload: make([]byte, 4000)}})
 	infos := ig.all()
 	if len(infos) != 1 || len(infos[0].Lost) != 301 || infos[0].Lost[0].ID != "v00" || infos[0].Lost[300].ID != "v300" || infos[0].Reason != "disk_full" {
 		t.Fatalf("gaps %+v, want one disk_full gap losing v00..v300", infos)
@@ -444,7 +446,7 @@ func TestRoomInFileOnALowDisk(t *testing.T) {
 			break
 		}
 	}
-	exact := []Message{{ID: "a", Payload: make([]byte, a)}, {ID: "b", Payload: make([]byte, b)}}
+	exact := []edge.Message{{ID: "a", Payload: make([]byte, a)}, {ID: "b", Payload: make([]byte, b)}}
 	o.roomInFile(exact)
 	if n := len(ig.all()); n != 1 {
 		t.Fatalf("%d gap records with free pages enough (%d bytes) for the batch, want no more eviction", n, have)
@@ -494,7 +496,7 @@ func TestByteBoundFreesTheExcessAndAKiB(t *testing.T) {
 		t.Fatalf("%d gap records at exactly the bound, want none", n)
 	}
 	// 11000 bytes: 1000 over, 2024 to free: three messages.
-	if err := o.Append(context.Background(), Message{ID: "new", Topic: "t", Payload: make([]byte, 1000), Severity: 1}); err != nil {
+	if err := o.Append(context.Background(), edge.Message{ID: "new", Topic: "t", Payload: make([]byte, 1000), Severity: 1}); err != nil {
 		t.Fatal(err)
 	}
 	infos := ig.all()
@@ -514,7 +516,7 @@ func TestReappendCountsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	m := Message{ID: "a", Topic: "t", Payload: []byte("12345")}
+	m := edge.Message{ID: "a", Topic: "t", Payload: []byte("12345")}
 	for range 3 {
 		if err := o.Append(context.Background(), m); err != nil {
 			t.Fatal(err)
@@ -551,7 +553,7 @@ func TestDiskFullGapCountsAgainstTheBounds(t *testing.T) {
 			o.mu.Lock()
 			o.pendingLoss, o.lossFirst, o.lossLast = 1, t0, t0
 			o.mu.Unlock()
-			if err := o.Append(context.Background(), Message{ID: "y", Topic: "t", Payload: make([]byte, 1000), Severity: 9}); err != nil {
+			if err := o.Append(context.Background(), edge.Message{ID: "y", Topic: "t", Payload: make([]byte, 1000), Severity: 9}); err != nil {
 				t.Fatal(err)
 			}
 			infos := ig.all()
@@ -574,11 +576,11 @@ func TestDeleteAndEvictManyIDs(t *testing.T) {
 	defer o.Close()
 	ctx := context.Background()
 	more := func(prefix string, n int) []string {
-		var b []Message
+		var b []edge.Message
 		var acks []string
 		for i := range n {
 			id := fmt.Sprintf("%s%04d", prefix, i)
-			b = append(b, Message{ID: id, Topic: "t", Payload: []byte("xy"), Severity: 1})
+			b = append(b, edge.Message{ID: id, Topic: "t", Payload: []byte("xy"), Severity: 1})
 			acks = append(acks, id, "unknown-"+id)
 		}
 		if err := o.Append(ctx, b...); err != nil {
@@ -657,7 +659,7 @@ func TestDiskFullNothingToEvictRefuses(t *testing.T) {
 	}
 	defer o.Close()
 	failInserts(t, 1) // a second attempt would succeed
-	if err := o.Append(context.Background(), Message{ID: "x", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
+	if err := o.Append(context.Background(), edge.Message{ID: "x", Topic: "t", Payload: []byte("x")}); !errors.Is(err, ErrFull) {
 		t.Fatalf("append with nothing to evict: %v, want ErrFull", err)
 	}
 	if st := checkCounters(t, o); st.NotAccepted != 1 || st.Rows != 0 {
@@ -695,7 +697,7 @@ func TestReserveRetriedUntilItFits(t *testing.T) {
 	o.reserveGone = true // as after a full disk; set before the next Append, which the writer receives
 	appendN := func(prefix string, n int) {
 		for i := range n {
-			if err := o.Append(context.Background(), Message{ID: fmt.Sprint(prefix, i), Topic: "t", Payload: []byte("x")}); err != nil {
+			if err := o.Append(context.Background(), edge.Message{ID: fmt.Sprint(prefix, i), Topic: "t", Payload: []byte("x")}); err != nil {
 				t.Fatal(err)
 			}
 		}

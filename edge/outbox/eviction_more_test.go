@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/edge"
 )
 
 // Within one severity the on-full policy evicts the oldest message first, and no higher
@@ -26,19 +28,19 @@ func TestEvictionOldestFirstWithinSeverity(t *testing.T) {
 		sev int
 	}{{"h0", 3}, {"s0", 2}, {"s1", 2}, {"h1", 3}, {"s2", 2}, {"s3", 2}, {"h2", 3}, {"s4", 2}}
 	for _, m := range order {
-		if err := o.Append(ctx, Message{ID: m.id, Topic: "t", Payload: []byte("x"), Severity: m.sev}); err != nil {
+		if err := o.Append(ctx, edge.Message{ID: m.id, Topic: "t", Payload: []byte("x"), Severity: m.sev}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// 8 rows, bound 8. One more: 9 rows wanted, 2 must go (one makes room for the gap record).
-	if err := o.Append(ctx, Message{ID: "h3", Topic: "t", Payload: []byte("x"), Severity: 3}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "h3", Topic: "t", Payload: []byte("x"), Severity: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if got := lostIDs(g); got != "[s0 s1]" {
 		t.Fatalf("first eviction took %s, want the two oldest of severity 2: [s0 s1]", got)
 	}
 	// Once more: 9 rows again (two gap records now), two more go.
-	if err := o.Append(ctx, Message{ID: "h4", Topic: "t", Payload: []byte("x"), Severity: 3}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "h4", Topic: "t", Payload: []byte("x"), Severity: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if got := lostIDs(g); got != "[s0 s1 s2 s3]" {

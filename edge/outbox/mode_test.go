@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/edge"
 )
 
 // The outbox holds evidence images until the aggregator has them: nobody else on the box may
@@ -19,7 +21,7 @@ func TestOutboxFilesArePrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Append(context.Background(), Message{ID: "a", Topic: "t", Payload: []byte("x")}); err != nil {
+	if err := o.Append(context.Background(), edge.Message{ID: "a", Topic: "t", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {

@@ -20,6 +20,7 @@ import (
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/internal/secfile"
 )
 
@@ -30,38 +31,8 @@ var ErrFull = errors.New("outbox: disk full")
 // ErrClosed means the outbox is closed.
 var ErrClosed = errors.New("outbox: closed")
 
-// GapSeverity marks gap records; they are never evicted.
-const GapSeverity = 1 << 20
-
-// Message is one payload waiting for the aggregator's acknowledgement.
-type Message struct {
-	Seq      int64 // insertion order, assigned by Append
-	ID       string
-	Topic    string
-	Payload  []byte
-	Severity int // eviction order under the on-full policy: lowest first
-	Created  time.Time
-}
-
-// Lost describes a message evicted by the on-full policy, or a batch that was not accepted.
-type Lost struct {
-	ID       string
-	Topic    string
-	Severity int
-	Created  time.Time
-}
-
-// GapInfo describes what a gap record reports.
-type GapInfo struct {
-	Reason         string // "outbox_full" or "disk_full", as in the wire contract
-	Lost           []Lost // messages evicted by the on-full policy
-	NotAccepted    int    // messages that could not be stored at all (disk full)
-	Oldest, Newest time.Time
-	Now            time.Time
-}
-
-func gapInfo(reason string, lost []Lost, now time.Time) GapInfo {
-	g := GapInfo{Reason: reason, Lost: lost, Now: now}
+func gapInfo(reason string, lost []edge.Lost, now time.Time) edge.GapInfo {
+	g := edge.GapInfo{Reason: reason, Lost: lost, Now: now}
 	for i, l := range lost {
 		if i == 0 || l.Created.Before(g.Oldest) {
 			g.Oldest = l.Created
@@ -84,7 +55,7 @@ type Options struct {
 	// Gap builds the record of lost messages. It must return a message with a unique id.
 	// Required when the outbox is bounded; without it a full disk loses nothing accepted but
 	// cannot report what it could not accept.
-	Gap func(GapInfo) Message
+	Gap func(edge.GapInfo) edge.Message
 	Now func() time.Time
 }
 
@@ -98,11 +69,14 @@ type Stats struct {
 }
 
 type appendReq struct {
-	msgs []Message
+	msgs []edge.Message
 	done chan error
 }
 
-// Outbox is the SQLite queue. Safe for concurrent use; one goroutine writes (group commit).
+var _ edge.Outbox = (*Outbox)(nil)
+
+// Outbox is the SQLite queue of edge.Message. Safe for concurrent use; one goroutine writes
+// (group commit).
 type Outbox struct {
 	db      *sql.DB
 	opts    Options
@@ -204,7 +178,7 @@ func (o *Outbox) ensureReserve() {
 // Append stores messages durably. When it returns nil they survive a crash. A message whose id
 // is already queued is skipped, so appending the same event twice queues it once. It returns
 // ErrFull when the disk is full and the on-full policy could not make room.
-func (o *Outbox) Append(ctx context.Context, msgs ...Message) error {
+func (o *Outbox) Append(ctx context.Context, msgs ...edge.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -234,7 +208,7 @@ func (o *Outbox) writer() {
 	defer o.wg.Done()
 	defer close(o.stopped)
 	var batch []appendReq
-	var msgs []Message
+	var msgs []edge.Message
 	for {
 		select {
 		case <-o.quit:
@@ -263,7 +237,7 @@ func (o *Outbox) writer() {
 	}
 }
 
-func (o *Outbox) commit(msgs []Message) error {
+func (o *Outbox) commit(msgs []edge.Message) error {
 	if o.lowOnDisk() {
 		o.roomInFile(msgs)
 	}
@@ -314,7 +288,7 @@ func (o *Outbox) commit(msgs []Message) error {
 	return err
 }
 
-func (o *Outbox) insert(msgs []Message) error {
+func (o *Outbox) insert(msgs []edge.Message) error {
 	if testHookInsert != nil {
 		if err := testHookInsert(msgs); err != nil {
 			return err
@@ -351,7 +325,7 @@ func (o *Outbox) insert(msgs []Message) error {
 	gapRows, gapBytes := 0, int64(0)
 	if loss > 0 && o.opts.Gap != nil {
 		// Space is back: report what could not be accepted while the disk was full.
-		g := o.opts.Gap(GapInfo{Reason: gapDiskFull, NotAccepted: loss, Oldest: lossFirst, Newest: lossLast, Now: now})
+		g := o.opts.Gap(edge.GapInfo{Reason: gapDiskFull, NotAccepted: loss, Oldest: lossFirst, Newest: lossLast, Now: now})
 		g.Created = now
 		r, b, err := o.insertGap(tx, g)
 		if err != nil {
@@ -384,7 +358,7 @@ func (o *Outbox) insert(msgs []Message) error {
 // testHookInsert, when set, runs before each insert transaction on the writer's goroutine; an
 // error it returns is the insert's (tests only: a full disk on demand, to pin what the on-full
 // path evicts and reports).
-var testHookInsert func([]Message) error
+var testHookInsert func([]edge.Message) error
 
 // testHookAfterInsertCommit runs between an insert's commit and its counter update (tests only).
 var testHookAfterInsertCommit func()
@@ -395,9 +369,9 @@ const (
 	gapDiskFull   = "disk_full"
 )
 
-func (o *Outbox) insertGap(tx *sql.Tx, g Message) (int, int64, error) {
+func (o *Outbox) insertGap(tx *sql.Tx, g edge.Message) (int, int64, error) {
 	res, err := tx.Exec(`INSERT OR IGNORE INTO outbox (id, topic, payload, severity, created_ms) VALUES (?, ?, ?, ?, ?)`,
-		g.ID, g.Topic, g.Payload, GapSeverity, g.Created.UnixMilli())
+		g.ID, g.Topic, g.Payload, edge.GapSeverity, g.Created.UnixMilli())
 	if err != nil {
 		return 0, 0, fmt.Errorf("append gap record: %w", classify(err))
 	}
@@ -441,16 +415,16 @@ func (o *Outbox) evictOverLimit(tx *sql.Tx, rows int, bytes int64, now time.Time
 
 // pickVictims deletes the lowest-severity, oldest messages until at least needRows rows and
 // needBytes bytes are freed, or maxRows rows are taken, and returns them.
-func (o *Outbox) pickVictims(tx *sql.Tx, needRows int, needBytes int64, maxRows int) ([]Lost, int64, error) {
-	q, err := tx.Query(`SELECT seq, id, topic, severity, created_ms, length(payload) FROM outbox WHERE severity < ? ORDER BY severity, seq`, GapSeverity)
+func (o *Outbox) pickVictims(tx *sql.Tx, needRows int, needBytes int64, maxRows int) ([]edge.Lost, int64, error) {
+	q, err := tx.Query(`SELECT seq, id, topic, severity, created_ms, length(payload) FROM outbox WHERE severity < ? ORDER BY severity, seq`, edge.GapSeverity)
 	if err != nil {
 		return nil, 0, fmt.Errorf("evict: %w", classify(err))
 	}
-	var lost []Lost
+	var lost []edge.Lost
 	var seqs []any
 	var freed int64
 	for len(lost) < maxRows && q.Next() && (len(lost) < needRows || freed < needBytes) {
-		var l Lost
+		var l edge.Lost
 		var seq, ms, n int64
 		if err := q.Scan(&seq, &l.ID, &l.Topic, &l.Severity, &ms, &n); err != nil {
 			q.Close()
@@ -486,7 +460,7 @@ func (o *Outbox) lowOnDisk() bool {
 // roomInFile makes sure the database file has enough free pages for msgs, evicting by policy
 // if not, so that on a nearly full disk the file never has to grow: a file that cannot grow
 // blocks the checkpoint, and then even an eviction cannot be written.
-func (o *Outbox) roomInFile(msgs []Message) {
+func (o *Outbox) roomInFile(msgs []edge.Message) {
 	var freePages, pageSize int64
 	o.db.QueryRow(`PRAGMA freelist_count`).Scan(&freePages)
 	o.db.QueryRow(`PRAGMA page_size`).Scan(&pageSize)
@@ -528,7 +502,7 @@ func (o *Outbox) evictForDisk(n int, need int64, chunk int) error {
 
 // evictChunk evicts, in one transaction with its gap record, at least n messages and need
 // bytes, but at most maxRows messages.
-func (o *Outbox) evictChunk(n int, need int64, maxRows int) (lost []Lost, freed int64, gapRows int, gapBytes int64, err error) {
+func (o *Outbox) evictChunk(n int, need int64, maxRows int) (lost []edge.Lost, freed int64, gapRows int, gapBytes int64, err error) {
 	tx, err := o.db.Begin()
 	if err != nil {
 		return nil, 0, 0, 0, classify(err)
@@ -552,7 +526,7 @@ func (o *Outbox) evictChunk(n int, need int64, maxRows int) (lost []Lost, freed 
 }
 
 // Pending returns up to limit messages with Seq > after, oldest first, appended to dst[:0].
-func (o *Outbox) Pending(ctx context.Context, after int64, limit int, dst []Message) ([]Message, error) {
+func (o *Outbox) Pending(ctx context.Context, after int64, limit int, dst []edge.Message) ([]edge.Message, error) {
 	rows, err := o.db.QueryContext(ctx, `SELECT seq, id, topic, payload, severity, created_ms FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return dst[:0], fmt.Errorf("pending: %w", classify(err))
@@ -560,7 +534,7 @@ func (o *Outbox) Pending(ctx context.Context, after int64, limit int, dst []Mess
 	defer rows.Close()
 	dst = dst[:0]
 	for rows.Next() {
-		var m Message
+		var m edge.Message
 		var ms int64
 		if err := rows.Scan(&m.Seq, &m.ID, &m.Topic, &m.Payload, &m.Severity, &ms); err != nil {
 			return dst, fmt.Errorf("pending: %w", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/edge"
 )
 
 func TestAppendPendingDeleteSurvivesReopen(t *testing.T) {
@@ -13,7 +15,7 @@ func TestAppendPendingDeleteSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs := []Message{{ID: "a", Topic: "t", Payload: []byte("1")}, {ID: "b", Topic: "t", Payload: []byte("22")}, {ID: "c", Topic: "t", Payload: []byte("3")}}
+	msgs := []edge.Message{{ID: "a", Topic: "t", Payload: []byte("1")}, {ID: "b", Topic: "t", Payload: []byte("22")}, {ID: "c", Topic: "t", Payload: []byte("3")}}
 	if err := o.Append(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}

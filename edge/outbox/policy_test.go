@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/edge"
 )
 
 // testGap records every gap it builds, so tests can reconcile accepted = queued + reported lost.
@@ -20,7 +22,7 @@ type testGap struct {
 	notAccepted int
 }
 
-func (g *testGap) build(info GapInfo) Message {
+func (g *testGap) build(info edge.GapInfo) edge.Message {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.n++
@@ -39,7 +41,7 @@ func (g *testGap) build(info GapInfo) Message {
 	for _, l := range info.Lost {
 		b.WriteString(" " + l.ID)
 	}
-	return Message{ID: id, Topic: "gaps", Payload: []byte(b.String())}
+	return edge.Message{ID: id, Topic: "gaps", Payload: []byte(b.String())}
 }
 
 // reported returns what the committed gap records report: lost id -> reason, and not-accepted.
@@ -91,13 +93,13 @@ func TestRowBoundEvictsLowestSeverityOldestFirst(t *testing.T) {
 		if i%2 == 0 {
 			sev = 1 // counts
 		}
-		if err := o.Append(ctx, Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: []byte("x"), Severity: sev}); err != nil {
+		if err := o.Append(ctx, edge.Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: []byte("x"), Severity: sev}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Five more: 13 rows wanted, 10 allowed.
 	for i := 8; i < 13; i++ {
-		if err := o.Append(ctx, Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: []byte("x"), Severity: 4}); err != nil {
+		if err := o.Append(ctx, edge.Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: []byte("x"), Severity: 4}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +126,7 @@ func TestRowBoundEvictsLowestSeverityOldestFirst(t *testing.T) {
 	for id, sev := range have {
 		if strings.HasPrefix(id, "gap-") {
 			gaps++
-			if sev != GapSeverity {
+			if sev != edge.GapSeverity {
 				t.Errorf("gap %s severity %d", id, sev)
 			}
 		}
@@ -146,7 +148,7 @@ func TestByteBound(t *testing.T) {
 	}
 	defer o.Close()
 	for i := 0; i < 40; i++ {
-		if err := o.Append(context.Background(), Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: make([]byte, 1000), Severity: 2}); err != nil {
+		if err := o.Append(context.Background(), edge.Message{ID: fmt.Sprintf("m%d", i), Topic: "t", Payload: make([]byte, 1000), Severity: 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,7 +170,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				if err := o.Append(context.Background(), Message{ID: fmt.Sprintf("w%d-%d", w, i), Topic: "t", Payload: []byte("p")}); err != nil {
+				if err := o.Append(context.Background(), edge.Message{ID: fmt.Sprintf("w%d-%d", w, i), Topic: "t", Payload: []byte("p")}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -179,7 +181,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		t.Fatalf("%d rows, want 400", n)
 	}
 	o.Close()
-	if err := o.Append(context.Background(), Message{ID: "late"}); !errors.Is(err, ErrClosed) {
+	if err := o.Append(context.Background(), edge.Message{ID: "late"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 }
@@ -218,7 +220,7 @@ func TestDiskFull(t *testing.T) {
 			sev = 1
 		}
 		id := fmt.Sprintf("m%d", i)
-		err := o.Append(ctx, Message{ID: id, Topic: "t", Payload: make([]byte, 700), Severity: sev})
+		err := o.Append(ctx, edge.Message{ID: id, Topic: "t", Payload: make([]byte, 700), Severity: sev})
 		switch {
 		case err == nil:
 			accepted[id] = true
@@ -261,11 +263,11 @@ func TestDiskFull(t *testing.T) {
 	defer o2.Close()
 	filler := filepath.Join(dir2, "filler")
 	exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=4k").Run() // runs until ENOSPC
-	if err := o2.Append(ctx, Message{ID: "x1", Topic: "t", Payload: make([]byte, 8000), Severity: 4}); !errors.Is(err, ErrFull) {
+	if err := o2.Append(ctx, edge.Message{ID: "x1", Topic: "t", Payload: make([]byte, 8000), Severity: 4}); !errors.Is(err, ErrFull) {
 		t.Fatalf("append on a full disk: %v", err)
 	}
 	os.Remove(filler)
-	if err := o2.Append(ctx, Message{ID: "x2", Topic: "t", Payload: []byte("y"), Severity: 4}); err != nil {
+	if err := o2.Append(ctx, edge.Message{ID: "x2", Topic: "t", Payload: []byte("y"), Severity: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if _, na := reported(t, o2); na != 1 || len(ids(t, o2)) != 2 {
@@ -283,7 +285,7 @@ func TestCountersDeleteBetweenCommitAndUpdate(t *testing.T) {
 	}
 	defer o.Close()
 	ctx := context.Background()
-	if err := o.Append(ctx, Message{ID: "a", Topic: "t", Payload: []byte("1")}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "a", Topic: "t", Payload: []byte("1")}); err != nil {
 		t.Fatal(err)
 	}
 	testHookAfterInsertCommit = func() {
@@ -293,7 +295,7 @@ func TestCountersDeleteBetweenCommitAndUpdate(t *testing.T) {
 		}
 	}
 	defer func() { testHookAfterInsertCommit = nil }()
-	if err := o.Append(ctx, Message{ID: "b", Topic: "t", Payload: []byte("2")}); err != nil {
+	if err := o.Append(ctx, edge.Message{ID: "b", Topic: "t", Payload: []byte("2")}); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := o.Stats(ctx); st.Rows != 1 || st.Bytes != 1 {

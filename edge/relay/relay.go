@@ -10,13 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/crosswatch/crosswatch/edge/outbox"
+	"github.com/crosswatch/crosswatch/edge"
 )
 
 // Store is the outbox as the relay uses it.
 type Store interface {
 	// Pending returns up to limit messages with Seq > after, oldest first, appended to dst[:0].
-	Pending(ctx context.Context, after int64, limit int, dst []outbox.Message) ([]outbox.Message, error)
+	Pending(ctx context.Context, after int64, limit int, dst []edge.Message) ([]edge.Message, error)
 	// Delete removes messages by id; unknown ids are ignored.
 	Delete(ctx context.Context, ids []string) (int, error)
 }
@@ -50,7 +50,7 @@ type Stats struct {
 }
 
 type inflight struct {
-	msg  outbox.Message
+	msg  edge.Message
 	sent time.Time
 }
 
@@ -120,7 +120,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer tick.Stop()
 	live := make(map[string]*inflight, r.cfg.Window)
 	var cursor int64
-	var buf []outbox.Message
+	var buf []edge.Message
 	connected := false
 	var acked, spare []string
 	lastAck := r.now()

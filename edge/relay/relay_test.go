@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 )
 
@@ -61,7 +62,7 @@ func setup(t *testing.T, n int, cfg Config) (*outbox.Outbox, *fakePub, *Relay, c
 	t.Cleanup(func() { ob.Close() })
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("m%d", i)
-		if err := ob.Append(context.Background(), outbox.Message{ID: id, Topic: "t", Payload: []byte(id)}); err != nil {
+		if err := ob.Append(context.Background(), edge.Message{ID: id, Topic: "t", Payload: []byte(id)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +143,7 @@ func TestClockJumps(t *testing.T) {
 	add := func(from, to int) {
 		for i := from; i < to; i++ {
 			id := fmt.Sprintf("m%d", i)
-			ob.Append(context.Background(), outbox.Message{ID: id, Topic: "t", Payload: []byte(id)})
+			ob.Append(context.Background(), edge.Message{ID: id, Topic: "t", Payload: []byte(id)})
 		}
 		r.Notify()
 	}

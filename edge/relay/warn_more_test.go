@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 )
 
@@ -53,7 +54,7 @@ func TestWarnsWhenAcksStop(t *testing.T) {
 			}
 			defer ob.Close()
 			for i := 0; i < n; i++ {
-				ob.Append(context.Background(), outbox.Message{ID: fmt.Sprint("m", i), Topic: "t", Payload: []byte("x")})
+				ob.Append(context.Background(), edge.Message{ID: fmt.Sprint("m", i), Topic: "t", Payload: []byte("x")})
 			}
 			logs := &lockedBuf{}
 			clk := &clock{t: t0}
@@ -100,7 +101,7 @@ func TestResendExactlyAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	ob.Append(context.Background(), outbox.Message{ID: "m", Topic: "t", Payload: []byte("m")})
+	ob.Append(context.Background(), edge.Message{ID: "m", Topic: "t", Payload: []byte("m")})
 	clk := &clock{t: t0}
 	pub := &fakePub{connected: true}
 	r := New(ob, pub, Config{Window: 16, ResendAfter: 10 * time.Second, Poll: 2 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)), clk.now)
@@ -123,7 +124,7 @@ func TestResendExactlyAfter(t *testing.T) {
 
 type failingStore struct{}
 
-func (failingStore) Pending(context.Context, int64, int, []outbox.Message) ([]outbox.Message, error) {
+func (failingStore) Pending(context.Context, int64, int, []edge.Message) ([]edge.Message, error) {
 	return nil, fmt.Errorf("disk I/O error")
 }
 func (failingStore) Delete(context.Context, []string) (int, error) { return 0, nil }

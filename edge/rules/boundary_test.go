@@ -8,6 +8,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 // Cases placed exactly on the rules' boundaries and hand-worked geometry (issue #19: the
@@ -74,7 +75,7 @@ func TestNearestSegmentOfABentLine(t *testing.T) {
 // A crosswalk head's direction of crossing is a unit vector in pixels; a head for every
 // direction (signal:, no direction) has none.
 func TestCrosswalkHeadDirectionInPixels(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:
@@ -175,7 +176,7 @@ func TestRepeatWindowAndRadius(t *testing.T) {
 // A track counts as arriving when it begins within arrivalWindow of the view's start or with
 // its box within borderMargin (2 %) of the frame's border: 4 px of 200 wide, 2 px of 100 high.
 func TestArrivalAtTheBorder(t *testing.T) {
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestPlatformEdgeWithoutBerthIgnoresOtherSignals(t *testing.T) {
 // A person moving like a rider for riderFrames (3) measured frames in a row is a rider from
 // the third.
 func TestRiderAfterThreeFrames(t *testing.T) {
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestCrosswalkCountsNoCars(t *testing.T) {
 
 // With a confirm line, a front that reaches it exactly and stops there has not passed it.
 func TestConfirmLineReachedNotPassed(t *testing.T) {
-	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
+	s, err := scenefile.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestConfirmLineReachedNotPassed(t *testing.T) {
 // diagonal, 5 px on 300×400), not exactly it. (Stopped there, it is counted, not judged: a red
 // needs the vehicle to proceed, TestRedLightNeedsTheVehicleToProceed.)
 func TestCrossingNeedsMoreThanTheMargin(t *testing.T) {
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestConfidenceByHand(t *testing.T) {
 // faster along the lanes than riderSpeed box heights a second, at least twice as fast along
 // as across, and at most riderReach heights from the line.
 func TestRidingThresholds(t *testing.T) {
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +475,7 @@ roadways:
 // marginScene (300×400), and returns what the rules found.
 func walkAt(t *testing.T, y, h float32) *sink {
 	t.Helper()
-	s, err := scene.Parse([]byte(marginScene))
+	s, err := scenefile.Parse([]byte(marginScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +563,7 @@ func TestPlatformEdgeExactlyTheDwell(t *testing.T) {
 // Jaywalking needs jayConfirm (500 ms) in the roadway: six frames 100 ms apart is, five are not.
 // The roadway is the scene's only zone (index 0).
 func TestJaywalkingAfter500ms(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 roadways:
@@ -631,7 +632,7 @@ func TestMissingSignalStatesAreUnknown(t *testing.T) {
 	if out := drive(t, edge.Red, 0, true, 70, 0, edge.Car); len(out.events) != 1 {
 		t.Fatalf("fixture: events %+v, want one with the signal", out.events)
 	}
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +646,7 @@ func TestMissingSignalStatesAreUnknown(t *testing.T) {
 		t.Fatalf("events %+v with no signal state, want none", out.events)
 	}
 	// A berth signal with no state: no train known, the dwell applies.
-	s, err = scene.Parse([]byte(berthScene))
+	s, err = scenefile.Parse([]byte(berthScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,7 +663,7 @@ func TestMissingSignalStatesAreUnknown(t *testing.T) {
 // riding on a slanted line, where both velocity components count: (20,60)→(100,0) crossed
 // northward, normal (-0.6,-0.8), tangent (0.8,-0.6); a 10 px box by the line.
 func TestRidingOnASlantedLine(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 count_lines:
@@ -709,7 +710,7 @@ func TestWithinTheLineSlack(t *testing.T) {
 // A person who steps onto a crosswalk from the side (its north edge) between heads for east and
 // west, and stands, is judged by the first head listed: neither way is nearer.
 func TestCrosswalkFromTheSideStandingFirstHead(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:
@@ -764,7 +765,7 @@ func TestRepeatWindowFromLastSeen(t *testing.T) {
 // With heads for crossing north and south, a person crossing from the south kerb is judged by
 // the north head.
 func TestCrosswalkHeadNorthSouth(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:
@@ -802,7 +803,7 @@ crosswalks:
 // Stepping on from the side a little off the centre line (toward the centre is (2, 6): 72° from
 // east) is not within 60° of either head: the way the person then walks, west, decides.
 func TestCrosswalkFromTheSideOffCentre(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -35,7 +35,7 @@ type pos struct{ x, y float32 }
 // walk moves one track along path (one position per 100 ms frame) and returns what the rules found.
 func walk(t *testing.T, class edge.Class, signals []edge.SignalState, path []pos) *sink {
 	t.Helper()
-	s, err := scene.Parse([]byte(personScene))
+	s, err := scenefile.Parse([]byte(personScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestZoneCounts(t *testing.T) {
 // personEngine returns an engine on personScene, analysed at 100×100, and its sink.
 func personEngine(t *testing.T) (*Engine, *sink) {
 	t.Helper()
-	s, err := scene.Parse([]byte(personScene))
+	s, err := scenefile.Parse([]byte(personScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ platform_edges:
 // People at the edge while the doors are open are boarding: no event. Whoever is still there
 // when the doors close counts after dwell_s from then; with the doors closed, as without a berth.
 func TestPlatformEdgeBerth(t *testing.T) {
-	s, err := scene.Parse([]byte(berthScene))
+	s, err := scenefile.Parse([]byte(berthScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestPlatformEdgeBerth(t *testing.T) {
 // height: near the camera (a tall box) a few pixels off is centimetres; far away (a small box)
 // the same pixels are metres, and crossing there is jaywalking.
 func TestCrosswalkBorderScalesWithThePerson(t *testing.T) {
-	s, err := scene.Parse([]byte(personScene))
+	s, err := scenefile.Parse([]byte(personScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestCrosswalkBorderScalesWithThePerson(t *testing.T) {
 // A driver getting out of a car (a crash, a breakdown at the kerb) and walking into the road did
 // not step off the kerb: no jaywalking. The same walk by someone who came from the kerb is.
 func TestGettingOutOfAVehicle(t *testing.T) {
-	s, err := scene.Parse([]byte(personScene))
+	s, err := scenefile.Parse([]byte(personScene))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestGettingOutOfAVehicle(t *testing.T) {
 // van or a showcase at the kerb) and walks on into it has not stepped in from outside: "just off"
 // is within a quarter of their own height, so it scales with the distance from the camera.
 func TestRoadwayEdgeScalesWithThePerson(t *testing.T) {
-	s, err := scene.Parse([]byte(personScene))
+	s, err := scenefile.Parse([]byte(personScene))
 	if err != nil {
 		t.Fatal(err)
 	}

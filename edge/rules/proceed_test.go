@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/edge"
-	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 // step is one analysed frame of a single car on sceneYAML's approach (a stop line at y 50 of a
@@ -33,7 +33,7 @@ func path(a, b float32, hold int, light edge.Light) []step {
 // ends after the last one. It returns what the rules found and the time of each step.
 func run(t *testing.T, steps []step, end bool) (*sink, []time.Time) {
 	t.Helper()
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 const sceneYAML = `
@@ -41,7 +42,7 @@ var base = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 // drive moves a car north (up) through x=60% from y=70% to stopAt (fractions of a 100×100 frame).
 func drive(t *testing.T, light edge.Light, sinceS float64, onset bool, fromY, stopAt float32, class edge.Class) *sink {
 	t.Helper()
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestRedLight(t *testing.T) {
 // behind an occluder. Moving across the line, it is entering now and is judged; standing (a
 // waiting car whose roof overhangs the bar when the detector first finds it), it is not.
 func TestEnteringAstrideTheLine(t *testing.T) {
-	s, _ := scene.Parse([]byte(sceneYAML))
+	s, _ := scenefile.Parse([]byte(sceneYAML))
 	for _, c := range []struct {
 		name   string
 		vy     float32 // pixels per second, negative = north, across the line
@@ -144,7 +145,7 @@ func TestEnteringAstrideTheLine(t *testing.T) {
 // box top (the rider's head) is past the line while its front wheel, 40 % up the box, is short
 // of it has not crossed; moving on, it has.
 func TestFrontOfTheBox(t *testing.T) {
-	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.4}", 1)))
+	s, err := scenefile.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.4}", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestFrontOfTheBox(t *testing.T) {
 // passes that line too, stamped with the stop line's time; a vehicle that stops between the two
 // lines, or whose track ends there, is neither.
 func TestConfirmLine(t *testing.T) {
-	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
+	s, err := scenefile.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestConfirmLine(t *testing.T) {
 
 // A car driving south across a northbound stop line is not running that approach's light.
 func TestWrongDirection(t *testing.T) {
-	s, _ := scene.Parse([]byte(sceneYAML))
+	s, _ := scenefile.Parse([]byte(sceneYAML))
 	e := New(s, 100, 100, time.Minute)
 	out := &sink{}
 	sig := []edge.SignalState{{Light: edge.Red, Since: base, OnsetSeen: true}}
@@ -247,7 +248,7 @@ func TestWrongDirection(t *testing.T) {
 // A count line counts the road users crossing it in its direction, per class, and judges
 // nobody: there is no signal to run.
 func TestCountLine(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 count_lines:
@@ -278,7 +279,7 @@ count_lines:
 }
 
 func TestCountsRollEveryPeriod(t *testing.T) {
-	s, _ := scene.Parse([]byte(sceneYAML))
+	s, _ := scenefile.Parse([]byte(sceneYAML))
 	e := New(s, 100, 100, time.Minute)
 	out := &sink{}
 	for f := 0; f <= 150; f++ {
@@ -291,7 +292,7 @@ func TestCountsRollEveryPeriod(t *testing.T) {
 }
 
 func BenchmarkStep(b *testing.B) {
-	s, _ := scene.Parse([]byte(sceneYAML))
+	s, _ := scenefile.Parse([]byte(sceneYAML))
 	e := New(s, 100, 100, time.Minute)
 	out := &sink{}
 	sig := []edge.SignalState{{Light: edge.Green, Since: base}}
@@ -308,7 +309,7 @@ func BenchmarkStep(b *testing.B) {
 // The frame path allocates nothing in steady state (docs/BENCHMARKS.md): twenty tracks over
 // an approach with front and a confirm line, a crosswalk and a roadway, on red.
 func TestStepAllocatesNothing(t *testing.T) {
-	s, err := scene.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1) + `
+	s, err := scenefile.Parse([]byte(strings.Replace(sceneYAML, "grace_s: 0.5}", "grace_s: 0.5, front: 0.5, confirm_line: [[0.5, 0.4], [0.7, 0.4]]}", 1) + `
 crosswalks:
   - {id: cw, site: main-nb, polygon: [[0.4, 0.2], [0.9, 0.2], [0.9, 0.3], [0.4, 0.3]], signal: nb}
 roadways:
@@ -361,7 +362,7 @@ func TestFrontPoint(t *testing.T) {
 // down the approach through the stop line on red is a red-light runner, a motorbike; a person
 // walking across the lanes at the line is not, and neither is judged by the person rules.
 func TestRiderSeenAsAPerson(t *testing.T) {
-	s, err := scene.Parse([]byte(sceneYAML))
+	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestRiderSeenAsAPerson(t *testing.T) {
 // south leg's line and then the north or east leg's is south>north or south>east, per class,
 // in the entry's count record; one that crosses a single leg (or two lines of one leg) makes none.
 func TestTurningMovements(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 count_lines:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -275,7 +276,7 @@ func TestLanes(t *testing.T) {
 // An approach or crosswalk whose signal is unknown judges nothing and still counts: a head
 // marked unknown in the scene (even if a reading came in for it), and a head read as unknown.
 func TestUnknownJudgesNothing(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:
@@ -326,7 +327,7 @@ crosswalks:
 // way they cross: from the kerb they stepped on at toward the far one, or, stepping on from
 // the side, the way they then walk.
 func TestCrosswalkHeadPerDirection(t *testing.T) {
-	s, err := scene.Parse([]byte(`
+	s, err := scenefile.Parse([]byte(`
 version: 1
 camera: cam-1
 signals:
@@ -434,7 +435,7 @@ func TestBentCountLine(t *testing.T) {
 // The richer scene's frame path allocates nothing in steady state either: judging boxes against
 // polylines of several segments (the heads are resolved only at a crossing or an entry).
 func TestRichStepAllocatesNothing(t *testing.T) {
-	s, err := scene.Load("../scene/testdata/rich.yaml")
+	s, err := scenefile.Load("../scene/testdata/rich.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

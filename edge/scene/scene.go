@@ -1,43 +1,48 @@
-// Package scene loads and validates a camera's scene file: the zones, lines and signal heads the
-// rules use, in coordinates normalised to 0..1 of the frame.
+// Package scene is a camera's scene as plain data: the zones, lines and signal heads the rules
+// use, in coordinates normalised to 0..1 of the frame, their defaults and their validation.
+// It links no file format: edge/scene/scenefile reads and writes scene files.
 package scene
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/crosswatch/crosswatch/edge/wire"
-	"github.com/crosswatch/crosswatch/internal/cfgfile"
 )
 
-// Point is a normalised frame coordinate, written [x, y] in YAML.
+// Point is a normalised frame coordinate, written [x, y] in a scene file.
 type Point struct{ X, Y float64 }
 
-// UnmarshalYAML reads [x, y].
-func (p *Point) UnmarshalYAML(n *yaml.Node) error {
+// UnmarshalYAML reads [x, y]. The signature is yaml's (v2's, which v3 still calls) without a
+// yaml type in it, so this package links no YAML decoder (edge/scene/scenefile decodes).
+func (p *Point) UnmarshalYAML(unmarshal func(any) error) error {
 	var xy []float64
-	if err := n.Decode(&xy); err != nil || len(xy) != 2 {
-		return fmt.Errorf("line %d: a point is [x, y]", n.Line)
+	if err := unmarshal(&xy); err != nil || len(xy) != 2 {
+		return fmt.Errorf("a point is [x, y], not %s", pointText(unmarshal))
 	}
 	p.X, p.Y = xy[0], xy[1]
 	return nil
 }
 
-// MarshalYAML writes [x, y].
-func (p Point) MarshalYAML() (any, error) {
-	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-	for _, v := range []float64{p.X, p.Y} {
-		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: trimFloat(v)})
+// pointText returns what was written where a point should be, for the error.
+func pointText(unmarshal func(any) error) string {
+	var v any
+	if unmarshal(&v) != nil {
+		return "that"
 	}
-	return n, nil
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.ReplaceAll(string(b), ",", ", ")
 }
 
-func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
+// MarshalYAML writes [x, y] (scenefile.Marshal writes it in flow style, 4 significant digits).
+func (p Point) MarshalYAML() (any, error) { return []float64{p.X, p.Y}, nil }
 
 // Polyline is a line of two or more points, written [[x, y], [x, y], …]: a stop bar that bends,
 // or one with an unpainted extension, is one line of several segments. Which side of it a point
@@ -261,61 +266,10 @@ func Classical() Detector {
 	return d
 }
 
-// detectorOverrides returns the detector fields the document sets, as detector.<key>.
-func detectorOverrides(b []byte) []string {
-	var doc struct {
-		Detector map[string]yaml.Node `yaml:"detector"`
-	}
-	if yaml.Unmarshal(b, &doc) != nil {
-		return nil
-	}
-	var out []string
-	for k := range doc.Detector {
-		out = append(out, "detector."+k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Load reads, decodes strictly and validates a scene file.
-func Load(path string) (*Scene, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("scene: %w", err)
-	}
-	s, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("scene %s: %w", path, err)
-	}
-	return s, nil
-}
-
-// Parse decodes strictly (unknown keys are errors) and validates.
-func Parse(b []byte) (*Scene, error) {
-	s := Defaults()
-	s.Overrides = detectorOverrides(b)
-	if slices.Contains(s.Overrides, "detector.kind") && !slices.Contains(s.Overrides, "detector.model") {
-		s.Detector.Model, s.Detector.MinScore = "", 0 // another kind: the dnn's model is not its default
-	}
-	if err := cfgfile.Decode(b, &s); err != nil {
-		return nil, err
-	}
-	if s.Detector.Kind == "dnn" && s.Detector.Model == "" {
-		s.Detector.Model = DefaultModel
-	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
-// Marshal encodes the scene as YAML.
-func (s *Scene) Marshal() ([]byte, error) { return yaml.Marshal(s) }
-
 // Validate reports every problem, each with its field path.
 func (s *Scene) Validate() error {
-	var problems cfgfile.Problems
-	bad := problems.Add
+	var problems problems
+	bad := problems.add
 	name := func(field, v string) {
 		if err := wire.CheckName(field, v); err != nil {
 			bad(field, "%s", strings.TrimPrefix(err.Error(), wire.ErrInvalid.Error()+": "+field+": "))
@@ -648,7 +602,7 @@ func (s *Scene) Validate() error {
 	if d.PersonMaxArea <= d.MinArea || d.PersonMaxArea >= 1 {
 		bad("detector.person_max_area", "must be within (min_area,1), got %v", d.PersonMaxArea)
 	}
-	return problems.Err()
+	return problems.err()
 }
 
 func knownKind(k string) bool { return k == "vehicle" || k == "pedestrian" || k == "berth" }
@@ -739,4 +693,19 @@ func segmentsCross(a, b, c, d Point) bool {
 	d1, d2 := cross(c, d, a), cross(c, d, b)
 	d3, d4 := cross(a, b, c), cross(a, b, d)
 	return (d1 > 0) != (d2 > 0) && (d3 > 0) != (d4 > 0)
+}
+
+// problems collects every validation problem, each prefixed with its field path, as
+// internal/cfgfile.Problems does (that package links the YAML decoder, this one must not).
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p, "; "))
 }

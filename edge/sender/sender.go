@@ -11,9 +11,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/mqtt"
 	"github.com/crosswatch/crosswatch/edge/outbox"
-	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
 )
 
@@ -128,6 +128,6 @@ func OutboxFlags(fs *flag.FlagSet) func(device string) outbox.Options {
 	bytes := fs.Int64("outbox-max-bytes", 1<<30, "outbox bound in payload bytes (0: none)")
 	reserve := fs.Int64("outbox-reserve", 4<<20, "bytes kept free beside the outbox for the disk-full policy")
 	return func(device string) outbox.Options {
-		return outbox.Options{MaxRows: *rows, MaxBytes: *bytes, ReserveBytes: *reserve, Gap: pipeline.GapBuilder(device)}
+		return outbox.Options{MaxRows: *rows, MaxBytes: *bytes, ReserveBytes: *reserve, Gap: edge.GapBuilder(device)}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/relay"
 )
@@ -24,7 +25,7 @@ func newSender(t *testing.T, msgs ...string) (*Sender, *Watched) {
 	}
 	t.Cleanup(func() { ob.Close() })
 	for _, id := range msgs {
-		if err := ob.Append(t.Context(), outbox.Message{ID: id, Topic: "t", Payload: []byte(id)}); err != nil {
+		if err := ob.Append(t.Context(), edge.Message{ID: id, Topic: "t", Payload: []byte(id)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,11 +93,11 @@ func TestWatchedAppendErr(t *testing.T) {
 	defer ob.Close()
 	w := NewWatched(ob)
 	ctx := t.Context()
-	if err := w.Append(ctx, outbox.Message{ID: "a", Topic: "t", Payload: []byte("a")}); err != nil || w.LastAppendErr() != nil {
+	if err := w.Append(ctx, edge.Message{ID: "a", Topic: "t", Payload: []byte("a")}); err != nil || w.LastAppendErr() != nil {
 		t.Fatalf("first append: %v, last %v", err, w.LastAppendErr())
 	}
 	w.Outbox.Close()
-	if err := w.Append(ctx, outbox.Message{ID: "b", Topic: "t", Payload: []byte("b")}); err == nil || w.LastAppendErr() == nil {
+	if err := w.Append(ctx, edge.Message{ID: "b", Topic: "t", Payload: []byte("b")}); err == nil || w.LastAppendErr() == nil {
 		t.Fatalf("append to a closed outbox: %v, last %v", err, w.LastAppendErr())
 	}
 }

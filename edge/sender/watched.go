@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/pipeline"
 	"github.com/crosswatch/crosswatch/edge/relay"
@@ -25,7 +26,7 @@ func NewWatched(o *outbox.Outbox) *Watched {
 }
 
 // Append implements pipeline.Outbox.
-func (w *Watched) Append(ctx context.Context, msgs ...outbox.Message) error {
+func (w *Watched) Append(ctx context.Context, msgs ...edge.Message) error {
 	err := w.Outbox.Append(ctx, msgs...)
 	if err != nil {
 		w.appendErr.Store(&err)

@@ -13,6 +13,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/crosswatch/crosswatch/edge"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
@@ -177,7 +178,7 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	if err := os.Chtimes(clip, truth.Start, truth.Start); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	sb, err := sc.Marshal()
+	sb, err := scenefile.Marshal(sc)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 // The shipped example scenes are the synthetic clips' scenes, so 'scene draw' and 'eval' on a
@@ -14,12 +15,12 @@ func TestShippedScenesMatch(t *testing.T) {
 		"../../configs/scenes/synth-intersection.yaml": Scene(),
 		"../../configs/scenes/synth-platform.yaml":     PlatformScene(),
 	} {
-		got, err := scene.Load(file)
+		got, err := scenefile.Load(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, _ := got.Marshal()
-		b, _ := want.Marshal()
+		a, _ := scenefile.Marshal(got)
+		b, _ := scenefile.Marshal(want)
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s differs from the synthetic scene; regenerate it from 'crosswatch-edge synth'\n got:\n%s\nwant:\n%s", file, a, b)
 		}

@@ -184,7 +184,11 @@ func (v *ViewEdges) Of(frame gocv.Mat) []byte {
 	gocv.Magnitude(v.gx, v.gy, &v.mag)
 	gocv.Resize(v.mag, &v.cells, v.size, 0, 0, gocv.InterpolationArea)
 	gocv.ConvertScaleAbs(v.cells, &v.out, 0.25, 0) // a full black-to-white step is about 1000
-	b := v.out.ToBytes()
+	// DataPtrUint8 reads the Mat's own bytes (ToBytes would copy them into a new slice per frame).
+	b, err := v.out.DataPtrUint8()
+	if err != nil {
+		b = v.out.ToBytes() // not continuous: cannot happen for a Mat Resize made
+	}
 	v.pix = append(v.pix[:0], b...)
 	return v.pix
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene"
+	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 )
 
 // A head that goes dark (or shows no lamp the reader knows) is read as unknown after two frames,
@@ -39,7 +40,7 @@ func TestSignalReaderDarkIsUnknown(t *testing.T) {
 
 // scene draw draws every segment of a polyline, and a lane's stretch.
 func TestDrawScenePolyline(t *testing.T) {
-	s, err := scene.Load("../scene/testdata/rich.yaml")
+	s, err := scenefile.Load("../scene/testdata/rich.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

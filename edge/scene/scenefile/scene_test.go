@@ -1,4 +1,4 @@
-package scene
+package scenefile
 
 import (
 	"os"
@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crosswatch/crosswatch/edge/scene"
 )
 
 func TestShippedScenes(t *testing.T) {
-	files, _ := filepath.Glob("../../configs/scenes/*.yaml")
+	files, _ := filepath.Glob("../../../configs/scenes/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no scenes in configs/scenes")
 	}
@@ -21,11 +23,11 @@ func TestShippedScenes(t *testing.T) {
 }
 
 func TestMarshalRoundTrip(t *testing.T) {
-	s, err := Load("../../configs/scenes/synth-intersection.yaml")
+	s, err := Load("../../../configs/scenes/synth-intersection.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Marshal()
+	b, err := Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 }
 
 func TestRejects(t *testing.T) {
-	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
+	good, _ := os.ReadFile("../../../configs/scenes/synth-intersection.yaml")
 	cases := []struct{ name, from, to, want string }{
 		{"version", "version: 1", "version: 2", "version: must be 1"},
 		{"camera", "camera: synth-cam-1", "camera: 'cam 1'", "camera: character ' '"},
@@ -81,7 +83,7 @@ func TestRejects(t *testing.T) {
 			}
 		})
 	}
-	platform, _ := os.ReadFile("../../configs/scenes/synth-platform.yaml")
+	platform, _ := os.ReadFile("../../../configs/scenes/synth-platform.yaml")
 	if _, err := Parse([]byte(strings.Replace(string(platform), "dwell_s: 3", "dwell_s: -1", 1))); err == nil || !strings.Contains(err.Error(), "platform_edges[0].dwell_s") {
 		t.Errorf("negative dwell: %v", err)
 	}
@@ -107,9 +109,9 @@ func TestRejects(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	good, _ := os.ReadFile("../../configs/scenes/synth-intersection.yaml")
+	good, _ := os.ReadFile("../../../configs/scenes/synth-intersection.yaml")
 	f.Add(good)
-	rich, _ := os.ReadFile("testdata/rich.yaml")
+	rich, _ := os.ReadFile("../testdata/rich.yaml")
 	f.Add(rich)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse(b)
@@ -130,8 +132,8 @@ func TestDefaultDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Detector.Kind != "dnn" || s.Detector.Model != DefaultModel || len(s.Overrides) != 0 {
-		t.Errorf("geometry only: detector %+v, overrides %v; want dnn %s and none", s.Detector, s.Overrides, DefaultModel)
+	if s.Detector.Kind != "dnn" || s.Detector.Model != scene.DefaultModel || len(s.Overrides) != 0 {
+		t.Errorf("geometry only: detector %+v, overrides %v; want dnn %s and none", s.Detector, s.Overrides, scene.DefaultModel)
 	}
 	s, err = Parse([]byte(geometry + "detector: {kind: classical, min_area: 0.001}\n"))
 	if err != nil {

@@ -1,11 +1,10 @@
-package pipeline
+package edge
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -26,7 +25,7 @@ func TestSeverityPerKind(t *testing.T) {
 			t.Errorf("Severity(%q) = %d, want %d", kind, got, sev)
 		}
 	}
-	if GapSeverity := outbox.GapSeverity; Severity(wire.TrackIntrusion) >= GapSeverity {
+	if GapSeverity := GapSeverity; Severity(wire.TrackIntrusion) >= GapSeverity {
 		t.Errorf("the most severe event (%d) must rank below gap records (%d), which are never evicted", Severity(wire.TrackIntrusion), GapSeverity)
 	}
 }
@@ -34,8 +33,8 @@ func TestSeverityPerKind(t *testing.T) {
 // A gap record names what it lost by kind: the severity maps back to the kind it came from.
 func TestGapBuilderNamesEvictedKinds(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	lost := []outbox.Lost{{ID: "a", Severity: 1}, {ID: "b", Severity: 1}, {ID: "c", Severity: 4}, {ID: "d", Severity: 6}, {ID: "e", Severity: 0}}
-	m := GapBuilder("dev1")(outbox.GapInfo{Now: now, Reason: "outbox_full", Lost: lost, Oldest: now.Add(-time.Hour), Newest: now})
+	lost := []Lost{{ID: "a", Severity: 1}, {ID: "b", Severity: 1}, {ID: "c", Severity: 4}, {ID: "d", Severity: 6}, {ID: "e", Severity: 0}}
+	m := GapBuilder("dev1")(GapInfo{Now: now, Reason: "outbox_full", Lost: lost, Oldest: now.Add(-time.Hour), Newest: now})
 	if m.Topic != wire.Topic("dev1", wire.KindGaps) {
 		t.Fatalf("topic %q", m.Topic)
 	}
