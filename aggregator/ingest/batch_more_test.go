@@ -38,7 +38,7 @@ func (s *batchStore) got() []int {
 
 func newBatchIngester(t *testing.T, st Store, cfg Config) *Ingester {
 	t.Helper()
-	return New(st, &acks{}, shippedCatalog(t), sites, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	return New(st, &acks{}, shippedCatalog(t), sites, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
 }
 
 func events(n int) []Message {
@@ -169,7 +169,7 @@ func TestHasEvidencePassedToStore(t *testing.T) {
 // A commit of duplicates only changes no site: the live views are not told to redraw one.
 func TestDuplicatesChangeNoSite(t *testing.T) {
 	st := &recordStore{inserted: func(int) int { return 0 }}
-	g := New(st, &acks{}, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	g := New(st, &acks{}, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
 	var mu sync.Mutex
 	var changes []aggregator.Change
 	g.SetOnCommit(func(c aggregator.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() })
@@ -211,7 +211,7 @@ func TestAckFailureLogged(t *testing.T) {
 		if fail {
 			ack = failingAcker{}
 		}
-		g := New(&batchStore{}, ack, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+		g := New(&batchStore{}, ack, shippedCatalog(t), sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(&logs, nil)), testNow)
 		submitAll(g, events(1))
 		if got := strings.Contains(logs.String(), "send ack"); got != fail {
 			t.Errorf("ack failing %v: logged %v:\n%s", fail, got, logs.String())

@@ -34,7 +34,7 @@ func openStore(t *testing.T) *sqlite.Store {
 func runCatalog(t *testing.T, store Store, cat *aggregator.Catalog, msgs []Message) *acks {
 	t.Helper()
 	a := &acks{}
-	g := New(store, a, cat, sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	g := New(store, a, cat, sites, Config{MaxBatch: 3, MaxWait: time.Millisecond, Queue: 16}, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
 	for i := range msgs {
 		msgs[i].Received = t0
 	}
