@@ -37,7 +37,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 	}
 	cfg := DefaultConfig()
 	cfg.Queue = b.N + 1
-	g := New(st, nopAcker{}, cat, sites, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	g := New(st, nopAcker{}, cat, sites, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
 	b.ReportAllocs()
 	b.ResetTimer()
 	submitAll(g, msgs)
