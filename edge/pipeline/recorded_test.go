@@ -11,6 +11,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
+	"github.com/crosswatch/crosswatch/internal/obsrec"
 )
 
 // The pipeline, fed a real clip's observations as recorded from vision.Analyser
@@ -57,25 +58,10 @@ func TestRecordedClip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := recordedMessages(ob.msgs); !bytes.Equal(got, bytes.TrimSpace(want)) {
+	if got := obsrec.Messages(ob.msgs); !bytes.Equal(got, bytes.TrimSpace(want)) {
 		t.Errorf("messages from the recorded observations:\n%s\nwant (from the clip):\n%s", got, want)
 	}
 	if st.Frames != obs[len(obs)-1].Seq || st.Events["red_light_running"] != 1 {
 		t.Errorf("stats %+v", st)
 	}
-}
-
-// recordedMessages writes messages as the recording does (edge/vision recorded_test.go): one
-// a line, the payload as its JSON.
-func recordedMessages(msgs []edge.Message) []byte {
-	var b bytes.Buffer
-	for _, m := range msgs {
-		line, _ := json.Marshal(struct {
-			ID, Topic string
-			Severity  int
-			Payload   json.RawMessage
-		}{m.ID, m.Topic, m.Severity, m.Payload})
-		b.Write(append(line, '\n'))
-	}
-	return bytes.TrimSpace(b.Bytes())
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/vision"
 	"github.com/crosswatch/crosswatch/hw/camera"
+	"github.com/crosswatch/crosswatch/internal/obsrec"
 	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
@@ -80,7 +81,7 @@ func TestRecordedObservations(t *testing.T) {
 	if n := len(ob.events(t)); n != 1 {
 		t.Fatalf("%d events, want the one red light run (docs/ACCURACY.md)", n)
 	}
-	msgs := recordedMessages(ob.msgs)
+	msgs := obsrec.Messages(ob.msgs)
 	if *record {
 		if err := os.WriteFile(recordedObs, obs.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -114,19 +115,4 @@ func mustOpen(t *testing.T, path string) *os.File {
 		t.Fatal(err)
 	}
 	return f
-}
-
-// recordedMessages writes messages as edge/pipeline's TestRecordedClip reads them: one a line,
-// the payload as its JSON.
-func recordedMessages(msgs []edge.Message) []byte {
-	var b bytes.Buffer
-	for _, m := range msgs {
-		line, _ := json.Marshal(struct {
-			ID, Topic string
-			Severity  int
-			Payload   json.RawMessage
-		}{m.ID, m.Topic, m.Severity, m.Payload})
-		b.Write(append(line, '\n'))
-	}
-	return bytes.TrimSpace(b.Bytes())
 }
