@@ -5,48 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/crosswatch/crosswatch/edge/outbox"
 	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/vision"
+	"github.com/crosswatch/crosswatch/internal/synthclip"
 )
 
-var (
-	clipOnce sync.Once
-	clipDir  string
-)
-
-// sharedClip renders one short synthetic clip for the tests in this package.
-func sharedClip(t *testing.T) string {
-	t.Helper()
-	clipOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crosswatch-cli")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := synth.DefaultConfig(3)
-		cfg.Duration = synth.DefaultConfig(3).Duration / 2
-		if _, err := synth.Generate(cfg, dir); err != nil {
-			t.Fatal(err)
-		}
-		clipDir = dir
-	})
-	if clipDir == "" {
-		t.Fatal("no clip")
-	}
-	return clipDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if clipDir != "" {
-		os.RemoveAll(clipDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { synthclip.Main(m) }
 
 func run(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
@@ -61,7 +29,7 @@ func modelsPresent(dir string) bool {
 }
 
 func TestBadInputIsOneClearLine(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	tmp := t.TempDir()
 	garbage := filepath.Join(tmp, "garbage.mp4")
 	os.WriteFile(garbage, bytes.Repeat([]byte("not a video "), 1000), 0o644)
@@ -121,7 +89,7 @@ func TestBadInputIsOneClearLine(t *testing.T) {
 // A broker that is not there: the run fails clearly, and every event it found is kept.
 func TestUnreachableBrokerKeepsEvents(t *testing.T) {
 	t.Setenv(sender.TokenEnv, "a-token-of-sixteen-or-more")
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	ob := filepath.Join(t.TempDir(), "outbox.db")
 	code, stdout, stderr := run("replay", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName),
 		"--broker", "tcp://127.0.0.1:1", "--outbox", ob, "--drain-timeout", "1s")
@@ -142,7 +110,7 @@ func TestUnreachableBrokerKeepsEvents(t *testing.T) {
 // A clip cut short mid-file is read up to the cut, without an OpenCV abort.
 func TestTruncatedClip(t *testing.T) {
 	t.Setenv(sender.TokenEnv, "a-token-of-sixteen-or-more")
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	b, err := os.ReadFile(filepath.Join(dir, synth.ClipName))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +128,7 @@ func TestTruncatedClip(t *testing.T) {
 // size is refused with one line that says which, by eval and replay alike; scene draw
 // --write-reference writes one that eval then uses.
 func TestViewReferenceBadInput(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	scenePath, clip, truth := filepath.Join(dir, "scene.yaml"), filepath.Join(dir, synth.ClipName), filepath.Join(dir, "truth.json")
 	tmp := t.TempDir()
 	write := func(name string, b []byte) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/internal/synthclip"
 )
 
 // The metric names the Grafana dashboard is written against, exactly.
@@ -35,7 +36,7 @@ func startDaemon(t *testing.T, cameras string) (*Daemon, string, chan<- os.Signa
 	t.Helper()
 	clip := "" // the shared clip, rendered only for a test that plays it
 	if strings.Contains(cameras, "CLIP") {
-		clip = sharedClip(t)
+		clip = synthclip.Dir(t)
 	}
 	dir := t.TempDir()
 	sc, err := os.ReadFile(filepath.Join("..", "..", "configs", "scenes", "synth-intersection.yaml"))

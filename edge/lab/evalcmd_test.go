@@ -9,13 +9,14 @@ import (
 
 	"github.com/crosswatch/crosswatch/edge/eval"
 	"github.com/crosswatch/crosswatch/edge/synth"
+	"github.com/crosswatch/crosswatch/internal/synthclip"
 )
 
 // eval --json --list gives the scores and the list in one run; a type with nothing detected has
 // precision null (– in text); a truth window matches a detection inside it; a detection on a
 // non-event is listed with it and still scored as false.
 func TestEvalJSONAndList(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func TestEvalJSONAndList(t *testing.T) {
 
 // A truth file with a mistake is refused with one line naming the field.
 func TestEvalBadTruth(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	for _, tc := range []struct{ truth, want string }{
 		{`{"violations": [{"type": "jaywalking", "zone": "road", "tt": 3}]}`, "violations[0].tt: unknown field"},
 		{`{"violations": [{"type": "jaywalking", "zone": "road", "start": 3, "end": 1}]}`, "violations[0].end: 1 is before start 3"},

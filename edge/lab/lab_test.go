@@ -21,42 +21,11 @@ import (
 	"github.com/crosswatch/crosswatch/edge/scene/scenefile"
 	"github.com/crosswatch/crosswatch/edge/synth"
 	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/synthclip"
 	"github.com/crosswatch/crosswatch/internal/testenv"
 )
 
-var (
-	clipOnce sync.Once
-	clipDir  string
-)
-
-// sharedClip renders one short synthetic clip for the tests in this package.
-func sharedClip(t *testing.T) string {
-	t.Helper()
-	clipOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crosswatch-cli")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := synth.DefaultConfig(3)
-		cfg.Duration = synth.DefaultConfig(3).Duration / 2
-		if _, err := synth.Generate(cfg, dir); err != nil {
-			t.Fatal(err)
-		}
-		clipDir = dir
-	})
-	if clipDir == "" {
-		t.Fatal("no clip")
-	}
-	return clipDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if clipDir != "" {
-		os.RemoveAll(clipDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { synthclip.Main(m) }
 
 // run runs a lab tool as crosswatch-edge does, and returns its exit status (0, or 1 with the
 // error on stderr), stdout and stderr.
@@ -75,7 +44,7 @@ func run(args ...string) (int, string, string) {
 
 // bench --json prints the fields the benchmarks document reads, measured on one clip in one run.
 func TestBenchJSON(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	code, stdout, stderr := run("bench", "--clip", filepath.Join(dir, synth.ClipName), "--scene", filepath.Join(dir, "scene.yaml"), "--frames", "60", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -201,7 +170,7 @@ func TestEvalSyntheticSeeds(t *testing.T) {
 
 // scene draw writes a PNG of the clip's size with the stop lines drawn on it.
 func TestSceneDraw(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	out := filepath.Join(t.TempDir(), "scene.png")
 	code, _, stderr := run("scene", "draw", "--scene", filepath.Join(dir, "scene.yaml"), "--clip", filepath.Join(dir, synth.ClipName), "--out", out, "--at", "2s")
 	if code != 0 {
@@ -224,7 +193,7 @@ func TestSceneDraw(t *testing.T) {
 
 // scene draw --tracks runs the detector and tracker up to --at and draws the road users there.
 func TestSceneDrawTracks(t *testing.T) {
-	dir := sharedClip(t)
+	dir := synthclip.Dir(t)
 	sc, err := scenefile.Load(filepath.Join(dir, "scene.yaml"))
 	if err != nil {
 		t.Fatal(err)
