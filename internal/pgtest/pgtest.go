@@ -19,14 +19,21 @@ import (
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	dsn  string // with %s for the database name
-	stop func()
-	seq  atomic.Int32
+	dsn     string // with %s for the database name
+	stop    func()
+	seq     atomic.Int32
+	durable bool
 }
 
-// Start starts a cluster; call Stop when done.
-func Start() (*Cluster, error) {
-	cl := &Cluster{}
+// Start starts a cluster without fsync (tests need no durability); call Stop when done.
+func Start() (*Cluster, error) { return start(&Cluster{}) }
+
+// StartDurable starts a cluster with PostgreSQL's own durable defaults (fsync and
+// synchronous_commit on), as a production server runs: for benchmarks whose figure includes
+// the cost of making a commit durable.
+func StartDurable() (*Cluster, error) { return start(&Cluster{durable: true}) }
+
+func start(cl *Cluster) (*Cluster, error) {
 	stop, err := cl.start()
 	cl.stop = stop
 	return cl, err
@@ -75,7 +82,10 @@ func (cl *Cluster) start() (func(), error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, dir)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", port, dir)
+	if !cl.durable {
+		opts += " -c fsync=off"
+	}
 	if out, err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)

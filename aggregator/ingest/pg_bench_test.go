@@ -1,0 +1,70 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/catalog"
+	"github.com/crosswatch/crosswatch/aggregator/postgres"
+	"github.com/crosswatch/crosswatch/edge/wire"
+	"github.com/crosswatch/crosswatch/internal/pgtest"
+)
+
+// BenchmarkIngestPostgres is BenchmarkIngestSQLite on PostgreSQL: validation, pricing and the
+// commit of each event (batches of 512) to a throwaway cluster on loopback, the events spread
+// over 20 sites, three types and the six days before the clock, so that each batch adds to many
+// rollup rows as a city's traffic does. One op is one event. The cluster runs without fsync, so
+// the figure is the CPU-bound worst case for the rollups' share; BenchmarkIngestPostgresDurable
+// is the same on PostgreSQL's durable defaults, as a production server runs.
+func BenchmarkIngestPostgres(b *testing.B) { benchIngestPostgres(b, pgtest.Start) }
+
+// BenchmarkIngestPostgresDurable is BenchmarkIngestPostgres with fsync and synchronous_commit on.
+func BenchmarkIngestPostgresDurable(b *testing.B) { benchIngestPostgres(b, pgtest.StartDurable) }
+
+func benchIngestPostgres(b *testing.B, start func() (*pgtest.Cluster, error)) {
+	cl, err := start()
+	if err != nil {
+		b.Skipf("PostgreSQL: %v", err)
+	}
+	defer cl.Stop()
+	st, err := postgres.Open(cl.FreshDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := catalog.Load("../../configs/catalog.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ss []aggregator.Site
+	for i := 0; i < 20; i++ {
+		ss = append(ss, aggregator.Site{ID: "s" + strconv.Itoa(i), Name: "site " + strconv.Itoa(i), Kind: aggregator.Road})
+	}
+	if err := st.UpsertSites(context.Background(), ss); err != nil {
+		b.Fatal(err)
+	}
+	types := []string{wire.RedLightRunning, wire.Jaywalking, wire.RedLightRunning}
+	topic := wire.Topic("edge-1", wire.KindEvents)
+	t0 := testNow().Add(-6 * 24 * time.Hour)
+	msgs := make([]Message, b.N)
+	for i := range msgs {
+		p, _ := wire.Encode(wire.Event{V: 1, ID: "e" + strconv.Itoa(i), Device: "edge-1", Camera: "cam-1", Site: ss[i%20].ID, Zone: "z",
+			Type: types[i%3], Time: t0.Add(time.Duration(i) * 97 * time.Millisecond), Class: "car", Confidence: 0.9})
+		msgs[i] = Message{Topic: topic, Payload: p, Received: testNow()}
+	}
+	cfg := DefaultConfig()
+	cfg.Queue = b.N + 1
+	g := New(st, nopAcker{}, cat, ss, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
+	b.ReportAllocs()
+	b.ResetTimer()
+	submitAll(g, msgs)
+	b.StopTimer()
+	if s := g.Stats(); s.Committed != int64(b.N) {
+		b.Fatalf("committed %d of %d", s.Committed, b.N)
+	}
+}
