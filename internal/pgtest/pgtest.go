@@ -11,8 +11,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver
 )
@@ -23,6 +25,7 @@ type Cluster struct {
 	stop    func()
 	seq     atomic.Int32
 	durable bool
+	data    string // the cluster's data directory
 }
 
 // Start starts a cluster without fsync (tests need no durability); call Stop when done.
@@ -90,6 +93,7 @@ func (cl *Cluster) start() (func(), error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}
+	cl.data = data
 	cl.dsn = fmt.Sprintf("postgres://crosswatch@127.0.0.1:%d/%%s?sslmode=disable", port)
 	return func() {
 		run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop").Run()
@@ -110,4 +114,49 @@ func (cl *Cluster) FreshDB(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf(cl.dsn, name)
+}
+
+// ServerCPU is the CPU time (user and system) the cluster's processes have used so far: the
+// postmaster, its live children (backends, writers) and the children it has reaped. Benchmarks
+// take it before and after, with their own process's, since PostgreSQL's work is not in theirs.
+func (cl *Cluster) ServerCPU() time.Duration {
+	b, err := os.ReadFile(filepath.Join(cl.data, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil {
+		return 0
+	}
+	tick := time.Second / 100 // USER_HZ on Linux
+	var total time.Duration
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command's ")": state ppid … utime stime cutime cstime (fields 14-17).
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != pm && ppid != pm {
+			continue
+		}
+		n := 2 // utime, stime
+		if pid == pm {
+			n = 4 // and the reaped children's
+		}
+		for _, v := range f[11 : 11+n] {
+			t, _ := strconv.ParseInt(v, 10, 64)
+			total += time.Duration(t) * tick
+		}
+	}
+	return total
 }
