@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"strconv"
@@ -33,13 +34,28 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// walBytes is the server's write-ahead log position in bytes.
+func walBytes(b *testing.B, dsn string) int64 {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
 func benchIngestPostgres(b *testing.B, start func() (*pgtest.Cluster, error)) {
 	cl, err := start()
 	if err != nil {
 		b.Skipf("PostgreSQL: %v", err)
 	}
 	defer cl.Stop()
-	st, err := postgres.Open(cl.FreshDB(b))
+	dsn := cl.FreshDB(b)
+	st, err := postgres.Open(dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,10 +85,14 @@ func benchIngestPostgres(b *testing.B, start func() (*pgtest.Cluster, error)) {
 	g := New(st, nopAcker{}, cat, ss, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
 	b.ReportAllocs()
 	b.ResetTimer()
+	wal0 := walBytes(b, dsn)
 	cpu0 := cpuTime() + cl.ServerCPU()
 	submitAll(g, msgs)
 	cpu := cpuTime() + cl.ServerCPU() - cpu0
 	b.StopTimer()
+	// The write-ahead log written per event: what a durable server writes and syncs, the same
+	// on a quiet machine and a loaded one.
+	b.ReportMetric(float64(walBytes(b, dsn)-wal0)/float64(b.N), "wal-B/op")
 	// CPU time, this process's and the server's, per event: the figure that holds on a shared
 	// machine, where wall time is mostly waiting for a core.
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
