@@ -355,9 +355,9 @@ var fieldPath = regexp.MustCompile(`^[a-z_]+(\[\d+\])*(\.[a-z_]+(\[\d+\])*)*$`)
 // names none (a YAML error: "line 3: field bogus not found in scene.Scene").
 func sceneField(err error) (field, msg string) {
 	msg = err.Error()
-	first, _, _ := strings.Cut(msg, ": ")
+	first, rest, _ := strings.Cut(msg, ": ")
 	if fieldPath.MatchString(first) {
-		return "scene." + first, msg
+		return "scene." + first, rest // the answer says "scene.<path>: …" once
 	}
 	return "scene", msg
 }
