@@ -13,7 +13,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { act, api, at, clickAt, consoleErrors, launch, ready, signIn as signInAt } from "./editorharness.mjs";
 
 const base = process.env.CROSSWATCH_URL, shots = process.env.CROSSWATCH_SCREENSHOTS, token = process.env.CROSSWATCH_TOKEN;
 const siteId = process.env.CROSSWATCH_SITE, cameraId = process.env.CROSSWATCH_CAMERA, device = process.env.CROSSWATCH_DEVICE;
@@ -21,63 +21,10 @@ assert.ok(base && shots && token && siteId && cameraId && device, "run through e
 mkdirSync(shots, { recursive: true });
 
 let browser;
-const consoleErrors = [];
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, chromiumSandbox: false,
-    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-});
+before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-async function call(method, path, body, headers) {
-  const r = await fetch(base + path, { method, headers: { Authorization: "Bearer " + token, "Content-Type": "application/json", ...(headers || {}) },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function signIn(user, password) {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, reducedMotion: "reduce" });
-  await context.route("**/*", (route) => (new URL(route.request().url()).origin === new URL(base).origin ? route.continue() : route.abort()));
-  const page = await context.newPage();
-  // The refusals the test provokes (400, 403, 412) and the reference frame not stored yet (404)
-  // are logged by the browser as failed loads: expected. Anything else is not.
-  page.on("console", (m) => { if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of (400|401|403|404|412)\b/.test(m.text())) consoleErrors.push(m.text()); });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  await page.goto(base + "/");
-  await page.waitForSelector('main[data-view="login"]', { timeout: 15000 });
-  await page.fill("#login-name", user);
-  await page.fill("#login-password", password);
-  await page.click("#login-submit");
-  await page.waitForSelector('main[data-view="sites"][aria-busy="false"]', { timeout: 15000 });
-  return page;
-}
-
-async function ready(page, view) {
-  await page.waitForSelector(`main[data-view="${view}"][aria-busy="false"]`, { timeout: 15000 });
-  return Number(await page.getAttribute("body", "data-renders"));
-}
-
-// act runs f and waits for the redraw it causes.
-async function act(page, view, f) {
-  const r = Number(await page.getAttribute("body", "data-renders"));
-  await f();
-  await page.waitForFunction((k) => Number(document.body.dataset.renders) > k, r, { timeout: 15000 });
-  await ready(page, view);
-}
-
-// at is where the scene point [x, y] (fractions of the frame; outside 0..1 in the margin) is
-// on the screen.
-async function at(page, x, y) {
-  const b = await page.locator("#editor-svg").boundingBox();
-  const m = 0.06;
-  return [b.x + ((m + x) / (1 + 2 * m)) * b.width, b.y + ((m + y) / (1 + 2 * m)) * b.height];
-}
-async function clickAt(page, x, y) {
-  const [cx, cy] = await at(page, x, y);
-  await act(page, "editor", () => page.mouse.click(cx, cy));
-}
+const call = (method, path, body, headers) => api(base, token, method, path, body, headers);
+const signIn = (user, password) => signInAt(browser, base, user, password);
 
 const near = (got, want, what) => assert.ok(Math.abs(got - want) < 0.01, `${what}: ${got}, want about ${want}`);
 
