@@ -1096,7 +1096,7 @@ async function viewRegistry() {
     const id = f.values.id.trim(), device = f.values.device.trim();
     if (!id) return { ok: false, status: 400, body: { field: "id", error: "id: missing" } };
     // A camera's scene is kept as it is; a new camera starts with an empty one (drawn in the editor).
-    let scene = `version: 1\ncamera: ${id}\n`, version = 0;
+    let scene = `version: 1\ncamera: ${JSON.stringify(id)}\n`, version = 0;
     const cur = await fetch("/api/v1/registry/cameras/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (cur.ok) {
       const c = await cur.json();
