@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +30,23 @@ func TestSceneEditorInBrowser(t *testing.T) {
 	if *updateScreenshots {
 		shots, _ = filepath.Abs("../docs/screenshots")
 	}
+	// A 4:3 reference frame for the editor's frame path (served to the page by the browser test
+	// in place of GET /api/v1/registry/cameras/{id}/frame.jpg).
+	frame := filepath.Join(t.TempDir(), "frame.jpg")
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for y := 0; y < 480; y++ {
+		for x := 0; x < 640; x++ {
+			img.Set(x, y, color.RGBA{uint8(60 + x/8), uint8(80 + y/8), 90, 255})
+		}
+	}
+	var w bytes.Buffer
+	if err := jpeg.Encode(&w, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(frame, w.Bytes(), 0o644)
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(testDir, "editor.test.mjs"))
 	cmd.Dir = testDir
-	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium,
+	cmd.Env = append(os.Environ(), "CROSSWATCH_URL="+agg.API, "CROSSWATCH_SCREENSHOTS="+shots, "CHROMIUM="+chromium, "CROSSWATCH_FRAME_JPEG="+frame,
 		"CROSSWATCH_ADMIN_USER=ada", "CROSSWATCH_ADMIN_PASSWORD="+agg.AddUser(t, "ada", "admin"),
 		"CROSSWATCH_VIEWER_USER=vic", "CROSSWATCH_VIEWER_PASSWORD="+agg.AddUser(t, "vic", "viewer"),
 		"CROSSWATCH_TOKEN="+agg.Token, "CROSSWATCH_SITE=elm-st-nb", "CROSSWATCH_CAMERA=elm-cam-1", "CROSSWATCH_DEVICE=elm-box")

@@ -11,7 +11,7 @@
 //   CHROMIUM                          the browser (default /usr/bin/chromium)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { act, api, at, clickAt, consoleErrors, launch, ready, signIn as signInAt } from "./editorharness.mjs";
 
@@ -165,6 +165,50 @@ test("a viewer sees the registry and the scene, and cannot change them", async (
   const status = await page.evaluate(async (cam) => (await fetch(`/api/v1/registry/cameras/${cam}/scene.json`, { method: "PUT",
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ device: "x", scene: { version: 1, camera: cam }, version: 2 }) })).status, cameraId);
   assert.ok(status === 403, `a viewer's PUT: ${status}`);
+  assert.deepEqual(consoleErrors, []);
+  await page.context().close();
+});
+
+// The reference frame and the live signal states come from the box (the contract: GET
+// /api/v1/registry/cameras/{id}/frame.jpg with X-Frame-Time, POST …/frame-request answering
+// 202, and each camera's signals in GET /api/v1/devices). Here the test serves them to the page,
+// so that the editor's side of the contract is checked whether or not the aggregator's is there.
+test("the editor draws over the reference frame and shows each head's live state", async () => {
+  const frame = readFileSync(process.env.CROSSWATCH_FRAME_JPEG);
+  const page = await signIn(process.env.CROSSWATCH_ADMIN_USER, process.env.CROSSWATCH_ADMIN_PASSWORD);
+  let requested = 0, state = "red";
+  await page.route(`**/api/v1/registry/cameras/${cameraId}/frame.jpg*`, (r) => r.fulfill({ status: 200, contentType: "image/jpeg",
+    headers: { "X-Frame-Time": "2026-12-02T09:15:00Z", "Cache-Control": "no-store" }, body: frame }));
+  await page.route(`**/api/v1/registry/cameras/${cameraId}/frame-request`, (r) => { requested++; return r.fulfill({ status: 202, contentType: "application/json", body: "{}" }); });
+  await page.route("**/api/v1/devices", async (r) => {
+    const real = await (await r.fetch()).json();
+    real.push({ id: device, online: true, cameras: [{ id: cameraId, state: "up", signals: [{ id: "head-1", state, source: "camera" }] }] });
+    return r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(real) });
+  });
+  await page.goto(`${base}/#/registry/camera/${encodeURIComponent(cameraId)}/scene`);
+  await ready(page, "editor");
+  await page.waitForFunction(() => document.querySelector("#editor-frame") !== null);
+  assert.equal(await page.locator("#editor-grid").count(), 0, "a grid over the frame");
+  // The drawing takes the frame's 4:3, with the margin around it.
+  const vb = (await page.getAttribute("#editor-svg", "viewBox")).split(" ").map(Number);
+  assert.ok(Math.abs(vb[3] / vb[2] - 0.75) < 1e-6, `viewBox ${vb}`);
+  assert.match(await page.locator(".lede").innerText(), /Reference frame of 2026-12-02 09:15Z/);
+  assert.equal(await page.getAttribute('[data-shape="signal-0"] rect', "data-state"), "red");
+  assert.match(await page.locator('[data-shape="signal-0"] text').textContent(), /^head-1: red \(camera\)$/);
+  assert.equal(await page.locator("#no-live").count(), 0);
+  // The state refreshes on its own.
+  state = "green";
+  await page.waitForFunction(() => document.querySelector('[data-shape="signal-0"] rect')?.getAttribute("data-state") === "green", null, { timeout: 10000 });
+  // A point drawn on the frame lands where it was clicked, in the frame's fractions.
+  await act(page, "editor", () => page.click("#add-count_line"));
+  await clickAt(page, 0.1, 0.9);
+  await clickAt(page, 0.4, 0.9);
+  await act(page, "editor", () => page.keyboard.press("Enter"));
+  const pts = (await page.locator("#shape-points li").allInnerTexts()).map((t) => JSON.parse(t));
+  near(pts[0][0], 0.1, "x"); near(pts[0][1], 0.9, "y"); near(pts[1][0], 0.4, "x"); near(pts[1][1], 0.9, "y");
+  await act(page, "editor", () => page.click("#request-frame"));
+  assert.equal(requested, 1);
+  assert.match(await page.locator("#editor-message").innerText(), /^Frame requested/);
   assert.deepEqual(consoleErrors, []);
   await page.context().close();
 });
