@@ -1149,7 +1149,7 @@ async function viewRegistry() {
         h("button", { type: "button", class: "button", onclick: () => { registryForm = null; render(true); } }, "Cancel")));
   };
 
-  main.replaceChildren(
+  main.replaceChildren(...[
     h("h1", {}, "Registry"),
     h("p", { class: "lede" }, "Sites and the cameras that watch them, stored at the aggregator. A camera's scene is drawn in the scene editor and reaches its box on saving. ",
       admin ? "" : "Changing them needs the admin role."),
@@ -1174,7 +1174,7 @@ async function viewRegistry() {
         h("td", { class: "num", "data-col": "scene-version" }, c.scene_version || "none"),
         h("td", {}, h("a", { href: `#/registry/camera/${encodeURIComponent(c.id)}/scene`, class: "button small", "data-key": "scene-" + c.id }, admin ? "Draw scene" : "Scene"), " ",
           admin ? h("button", { type: "button", class: "button small", "data-key": "edit-camera-" + c.id, onclick: () => editCamera(c) }, "Edit") : null))))))
-      : h("p", {}, "No cameras yet: list one in a site's cameras, or add one."));
+      : h("p", {}, "No cameras yet: list one in a site's cameras, or add one.")].filter(Boolean));
 }
 
 // SHAPES: each kind of shape the editor draws, where it lives in the scene, its points and

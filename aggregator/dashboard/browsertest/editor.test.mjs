@@ -70,12 +70,12 @@ test("registry and editor: an admin creates a site and a camera, draws a stop li
   await page.fill("#reg-device", "elm box");
   await act(page, "registry", () => page.click("#registry-save"));
   assert.match(await page.locator("#reg-device-error").innerText(), /^device: "elm box"/);
+  await page.screenshot({ path: join(shots, "registry.png"), fullPage: true });
   await page.fill("#reg-device", device);
   await act(page, "registry", () => page.click("#registry-save"));
   const row = page.locator(`#registry-cameras tr[data-camera="${cameraId}"]`);
   assert.equal(await row.locator('[data-col="device"]').innerText(), device);
   assert.equal(await row.locator('[data-col="scene-version"]').innerText(), "1");
-  await page.screenshot({ path: join(shots, "registry.png"), fullPage: true });
 
   // The editor: no reference frame stored yet (a grid), no live signal state.
   await page.click(`[data-key="scene-${cameraId}"]`);
@@ -155,6 +155,7 @@ test("a viewer sees the registry and the scene, and cannot change them", async (
   assert.equal(await page.locator("#new-site").count(), 0);
   assert.equal(await page.locator(`[data-key="edit-site-${siteId}"]`).count(), 0);
   assert.equal(await page.locator(`#registry-sites tr[data-site="${siteId}"]`).count(), 1);
+  assert.doesNotMatch(await page.locator("main").innerText(), /null|undefined/, "a missing value drawn as text");
   await page.click(`[data-key="scene-${cameraId}"]`);
   await ready(page, "editor");
   assert.equal(await page.locator('[data-shape="stop_line-0"]').count(), 1, "the saved stop line is drawn");
