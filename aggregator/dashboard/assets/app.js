@@ -1375,7 +1375,7 @@ async function viewEditor(id) {
     } else {
       scene[k.list] = scene[k.list] || [];
       scene[k.list].push(newItem(k, scene, sites));
-      ed.drawing = { kind: k.kind, i: scene[k.list].length - 1 };
+      ed.drawing = { kind: k.kind, i: scene[k.list].length - 1, fresh: true };
     }
     ed.sel = { kind: k.kind, i: ed.drawing.i, p: null };
     ed.message = `Drawing a ${k.label.toLowerCase()}: click in the picture to add points` + (k.rect ? " (two opposite corners)." : "; Enter or Finish when done.");
@@ -1402,7 +1402,16 @@ async function viewEditor(id) {
     if (!admin) return;
     const sh = selected();
     if (ev.key === "Enter" && ed.drawing) finish();
-    else if (ev.key === "Escape") { ed.drawing = null; ed.sel = null; redraw(); }
+    else if (ev.key === "Escape") {
+      // Stopping a shape before its first point leaves nothing behind.
+      if (ed.drawing && sh && sh.pts.length === 0) {
+        if (ed.drawing.fresh) scene[sh.k.list].splice(sh.i, 1);
+        else if (sh.k.sub) delete sh.o.confirm_line;
+        else if (sh.k.rect) delete sh.o.region;
+        if (scene[sh.k.list] && scene[sh.k.list].length === 0) delete scene[sh.k.list];
+      }
+      ed.drawing = null; ed.sel = null; redraw();
+    }
     else if (ev.key === "f" && sh) flip();
     else if (sh && ed.sel.p !== null && ed.sel.p < sh.pts.length && ev.key.startsWith("Arrow")) {
       const step = ev.shiftKey ? 0.01 : 0.001, p = sh.pts[ed.sel.p];

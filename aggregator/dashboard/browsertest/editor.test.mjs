@@ -84,6 +84,11 @@ test("registry and editor: an admin creates a site and a camera, draws a stop li
   assert.equal(await page.locator("#no-live").count(), 1);
   assert.equal(await page.locator("#editor-version").innerText(), "version 1");
 
+  // Stopped before its first point, a new shape leaves nothing behind.
+  await act(page, "editor", () => page.click("#add-crosswalk"));
+  assert.equal(await page.locator('[data-key="pick-crosswalk-0"]').count(), 1);
+  await act(page, "editor", () => page.keyboard.press("Escape"));
+  assert.equal(await page.locator('[data-key="pick-crosswalk-0"]').count(), 0);
   // A signal head: two corners.
   await act(page, "editor", () => page.click("#add-signal"));
   await clickAt(page, 0.46, 0.08);
