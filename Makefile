@@ -76,7 +76,7 @@ image: models
 # Refresh the dashboard screenshots in docs/screenshots (the README shows them).
 screenshots: build
 	@bash scripts/browser-deps.sh
-	$(GO) test -count=1 -run 'TestDashboardInBrowser|TestReviewAndDeadLettersInBrowser|TestPlanViewInBrowser' ./e2e/ -update-screenshots
+	$(GO) test -count=1 -run 'TestDashboardInBrowser|TestReviewAndDeadLettersInBrowser|TestPlanViewInBrowser|TestSceneEditorInBrowser' ./e2e/ -update-screenshots
 
 clean:
 	rm -rf $(BIN) out

@@ -248,6 +248,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			path = "/api/v1/events/d/e0/evidence.jpg"
 		case "/api/v1/registry/cameras/{id}":
 			path = "/api/v1/registry/cameras/c"
+		case "/api/v1/registry/cameras/{id}/scene.json":
+			path = "/api/v1/registry/cameras/c/scene.json"
 		case "/api/v1/events/{device}/{id}/review":
 			path = "/api/v1/events/d/e0/review"
 		}

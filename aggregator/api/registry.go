@@ -79,6 +79,8 @@ func (g *registry) register(handle func(string, aggregator.Role, http.HandlerFun
 	handle("GET /api/v1/registry/cameras", aggregator.Viewer, g.cameras)
 	handle("GET /api/v1/registry/cameras/{id}", aggregator.Viewer, g.camera)
 	handle("PUT /api/v1/registry/cameras/{id}", aggregator.Admin, g.putCamera)
+	handle("GET /api/v1/registry/cameras/{id}/scene.json", aggregator.Viewer, g.sceneJSON)
+	handle("PUT /api/v1/registry/cameras/{id}/scene.json", aggregator.Admin, g.putSceneJSON)
 }
 
 // fieldError answers code with {"error", "field"}: field is the request's field at fault.
@@ -349,6 +351,17 @@ func (g *registry) camera(w http.ResponseWriter, r *http.Request) {
 // fieldPath is how a scene problem starts: a field path such as approaches[0].stop_line[1].
 var fieldPath = regexp.MustCompile(`^[a-z_]+(\[\d+\])*(\.[a-z_]+(\[\d+\])*)*$`)
 
+// sceneField returns the field a scene's parse error names ("scene.<path>"), or "scene" when it
+// names none (a YAML error: "line 3: field bogus not found in scene.Scene").
+func sceneField(err error) (field, msg string) {
+	msg = err.Error()
+	first, rest, _ := strings.Cut(msg, ": ")
+	if fieldPath.MatchString(first) {
+		return "scene." + first, rest // the answer says "scene.<path>: …" once
+	}
+	return "scene", msg
+}
+
 // CheckScene validates a camera's scene text with the edge's own validation (edge/scene) and
 // returns the field at fault ("scene.<path>") and the problems, or "" when the edge would load
 // it. The scene must be the camera's own (its camera: field is id), and each site its zones
@@ -363,12 +376,7 @@ func CheckScene(id, text string, sites map[string]aggregator.Site) (field, msg s
 	}
 	s, err := scenefile.Parse([]byte(text))
 	if err != nil {
-		msg := err.Error()
-		first, _, _ := strings.Cut(msg, ": ")
-		if fieldPath.MatchString(first) {
-			return "scene." + first, msg
-		}
-		return "scene", msg // a YAML error: "line 3: field bogus not found in scene.Scene"
+		return sceneField(err)
 	}
 	if s.Camera != id {
 		return "scene.camera", fmt.Sprintf("%q, but this is camera %q: a scene names the camera it belongs to", s.Camera, id)
@@ -426,31 +434,122 @@ func (g *registry) putCamera(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := wire.CheckName("device", b.Device); err != nil {
-		fieldError(w, http.StatusBadRequest, "device", fmt.Sprintf("%q: the id of the box that runs the camera (letters, digits, '.', '_' or '-')", b.Device))
-		return
+	if c, ok := g.saveScene(w, r, id, b.Device, b.Scene, version); ok {
+		reply(w, g.log, c, nil)
+	}
+}
+
+// saveScene checks and stores camera id's scene text at the version read, answering any
+// problem itself (ok false); the caller answers with the camera saved.
+func (g *registry) saveScene(w http.ResponseWriter, r *http.Request, id, device, text string, version int64) (c aggregator.Camera, ok bool) {
+	if err := wire.CheckName("device", device); err != nil {
+		fieldError(w, http.StatusBadRequest, "device", fmt.Sprintf("%q: the id of the box that runs the camera (letters, digits, '.', '_' or '-')", device))
+		return c, false
 	}
 	recs, err := g.st.FindSiteRecords(r.Context())
 	if err != nil {
 		reply(w, g.log, nil, err)
-		return
+		return c, false
 	}
 	sites := make(map[string]aggregator.Site, len(recs))
 	for _, rec := range recs {
 		sites[rec.ID] = rec.Site
 	}
-	if f, msg := CheckScene(id, b.Scene, sites); f != "" {
+	if f, msg := CheckScene(id, text, sites); f != "" {
 		fieldError(w, http.StatusBadRequest, f, msg)
-		return
+		return c, false
 	}
-	c, err := g.st.PutCamera(r.Context(), aggregator.Camera{ID: id, Device: b.Device, Scene: b.Scene}, version, PrincipalFrom(r.Context()).Actor())
+	c, err = g.st.PutCamera(r.Context(), aggregator.Camera{ID: id, Device: device, Scene: text}, version, PrincipalFrom(r.Context()).Actor())
 	if err != nil {
 		g.writeError(w, err)
-		return
+		return c, false
 	}
 	if g.hooks.Camera != nil {
 		g.hooks.Camera(r.Context(), c)
 	}
 	w.Header().Set("ETag", etag(c.SceneVersion))
-	reply(w, g.log, c, nil)
+	return c, true
+}
+
+// sceneDoc is a camera's scene as the dashboard's editor reads and writes it: JSON, converted
+// losslessly from and to the scene YAML by edge/scene/scenefile, so that the browser needs no
+// YAML parser.
+type sceneDoc struct {
+	Camera       string          `json:"camera"`
+	Device       string          `json:"device"`
+	Sites        []string        `json:"sites"`
+	SceneVersion int64           `json:"scene_version"`        // 0: none stored yet
+	Scene        json.RawMessage `json:"scene"`                // null: none stored yet
+	UpdatedAt    time.Time       `json:"updated_at,omitzero"`  // of the scene version
+	UpdatedBy    string          `json:"updated_by,omitempty"` // of the scene version
+}
+
+func (g *registry) sceneDoc(c aggregator.Camera) (sceneDoc, error) {
+	d := sceneDoc{Camera: c.ID, Device: c.Device, Sites: c.Sites, SceneVersion: c.SceneVersion, Scene: json.RawMessage("null"),
+		UpdatedAt: c.UpdatedAt, UpdatedBy: c.UpdatedBy}
+	if d.Sites == nil {
+		d.Sites = []string{}
+	}
+	if c.Scene != "" {
+		j, err := scenefile.ToJSON([]byte(c.Scene))
+		if err != nil {
+			return d, fmt.Errorf("camera %s's stored scene version %d: %w", c.ID, c.SceneVersion, err)
+		}
+		d.Scene = j
+	}
+	return d, nil
+}
+
+// sceneJSON is GET /api/v1/registry/cameras/{id}/scene.json: the camera's scene as JSON (the
+// keys its file sets, in its order), its version as the ETag.
+func (g *registry) sceneJSON(w http.ResponseWriter, r *http.Request) {
+	c, err := g.st.FindCamera(r.Context(), r.PathValue("id"))
+	if err != nil {
+		reply(w, g.log, nil, err)
+		return
+	}
+	d, err := g.sceneDoc(c)
+	if err == nil {
+		w.Header().Set("ETag", etag(c.SceneVersion))
+	}
+	reply(w, g.log, d, err)
+}
+
+// putSceneJSON is PUT /api/v1/registry/cameras/{id}/scene.json {device, scene, version}: scene
+// is the scene as JSON; it is stored as YAML, checked and versioned as PUT
+// /api/v1/registry/cameras/{id} does. The answer is the saved scene as GET returns it.
+func (g *registry) putSceneJSON(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Device  string          `json:"device"`
+		Scene   json.RawMessage `json:"scene"`
+		Version *int64          `json:"version"`
+	}
+	if !decodeBody(w, r, MaxSceneBytes+4<<10, &b) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := wire.CheckName("camera", id); err != nil {
+		fieldError(w, http.StatusBadRequest, "id", fmt.Sprintf("%q: letters, digits, '.', '_' or '-', at most %d", id, wire.MaxNameLen))
+		return
+	}
+	version, ok := readVersion(w, r, optVersion(b.Version))
+	if !ok {
+		return
+	}
+	if len(b.Scene) == 0 || string(b.Scene) == "null" {
+		fieldError(w, http.StatusBadRequest, "scene", "missing: the camera's scene as a JSON object (GET this URL for one)")
+		return
+	}
+	text, err := scenefile.FromJSON(b.Scene)
+	if err != nil {
+		f, msg := sceneField(err)
+		fieldError(w, http.StatusBadRequest, f, msg)
+		return
+	}
+	c, ok := g.saveScene(w, r, id, b.Device, string(text), version)
+	if !ok {
+		return
+	}
+	d, err := g.sceneDoc(c)
+	reply(w, g.log, d, err)
 }

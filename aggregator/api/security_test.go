@@ -29,7 +29,7 @@ func TestRoutesNeedARole(t *testing.T) {
 		"/api/v1/sites/a/cameras", "/api/v1/events", "/api/v1/events/d/e0", "/api/v1/events/d/e0/evidence.jpg",
 		"/api/v1/export/sites.csv", "/api/v1/export/sites.geojson", "/api/v1/export/events.csv", "/api/v1/devices",
 		"/api/v1/gaps", "/api/v1/catalog", "/api/v1/reviews", "/api/v1/precision", "/api/v1/sites/a/changes", "/api/v1/sites/a/compare?change=2026-11-24",
-		"/api/v1/registry/sites", "/api/v1/registry/sites/a", "/api/v1/registry/cameras", "/api/v1/registry/cameras/c"}
+		"/api/v1/registry/sites", "/api/v1/registry/sites/a", "/api/v1/registry/cameras", "/api/v1/registry/cameras/c", "/api/v1/registry/cameras/c/scene.json"}
 	adminRoutes := []string{"/api/v1/dead-letters", "/api/v1/dead-letters/groups", "/api/v1/audit"}
 	for _, path := range append(append([]string{"/api/v1/stream"}, viewerRoutes...), adminRoutes...) {
 		for _, tok := range []string{"", "cw_forged", testTokens[aggregator.Viewer] + "x"} {

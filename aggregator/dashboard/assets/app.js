@@ -1052,6 +1052,465 @@ function payloadPreview(d) {
   return text.slice(0, 200) + more;
 }
 
+// ---- registry and scene editor -----------------------------------------------------------
+
+const isAdmin = () => session && (session.role === "admin" || session.via === "insecure");
+
+// send makes a write with the session's CSRF token and returns {ok, status, body, etag}; it
+// throws only when the session ended, so that a view can show a 400's field or a 412.
+async function send(method, path, body, headers) {
+  const r = await fetch(path, { method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": (session && session.csrf) || "", ...(headers || {}) },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const out = await r.json().catch(() => ({}));
+  if (r.status === 401) { showLogin("Your session has ended: sign in again."); const e = new Error("not signed in"); e.login = true; throw e; }
+  return { ok: r.ok, status: r.status, body: out, etag: r.headers.get("ETag") };
+}
+
+// registryForm is what the registry page's open form holds across redraws: which record,
+// its fields as typed, the version read and the errors by field.
+let registryForm = null;
+let registryMessage = "";
+
+const SITE_FIELDS = [["id", "Id"], ["name", "Name"], ["kind", "Kind"], ["time_zone", "Time zone"], ["lat", "Latitude"], ["lon", "Longitude"], ["cameras", "Cameras (comma separated)"]];
+const CAMERA_FIELDS = [["id", "Id"], ["device", "Device"]];
+
+async function viewRegistry() {
+  const [sites, cameras] = await Promise.all([api("/api/v1/registry/sites"), api("/api/v1/registry/cameras")]);
+  shows = (c) => (c.sites || []).length > 0 && !registryForm;
+  const admin = isAdmin();
+  const open = (f) => { registryForm = f; registryMessage = ""; render(true); };
+  const editSite = (x) => open({ what: "site", create: false, version: x.version,
+    values: { id: x.id, name: x.name, kind: x.kind, time_zone: x.time_zone || "", lat: String(x.lat), lon: String(x.lon), cameras: (x.cameras || []).join(", ") }, errors: {} });
+  const editCamera = (c) => open({ what: "camera", create: false, values: { id: c.id, device: c.device || "" }, errors: {} });
+
+  const saveSite = async (f) => {
+    const v = f.values, num = (s) => (s.trim() === "" ? null : Number(s));
+    const body = { id: v.id.trim(), name: v.name, kind: v.kind, lat: num(v.lat), lon: num(v.lon),
+      cameras: v.cameras.split(",").map((c) => c.trim()).filter(Boolean), time_zone: v.time_zone.trim() };
+    const r = f.create ? await send("POST", "/api/v1/registry/sites", body)
+      : await send("PUT", "/api/v1/registry/sites/" + encodeURIComponent(body.id), body, { "If-Match": `"${f.version}"` });
+    return r;
+  };
+  const saveCamera = async (f) => {
+    const id = f.values.id.trim(), device = f.values.device.trim();
+    if (!id) return { ok: false, status: 400, body: { field: "id", error: "id: missing" } };
+    // A camera's scene is kept as it is; a new camera starts with an empty one (drawn in the editor).
+    let scene = `version: 1\ncamera: ${JSON.stringify(id)}\n`, version = 0;
+    const cur = await fetch("/api/v1/registry/cameras/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (cur.ok) {
+      const c = await cur.json();
+      if (c.scene_version > 0) { scene = c.scene; version = c.scene_version; }
+    }
+    if (f.create && version > 0) return { ok: false, status: 409, body: { field: "id", error: `id: camera "${id}" exists already (scene version ${version}); edit it instead` } };
+    return send("PUT", "/api/v1/registry/cameras/" + encodeURIComponent(id), { device, scene }, { "If-Match": `"${f.version ?? version}"` });
+  };
+  const submit = async (ev) => {
+    ev.preventDefault();
+    const f = registryForm;
+    const r = f.what === "site" ? await saveSite(f) : await saveCamera(f);
+    if (r.ok) {
+      registryMessage = f.what === "site" ? `Site ${r.body.id} saved: version ${r.body.version}.` : `Camera ${r.body.id} saved on device ${r.body.device}.`;
+      registryForm = null;
+    } else if (r.status === 412) {
+      f.errors = {};
+      f.stale = true;
+      registryMessage = "";
+    } else {
+      const field = (r.body.field || "").replace(/\[\d+\]$/, "");
+      f.errors = { [SITE_FIELDS.concat(CAMERA_FIELDS).some(([k]) => k === field) ? field : "_form"]: r.body.error || `${r.status}` };
+    }
+    render(true);
+  };
+
+  const form = () => {
+    const f = registryForm;
+    if (!f) return null;
+    const fields = f.what === "site" ? SITE_FIELDS : CAMERA_FIELDS;
+    const input = (k) => {
+      const common = { id: `reg-${k}`, name: k, "data-key": `reg-${k}`, "aria-invalid": f.errors[k] ? "true" : null,
+        "aria-describedby": f.errors[k] ? `reg-${k}-error` : null, oninput: (e) => { f.values[k] = e.target.value; } };
+      if (k === "kind") {
+        return h("select", { ...common, onchange: common.oninput }, ["road", "rail"].map((x) => h("option", { value: x, selected: f.values.kind === x }, x)));
+      }
+      return h("input", { ...common, value: f.values[k] ?? "", readonly: k === "id" && !f.create ? true : null,
+        placeholder: k === "time_zone" ? "Europe/Vienna" : k === "lat" ? "48.2082" : k === "lon" ? "16.3738" : null });
+    };
+    return h("form", { id: "registry-form", class: "registry-form", "data-what": f.what, onsubmit: submit },
+      h("h2", {}, `${f.create ? "New" : "Edit"} ${f.what}${f.create ? "" : " " + f.values.id}`),
+      f.stale ? h("p", { role: "alert", class: "error", id: "registry-stale" }, `Someone else saved this ${f.what} first. `,
+        h("button", { type: "button", class: "button small", id: "registry-reload",
+          onclick: async () => { if (f.what === "site") editSite(await api("/api/v1/registry/sites/" + encodeURIComponent(f.values.id))); else { registryForm = null; render(true); } } },
+        "Reload theirs")) : null,
+      fields.map(([k, label]) => h("div", { class: "field" }, h("label", { for: `reg-${k}` }, label), input(k),
+        f.errors[k] ? h("span", { class: "field-error", id: `reg-${k}-error`, role: "alert" }, f.errors[k]) : null)),
+      f.errors._form ? h("p", { class: "error", role: "alert", id: "reg-form-error" }, f.errors._form) : null,
+      h("div", { class: "controls" }, h("button", { type: "submit", class: "button", id: "registry-save" }, "Save"),
+        h("button", { type: "button", class: "button", onclick: () => { registryForm = null; render(true); } }, "Cancel")));
+  };
+
+  main.replaceChildren(...[
+    h("h1", {}, "Registry"),
+    h("p", { class: "lede" }, "Sites and the cameras that watch them, stored at the aggregator. A camera's scene is drawn in the scene editor and reaches its box on saving. ",
+      admin ? "" : "Changing them needs the admin role."),
+    h("p", { role: "status", id: "registry-message", class: "sub" }, registryMessage),
+    admin ? h("div", { class: "controls" },
+      h("button", { type: "button", class: "button", id: "new-site", onclick: () => open({ what: "site", create: true, values: { id: "", name: "", kind: "road", time_zone: "", lat: "", lon: "", cameras: "" }, errors: {} }) }, "New site"),
+      h("button", { type: "button", class: "button", id: "new-camera", onclick: () => open({ what: "camera", create: true, values: { id: "", device: "" }, errors: {} }) }, "New camera")) : null,
+    form(),
+    h("h2", {}, "Sites"),
+    h("div", { class: "scroll" }, h("table", { id: "registry-sites" },
+      h("thead", {}, h("tr", {}, ["Id", "Name", "Kind", "Time zone", "Location", "Cameras", "Version", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, sites.map((x) => h("tr", { "data-site": x.id },
+        h("th", { scope: "row" }, x.id), h("td", {}, x.name), h("td", {}, x.kind), h("td", {}, x.time_zone || "UTC"),
+        h("td", {}, `${Number(x.lat).toFixed(4)}, ${Number(x.lon).toFixed(4)}`), h("td", { "data-col": "cameras" }, (x.cameras || []).join(", ") || "any"),
+        h("td", { class: "num", "data-col": "version" }, x.version),
+        h("td", {}, admin ? h("button", { type: "button", class: "button small", "data-key": "edit-site-" + x.id, onclick: () => editSite(x) }, "Edit") : null)))))),
+    h("h2", {}, "Cameras"),
+    cameras.length ? h("div", { class: "scroll" }, h("table", { id: "registry-cameras" },
+      h("thead", {}, h("tr", {}, ["Id", "Device", "Sites", "Scene version", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, cameras.map((c) => h("tr", { "data-camera": c.id },
+        h("th", { scope: "row" }, c.id), h("td", { "data-col": "device" }, c.device || "—"), h("td", {}, (c.sites || []).join(", ") || "—"),
+        h("td", { class: "num", "data-col": "scene-version" }, c.scene_version || "none"),
+        h("td", {}, h("a", { href: `#/registry/camera/${encodeURIComponent(c.id)}/scene`, class: "button small", "data-key": "scene-" + c.id }, admin ? "Draw scene" : "Scene"), " ",
+          admin ? h("button", { type: "button", class: "button small", "data-key": "edit-camera-" + c.id, onclick: () => editCamera(c) }, "Edit") : null))))))
+      : h("p", {}, "No cameras yet: list one in a site's cameras, or add one.")].filter(Boolean));
+}
+
+// SHAPES: each kind of shape the editor draws, where it lives in the scene, its points and
+// whether it has a direction of travel. pts(o) is the array of points of item o.
+const SHAPES = [
+  { kind: "stop_line", list: "approaches", key: "stop_line", label: "Stop line", line: true, dir: true, min: 2 },
+  { kind: "confirm_line", list: "approaches", key: "confirm_line", label: "Confirm line", line: true, min: 2, sub: true },
+  { kind: "crosswalk", list: "crosswalks", key: "polygon", label: "Crosswalk", min: 3 },
+  { kind: "roadway", list: "roadways", key: "polygon", label: "Roadway", min: 3 },
+  { kind: "platform_edge", list: "platform_edges", key: "polygon", label: "Platform edge", min: 3 },
+  { kind: "track", list: "tracks", key: "polygon", label: "Track", min: 3 },
+  { kind: "count_line", list: "count_lines", key: "line", label: "Count line", line: true, dir: true, min: 2 },
+  { kind: "mask", list: "masks", key: null, label: "Mask", min: 3 },
+  { kind: "signal", list: "signals", key: "region", label: "Signal head", rect: true, min: 2 },
+];
+const shapeOf = (kind) => SHAPES.find((k) => k.kind === kind);
+const FW = 1000; // the frame's width in SVG units; its height follows the frame's aspect
+const MARGIN = 0.06; // room around the frame, so a point dragged outside it can be seen (and is refused)
+const round4 = (v) => Math.round(v * 10000) / 10000;
+
+// editor is the scene being edited, kept across redraws of the page.
+let editor = null;
+let editorTimer = null;
+
+function shapesIn(scene) {
+  const out = [];
+  for (const k of SHAPES) {
+    (scene[k.list] || []).forEach((o, i) => {
+      const pts = k.key ? o[k.key] : o;
+      if (k.sub && !pts) return;
+      if (k.rect && !pts) return; // a head the camera does not see
+      out.push({ k, i, o, pts: pts || [], path: `${k.list}[${i}]` + (k.key ? "." + k.key : "") });
+    });
+  }
+  return out;
+}
+
+function newItem(k, scene, sites) {
+  const n = (scene[k.list] || []).length + 1, site = sites[0] || "";
+  const vehicle = (scene.signals || []).find((g) => g.kind === "vehicle");
+  switch (k.kind) {
+    case "stop_line": return { id: `approach-${n}`, site, stop_line: [], direction: [0, -1], signal: vehicle ? vehicle.id : "", grace_s: 0.5 };
+    case "crosswalk": return { id: `crosswalk-${n}`, site, polygon: [] };
+    case "roadway": case "track": return { id: `${k.kind}-${n}`, site, polygon: [] };
+    case "platform_edge": return { id: `platform-edge-${n}`, site, polygon: [], dwell_s: 3 };
+    case "count_line": return { id: `count-${n}`, site, line: [], direction: [0, -1] };
+    case "mask": return [];
+    case "signal": return { id: `head-${n}`, kind: "vehicle", region: [] };
+  }
+  return null;
+}
+
+async function loadEditor(id) {
+  const doc = await api(`/api/v1/registry/cameras/${encodeURIComponent(id)}/scene.json`);
+  const scene = doc.scene || { version: 1, camera: id };
+  editor = { id, doc, scene, version: doc.scene_version, device: doc.device || "", sel: null, drawing: null, message: "", error: null,
+    frame: null, frameTime: "", aspect: 9 / 16, signals: null };
+  const f = await fetch(`/api/v1/registry/cameras/${encodeURIComponent(id)}/frame.jpg`, { credentials: "same-origin" }).catch(() => null);
+  if (f && f.ok && (f.headers.get("Content-Type") || "").startsWith("image/")) {
+    const url = `/api/v1/registry/cameras/${encodeURIComponent(id)}/frame.jpg?t=${Date.now()}`;
+    const img = new Image();
+    img.src = url;
+    await img.decode().then(() => { editor.frame = url; editor.aspect = img.naturalHeight / img.naturalWidth; }).catch(() => {});
+    editor.frameTime = f.headers.get("X-Frame-Time") || "";
+  }
+}
+
+// liveSignals reads each head's live state from the device's status, or null when the
+// aggregator reports none for this camera.
+async function liveSignals(ed) {
+  try {
+    const devices = await api("/api/v1/devices");
+    const cam = (devices.find((d) => d.id === ed.device)?.cameras || []).find((c) => c.id === ed.id);
+    return cam && Array.isArray(cam.signals) ? cam.signals : null;
+  } catch (e) {
+    if (e.login) throw e;
+    return null;
+  }
+}
+
+async function viewEditor(id) {
+  if (!editor || editor.id !== id) await loadEditor(id);
+  const ed = editor, scene = ed.scene, admin = isAdmin();
+  shows = () => false; // live changes must not redraw a drawing half done; the signal states refresh on their own
+  ed.signals = await liveSignals(ed);
+  const H = FW * ed.aspect;
+  const X = (p) => p[0] * FW, Y = (p) => p[1] * H;
+  const svg = s("svg", { id: "editor-svg", class: "editor-svg", viewBox: `${-MARGIN * FW} ${-MARGIN * H} ${FW * (1 + 2 * MARGIN)} ${H * (1 + 2 * MARGIN)}`,
+    role: "application", tabindex: "0", "aria-label": "Scene drawing: click to add points while drawing; drag a point to move it; arrow keys nudge the selected point, Delete removes it, f flips the direction" });
+  const toScene = (ev) => {
+    const pt = svg.createSVGPoint();
+    pt.x = ev.clientX; pt.y = ev.clientY;
+    const q = pt.matrixTransform(svg.getScreenCTM().inverse());
+    return [round4(q.x / FW), round4(q.y / H)];
+  };
+  const redraw = () => render(true);
+
+  // The picture: the reference frame, or a neutral grid.
+  svg.append(s("rect", { x: -MARGIN * FW, y: -MARGIN * H, width: FW * (1 + 2 * MARGIN), height: H * (1 + 2 * MARGIN), class: "editor-outside" }));
+  if (ed.frame) {
+    svg.append(s("image", { href: ed.frame, x: 0, y: 0, width: FW, height: H, preserveAspectRatio: "none", id: "editor-frame" }));
+  } else {
+    svg.append(s("rect", { x: 0, y: 0, width: FW, height: H, class: "editor-grid-bg", id: "editor-grid" }));
+    for (let i = 1; i < 10; i++) {
+      svg.append(s("line", { x1: (FW * i) / 10, y1: 0, x2: (FW * i) / 10, y2: H, class: "editor-grid" }),
+        s("line", { x1: 0, y1: (H * i) / 10, x2: FW, y2: (H * i) / 10, class: "editor-grid" }));
+    }
+  }
+  svg.append(s("rect", { x: 0, y: 0, width: FW, height: H, class: "editor-frame-edge" }));
+
+  const errPath = ed.error ? ed.error.field.replace(/^scene\./, "") : "";
+  const live = new Map((ed.signals || []).map((g) => [g.id, g]));
+  for (const sh of shapesIn(scene)) {
+    const sel = ed.sel && ed.sel.kind === sh.k.kind && ed.sel.i === sh.i;
+    const bad = errPath && (errPath === sh.path || errPath.startsWith(sh.path + "[") || errPath.startsWith(sh.path + ".") ||
+      (!sh.k.sub && errPath.replace(/\..*$/, "") === `${sh.k.list}[${sh.i}]`));
+    const cls = `shape ${sh.k.kind}${sel ? " selected" : ""}${bad ? " invalid" : ""}`;
+    const g = s("g", { class: cls, "data-shape": `${sh.k.kind}-${sh.i}`, "data-path": sh.path });
+    const pick = (ev) => { if (ed.drawing) return; ev.stopPropagation(); ed.sel = { kind: sh.k.kind, i: sh.i, p: null }; redraw(); };
+    if (sh.k.rect && sh.pts.length === 2) {
+      const [a, b] = sh.pts, st = live.get(sh.o.id);
+      g.append(s("rect", { x: Math.min(X(a), X(b)), y: Math.min(Y(a), Y(b)), width: Math.abs(X(a) - X(b)), height: Math.abs(Y(a) - Y(b)),
+        class: "head" + (st ? " state-" + st.state : ""), "data-state": st ? st.state : "none" }));
+      g.append(s("text", { x: Math.min(X(a), X(b)), y: Math.min(Y(a), Y(b)) - 6, class: "shape-label" },
+        `${sh.o.id}: ${st ? `${st.state} (${st.source})` : "no live state"}`));
+    } else if (sh.pts.length) {
+      const d = sh.pts.map((p) => `${X(p)},${Y(p)}`).join(" ");
+      g.append(s(sh.k.line || sh.pts.length < 3 ? "polyline" : "polygon", { points: d, class: "outline" }));
+      g.append(s("text", { x: X(sh.pts[0]) + 6, y: Y(sh.pts[0]) - 6, class: "shape-label" }, sh.k.kind === "mask" ? `mask ${sh.i + 1}` : `${sh.o.id}`));
+    }
+    if (sh.k.dir && sh.pts.length >= 2 && sh.o.direction) {
+      // The arrow from the line's middle along the direction of travel.
+      const m = [(sh.pts[0][0] + sh.pts[sh.pts.length - 1][0]) / 2, (sh.pts[0][1] + sh.pts[sh.pts.length - 1][1]) / 2];
+      const [dx, dy] = sh.o.direction, n = Math.hypot(dx * FW, dy * H) || 1, L = 60;
+      const x2 = X(m) + (dx * FW * L) / n, y2 = Y(m) + (dy * H * L) / n;
+      const ux = (x2 - X(m)) / L, uy = (y2 - Y(m)) / L;
+      g.append(s("line", { x1: X(m), y1: Y(m), x2, y2, class: "arrow" }),
+        s("polygon", { points: `${x2 + ux * 10},${y2 + uy * 10} ${x2 - uy * 7},${y2 + ux * 7} ${x2 + uy * 7},${y2 - ux * 7}`, class: "arrow-head", "data-direction": `${dx},${dy}` }));
+    }
+    g.addEventListener("pointerdown", pick);
+    sh.pts.forEach((p, j) => {
+      const selP = sel && ed.sel.p === j;
+      const c = s("circle", { cx: X(p), cy: Y(p), r: selP ? 9 : 6, class: "handle" + (selP ? " selected" : ""), "data-point": j });
+      if (admin) {
+        c.addEventListener("pointerdown", (ev) => {
+          if (ed.drawing) return;
+          ev.stopPropagation();
+          ed.sel = { kind: sh.k.kind, i: sh.i, p: j };
+          c.setPointerCapture(ev.pointerId);
+          let moved = false;
+          c.addEventListener("pointermove", (mv) => {
+            const q = toScene(mv);
+            p[0] = q[0]; p[1] = q[1];
+            moved = true;
+            c.setAttribute("cx", X(p)); c.setAttribute("cy", Y(p));
+          });
+          c.addEventListener("pointerup", () => { if (moved) ed.error = null; redraw(); }, { once: true });
+        });
+      }
+      g.append(c);
+    });
+    svg.append(g);
+  }
+  // Drawing: each click adds a point to the shape being drawn.
+  svg.addEventListener("pointerdown", (ev) => {
+    if (!ed.drawing) { if (ed.sel) { ed.sel = null; redraw(); } return; }
+    const sh = shapesIn(scene).find((x) => x.k.kind === ed.drawing.kind && x.i === ed.drawing.i);
+    if (!sh) return;
+    sh.pts.push(toScene(ev));
+    ed.sel = { kind: sh.k.kind, i: sh.i, p: sh.pts.length - 1 };
+    if (sh.k.rect && sh.pts.length === 2) finish();
+    else redraw();
+  });
+  const finish = () => {
+    const d = ed.drawing;
+    ed.drawing = null;
+    const sh = d && shapesIn(scene).find((x) => x.k.kind === d.kind && x.i === d.i);
+    if (sh && sh.k.dir && sh.pts.length >= 2) {
+      // Travel across the line: its normal, pointing down the picture (toward the camera) to start with.
+      const a = sh.pts[0], b = sh.pts[sh.pts.length - 1];
+      let nx = -(b[1] - a[1]), ny = b[0] - a[0];
+      if (ny < 0 || (ny === 0 && nx < 0)) { nx = -nx; ny = -ny; }
+      const n = Math.hypot(nx, ny) || 1;
+      sh.o.direction = [round4(nx / n), round4(ny / n)];
+    }
+    redraw();
+  };
+  const sites = ed.doc.sites || [];
+  const add = (k) => {
+    if (k.sub) {
+      const a = ed.sel && ed.sel.kind === "stop_line" ? scene.approaches[ed.sel.i] : null;
+      if (!a) { ed.message = "Select a stop line first: a confirm line belongs to its approach."; redraw(); return; }
+      a.confirm_line = [];
+      ed.drawing = { kind: k.kind, i: ed.sel.i };
+    } else if (k.kind === "signal" && ed.sel && ed.sel.kind === "signal" && !scene.signals[ed.sel.i].region) {
+      scene.signals[ed.sel.i].region = [];
+      ed.drawing = { kind: "signal", i: ed.sel.i };
+    } else {
+      scene[k.list] = scene[k.list] || [];
+      scene[k.list].push(newItem(k, scene, sites));
+      ed.drawing = { kind: k.kind, i: scene[k.list].length - 1, fresh: true };
+    }
+    ed.sel = { kind: k.kind, i: ed.drawing.i, p: null };
+    ed.message = `Drawing a ${k.label.toLowerCase()}: click in the picture to add points` + (k.rect ? " (two opposite corners)." : "; Enter or Finish when done.");
+    redraw();
+  };
+  const removeShape = () => {
+    const sh = selected();
+    if (!sh) return;
+    if (sh.k.sub) delete sh.o.confirm_line;
+    else if (sh.k.rect) delete sh.o.region;
+    else scene[sh.k.list].splice(sh.i, 1);
+    if (scene[sh.k.list] && scene[sh.k.list].length === 0) delete scene[sh.k.list];
+    ed.sel = null;
+    redraw();
+  };
+  const selected = () => ed.sel && shapesIn(scene).find((x) => x.k.kind === ed.sel.kind && x.i === ed.sel.i);
+  const flip = () => {
+    const sh = selected();
+    if (!sh || !sh.k.dir || !sh.o.direction) return;
+    sh.o.direction = sh.o.direction.map((v) => (v === 0 ? 0 : -v));
+    redraw();
+  };
+  editorKeys = (ev) => {
+    if (!admin) return;
+    const sh = selected();
+    if (ev.key === "Enter" && ed.drawing) finish();
+    else if (ev.key === "Escape") {
+      // Stopping a shape before its first point leaves nothing behind.
+      if (ed.drawing && sh && sh.pts.length === 0) {
+        if (ed.drawing.fresh) scene[sh.k.list].splice(sh.i, 1);
+        else if (sh.k.sub) delete sh.o.confirm_line;
+        else if (sh.k.rect) delete sh.o.region;
+        if (scene[sh.k.list] && scene[sh.k.list].length === 0) delete scene[sh.k.list];
+      }
+      ed.drawing = null; ed.sel = null; redraw();
+    }
+    else if (ev.key === "f" && sh) flip();
+    else if (sh && ed.sel.p !== null && ed.sel.p < sh.pts.length && ev.key.startsWith("Arrow")) {
+      const step = ev.shiftKey ? 0.01 : 0.001, p = sh.pts[ed.sel.p];
+      if (ev.key === "ArrowLeft") p[0] = round4(p[0] - step);
+      if (ev.key === "ArrowRight") p[0] = round4(p[0] + step);
+      if (ev.key === "ArrowUp") p[1] = round4(p[1] - step);
+      if (ev.key === "ArrowDown") p[1] = round4(p[1] + step);
+      redraw();
+    } else if ((ev.key === "Delete" || ev.key === "Backspace") && sh) {
+      if (ed.sel.p !== null && ed.sel.p < sh.pts.length) { sh.pts.splice(ed.sel.p, 1); ed.sel.p = null; redraw(); } else removeShape();
+    } else return;
+    ev.preventDefault();
+  };
+
+  const save = async () => {
+    const r = await send("PUT", `/api/v1/registry/cameras/${encodeURIComponent(ed.id)}/scene.json`, { device: ed.device, scene }, { "If-Match": `"${ed.version}"` });
+    if (r.ok) {
+      ed.version = r.body.scene_version;
+      ed.doc = r.body;
+      ed.scene = r.body.scene;
+      ed.error = null;
+      ed.message = `Saved: scene version ${ed.version}. The box applies it without a restart.`;
+    } else if (r.status === 412) {
+      ed.error = { field: "version", error: r.body.error };
+      ed.message = "Someone else saved this scene first: reload to draw over theirs (your changes here are not saved).";
+      ed.stale = true;
+    } else {
+      ed.error = { field: r.body.field || "scene", error: r.body.error || `${r.status}` };
+      ed.message = "Not saved: " + ed.error.error;
+    }
+    render(true);
+  };
+  const requestFrame = async () => {
+    const r = await send("POST", `/api/v1/registry/cameras/${encodeURIComponent(ed.id)}/frame-request`, {});
+    ed.message = r.ok || r.status === 202 ? "Frame requested: the box sends a fresh still; reload the editor in a few seconds." : `The frame request was not taken: ${r.body.error || r.status}`;
+    render(true);
+  };
+
+  // The side panel: what to add, the shapes, the selected one's fields and points.
+  const sh = selected();
+  const field = (label, id, value, onchange, opts) => h("div", { class: "field" }, h("label", { for: id }, label),
+    opts ? h("select", { id, "data-key": id, disabled: !admin, onchange: (e) => { onchange(e.target.value); redraw(); } },
+      opts.map((o) => h("option", { value: o, selected: o === value }, o || "—")))
+      : h("input", { id, "data-key": id, value: value ?? "", readonly: !admin, onchange: (e) => { onchange(e.target.value); redraw(); } }));
+  const details = sh ? h("section", { id: "editor-selected", "aria-labelledby": "editor-sel-h", "data-shape": `${sh.k.kind}-${sh.i}` },
+    h("h3", { id: "editor-sel-h" }, `${sh.k.label}${sh.k.kind === "mask" ? " " + (sh.i + 1) : ": " + sh.o.id}`),
+    sh.k.kind !== "mask" && !sh.k.sub ? field("Id", "shape-id", sh.o.id, (v) => { sh.o.id = v; }) : null,
+    sh.o.site !== undefined && !sh.k.sub ? field("Site", "shape-site", sh.o.site, (v) => { sh.o.site = v; }, [...new Set(["", ...sites, sh.o.site])]) : null,
+    sh.k.kind === "stop_line" ? field("Signal", "shape-signal", sh.o.signal || "", (v) => { if (v) sh.o.signal = v; else delete sh.o.signal; },
+      [...new Set(["", ...(scene.signals || []).filter((g) => g.kind === "vehicle").map((g) => g.id), sh.o.signal || ""])]) : null,
+    sh.k.kind === "signal" ? field("Kind", "shape-kind", sh.o.kind, (v) => { sh.o.kind = v; }, ["vehicle", "pedestrian", "berth"]) : null,
+    sh.k.kind === "signal" ? h("p", { id: "signal-live", class: "sub" }, live.get(sh.o.id) ? `Live: ${live.get(sh.o.id).state} (from ${live.get(sh.o.id).source})` : "No live state for this head.") : null,
+    sh.k.dir && sh.o.direction ? h("p", {}, "Direction of travel ", h("code", { id: "shape-direction" }, `[${sh.o.direction.join(", ")}]`), " ",
+      admin ? h("button", { type: "button", class: "button small", id: "flip-direction", onclick: flip }, "Flip (f)") : null) : null,
+    h("ol", { id: "shape-points", class: "points", start: 0 }, sh.pts.map((p, j) => h("li", { class: ed.sel.p === j ? "selected" : null, "data-point": j },
+      h("code", {}, `[${p[0]}, ${p[1]}]`)))),
+    admin ? h("div", { class: "controls" },
+      ed.drawing ? h("button", { type: "button", class: "button", id: "finish-shape", onclick: finish }, "Finish (Enter)") : null,
+      h("button", { type: "button", class: "button", id: "delete-shape", onclick: removeShape }, "Delete shape")) : null) : null;
+
+  const list = h("ul", { id: "editor-shapes", class: "shape-list" }, shapesIn(scene).map((x) =>
+    h("li", {}, h("button", { type: "button", class: "button small" + (ed.sel && ed.sel.kind === x.k.kind && ed.sel.i === x.i ? " on" : ""), "data-key": `pick-${x.k.kind}-${x.i}`,
+      onclick: () => { ed.sel = { kind: x.k.kind, i: x.i, p: null }; redraw(); } }, `${x.k.label}${x.k.kind === "mask" ? " " + (x.i + 1) : ": " + x.o.id}`))));
+
+  const stale = ed.stale ? h("button", { type: "button", class: "button", id: "editor-reload", onclick: () => { editor = null; render(false); } }, "Reload") : null;
+  main.replaceChildren(
+    h("p", { class: "crumb" }, h("a", { href: "#/registry" }, "Registry"), " › ", ed.id, " › scene"),
+    h("h1", {}, `Scene of ${ed.id} `, h("span", { class: "kind", id: "editor-version" }, ed.version ? `version ${ed.version}` : "no scene yet")),
+    h("p", { class: "lede" }, `Device ${ed.device || "—"} · sites ${sites.join(", ") || "none list this camera"} · coordinates are fractions of the frame (0..1), as the scene file has them. `,
+      ed.frame ? `Reference frame of ${ed.frameTime ? fmtTime(ed.frameTime) : "unknown time"}.` : "No reference frame stored yet: drawing on a 16:9 grid.", " ",
+      admin ? h("button", { type: "button", class: "button small", id: "request-frame", onclick: requestFrame }, "Request a frame") : null),
+    h("p", { role: "status", id: "editor-message", class: ed.error ? "error" : "sub" }, ed.message, " ", stale),
+    h("div", { class: "two editor" },
+      h("div", { class: "grow" }, svg, h("p", { class: "sub" }, "Keys: arrows nudge the selected point (Shift: 10×) · Delete removes it · f flips the direction · Enter finishes a shape · Esc stops.")),
+      h("aside", { class: "editor-panel", "aria-label": "Shapes" },
+        admin ? h("div", { class: "controls add" }, SHAPES.map((k) => h("button", { type: "button", class: "button small", id: "add-" + k.kind, onclick: () => add(k) }, "+ " + k.label))) : null,
+        list, details,
+        h("div", { class: "controls" }, h("button", { type: "button", class: "button", id: "editor-save", disabled: !admin, onclick: save }, "Save scene")),
+        admin ? null : h("p", { class: "sub", id: "editor-readonly" }, "Saving a scene needs the admin role."),
+        ed.signals ? null : h("p", { class: "sub", id: "no-live" }, "No live signal state: the camera's device reports none."))));
+
+  clearInterval(editorTimer);
+  // The heads' live states refresh every 3 s without redrawing the drawing.
+  editorTimer = setInterval(async () => {
+    if (main.dataset.view !== "editor" || editor !== ed) { clearInterval(editorTimer); return; }
+    const sig = await liveSignals(ed).catch(() => null);
+    if (JSON.stringify(sig) !== JSON.stringify(ed.signals) && !ed.drawing) redraw();
+  }, 3000);
+}
+
+// editorKeys handles the scene editor's keys while it is shown.
+let editorKeys = null;
+document.addEventListener("keydown", (ev) => {
+  if (main.dataset.view !== "editor" || !editorKeys || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const t = ev.target;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
+  editorKeys(ev);
+});
+
 // ---- routing and live updates ---------------------------------------------------------------
 
 function route() {
@@ -1065,6 +1524,8 @@ function route() {
   if (parts[0] === "devices") return { name: "devices", run: viewDevices };
   if (parts[0] === "catalog") return { name: "catalog", run: viewCatalog };
   if (parts[0] === "review") return { name: "review", run: () => viewReview(params) };
+  if (parts[0] === "registry" && parts[1] === "camera" && parts[2] && parts[3] === "scene") return { name: "editor", run: () => viewEditor(parts[2]) };
+  if (parts[0] === "registry") return { name: "registry", run: () => { editor = null; return viewRegistry(); } };
   if (parts[0] === "dead-letters") return { name: "dead-letters", run: () => viewDeadLetters(params) };
   return { name: "sites", run: () => viewSites(params) };
 }
@@ -1087,7 +1548,7 @@ function render(refresh) {
     shows = () => true; // until the view says what it shows (an error page retries on any change)
     main.setAttribute("aria-busy", "true");
     for (const a of document.querySelectorAll("[data-nav]")) {
-      a.toggleAttribute("aria-current", a.dataset.nav === r.name || ((r.name === "site" || r.name === "compare") && a.dataset.nav === "sites"));
+      a.toggleAttribute("aria-current", a.dataset.nav === r.name || ((r.name === "site" || r.name === "compare") && a.dataset.nav === "sites") || (r.name === "editor" && a.dataset.nav === "registry"));
     }
     try {
       await r.run();
