@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 // OtherSite is the site label of the per-site series of every site beyond MetricsConfig.MaxSites.
@@ -19,16 +20,17 @@ var DeadLetterReasons = []string{
 	ReasonTopic, ReasonPayload, ReasonDevice, ReasonSite, ReasonCamera, ReasonCatalog, ReasonClock, ReasonKind,
 }
 
-// The reasons a message is dead-lettered.
+// The reasons a message is dead-lettered. Those of a record a device sent are the wire's
+// rejection codes: the device is told them in its ack (wire.Rejection.Code).
 const (
-	ReasonTopic   = "topic"           // not a crosswatch/v1/{device}/{kind} topic
-	ReasonPayload = "payload"         // the payload does not decode or is invalid
-	ReasonDevice  = "device_mismatch" // the payload's device is not the topic's
-	ReasonSite    = "unknown_site"    // the site is not configured
-	ReasonCamera  = "unknown_camera"  // the camera is not one of its site's
-	ReasonCatalog = "no_catalog_entry"
-	ReasonClock   = "clock" // its time lies outside the window around the aggregator's clock
-	ReasonKind    = "kind"  // devices do not publish this kind of message
+	ReasonTopic   = "topic"                  // not a crosswatch/v1/{device}/{kind} topic
+	ReasonPayload = wire.RejectPayload       // the payload does not decode or is invalid
+	ReasonDevice  = wire.RejectDevice        // the payload's device is not the topic's
+	ReasonSite    = wire.RejectUnknownSite   // the site is not configured
+	ReasonCamera  = wire.RejectUnknownCamera // the camera is not one of its site's
+	ReasonCatalog = wire.RejectNoCatalog
+	ReasonClock   = wire.RejectClock // its time lies outside the window around the aggregator's clock
+	ReasonKind    = "kind"           // devices do not publish this kind of message
 )
 
 // MetricsConfig bounds the per-site series.
