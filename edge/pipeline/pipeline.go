@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -420,6 +421,39 @@ func EventID(camera string, t time.Time, typ string, zone, track int) string {
 	return camera + "-" + strconv.FormatInt(t.UnixMilli(), 10) + "-" + typeCodes[typ] + strconv.Itoa(zone) + "-t" + strconv.Itoa(track)
 }
 
+// CountsID is the id of a camera's count record of a zone for the period from start: unique
+// per device and stable across restarts, as EventID.
+func CountsID(camera string, zone int, start time.Time) string {
+	return camera + "-c" + strconv.Itoa(zone) + "-" + strconv.FormatInt(start.UnixMilli(), 10)
+}
+
+// RecordKind returns the kind of payload (wire.KindEvents or wire.KindCounts) whose id is id,
+// if EventID or CountsID made it for camera, else "". An id of a camera whose name
+// extends camera's ("cam-1" and "cam-1-b") is told apart by the shape of the rest.
+func RecordKind(id, camera string) string {
+	rest, ok := strings.CutPrefix(id, camera+"-")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "-")
+	switch {
+	case len(parts) == 3 && digits(parts[0]) && len(parts[1]) > 2 && lower(parts[1][:2]) && digits(parts[1][2:]) &&
+		strings.HasPrefix(parts[2], "t") && digits(parts[2][1:]):
+		return wire.KindEvents // {unix ms}-{rule code}{zone}-t{track}
+	case len(parts) == 2 && strings.HasPrefix(parts[0], "c") && digits(parts[0][1:]) && digits(parts[1]):
+		return wire.KindCounts // c{zone}-{period start ms}
+	}
+	return ""
+}
+
+func digits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+func lower(s string) bool {
+	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") == ""
+}
+
 // Event implements rules.Sink.
 func (p *Pipeline) Event(e edge.Event) {
 	we := wire.Event{V: wire.Version, ID: EventID(p.cfg.Scene.Camera, e.Time, e.Type, p.zoneIdx[e.Zone], e.Track),
@@ -447,7 +481,7 @@ func (p *Pipeline) Event(e edge.Event) {
 // events do; the quarantine's gap record says which part.
 func (p *Pipeline) Count(c edge.Count) {
 	wc := countsPayload(p.cfg.Device, p.cfg.Scene.Camera, c)
-	wc.ID = p.cfg.Scene.Camera + "-c" + strconv.Itoa(p.zoneIdx[c.Zone]) + "-" + strconv.FormatInt(c.Start.UnixMilli(), 10)
+	wc.ID = CountsID(p.cfg.Scene.Camera, p.zoneIdx[c.Zone], c.Start)
 	p.add(wc.ID, wire.KindCounts, edge.Severity("counts"), wc)
 	p.stats.Counts++
 }
