@@ -38,7 +38,7 @@ func (r Refusal) Blocking() bool {
 	return r.Active && (r.Code == wire.RejectUnknownSite || r.Code == wire.RejectUnknownCamera)
 }
 
-// String says it in one line: how many records of which camera and site, why.
+// String says it in one line: how many records of which camera and site, and why.
 func (r Refusal) String() string {
 	var what string
 	switch {
@@ -56,7 +56,7 @@ func (r Refusal) String() string {
 	case r.Camera != "":
 		of = " of camera " + r.Camera
 	}
-	return fmt.Sprintf("%s: the aggregator refused %s%s (%s)", r.Code, what, of, r.Reason)
+	return fmt.Sprintf("the aggregator refused %s%s: %s (%s)", what, of, r.Code, r.Reason)
 }
 
 func plural(n int64, s string) string {
@@ -76,6 +76,7 @@ type Rejections struct {
 	mu     sync.Mutex
 	byCode map[string]int64        // by wire.RejectionCode: bounded
 	byKey  map[refusalKey]*Refusal // at most MaxRefusals
+	sites  map[string][]string     // camera → its zones' sites now, by number (Reset); the box's cameras
 }
 
 // NewRejections returns empty counts; now is the clock of Refusal.Last (nil: time.Now).
@@ -83,12 +84,14 @@ func NewRejections(now func() time.Time) *Rejections {
 	if now == nil {
 		now = time.Now
 	}
-	return &Rejections{now: now, byCode: map[string]int64{}, byKey: map[refusalKey]*Refusal{}}
+	return &Rejections{now: now, byCode: map[string]int64{}, byKey: map[refusalKey]*Refusal{}, sites: map[string][]string{}}
 }
 
 // Add takes an acknowledgement: each rejection is counted, and each committed event of a
-// camera clears that camera's refusals (a committed count record clears an unknown site
-// only: the aggregator checks a count's site, not its camera). Never blocks for long: it runs
+// camera for a site clears that camera's refusals for the site (a committed count record
+// clears an unknown site only: the aggregator checks a count's site, not its camera). Which
+// site a record is for is known once Reset has told the camera's zones; before, any record of
+// the camera clears. Never blocks for long: it runs
 // on the MQTT delivery goroutine.
 func (r *Rejections) Add(a wire.Ack) {
 	if len(a.Rejected) == 0 && len(a.Committed) == 0 {
@@ -114,29 +117,35 @@ func (r *Rejections) Add(a wire.Ack) {
 			f = &Refusal{Code: code, Site: rj.Site, Camera: rj.Camera}
 			r.byKey[k] = f
 		}
-		if rj.Camera != "" && pipeline.RecordKind(rj.ID, rj.Camera) == wire.KindEvents {
+		if kind, _ := pipeline.ParseID(rj.ID, rj.Camera); rj.Camera != "" && kind == wire.KindEvents {
 			f.Events++
 		} else {
 			f.Other++
 		}
-		f.Reason, f.Last, f.Active = rj.Reason, now, true
+		f.Reason, f.Last = rj.Reason, now
+		// A record for a site the camera's scene no longer names was sent before the change.
+		if sites, ok := r.sites[rj.Camera]; !ok || slices.Contains(sites, rj.Site) {
+			f.Active = true
+		}
 	}
 }
 
-// committed clears the active refusals of the camera whose record id was committed.
+// committed clears the active refusals of the camera and site whose record id was committed.
 func (r *Rejections) committed(id string) {
 	for _, f := range r.byKey {
 		if !f.Active || f.Camera == "" {
 			continue
 		}
-		switch pipeline.RecordKind(id, f.Camera) {
-		case wire.KindEvents:
-			f.Active = false
-		case wire.KindCounts:
-			if f.Code == wire.RejectUnknownSite {
-				f.Active = false
-			}
+		kind, zone := pipeline.ParseID(id, f.Camera)
+		if kind == "" || kind == wire.KindCounts && f.Code != wire.RejectUnknownSite {
+			continue
 		}
+		// With the camera's scene known (Reset), the record's zone says its site: a record for
+		// another site of the camera, one the aggregator knows, clears nothing.
+		if zs, ok := r.sites[f.Camera]; ok && (zone >= len(zs) || zs[zone] != f.Site) {
+			continue
+		}
+		f.Active = false
 	}
 }
 
@@ -152,9 +161,13 @@ func (r *Rejections) evict() {
 	delete(r.byKey, oldest)
 }
 
-// Clear ends the camera's active refusals: its scene changed (a new site, say), so what was
-// refused before says nothing about what it sends now. The counts stay.
-func (r *Rejections) Clear(camera string) {
+// Reset ends the camera's active refusals as it starts with a scene whose zones, by the
+// number the record ids give them (pipeline.ZoneSites), are for zoneSites: what the camera
+// was refused before says nothing of what it sends now (a new scene, say, that names a site
+// the aggregator knows). A refusal that comes later of a record for a site the scene does not
+// name (sent before the change) counts, but does not make the camera's refusal active again.
+// The counts stay.
+func (r *Rejections) Reset(camera string, zoneSites []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, f := range r.byKey {
@@ -162,6 +175,7 @@ func (r *Rejections) Clear(camera string) {
 			f.Active = false
 		}
 	}
+	r.sites[camera] = slices.Clone(zoneSites)
 }
 
 // ByCode returns how many records were refused since the start, by code (wire.RejectionCodes
@@ -200,4 +214,25 @@ func (r *Rejections) Blocking() []Refusal {
 		}
 	}
 	return out
+}
+
+// RejectedError is Rejections.Err's: what the aggregator refused since the start.
+type RejectedError struct{ Refusals []Refusal }
+
+func (e *RejectedError) Error() string {
+	parts := make([]string, len(e.Refusals))
+	for i, f := range e.Refusals {
+		parts[i] = f.String()
+	}
+	return strings.Join(parts, "; ") + "; they are dead letters at the aggregator, not recorded (fix its sites or the scene, then reprocess them)"
+}
+
+// Err returns nil if the aggregator refused nothing since the start, else a *RejectedError:
+// one line that says what it refused, of which camera and site, and why. A one-run command
+// (replay, burst) fails with it rather than claim that everything arrived.
+func (r *Rejections) Err() error {
+	if fs := r.Refusals(); len(fs) > 0 {
+		return &RejectedError{fs}
+	}
+	return nil
 }

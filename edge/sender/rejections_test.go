@@ -12,7 +12,7 @@ import (
 
 // Rejections counts the aggregator's refusals by code and by camera, and what clears a
 // camera's: a later committed event of it (a count record clears an unknown site only), or
-// Clear. A refusal of another camera, or of a camera whose name extends this one's, does not.
+// Reset with its new scene's sites. A refusal of another camera, or of a camera whose name extends this one's, does not.
 func TestRejections(t *testing.T) {
 	at := time.Date(2026, 12, 2, 8, 30, 0, 0, time.UTC)
 	ev := func(cam string, i int) string {
@@ -41,8 +41,8 @@ func TestRejections(t *testing.T) {
 		}
 		return strings.Join(s, "\n")
 	}
-	const cam1 = `unknown_site: the aggregator refused 2 events and 1 other record of camera cam-1 at site x (unknown site "x")`
-	const cam2 = `unknown_camera: the aggregator refused 1 event of camera cam-2 at site s (camera "cam-2" is not one of site "s"'s cameras)`
+	const cam1 = `the aggregator refused 2 events and 1 other record of camera cam-1 at site x: unknown_site (unknown site "x")`
+	const cam2 = `the aggregator refused 1 event of camera cam-2 at site s: unknown_camera (camera "cam-2" is not one of site "s"'s cameras)`
 	if b := blocking(); b != cam1+"\n"+cam2 {
 		t.Fatalf("blocking:\n%s\nwant:\n%s\n%s", b, cam1, cam2)
 	}
@@ -58,18 +58,52 @@ func TestRejections(t *testing.T) {
 	if b := blocking(); b != cam2 {
 		t.Fatalf("after cam-1's count record: blocking\n%s\nwant\n%s", b, cam2)
 	}
-	// cam-2's scene changed.
-	r.Clear("cam-2")
+	// cam-2's scene changed, its one zone now for site t: a refusal of a record it sent
+	// before, for site s, counts but blocks no more; one for site t does.
+	r.Reset("cam-2", []string{"t"})
 	if b := blocking(); b != "" {
 		t.Fatalf("after cam-2's scene changed: blocking\n%s", b)
 	}
+	late := wire.Rejection{ID: ev("cam-2", 5), Reason: "late", Code: wire.RejectUnknownCamera, Site: "s", Camera: "cam-2"}
+	r.Add(wire.Ack{V: 1, Rejected: []wire.Rejection{late}})
+	if b := blocking(); b != "" {
+		t.Fatalf("a late refusal for the old site: blocking\n%s", b)
+	}
+	late.Site = "t"
+	r.Add(wire.Ack{V: 1, Rejected: []wire.Rejection{late}})
+	if b, w := blocking(), `the aggregator refused 1 event of camera cam-2 at site t: unknown_camera (late)`; b != w {
+		t.Fatalf("a refusal for the new site: blocking\n%s\nwant\n%s", b, w)
+	}
+	r.Reset("cam-2", []string{"t"})
 	// Refused again: blocking again, the counts go on.
 	r.Add(wire.Ack{V: 1, Rejected: []wire.Rejection{site("cam-1", 9)}})
 	if b, w := blocking(), strings.Replace(cam1, "2 events", "3 events", 1); b != w {
 		t.Fatalf("refused again: blocking\n%s\nwant\n%s", b, w)
 	}
-	if n := len(r.Refusals()); n != 4 { // the two without a known code are one
-		t.Errorf("%d refusals since the start, want 4", n)
+	// A camera with two sites, one of them unknown: the other's events clear nothing, an
+	// event of the unknown one's zone does (its site was added).
+	r.Reset("cam-4", []string{"x", "known", "x"})
+	r.Add(wire.Ack{V: 1, Rejected: []wire.Rejection{{ID: ev("cam-4", 1), Reason: "unknown site", Code: wire.RejectUnknownSite, Site: "x", Camera: "cam-4"}}})
+	r.Add(wire.Ack{V: 1, Committed: []string{pipeline.EventID("cam-4", at, wire.Jaywalking, 1, 3), pipeline.CountsID("cam-4", 1, at),
+		pipeline.EventID("cam-4", at, wire.Jaywalking, 7, 3)}})
+	if b := blocking(); !strings.Contains(b, "camera cam-4 at site x") {
+		t.Fatalf("after records of cam-4's known site: blocking\n%s", b)
+	}
+	r.Add(wire.Ack{V: 1, Committed: []string{pipeline.EventID("cam-4", at, wire.Jaywalking, 2, 3)}})
+	if b := blocking(); strings.Contains(b, "cam-4") {
+		t.Fatalf("after an event of cam-4's zone 2, at site x: blocking\n%s", b)
+	}
+	// A one-run command's error names them all, blocking or not, on one line.
+	err := r.Err()
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "refused 2 events of camera cam-2 at site s: unknown_camera (late)") ||
+		!strings.Contains(err.Error(), `the aggregator refused 2 records: other (something new)`) {
+		t.Errorf("Err: %v", err)
+	}
+	if err := NewRejections(nil).Err(); err != nil {
+		t.Errorf("nothing refused: Err %v", err)
+	}
+	if n := len(r.Refusals()); n != 6 { // the two without a known code are one; cam-2 at s and at t; cam-4
+		t.Errorf("%d refusals since the start, want 6", n)
 	}
 }
 

@@ -231,7 +231,8 @@ type CameraStatus struct {
 	ViewChanges  int  `json:"view_changes,omitempty"`
 	ViewMismatch bool `json:"view_mismatch,omitempty"`
 	// Error says why the camera is not up (at most MaxCameraErrorLen bytes, no control
-	// characters, no credentials); empty while it is up.
+	// characters, no credentials); while it is up, empty, or why the aggregator refuses its
+	// records (an unknown site or camera).
 	Error string `json:"error,omitempty"`
 }
 
