@@ -24,8 +24,9 @@ type Refusal struct {
 	Site   string // the records' site; "" when the aggregator did not say
 	Camera string // the records' camera; "" when the aggregator did not say
 	Reason string // the aggregator's text for the latest
-	Events int64  // rejected event records
-	Other  int64  // rejected count records, gaps and records whose kind is not known
+	Events int64  // rejected events
+	Counts int64  // rejected count records
+	Other  int64  // rejected gaps and records whose kind is not known
 	Last   time.Time
 	// Active: the camera's records are still refused; no event (or, for an unknown site, count
 	// record) of the camera was committed since the latest rejection, nor was it cleared.
@@ -40,14 +41,21 @@ func (r Refusal) Blocking() bool {
 
 // String says it in one line: how many records of which camera and site, and why.
 func (r Refusal) String() string {
-	var what string
-	switch {
-	case r.Other == 0:
-		what = plural(r.Events, "event")
-	case r.Events == 0:
-		what = plural(r.Other, "record")
-	default:
-		what = fmt.Sprintf("%s and %s", plural(r.Events, "event"), plural(r.Other, "other record"))
+	var parts []string
+	for _, p := range []struct {
+		n    int64
+		what string
+	}{{r.Events, "event"}, {r.Counts, "count record"}, {r.Other, "other record"}} {
+		if p.n > 0 {
+			parts = append(parts, plural(p.n, p.what))
+		}
+	}
+	what := strings.Join(parts, " and ")
+	if len(parts) == 3 {
+		what = parts[0] + ", " + parts[1] + " and " + parts[2]
+	}
+	if len(parts) == 1 && r.Other > 0 {
+		what = plural(r.Other, "record") // none whose kind is known: "record", not "other record"
 	}
 	var of string
 	switch {
@@ -117,9 +125,12 @@ func (r *Rejections) Add(a wire.Ack) {
 			f = &Refusal{Code: code, Site: rj.Site, Camera: rj.Camera}
 			r.byKey[k] = f
 		}
-		if kind, _ := pipeline.ParseID(rj.ID, rj.Camera); rj.Camera != "" && kind == wire.KindEvents {
+		switch kind, _ := pipeline.ParseID(rj.ID, rj.Camera); {
+		case rj.Camera != "" && kind == wire.KindEvents:
 			f.Events++
-		} else {
+		case rj.Camera != "" && kind == wire.KindCounts:
+			f.Counts++
+		default:
 			f.Other++
 		}
 		f.Reason, f.Last = rj.Reason, now

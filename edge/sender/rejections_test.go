@@ -41,7 +41,7 @@ func TestRejections(t *testing.T) {
 		}
 		return strings.Join(s, "\n")
 	}
-	const cam1 = `the aggregator refused 2 events and 1 other record of camera cam-1 at site x: unknown_site (unknown site "x")`
+	const cam1 = `the aggregator refused 2 events and 1 count record of camera cam-1 at site x: unknown_site (unknown site "x")`
 	const cam2 = `the aggregator refused 1 event of camera cam-2 at site s: unknown_camera (camera "cam-2" is not one of site "s"'s cameras)`
 	if b := blocking(); b != cam1+"\n"+cam2 {
 		t.Fatalf("blocking:\n%s\nwant:\n%s\n%s", b, cam1, cam2)
