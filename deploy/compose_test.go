@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -25,6 +26,7 @@ type composeFile struct {
 		Command    any      `yaml:"command"`
 		Entrypoint any      `yaml:"entrypoint"`
 		Restart    string   `yaml:"restart"`
+		StopGrace  string   `yaml:"stop_grace_period"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -177,6 +179,11 @@ func TestComposeFitsTogether(t *testing.T) {
 	if !under(box.Outbox.Path, edgeVol) {
 		t.Errorf("edge.yaml outbox.path %s is not in its volume %s", box.Outbox.Path, edgeVol)
 	}
+	grace, err1 := time.ParseDuration(edge.StopGrace)
+	drain, err2 := time.ParseDuration(box.Outbox.DrainTimeout)
+	if err1 != nil || err2 != nil || grace <= drain {
+		t.Errorf("edge: stop_grace_period %q, outbox.drain_timeout %q: Compose would kill the box mid-drain (%v %v)", edge.StopGrace, box.Outbox.DrainTimeout, err1, err2)
+	}
 	eu := edgeImage.healthURL(t)
 	checkSameListener(t, "the edge's HEALTHCHECK", strings.Split(strings.TrimPrefix(eu, "http://"), "/")[0], "metrics.listen", box.Metrics.Listen)
 
@@ -271,7 +278,10 @@ type composeEdge struct {
 		URL       string `yaml:"url"`
 		TokenFile string `yaml:"token_file"`
 	}
-	Outbox  struct{ Path string }
+	Outbox struct {
+		Path         string
+		DrainTimeout string `yaml:"drain_timeout"`
+	}
 	Models  string
 	Metrics struct{ Listen string }
 	Cameras []struct{ ID, Source, Scene string }
