@@ -125,6 +125,7 @@ type DeviceCollector struct {
 	find                                     func(ctx context.Context) ([]aggregator.Device, error)
 	mismatch, total                          *prometheus.Desc
 	online, backlog, oldestPending, lastSeen *prometheus.Desc
+	camUp, camReconnects, camDecoded, camAna *prometheus.Desc
 	errors                                   prometheus.Counter
 }
 
@@ -138,8 +139,15 @@ var _ prometheus.Collector = (*DeviceCollector)(nil)
 // crosswatch_device_view_mismatch (1: its camera view does not match its scene, the camera is
 // quarantined), and crosswatch_devices_view_mismatch (how many such devices). The values are
 // those of the device's last status.
+//
+// And per camera a box runs (labels device and camera, from the cameras of its last status):
+// crosswatch_camera_up (1 while the box is online and says the camera is up, else 0),
+// crosswatch_camera_reconnects_total (its live source's reconnects since the box started),
+// crosswatch_camera_decoded_fps and crosswatch_camera_analysed_fps. Their cardinality is
+// bounded: a status lists at most wire.MaxStatusCameras (32) cameras, and only a device with
+// credentials (the broker's device tokens or certificates) can store a status.
 func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context) ([]aggregator.Device, error)) *DeviceCollector {
-	dev := []string{"device"}
+	dev, cam := []string{"device"}, []string{"device", "camera"}
 	c := &DeviceCollector{find: find,
 		mismatch: prometheus.NewDesc("crosswatch_device_view_mismatch",
 			"1 while the device's camera view does not match its scene (quarantined: no events, counts withheld), else 0.", dev, nil),
@@ -152,6 +160,14 @@ func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context
 			"Age of the oldest unacknowledged message in the device's outbox, as of its last status.", dev, nil),
 		lastSeen: prometheus.NewDesc("crosswatch_device_last_seen_timestamp_seconds",
 			"Unix time of the device's last status (time() minus it: how long it has been silent).", dev, nil),
+		camUp: prometheus.NewDesc("crosswatch_camera_up",
+			"1 while the camera's box is online and its last status says the camera is up (frames flow), else 0.", cam, nil),
+		camReconnects: prometheus.NewDesc("crosswatch_camera_reconnects_total",
+			"Times the camera's live source dropped and came back since its box started, as of the box's last status.", cam, nil),
+		camDecoded: prometheus.NewDesc("crosswatch_camera_decoded_fps",
+			"Frames per second the box read from the camera, over the seconds before its last status (0 unless up).", cam, nil),
+		camAna: prometheus.NewDesc("crosswatch_camera_analysed_fps",
+			"Frames per second through the camera's analysis, over the seconds before its box's last status (0 unless up).", cam, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "crosswatch_device_metrics_errors_total",
 			Help: "Scrapes whose device gauges could not be read from the store."}),
 	}
@@ -161,7 +177,8 @@ func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context
 
 // Describe implements prometheus.Collector.
 func (c *DeviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.mismatch, c.total, c.online, c.backlog, c.oldestPending, c.lastSeen} {
+	for _, d := range []*prometheus.Desc{c.mismatch, c.total, c.online, c.backlog, c.oldestPending, c.lastSeen,
+		c.camUp, c.camReconnects, c.camDecoded, c.camAna} {
 		ch <- d
 	}
 }
@@ -195,6 +212,16 @@ func (c *DeviceCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.oldestPending, d.OldestPendingS, d.ID)
 		if !d.LastSeen.IsZero() {
 			gauge(c.lastSeen, float64(d.LastSeen.UnixMilli())/1000, d.ID)
+		}
+		for _, cs := range d.Cameras[:min(len(d.Cameras), wire.MaxStatusCameras)] {
+			up := 0.0
+			if d.Online && cs.State == wire.CameraUp {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.camUp, prometheus.GaugeValue, up, d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camReconnects, prometheus.CounterValue, float64(cs.Reconnects), d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camDecoded, prometheus.GaugeValue, cs.DecodedFPS, d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camAna, prometheus.GaugeValue, cs.AnalysedFPS, d.ID, cs.ID)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(n))
