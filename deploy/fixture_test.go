@@ -72,7 +72,8 @@ func newAggregator(t *testing.T) *aggregatorUnderTest {
 	now := time.Now()
 	ev, _ := wire.Encode(wire.Event{V: 1, ID: "deploy-test-1", Device: "edge-1", Camera: cam, Site: site.ID, Zone: "z",
 		Type: cat.Entries[0].Type, Time: now.Add(-time.Minute), Class: "car", Confidence: 0.9})
-	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: now, Backlog: 3, OldestPendingS: 1})
+	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: now, Backlog: 3, OldestPendingS: 1,
+		Cameras: []wire.CameraStatus{{ID: "synth-cam-1", State: wire.CameraUp, DecodedFPS: 25, AnalysedFPS: 10}}})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { ing.Run(runCtx); close(done) }()

@@ -36,6 +36,7 @@ var edgeMetrics = map[string]struct {
 	"crosswatch_edge_acks_total":                    {dto.MetricType_COUNTER, nil},
 	"crosswatch_edge_events_total":                  {dto.MetricType_COUNTER, []string{"type"}},
 	"crosswatch_edge_gaps_total":                    {dto.MetricType_COUNTER, []string{"kind"}},
+	"crosswatch_edge_rejected_total":                {dto.MetricType_COUNTER, []string{"reason"}},
 	"crosswatch_edge_broker_connected":              {dto.MetricType_GAUGE, nil},
 	"crosswatch_edge_build_info":                    {dto.MetricType_GAUGE, []string{"version"}},
 }
@@ -45,6 +46,7 @@ var aggregatorMetrics = []string{
 	"crosswatch_device_online", "crosswatch_device_backlog", "crosswatch_device_oldest_pending_seconds",
 	"crosswatch_device_last_seen_timestamp_seconds", "crosswatch_events_total", "crosswatch_site_events_total",
 	"crosswatch_dead_letters_total", "crosswatch_http_requests_total", "crosswatch_http_request_seconds", "crosswatch_build_info",
+	"crosswatch_camera_up", "crosswatch_camera_reconnects_total", "crosswatch_camera_decoded_fps", "crosswatch_camera_analysed_fps",
 }
 
 // query is one PromQL expression of the dashboard and where it is.
@@ -281,7 +283,8 @@ func TestDashboardAlertPanels(t *testing.T) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatal(err)
 	}
-	for _, metric := range []string{"crosswatch_edge_camera_up", "crosswatch_device_online", "crosswatch_device_backlog", "crosswatch_dead_letters_total"} {
+	for _, metric := range []string{"crosswatch_edge_camera_up", "crosswatch_camera_up", "crosswatch_device_online", "crosswatch_device_backlog",
+		"crosswatch_dead_letters_total", "crosswatch_edge_rejected_total"} {
 		found := false
 		for _, p := range d.Panels {
 			reads := slices.ContainsFunc(p.Targets, func(tg struct{ Expr string }) bool { return strings.Contains(tg.Expr, metric) })
@@ -334,7 +337,8 @@ func TestAlertRulesMetricsExist(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range []string{"crosswatch_edge_camera_up", "crosswatch_device_online", "crosswatch_device_backlog", "crosswatch_dead_letters_total", "crosswatch_device_last_seen_timestamp_seconds"} {
+	for _, m := range []string{"crosswatch_edge_camera_up", "crosswatch_camera_up", "crosswatch_device_online", "crosswatch_device_backlog",
+		"crosswatch_dead_letters_total", "crosswatch_device_last_seen_timestamp_seconds", "crosswatch_edge_rejected_total"} {
 		if !covered[m] {
 			t.Errorf("no alerting rule over %s", m)
 		}

@@ -24,7 +24,8 @@ import (
 // e2eDevices are the device ids the tests use.
 var e2eDevices = []string{"e2e-edge", "fault-edge", "burst-edge", "cut-edge", "live-edge", "attacker", "victim", "edge-p", "edge-q",
 	"bench-edge", "dash-cut-edge", "dash-edge-1", "dash-edge-2", "dash-edge-3", "dash-edge-4", "dash-edge-live", "tls-edge", "tls-other",
-	"old-edge", "ret-edge", "dl-edge", "ghost-edge", "rv-edge", "rv-live", "daemon-edge", "study-edge", "dash-box", "dash-box-off", "oak-box"}
+	"old-edge", "ret-edge", "dl-edge", "ghost-edge", "rv-edge", "rv-live", "daemon-edge", "study-edge", "dash-box", "dash-box-off", "oak-box",
+	"unknown-edge", "unknown-box"}
 
 // e2eUsers are Mosquitto's other users: controllers, the benchmark's raw clients, aggregators.
 var e2eUsers = []string{"spat-1", "raw-sub", "raw-pub", "crosswatch-aggregator",

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,7 +15,8 @@ import (
 )
 
 // An event the aggregator dead-letters leaves the edge's outbox: the aggregator acknowledges it
-// as rejected and the edge deletes it, instead of resending it forever. Here the aggregator's
+// as rejected and the edge deletes it, instead of resending it forever; the replay exits 1 with
+// a line naming the reason, the camera and site, and how many. Here the aggregator's
 // catalog has no jaywalking entry, and seed 7 renders jaywalkers.
 func TestRejectedEventLeavesOutbox(t *testing.T) {
 	mq := StartMosquitto(t)
@@ -61,12 +63,17 @@ func TestRejectedEventLeavesOutbox(t *testing.T) {
 	}
 	left, _ := o.Pending(context.Background(), 0, 1<<20, nil)
 	o.Close()
-	if err != nil || len(left) != 0 {
+	if len(left) != 0 {
 		var ids []string
 		for _, m := range left {
 			ids = append(ids, m.ID)
 		}
 		t.Fatalf("replay: %v; %d messages left in the outbox %v:\n%s", err, len(left), ids, out)
+	}
+	// Nor does the replay claim success: exit status 1, one line with the reason.
+	line := regexp.MustCompile(`(?m)^crosswatch-edge replay: the aggregator refused \d+ events? of camera synth-cam-1 at site synth-main-\w+: no_catalog_entry \(event type "jaywalking" has no entry in catalog e2e-no-jaywalking\).*$`)
+	if code := exitCode(err); code != 1 || !line.MatchString(string(out)) {
+		t.Fatalf("replay: exit status %d, want 1 with the refusal's line:\n%s", code, out)
 	}
 	var dl []aggregator.DeadLetter
 	getJSON(t, agg.API+"/api/v1/dead-letters", &dl)

@@ -26,20 +26,24 @@ func TestReviewAndDeadLettersInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	evidence := filepath.Join(dir, "evidence.jpg")
 	writeEvidenceJPEG(t, evidence)
-	burst := func(broker, device, site, camera, prefix, to string, extra ...string) {
+	// burst sends events; refused is what its one-line error says when the aggregator
+	// refuses them ("": it succeeds).
+	burst := func(broker, device, site, camera, prefix, to, refused string) {
 		t.Helper()
-		args := append([]string{"burst", "--broker", broker, "--device", device, "--site", site, "--camera", camera,
+		args := []string{"burst", "--broker", broker, "--device", device, "--site", site, "--camera", camera,
 			"--outbox", filepath.Join(dir, device+".db"), "--from", "0", "--to", to, "--span", "2h", "--id-prefix", prefix,
-			"--evidence", evidence, "--drain", "--drain-timeout", "1m"}, extra...)
-		if out, err := edgeCmd(args...).CombinedOutput(); err != nil {
-			t.Fatalf("burst %s: %v\n%s", device, err, out)
+			"--evidence", evidence, "--drain", "--drain-timeout", "1m"}
+		out, err := edgeCmd(args...).CombinedOutput()
+		if refused == "" && err != nil || refused != "" && (err == nil || !strings.Contains(string(out), refused)) {
+			t.Fatalf("burst %s: %v, want %q\n%s", device, err, refused, out)
 		}
 	}
-	// A new camera whose site nobody added yet, and one for a site that stays unknown.
-	burst(agg.Broker, "dl-edge", "new-site-7", "new-cam-1", "new-", "6")
-	burst(agg.Broker, "ghost-edge", "ghost-site", "ghost-cam", "ghost-", "2")
+	// A new camera whose site nobody added yet, and one for a site that stays unknown: the
+	// burst fails, naming them.
+	burst(agg.Broker, "dl-edge", "new-site-7", "new-cam-1", "new-", "6", "refused 6 records of camera new-cam-1 at site new-site-7: unknown_site")
+	burst(agg.Broker, "ghost-edge", "ghost-site", "ghost-cam", "ghost-", "2", "refused 2 records of camera ghost-cam at site ghost-site: unknown_site")
 	// Events at a known site, for the review queue.
-	burst(agg.Broker, "rv-edge", "synth-main-nb", "synth-cam-1", "rv-", "4")
+	burst(agg.Broker, "rv-edge", "synth-main-nb", "synth-cam-1", "rv-", "4", "")
 	var dead []struct{ Reason string }
 	getJSON(t, agg.API+"/api/v1/dead-letters", &dead)
 	if len(dead) != 8 || !strings.Contains(dead[len(dead)-1].Reason, `unknown site "new-site-7"`) {

@@ -47,8 +47,9 @@ func TestHTTPAccessAndIngestWindowEndToEnd(t *testing.T) {
 
 	out, err := edgeCmd("burst", "--broker", agg.Broker, "--device", "old-edge", "--outbox", filepath.Join(dir, "o.db"),
 		"--from", "0", "--to", "3", "--drain", "--drain-timeout", "1m").CombinedOutput()
-	if err != nil {
-		t.Fatalf("burst: %v\n%s", err, out)
+	// Acknowledged as refused: the burst fails and says so (exit status 1, the reason's code).
+	if err == nil || !strings.Contains(string(out), "refused 3 records") || !strings.Contains(string(out), ": clock (") {
+		t.Fatalf("burst: %v, want it to fail naming the 3 refused for their clock\n%s", err, out)
 	}
 	var dl []aggregator.DeadLetter
 	getJSON(t, agg.API+"/api/v1/dead-letters", &dl)

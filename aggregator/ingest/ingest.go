@@ -323,12 +323,14 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 	// A payload that decoded is kept whole when refused (its size is bounded by the wire's
 	// limits), so that it can be reprocessed after a fix: a site added, a camera listed.
 	decoded := false
-	// reject dead-letters the message; why is one of DeadLetterReasons.
+	var recSite, recCamera string // the decoded record's, for the device's rejection
+	// reject dead-letters the message; why is one of DeadLetterReasons, and the device is told
+	// it as the rejection's code.
 	reject := func(id, why, reason string) {
 		g.dead(p, m, device, id, why, reason, decoded)
 		if id != "" && kind != wire.KindStatus {
 			a := acks.get(device)
-			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason})
+			a.Rejected = append(a.Rejected, wire.Rejection{ID: id, Reason: reason, Code: why, Site: recSite, Camera: recCamera})
 		}
 	}
 	switch kind {
@@ -338,7 +340,7 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
-		decoded = true
+		decoded, recSite, recCamera = true, e.Site, e.Camera
 		if e.Device != device {
 			reject(e.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", e.Device, device))
 			return
@@ -377,7 +379,7 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 			reject(payloadID(m.Payload), ReasonPayload, err.Error())
 			return
 		}
-		decoded = true
+		decoded, recSite, recCamera = true, c.Site, c.Camera
 		if c.Device != device {
 			reject(c.ID, ReasonDevice, fmt.Sprintf("device %q in the payload does not match the topic's device %q", c.Device, device))
 			return

@@ -119,6 +119,13 @@ func TestExactlyOnceAndDeadLetters(t *testing.T) {
 		rejected[2].ID != "e7" || !strings.Contains(rejected[2].Reason, "evidence_jpeg") {
 		t.Fatalf("rejected %+v", rejected)
 	}
+	// The device is told the reason as a code, with the record's site and camera.
+	if r := rejected[0]; r.Code != wire.RejectUnknownSite || r.Site != "nowhere" || r.Camera == "" {
+		t.Errorf("rejection of e3 %+v, want code %s, site nowhere and its camera", r, wire.RejectUnknownSite)
+	}
+	if r := rejected[2]; r.Code != wire.RejectPayload {
+		t.Errorf("rejection of e7 %+v, want code %s", r, wire.RejectPayload)
+	}
 	if c, r := a.all("edge-2"); len(c) != 0 || len(r) != 1 || !strings.Contains(r[0].Reason, "does not match") {
 		t.Fatalf("edge-2 acks %v %v", c, r)
 	}
@@ -192,6 +199,9 @@ func TestSiteCameras(t *testing.T) {
 	_, rejected := a.all("edge-1")
 	if len(rejected) != 1 || !strings.Contains(rejected[0].Reason, `camera "cam-1" is not one of site "main-nb"'s cameras`) {
 		t.Fatalf("rejected %+v", rejected)
+	}
+	if r := rejected[0]; r.Code != wire.RejectUnknownCamera || r.Site != "main-nb" || r.Camera != "cam-1" {
+		t.Errorf("rejection %+v, want code %s for site main-nb, camera cam-1", r, wire.RejectUnknownCamera)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
 // OtherSite is the site label of the per-site series of every site beyond MetricsConfig.MaxSites.
@@ -19,16 +20,17 @@ var DeadLetterReasons = []string{
 	ReasonTopic, ReasonPayload, ReasonDevice, ReasonSite, ReasonCamera, ReasonCatalog, ReasonClock, ReasonKind,
 }
 
-// The reasons a message is dead-lettered.
+// The reasons a message is dead-lettered. Those of a record a device sent are the wire's
+// rejection codes: the device is told them in its ack (wire.Rejection.Code).
 const (
-	ReasonTopic   = "topic"           // not a crosswatch/v1/{device}/{kind} topic
-	ReasonPayload = "payload"         // the payload does not decode or is invalid
-	ReasonDevice  = "device_mismatch" // the payload's device is not the topic's
-	ReasonSite    = "unknown_site"    // the site is not configured
-	ReasonCamera  = "unknown_camera"  // the camera is not one of its site's
-	ReasonCatalog = "no_catalog_entry"
-	ReasonClock   = "clock" // its time lies outside the window around the aggregator's clock
-	ReasonKind    = "kind"  // devices do not publish this kind of message
+	ReasonTopic   = "topic"                  // not a crosswatch/v1/{device}/{kind} topic
+	ReasonPayload = wire.RejectPayload       // the payload does not decode or is invalid
+	ReasonDevice  = wire.RejectDevice        // the payload's device is not the topic's
+	ReasonSite    = wire.RejectUnknownSite   // the site is not configured
+	ReasonCamera  = wire.RejectUnknownCamera // the camera is not one of its site's
+	ReasonCatalog = wire.RejectNoCatalog
+	ReasonClock   = wire.RejectClock // its time lies outside the window around the aggregator's clock
+	ReasonKind    = "kind"           // devices do not publish this kind of message
 )
 
 // MetricsConfig bounds the per-site series.
@@ -123,6 +125,7 @@ type DeviceCollector struct {
 	find                                     func(ctx context.Context) ([]aggregator.Device, error)
 	mismatch, total                          *prometheus.Desc
 	online, backlog, oldestPending, lastSeen *prometheus.Desc
+	camUp, camReconnects, camDecoded, camAna *prometheus.Desc
 	errors                                   prometheus.Counter
 }
 
@@ -136,8 +139,15 @@ var _ prometheus.Collector = (*DeviceCollector)(nil)
 // crosswatch_device_view_mismatch (1: its camera view does not match its scene, the camera is
 // quarantined), and crosswatch_devices_view_mismatch (how many such devices). The values are
 // those of the device's last status.
+//
+// And per camera a box runs (labels device and camera, from the cameras of its last status):
+// crosswatch_camera_up (1 while the box is online and says the camera is up, else 0),
+// crosswatch_camera_reconnects_total (its live source's reconnects since the box started),
+// crosswatch_camera_decoded_fps and crosswatch_camera_analysed_fps. Their cardinality is
+// bounded: a status lists at most wire.MaxStatusCameras (32) cameras, and only a device with
+// credentials (the broker's device tokens or certificates) can store a status.
 func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context) ([]aggregator.Device, error)) *DeviceCollector {
-	dev := []string{"device"}
+	dev, cam := []string{"device"}, []string{"device", "camera"}
 	c := &DeviceCollector{find: find,
 		mismatch: prometheus.NewDesc("crosswatch_device_view_mismatch",
 			"1 while the device's camera view does not match its scene (quarantined: no events, counts withheld), else 0.", dev, nil),
@@ -150,6 +160,14 @@ func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context
 			"Age of the oldest unacknowledged message in the device's outbox, as of its last status.", dev, nil),
 		lastSeen: prometheus.NewDesc("crosswatch_device_last_seen_timestamp_seconds",
 			"Unix time of the device's last status (time() minus it: how long it has been silent).", dev, nil),
+		camUp: prometheus.NewDesc("crosswatch_camera_up",
+			"1 while the camera's box is online and its last status says the camera is up (frames flow), else 0.", cam, nil),
+		camReconnects: prometheus.NewDesc("crosswatch_camera_reconnects_total",
+			"Times the camera's live source dropped and came back since its box started, as of the box's last status.", cam, nil),
+		camDecoded: prometheus.NewDesc("crosswatch_camera_decoded_fps",
+			"Frames per second the box read from the camera, over the seconds before its last status (0 unless up).", cam, nil),
+		camAna: prometheus.NewDesc("crosswatch_camera_analysed_fps",
+			"Frames per second through the camera's analysis, over the seconds before its box's last status (0 unless up).", cam, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "crosswatch_device_metrics_errors_total",
 			Help: "Scrapes whose device gauges could not be read from the store."}),
 	}
@@ -159,7 +177,8 @@ func NewDeviceCollector(reg prometheus.Registerer, find func(ctx context.Context
 
 // Describe implements prometheus.Collector.
 func (c *DeviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.mismatch, c.total, c.online, c.backlog, c.oldestPending, c.lastSeen} {
+	for _, d := range []*prometheus.Desc{c.mismatch, c.total, c.online, c.backlog, c.oldestPending, c.lastSeen,
+		c.camUp, c.camReconnects, c.camDecoded, c.camAna} {
 		ch <- d
 	}
 }
@@ -193,6 +212,16 @@ func (c *DeviceCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.oldestPending, d.OldestPendingS, d.ID)
 		if !d.LastSeen.IsZero() {
 			gauge(c.lastSeen, float64(d.LastSeen.UnixMilli())/1000, d.ID)
+		}
+		for _, cs := range d.Cameras[:min(len(d.Cameras), wire.MaxStatusCameras)] {
+			up := 0.0
+			if d.Online && cs.State == wire.CameraUp {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.camUp, prometheus.GaugeValue, up, d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camReconnects, prometheus.CounterValue, float64(cs.Reconnects), d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camDecoded, prometheus.GaugeValue, cs.DecodedFPS, d.ID, cs.ID)
+			ch <- prometheus.MustNewConstMetric(c.camAna, prometheus.GaugeValue, cs.AnalysedFPS, d.ID, cs.ID)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(n))

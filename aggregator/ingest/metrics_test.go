@@ -109,7 +109,7 @@ func series(t *testing.T, reg *prometheus.Registry, name string) map[string]floa
 
 // After known messages are ingested (and some re-delivered), /metrics counts each stored event
 // once by type and by site (the sites past MaxSites under "other"), each dead letter by its
-// reason, and shows each device's last status.
+// reason, and shows each device's last status, with each of its cameras.
 func TestMetricsAfterIngest(t *testing.T) {
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "agg.db"))
 	if err != nil {
@@ -133,8 +133,12 @@ func TestMetricsAfterIngest(t *testing.T) {
 	NewDeviceCollector(reg, st.FindDevices)
 	topic := wire.Topic("edge-1", wire.KindEvents)
 	lastSeen := testNow().Add(-90 * time.Second)
-	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: lastSeen, Backlog: 42, OldestPendingS: 7.5})
-	status2, _ := wire.Encode(wire.Status{V: 1, Device: "edge-2", Online: false, Time: testNow()})
+	status, _ := wire.Encode(wire.Status{V: 1, Device: "edge-1", Online: true, Time: lastSeen, Backlog: 42, OldestPendingS: 7.5,
+		Cameras: []wire.CameraStatus{{ID: "cam-1", State: wire.CameraUp, DecodedFPS: 25, AnalysedFPS: 10, Reconnects: 2},
+			{ID: "cam-2", State: wire.CameraReconnecting, Reconnects: 5, Error: "source dropped; reconnecting"}}})
+	// edge-2 stopped: the cameras of its last status stand, and none is up.
+	status2, _ := wire.Encode(wire.Status{V: 1, Device: "edge-2", Online: false, Time: testNow(),
+		Cameras: []wire.CameraStatus{{ID: "cam-1", State: wire.CameraUp, DecodedFPS: 25, AnalysedFPS: 10}}})
 	old := wire.Event{V: 1, ID: "e9", Device: "edge-1", Camera: "cam-1", Site: "main-nb", Zone: "z", Type: wire.RedLightRunning,
 		Time: testNow().Add(-30 * 24 * time.Hour), Class: "car", Confidence: 0.9}
 	oldB, _ := wire.Encode(old)
@@ -187,6 +191,10 @@ func TestMetricsAfterIngest(t *testing.T) {
 		"crosswatch_device_backlog":                     {"device=edge-1": 42, "device=edge-2": 0},
 		"crosswatch_device_oldest_pending_seconds":      {"device=edge-1": 7.5, "device=edge-2": 0},
 		"crosswatch_device_last_seen_timestamp_seconds": {"device=edge-1": float64(lastSeen.Unix()), "device=edge-2": float64(testNow().Unix())},
+		"crosswatch_camera_up":                          {"camera=cam-1,device=edge-1": 1, "camera=cam-2,device=edge-1": 0, "camera=cam-1,device=edge-2": 0},
+		"crosswatch_camera_reconnects_total":            {"camera=cam-1,device=edge-1": 2, "camera=cam-2,device=edge-1": 5, "camera=cam-1,device=edge-2": 0},
+		"crosswatch_camera_decoded_fps":                 {"camera=cam-1,device=edge-1": 25, "camera=cam-2,device=edge-1": 0, "camera=cam-1,device=edge-2": 25},
+		"crosswatch_camera_analysed_fps":                {"camera=cam-1,device=edge-1": 10, "camera=cam-2,device=edge-1": 0, "camera=cam-1,device=edge-2": 10},
 	} {
 		if got := series(t, reg, name); !maps.Equal(got, want) {
 			t.Errorf("%s = %v, want %v", name, got, want)

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/crosswatch/crosswatch/edge/sender"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -22,8 +24,17 @@ func (d *Daemon) cameraStatuses() []wire.CameraStatus {
 	now := time.Now()
 	states := d.met.snapshot()
 	out := make([]wire.CameraStatus, 0, min(len(states), wire.MaxStatusCameras))
+	var refused []sender.Refusal
+	if d.snd != nil {
+		refused = d.snd.Rejections.Blocking()
+	}
 	for _, s := range states[:min(len(states), wire.MaxStatusCameras)] {
-		out = append(out, s.status(now))
+		c := s.status(now)
+		if i := slices.IndexFunc(refused, func(f sender.Refusal) bool { return f.Camera == s.id }); i >= 0 && c.Error == "" {
+			// Up, but its records do not land: the Devices page says why.
+			c.Error = wire.CameraErrorText(refused[i].String())
+		}
+		out = append(out, c)
 	}
 	return out
 }

@@ -318,10 +318,17 @@ var errEnded = errors.New("the video file ended")
 func (d *Daemon) runCamera(ctx context.Context, r *camRunner) {
 	st, cam := r.state, r.cam
 	wait := d.minBackoff
+	var sites []string // the sites of the zones of the scene last run
 	for {
 		began := time.Now()
 		err := cam.loadErr
 		if err == nil {
+			if s := pipeline.ZoneSites(cam.Scene); sites == nil || !slices.Equal(s, sites) {
+				// A new or changed camera, or a scene fixed on disk: what the aggregator refused
+				// of it before no longer keeps the box unready.
+				sites = s
+				d.snd.Rejections.Reset(cam.ID, sites)
+			}
 			err = d.runCameraOnce(ctx, &cam, st)
 		}
 		if ctx.Err() != nil {

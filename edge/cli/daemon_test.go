@@ -27,7 +27,7 @@ var wantMetrics = []string{
 	"crosswatch_edge_frames_analysed_total", "crosswatch_edge_frames_decoded_total", "crosswatch_edge_frames_dropped_total",
 	"crosswatch_edge_gaps_total", "crosswatch_edge_inflight", "crosswatch_edge_outbox_bytes",
 	"crosswatch_edge_outbox_oldest_pending_seconds", "crosswatch_edge_outbox_rows", "crosswatch_edge_pipeline_lag_seconds",
-	"crosswatch_edge_source_reconnects_total", "crosswatch_edge_view_changes_total",
+	"crosswatch_edge_rejected_total", "crosswatch_edge_source_reconnects_total", "crosswatch_edge_view_changes_total",
 }
 
 // startDaemon runs a daemon on config (written to a folder with the shared clip) with no

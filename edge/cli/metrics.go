@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -70,8 +71,12 @@ type boxMetrics struct {
 
 	up, decoded, analysed, dropped, lag, reconnects, views *prometheus.Desc
 	rows, bytes, oldest, inflight, acks, eventsD, gapsD    *prometheus.Desc
-	connected, build                                       *prometheus.Desc
+	rejected, connected, build                             *prometheus.Desc
 }
+
+// rejectReasons are the labels of crosswatch_edge_rejected_total: the wire's codes, and
+// "other" for an ack without one or with a code this edge does not know.
+var rejectReasons = append(slices.Clone(wire.RejectionCodes), wire.RejectOther)
 
 // gapReasons are the labels of crosswatch_edge_gaps_total.
 var gapReasons = []string{wire.GapOutboxFull, wire.GapDiskFull, wire.GapSourceDown, wire.GapViewMismatch}
@@ -99,8 +104,10 @@ func newBoxMetrics(d *Daemon) *boxMetrics {
 		acks:       desc("acks_total", "Messages the aggregator acknowledged (committed or dead-lettered).", nil),
 		eventsD:    desc("events_total", "Events the box's rules found, by type.", []string{"type"}),
 		gapsD:      desc("gaps_total", "Gap records written, by kind (reason).", []string{"kind"}),
-		connected:  desc("broker_connected", "1 while the MQTT connection is up.", nil),
-		build:      desc("build_info", "The running build; always 1.", []string{"version"}),
+		rejected: desc("rejected_total", "Records the aggregator refused (kept as dead letters there; deleted here), by reason: "+
+			strings.Join(rejectReasons, ", ")+".", []string{"reason"}),
+		connected: desc("broker_connected", "1 while the MQTT connection is up.", nil),
+		build:     desc("build_info", "The running build; always 1.", []string{"version"}),
 	}
 	for _, t := range eventTypes {
 		m.events[t] = new(atomic.Int64)
@@ -172,7 +179,7 @@ func (m *boxMetrics) snapshot() []*camState {
 func (m *boxMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.detector.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.up, m.decoded, m.analysed, m.dropped, m.lag, m.reconnects, m.views,
-		m.rows, m.bytes, m.oldest, m.inflight, m.acks, m.eventsD, m.gapsD, m.connected, m.build} {
+		m.rows, m.bytes, m.oldest, m.inflight, m.acks, m.eventsD, m.gapsD, m.rejected, m.connected, m.build} {
 		ch <- d
 	}
 }
@@ -216,12 +223,17 @@ func (m *boxMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range gapReasons {
 		ch <- prometheus.MustNewConstMetric(m.gapsD, counter, float64(m.gaps[r].Load()), r)
 	}
+	rej := m.d.snd.Rejections.ByCode()
+	for _, r := range rejectReasons {
+		ch <- prometheus.MustNewConstMetric(m.rejected, counter, float64(rej[r]), r)
+	}
 	ch <- prometheus.MustNewConstMetric(m.connected, gauge, b2f(m.d.snd.Client.Connected()))
 	ch <- prometheus.MustNewConstMetric(m.build, gauge, 1, buildinfo.Version())
 }
 
 // handler serves /metrics, /healthz (the process is alive) and /readyz (every camera up, the
-// outbox writable, the broker connected; the body says what fails).
+// outbox writable, the broker connected, no camera's records refused for an unknown site or
+// camera; the body says what fails).
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: nil}))
@@ -256,6 +268,11 @@ func (d *Daemon) notReady(ctx context.Context) []string {
 	}
 	if !d.snd.Client.Connected() {
 		fails = append(fails, "broker "+d.Box.Config.Broker.URL+" not connected")
+	}
+	// Records that cannot land until the aggregator's registry or the scene is fixed: until a
+	// later record of the camera is committed, or its scene changes (sender.Rejections).
+	for _, f := range d.snd.Rejections.Blocking() {
+		fails = append(fails, f.String())
 	}
 	return fails
 }

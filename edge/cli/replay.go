@@ -292,10 +292,15 @@ func (r *replay) finish(ctx context.Context, stdout io.Writer, runErr error) err
 	} else {
 		stats, _ = r.ob.Stats(context.Background())
 	}
+	rejected := r.snd.Rejections.Err()
 	fmt.Fprintf(stdout, "outbox %s: %d pending", r.f.outbox, stats.Rows)
-	if stats.Rows == 0 {
+	switch {
+	case stats.Rows == 0 && rejected != nil:
+		// Acknowledged, so deleted (sent again they would be refused again), but not recorded.
+		fmt.Fprintln(stdout, " (all acknowledged by the aggregator, some of them as refused)")
+	case stats.Rows == 0:
 		fmt.Fprintln(stdout, " (all acknowledged by the aggregator)")
-	} else {
+	default:
 		fmt.Fprintln(stdout, " (kept; they are sent on the next run)")
 	}
 	switch {
@@ -308,5 +313,5 @@ func (r *replay) finish(ctx context.Context, stdout io.Writer, runErr error) err
 	case stats.Rows > 0:
 		return fmt.Errorf("the aggregator did not acknowledge %d messages within %v; they stay in the outbox %s", stats.Rows, r.f.drain, r.f.outbox)
 	}
-	return nil
+	return rejected
 }

@@ -212,7 +212,8 @@ func (b *burst) event(i int, at time.Time) edge.Message {
 	return edge.Message{ID: id, Topic: wire.Topic(f.device, wire.KindEvents), Payload: p, Severity: edge.Severity(e.Type)}
 }
 
-// drain is --drain: it waits until the aggregator acknowledged everything.
+// drain is --drain: it waits until the aggregator acknowledged everything, and fails if it
+// refused any of it.
 func (b *burst) drain(ctx context.Context, stdout io.Writer) error {
 	dctx, cancel := context.WithTimeout(ctx, b.f.drainTimeout)
 	defer cancel()
@@ -220,7 +221,7 @@ func (b *burst) drain(ctx context.Context, stdout io.Writer) error {
 	st, err := b.snd.Drain(dctx)
 	if err == nil {
 		fmt.Fprintf(stdout, "drained in %.2f s\n", time.Since(b.began).Seconds())
-		return nil
+		return b.snd.Rejections.Err() // acknowledged is not recorded
 	}
 	return fmt.Errorf("not drained: %d messages still in the outbox after %v", st.Rows, b.f.drainTimeout)
 }

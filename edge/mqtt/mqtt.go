@@ -36,6 +36,9 @@ type Options struct {
 	Software string
 	// OnAck receives the ids that the aggregator committed or dead-lettered; it may block.
 	OnAck func(ids []string)
+	// OnAckPayload, if set, receives each acknowledgement whole (what was committed, what was
+	// rejected and why), before OnAck is given its ids. It must not block.
+	OnAckPayload func(wire.Ack)
 	// Backlog reports the outbox for the status message; may be nil.
 	Backlog func() (rows int, oldest time.Duration)
 	// SignalDisagreements reports how often the signal-state sources disagreed; may be nil.
@@ -222,9 +225,12 @@ func (cl *Client) onConnect(c paho.Client) {
 			cl.opts.Log.Warn("ignore malformed ack", "err", err)
 			return
 		}
+		if cl.opts.OnAckPayload != nil {
+			cl.opts.OnAckPayload(a)
+		}
 		ids := a.Committed
 		for _, r := range a.Rejected {
-			cl.opts.Log.Warn("aggregator rejected an event; it keeps it as a dead letter", "id", r.ID, "reason", r.Reason)
+			cl.opts.Log.Warn("aggregator rejected a record; it keeps it as a dead letter", "id", r.ID, "reason", r.Reason, "code", r.Code, "camera", r.Camera)
 			ids = append(ids, r.ID)
 		}
 		if cl.opts.OnAck != nil && len(ids) > 0 {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -180,34 +181,42 @@ func New(cfg Config, obs Observations, ob Outbox, notify func(), log *slog.Logge
 	// Zone numbers in event and count ids: approaches, crosswalks, roadways, platform edges,
 	// tracks, in scene order (a scene's zone ids are unique).
 	n := 0
-	for _, id := range zoneIDs(s) {
+	ids, _ := zones(s)
+	for _, id := range ids {
 		p.zoneIdx[id] = n
 		n++
 	}
 	return p
 }
 
-func zoneIDs(s *scene.Scene) []string {
-	var ids []string
+// ZoneSites returns the site of each zone by the number EventID and CountsID give it.
+func ZoneSites(s *scene.Scene) []string {
+	_, sites := zones(s)
+	return sites
+}
+
+// zones returns the scene's zone ids in the order that numbers them, and their sites.
+func zones(s *scene.Scene) (ids, sites []string) {
+	add := func(id, site string) { ids, sites = append(ids, id), append(sites, site) }
 	for _, a := range s.Approaches {
-		ids = append(ids, a.ID)
+		add(a.ID, a.Site)
 	}
 	for _, c := range s.Crosswalks {
-		ids = append(ids, c.ID)
+		add(c.ID, c.Site)
 	}
 	for _, z := range s.Roadways {
-		ids = append(ids, z.ID)
+		add(z.ID, z.Site)
 	}
 	for _, z := range s.PlatformEdges {
-		ids = append(ids, z.ID)
+		add(z.ID, z.Site)
 	}
 	for _, z := range s.Tracks {
-		ids = append(ids, z.ID)
+		add(z.ID, z.Site)
 	}
 	for _, c := range s.CountLines { // last: the zones before keep their indexes
-		ids = append(ids, c.ID)
+		add(c.ID, c.Site)
 	}
-	return ids
+	return ids, sites
 }
 
 // Run takes the observations to the end of the stream or until ctx ends, then flushes partial
@@ -420,6 +429,46 @@ func EventID(camera string, t time.Time, typ string, zone, track int) string {
 	return camera + "-" + strconv.FormatInt(t.UnixMilli(), 10) + "-" + typeCodes[typ] + strconv.Itoa(zone) + "-t" + strconv.Itoa(track)
 }
 
+// CountsID is the id of a camera's count record of a zone for the period from start: unique
+// per device and stable across restarts, as EventID.
+func CountsID(camera string, zone int, start time.Time) string {
+	return camera + "-c" + strconv.Itoa(zone) + "-" + strconv.FormatInt(start.UnixMilli(), 10)
+}
+
+// ParseID returns the kind of payload (wire.KindEvents or wire.KindCounts) and the zone number
+// of an id that EventID or CountsID made for camera; kind is "" for any other id. An id of a
+// camera whose name extends camera's ("cam-1" and "cam-1-b") is told apart by the shape of the
+// rest.
+func ParseID(id, camera string) (kind string, zone int) {
+	rest, ok := strings.CutPrefix(id, camera+"-")
+	if !ok {
+		return "", 0
+	}
+	parts := strings.Split(rest, "-")
+	switch {
+	case len(parts) == 3 && digits(parts[0]) && len(parts[1]) > 2 && lower(parts[1][:2]) && digits(parts[1][2:]) &&
+		strings.HasPrefix(parts[2], "t") && digits(parts[2][1:]):
+		kind, rest = wire.KindEvents, parts[1][2:] // {unix ms}-{rule code}{zone}-t{track}
+	case len(parts) == 2 && strings.HasPrefix(parts[0], "c") && digits(parts[0][1:]) && digits(parts[1]):
+		kind, rest = wire.KindCounts, parts[0][1:] // c{zone}-{period start ms}
+	default:
+		return "", 0
+	}
+	zone, err := strconv.Atoi(rest)
+	if err != nil {
+		return "", 0
+	}
+	return kind, zone
+}
+
+func digits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+func lower(s string) bool {
+	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") == ""
+}
+
 // Event implements rules.Sink.
 func (p *Pipeline) Event(e edge.Event) {
 	we := wire.Event{V: wire.Version, ID: EventID(p.cfg.Scene.Camera, e.Time, e.Type, p.zoneIdx[e.Zone], e.Track),
@@ -447,7 +496,7 @@ func (p *Pipeline) Event(e edge.Event) {
 // events do; the quarantine's gap record says which part.
 func (p *Pipeline) Count(c edge.Count) {
 	wc := countsPayload(p.cfg.Device, p.cfg.Scene.Camera, c)
-	wc.ID = p.cfg.Scene.Camera + "-c" + strconv.Itoa(p.zoneIdx[c.Zone]) + "-" + strconv.FormatInt(c.Start.UnixMilli(), 10)
+	wc.ID = CountsID(p.cfg.Scene.Camera, p.zoneIdx[c.Zone], c.Start)
 	p.add(wc.ID, wire.KindCounts, edge.Severity("counts"), wc)
 	p.stats.Counts++
 }

@@ -37,17 +37,20 @@ type Config struct {
 type Sender struct {
 	Relay  *relay.Relay
 	Client *mqtt.Client
-	store  *Watched
+	// Rejections counts what the aggregator refused (and the edge deleted) since Dial.
+	Rejections *Rejections
+	store      *Watched
 }
 
 // Dial makes the sender of store and starts connecting (in the background: a broker that is not
 // there yet is not an error). Each of opts sets more of the MQTT options (identity, callbacks).
 // ctx bounds the outbox reads of the status reports; the caller closes the sender.
 func Dial(ctx context.Context, store *Watched, cfg Config, opts ...func(*mqtt.Options)) (*Sender, error) {
-	s := &Sender{store: store}
+	s := &Sender{store: store, Rejections: NewRejections(nil)}
 	mo := mqtt.Options{Broker: cfg.Broker, Device: cfg.Device, Software: cfg.Software, Log: cfg.Log,
-		OnAck:   func(ids []string) { s.Relay.Ack(ids) },
-		Backlog: func() (int, time.Duration) { return backlog(context.WithoutCancel(ctx), store) }}
+		OnAck:        func(ids []string) { s.Relay.Ack(ids) },
+		OnAckPayload: s.Rejections.Add,
+		Backlog:      func() (int, time.Duration) { return backlog(context.WithoutCancel(ctx), store) }}
 	for _, f := range opts {
 		f(&mo)
 	}

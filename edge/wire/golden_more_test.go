@@ -61,6 +61,15 @@ func TestGoldenByHand(t *testing.T) {
 			"committed": []any{"a", "b"},
 			"rejected":  []any{map[string]any{"id": "c", "reason": `unknown site "x"`}},
 		},
+		"ack-codes": {
+			"v":         1.0,
+			"committed": []any{"a"},
+			"rejected": []any{
+				map[string]any{"id": "c", "reason": `unknown site "x"`, "code": "unknown_site", "site": "x", "camera": "cam-1"},
+				map[string]any{"id": "d", "reason": `camera "cam-9" is not one of site "main-st-nb"'s cameras`, "code": "unknown_camera",
+					"site": "main-st-nb", "camera": "cam-9"},
+			},
+		},
 	}
 	for name, fields := range want {
 		t.Run(name, func(t *testing.T) {

@@ -231,7 +231,8 @@ type CameraStatus struct {
 	ViewChanges  int  `json:"view_changes,omitempty"`
 	ViewMismatch bool `json:"view_mismatch,omitempty"`
 	// Error says why the camera is not up (at most MaxCameraErrorLen bytes, no control
-	// characters, no credentials); empty while it is up.
+	// characters, no credentials); while it is up, empty, or why the aggregator refuses its
+	// records (an unknown site or camera).
 	Error string `json:"error,omitempty"`
 }
 
@@ -304,7 +305,37 @@ func DecodeGap(b []byte) (Gap, error) {
 // Rejection names a payload the aggregator refused and kept in its dead-letter table.
 type Rejection struct {
 	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason"` // for a person: the whole cause, with the names it concerns
+	// Code is the reason for a program: one of RejectionCodes (an aggregator older than the
+	// field sends none, and a newer one may send a code this edge does not know; the edge counts
+	// both as RejectOther). Site and Camera are the refused record's, when it decoded.
+	Code   string `json:"code,omitempty"`
+	Site   string `json:"site,omitempty"`
+	Camera string `json:"camera,omitempty"`
+}
+
+// Rejection codes: why the aggregator refused a record (the reason label of its
+// crosswatch_dead_letters_total for the kinds a device sends).
+const (
+	RejectPayload       = "payload"          // the payload does not decode or is invalid
+	RejectDevice        = "device_mismatch"  // the payload's device is not the topic's
+	RejectUnknownSite   = "unknown_site"     // the site is not in the aggregator's registry
+	RejectUnknownCamera = "unknown_camera"   // the camera is not one of its site's
+	RejectNoCatalog     = "no_catalog_entry" // the event type has no entry in the catalog
+	RejectClock         = "clock"            // its time lies outside the window around the aggregator's clock
+	RejectOther         = "other"            // no code, or one this edge does not know
+)
+
+// RejectionCodes are the codes an aggregator sends in Rejection.Code.
+var RejectionCodes = []string{RejectPayload, RejectDevice, RejectUnknownSite, RejectUnknownCamera, RejectNoCatalog, RejectClock}
+
+// RejectionCode returns r's code if it is one of RejectionCodes, else RejectOther: the edge's
+// counts by code stay bounded whatever an aggregator sends.
+func RejectionCode(r Rejection) string {
+	if contains(RejectionCodes, r.Code) {
+		return r.Code
+	}
+	return RejectOther
 }
 
 // Ack tells a device which of its payloads are committed (or rejected and kept as dead letters);

@@ -43,6 +43,10 @@ func goldenPayloads() map[string]any {
 		"gap": Gap{V: Version, ID: "gap-edge-1-1795595400125", Device: "edge-1", Time: t0, Reason: GapOutboxFull,
 			Evicted: map[string]int{"counts": 40, Jaywalking: 2}, Oldest: t0.Add(-time.Hour), Newest: t0.Add(-50 * time.Minute)},
 		"ack": Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
+		// An aggregator that names the rejection's code, site and camera (since 2026-12).
+		"ack-codes": Ack{V: Version, Committed: []string{"a"}, Rejected: []Rejection{
+			{ID: "c", Reason: "unknown site \"x\"", Code: RejectUnknownSite, Site: "x", Camera: "cam-1"},
+			{ID: "d", Reason: "camera \"cam-9\" is not one of site \"main-st-nb\"'s cameras", Code: RejectUnknownCamera, Site: "main-st-nb", Camera: "cam-9"}}},
 	}
 }
 
@@ -103,6 +107,17 @@ func TestGolden(t *testing.T) {
 				a, err := DecodeAck(want)
 				if err != nil || len(a.Committed) != 2 || a.Rejected[0].ID != "c" {
 					t.Fatalf("decode: %+v %v", a, err)
+				}
+				if RejectionCode(a.Rejected[0]) != RejectOther {
+					t.Errorf("an ack without codes: code %q, want %q", RejectionCode(a.Rejected[0]), RejectOther)
+				}
+			case "ack-codes":
+				a, err := DecodeAck(want)
+				if err != nil || !reflect.DeepEqual(a, v) {
+					t.Fatalf("decode: %+v %v", a, err)
+				}
+				if c := RejectionCode(a.Rejected[1]); c != RejectUnknownCamera {
+					t.Errorf("code %q, want %q", c, RejectUnknownCamera)
 				}
 			}
 		})
