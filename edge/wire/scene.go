@@ -64,7 +64,7 @@ func NewScene(camera string, version int64, scene string) Scene {
 // itself is validated by the edge's scene package before it is applied.
 func DecodeScene(b []byte) (Scene, error) {
 	var s Scene
-	if err := decode(b, MaxSceneBytes, &s); err != nil {
+	if err := decodeFromAggregator(b, MaxSceneBytes, &s); err != nil {
 		return Scene{}, err
 	}
 	if err := CheckName("camera", s.Camera); err != nil {

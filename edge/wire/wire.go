@@ -349,14 +349,26 @@ type Ack struct {
 // Encode marshals a payload. It sets nothing: callers fill V.
 func Encode(v any) ([]byte, error) { return json.Marshal(v) }
 
-func decode(b []byte, limit int, dst any) error {
+func decode(b []byte, limit int, dst any) error { return decodeAs(b, limit, dst, true) }
+
+// decodeFromAggregator decodes what an aggregator sends a box (acks, scenes): like decode, but
+// fields the box does not know are ignored, so that an aggregator may be upgraded before its
+// boxes (as it is for the status, whose new fields it learns first). What a device sends is
+// decoded strictly: the aggregator trusts no device.
+func decodeFromAggregator(b []byte, limit int, dst any) error {
+	return decodeAs(b, limit, dst, false)
+}
+
+func decodeAs(b []byte, limit int, dst any, strict bool) error {
 	if len(b) > limit {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), limit)
 	}
 	// One strict parse on the happy path; the version is checked after it. Only a failure
 	// re-reads "v", so that a payload of another version is reported as such.
 	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
+	if strict {
+		d.DisallowUnknownFields()
+	}
 	err := d.Decode(dst)
 	if err == nil && d.More() {
 		err = errors.New("trailing data")
@@ -543,7 +555,7 @@ func DecodePhase(b []byte) (Phase, error) {
 // DecodeAck parses an acknowledgement.
 func DecodeAck(b []byte) (Ack, error) {
 	var a Ack
-	err := decode(b, MaxAckBytes, &a)
+	err := decodeFromAggregator(b, MaxAckBytes, &a)
 	return a, err
 }
 

@@ -358,3 +358,29 @@ func FuzzDecodeEventFast(f *testing.F) {
 		}
 	})
 }
+
+// What an aggregator sends a box is read leniently: a field a newer aggregator adds is ignored,
+// so aggregators can be upgraded first. A payload of another version is still refused.
+func TestFromAggregatorIgnoresUnknownFields(t *testing.T) {
+	a, err := DecodeAck([]byte(`{"v":1,"committed":["a"],"rejected":[{"id":"b","reason":"r","code":"unknown_site","hint":"later"}],"next":{"x":1}}`))
+	if err != nil {
+		t.Fatalf("ack with fields this box does not know: %v", err)
+	}
+	if len(a.Committed) != 1 || a.Committed[0] != "a" || len(a.Rejected) != 1 || a.Rejected[0].ID != "b" || a.Rejected[0].Code != RejectUnknownSite {
+		t.Fatalf("ack decoded as %+v", a)
+	}
+	if _, err := DecodeAck([]byte(`{"v":2,"committed":["a"],"next":1}`)); !errors.Is(err, ErrVersion) {
+		t.Fatalf("ack of v2: %v, want ErrVersion", err)
+	}
+	if _, err := DecodeAck([]byte(`{"v":1,"committed":"a"}`)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ack with a mistyped field: %v, want ErrInvalid", err)
+	}
+	b, _ := Encode(NewScene("cam-1", 3, "version: 1\n"))
+	sc, err := DecodeScene([]byte(strings.Replace(string(b), `{"v":1,`, `{"v":1,"signed_by":"future",`, 1)))
+	if err != nil {
+		t.Fatalf("scene with a field this box does not know: %v", err)
+	}
+	if sc.Camera != "cam-1" || sc.Version != 3 {
+		t.Fatalf("scene decoded as %+v", sc)
+	}
+}
