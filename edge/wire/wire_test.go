@@ -36,13 +36,15 @@ func goldenPayloads() map[string]any {
 		// A box with two cameras, one of them reconnecting to its dropped stream.
 		"status-cameras": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
 			Cameras: []CameraStatus{
-				{ID: "cam-1", State: CameraUp, DecodedFPS: 29.97, AnalysedFPS: 15, LastFrame: ptr(t0.Add(-30 * time.Millisecond)), Reconnects: 1},
+				{ID: "cam-1", State: CameraUp, DecodedFPS: 29.97, AnalysedFPS: 15, LastFrame: ptr(t0.Add(-30 * time.Millisecond)), Reconnects: 1,
+					Signals: []SignalState{{ID: "nb-main", State: "red", Source: SignalCamera}, {ID: "ped-east", State: "unknown", Source: SignalFixed}}},
 				{ID: "cam-2", State: CameraReconnecting, LastFrame: ptr(t0.Add(-4 * time.Second)), Reconnects: 2, ViewChanges: 1, ViewMismatch: true,
 					Error: "source dropped; reconnecting"},
 			}},
 		"gap": Gap{V: Version, ID: "gap-edge-1-1795595400125", Device: "edge-1", Time: t0, Reason: GapOutboxFull,
 			Evicted: map[string]int{"counts": 40, Jaywalking: 2}, Oldest: t0.Add(-time.Hour), Newest: t0.Add(-50 * time.Minute)},
-		"ack": Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
+		"ack":           Ack{V: Version, Committed: []string{"a", "b"}, Rejected: []Rejection{{ID: "c", Reason: "unknown site \"x\""}}},
+		"frame-request": FrameRequestMsg{V: Version, Camera: "cam-1", Time: t0},
 	}
 }
 
@@ -98,6 +100,11 @@ func TestGolden(t *testing.T) {
 				g, err := DecodeGap(want)
 				if err != nil || g.Evicted["counts"] != 40 {
 					t.Fatalf("decode: %+v %v", g, err)
+				}
+			case "frame-request":
+				r, err := DecodeFrameRequest("crosswatch/v1/edge-1/frame-request/cam-1", want)
+				if err != nil || r != v.(FrameRequestMsg) {
+					t.Fatalf("decode: %+v %v", r, err)
 				}
 			case "ack":
 				a, err := DecodeAck(want)
@@ -255,6 +262,12 @@ func TestDecodeStatusCamerasReject(t *testing.T) {
 		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u007fb"}`), "cameras[0].error: control character"},
 		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u0085b"}`), "cameras[0].error: control character"},
 		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"fps":3}`), "unknown field"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"green","source":"plan"},{"id":"s2","state":"unknown","source":"fixed"}]}`), ""},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"blue","source":"camera"}]}`), `cameras[0].signals[0].state: "blue"`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"guess"}]}`), `cameras[0].signals[0].source: "guess"`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"camera"},{"id":"s 2","state":"red","source":"camera"}]}`), "cameras[0].signals[1].id"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"camera"},{"id":"s1","state":"red","source":"feed"}]}`), `cameras[0].signals[1].id: "s1" is also cameras[0].signals[0].id`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[` + strings.Repeat(`{"id":"s","state":"red","source":"camera"},`, MaxCameraSignals) + `{"id":"t","state":"red","source":"camera"}]}`), "cameras[0].signals: 17 signals, limit 16"},
 	} {
 		_, err := DecodeStatus([]byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalid)) {
