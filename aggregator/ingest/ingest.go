@@ -458,6 +458,9 @@ func (g *Ingester) cameras(now time.Time, in []wire.CameraStatus) ([]aggregator.
 	for i, c := range in {
 		a := aggregator.CameraStatus{ID: c.ID, State: c.State, DecodedFPS: c.DecodedFPS, AnalysedFPS: c.AnalysedFPS,
 			Reconnects: c.Reconnects, ViewChanges: c.ViewChanges, ViewMismatch: c.ViewMismatch, Error: c.Error}
+		for _, s := range c.Signals {
+			a.Signals = append(a.Signals, aggregator.SignalState{ID: s.ID, State: s.State, Source: s.Source})
+		}
 		if c.LastFrame != nil {
 			if c.LastFrame.After(now.Add(g.cfg.MaxAhead)) {
 				return nil, fmt.Errorf("%w: cameras[%d].last_frame: %s is more than %v after the aggregator's clock (%s)", wire.ErrInvalid, i,
