@@ -383,7 +383,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 		// One anonymiser per camera: it holds Mats and networks, used from the camera's goroutine.
 		a, closeA, err := vision.OpenEvidenceAnonymiser(c.Models)
 		if err != nil {
-			d.Log.Warn("events carry no evidence image", "camera", cam.ID, "err", err)
+			d.Log.Warn("events carry no evidence image, and the camera sends no reference still", "camera", cam.ID, "err", err)
 		} else {
 			defer closeA()
 			cfg.Evidence = a
