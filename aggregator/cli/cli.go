@@ -315,6 +315,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	tel := NewTelemetry(cfg, cat, func() float64 { return float64(ing.QueueLen()) }, store.FindDevices)
 	ing.SetMetrics(tel.Ingest)
+	frames.SetMetrics(tel.Ingest)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it

@@ -39,7 +39,11 @@ type Frames struct {
 	cfg      Config
 	in       chan Message
 	onStored func(camera string) // nil: none
+	metrics  *Metrics            // nil: none
 }
+
+// SetMetrics counts the refused frames in m's dead letters by reason. Call before Run.
+func (f *Frames) SetMetrics(m *Metrics) { f.metrics = m }
 
 // NewFrames returns a frame ingester over store; cfg gives the clock window (MaxAhead) and the
 // dead letters' kept bytes (zero fields: DefaultConfig's).
@@ -136,6 +140,10 @@ func (f *Frames) refuse(ctx context.Context, m Message, device, why, reason stri
 	d := aggregator.DeadLetter{Received: m.Received, Topic: m.Topic, Device: device, Reason: reason, Payload: p, Size: len(m.Payload)}
 	if _, err := f.store.Commit(ctx, &aggregator.Batch{DeadLetters: []aggregator.DeadLetter{d}}); err != nil {
 		return fmt.Errorf("dead letter for %s (%s): %w", m.Topic, reason, err)
+	}
+	if f.metrics != nil {
+		f.metrics.messages.WithLabelValues("dead_letter").Inc()
+		f.metrics.deadLetters.WithLabelValues(why).Inc()
 	}
 	return fmt.Errorf("%w: %s: %s", errFrame, why, reason)
 }

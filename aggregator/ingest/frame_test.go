@@ -87,3 +87,14 @@ func TestFramesStoredForTheCamerasOwner(t *testing.T) {
 		t.Fatalf("a refused frame replaced the stored one: %+v", got)
 	}
 }
+
+// A refused frame reprocessed with the dead letters stays a dead letter and says why: frames
+// are not reprocessed, the camera is asked for a new one.
+func TestFrameIsNotReprocessed(t *testing.T) {
+	st := openStore(t)
+	run(t, st, []Message{{Topic: wire.FrameTopic("edge-1", "cam-1"), Payload: []byte(`{"v":1}`), Received: testNow()}})
+	dl, err := st.FindDeadLetters(context.Background(), 10, 0)
+	if err != nil || len(dl) != 1 || !strings.Contains(dl[0].Reason, "frame-request") || dl[0].Device != "edge-1" {
+		t.Fatalf("dead letters %+v %v", dl, err)
+	}
+}

@@ -316,6 +316,11 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 	b, acks := &p.b, &p.acks
 	sites := g.sites.Load().byID
 	device, kind, err := wire.ParseTopic(m.Topic)
+	if d, k, _, cerr := wire.ParseCameraTopic(m.Topic); err != nil && cerr == nil && k == wire.KindFrame {
+		// Frames go to Frames, not here: this is a refused frame being reprocessed.
+		g.dead(p, m, d, "", ReasonKind, "a reference frame is not reprocessed: ask the camera for a new one (POST /api/v1/registry/cameras/{id}/frame-request)", false)
+		return
+	}
 	if err != nil {
 		g.dead(p, m, "", "", ReasonTopic, err.Error(), false)
 		return
