@@ -257,6 +257,17 @@ type CameraStatus struct {
 	ViewChanges  int    `json:"view_changes"`
 	ViewMismatch bool   `json:"view_mismatch"`
 	Error        string `json:"error,omitempty"` // why it is not up
+	// Signals is the live state of each of the camera's scene signals as the box read it, in
+	// scene order; absent while the camera is not up or has no signals.
+	Signals []SignalState `json:"signals,omitempty"`
+}
+
+// SignalState is a scene signal's live state at a camera: State red, amber, green or unknown;
+// Source camera, feed, plan or fixed (edge/wire).
+type SignalState struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Source string `json:"source"`
 }
 
 // CameraDevice is a camera of a site and a device that has sent records from it.

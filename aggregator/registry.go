@@ -42,3 +42,17 @@ type Camera struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	UpdatedBy    string    `json:"updated_by"`
 }
+
+// Frame is a camera's latest reference still, as its box sent it: a JPEG at most 640 px wide,
+// anonymised at the edge (people and plates pixelated, faces blurred). The scene editor draws
+// the camera's scene over it.
+type Frame struct {
+	Camera   string    `json:"camera"`
+	Device   string    `json:"device"`
+	Time     time.Time `json:"time"`     // when the box read it (its clock)
+	Received time.Time `json:"received"` // when the aggregator stored it
+	Reason   string    `json:"reason"`   // start, scene or request (edge/wire)
+	Width    int       `json:"width"`
+	Height   int       `json:"height"`
+	JPEG     []byte    `json:"-"`
+}

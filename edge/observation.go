@@ -66,3 +66,27 @@ type Meter struct {
 	OnEvent func(typ string)
 	OnGap   func(reason string)
 }
+
+// StillRequest asks a camera's analysis for one reference still (the picture the scene
+// editor draws the scene over): whoever wants one calls Ask, and the analysis takes the
+// request at its next frame. Asking again before it is taken keeps one request, with the
+// latest reason. The analysis pays one atomic load per frame while nobody asks. Safe for
+// concurrent use.
+type StillRequest struct {
+	reason atomic.Pointer[string]
+}
+
+// Ask requests a still for reason (wire.FrameStart, wire.FrameScene or wire.FrameRequest).
+func (r *StillRequest) Ask(reason string) { r.reason.Store(&reason) }
+
+// Take returns the reason of the request made since the last Take, and false if there is none.
+func (r *StillRequest) Take() (string, bool) {
+	if r.reason.Load() == nil {
+		return "", false
+	}
+	p := r.reason.Swap(nil)
+	if p == nil {
+		return "", false
+	}
+	return *p, true
+}

@@ -74,6 +74,9 @@ func Handler(st Store, acc *Access, cat *aggregator.Catalog, sc Scoring, ready f
 	}
 	if gs, ok := st.(RegistryStore); ok {
 		(&registry{st: gs, live: live, hooks: o.registry, log: log}).register(handle) // registry.go
+		if fs, ok := st.(FrameStore); ok {
+			(&frames{st: fs, cameras: gs, request: o.requestFrame, log: log}).register(handle) // frame.go
+		}
 	}
 	if live != nil {
 		mux.Handle("GET /api/v1/stream", Need(aggregator.Viewer, live))

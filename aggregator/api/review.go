@@ -37,8 +37,9 @@ type Reprocess func(ctx context.Context, f aggregator.DeadLetterFilter, actor st
 type Option func(*options)
 
 type options struct {
-	reprocess Reprocess
-	registry  RegistryHooks
+	reprocess    Reprocess
+	registry     RegistryHooks
+	requestFrame RequestFrame
 }
 
 // WithReprocess serves POST /api/v1/dead-letters/reprocess with f. Without it the route

@@ -53,6 +53,27 @@ func TestRoutesNeedARole(t *testing.T) {
 			t.Errorf("%s as admin: %d %s", path, code, body)
 		}
 	}
+	// A camera's reference frame: viewers read it (c has none yet: 404), only admins ask the box.
+	frame, request := srv.URL+"/api/v1/registry/cameras/c/frame.jpg", srv.URL+"/api/v1/registry/cameras/c/frame-request"
+	for _, tok := range []string{"", "cw_forged", testTokens[aggregator.Viewer] + "x"} {
+		if code, _, body := getAs(t, tok, frame); code != http.StatusUnauthorized {
+			t.Errorf("frame.jpg with token %q: %d %s, want 401", tok, code, body)
+		}
+		if code, _, _ := call(t, http.MethodPost, request, tok, ""); code != http.StatusUnauthorized {
+			t.Errorf("frame-request with token %q: %d, want 401", tok, code)
+		}
+	}
+	if code, _, body := getAs(t, testTokens[aggregator.Viewer], frame); code != http.StatusNotFound || !strings.Contains(body, `"error"`) {
+		t.Errorf("frame.jpg as viewer, no frame: %d %s, want 404 JSON", code, body)
+	}
+	for _, role := range []aggregator.Role{aggregator.Viewer, aggregator.Reviewer} {
+		if code, _, _ := call(t, http.MethodPost, request, testTokens[role], ""); code != http.StatusForbidden {
+			t.Errorf("frame-request as %s: %d, want 403", role, code)
+		}
+	}
+	if code, _, _ := call(t, http.MethodPost, request, testTokens[aggregator.Admin], ""); code == http.StatusUnauthorized || code == http.StatusForbidden {
+		t.Errorf("frame-request as admin: %d", code)
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		for _, tok := range []string{"", "cw_forged"} {
 			if code, _, _ := getAs(t, tok, srv.URL+path); code != 200 {

@@ -19,9 +19,10 @@ const DeviceClientIDPrefix = "crosswatch-edge-"
 // ACL proves who each client is and confines it to its own topics. A device proves its id with
 // a client certificate whose subject CN is the id (on a TLS listener with a client CA) or with
 // its token (checked against DeviceHashes); it may then publish only
-// crosswatch/v1/{device}/{events,counts,status,gaps} and subscribe only to its ack and phase
-// topics and its cameras' scenes (crosswatch/v1/{device}/scene/{camera} or …/scene/+), with
-// the client id crosswatch-edge-{device}. The aggregator authenticates with a
+// crosswatch/v1/{device}/{events,counts,status,gaps} and its cameras' reference frames
+// (…/frame/{camera}), and subscribe only to its ack and phase topics, its cameras' scenes
+// (crosswatch/v1/{device}/scene/{camera} or …/scene/+) and frame requests
+// (…/frame-request/{camera} or …/frame-request/+), with the client id crosswatch-edge-{device}. The aggregator authenticates with a
 // per-process secret, alone may use AggregatorClientID, and reads every device's topics. A signal
 // controller (or a railway's door-status gateway) proves itself with its token, connects with
 // its id as client id, and may only publish phases to the devices it serves: a forged phase
@@ -107,8 +108,13 @@ func (h *ACL) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if c, ok := h.Controllers[user]; ok {
 		return err == nil && write && kind == wire.KindPhase && c.Devices[device]
 	}
-	if d, _, serr := wire.ParseSceneTopic(topic); serr == nil {
-		return !write && d == user // its own cameras' scenes, which only the aggregator publishes
+	if d, k, _, cerr := wire.ParseCameraTopic(topic); cerr == nil {
+		switch k {
+		case wire.KindFrame:
+			return write && d == user // its own cameras' reference frames, which only the aggregator reads
+		default: // scenes and frame requests, which only the aggregator publishes
+			return !write && d == user
+		}
 	}
 	if err != nil || device != user {
 		return false

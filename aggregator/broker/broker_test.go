@@ -14,6 +14,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
 
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
@@ -492,5 +493,40 @@ func TestMaxClients(t *testing.T) {
 	}
 	if _, err := connect(t, b.URL(), "agg", "s3cret"); err == nil {
 		t.Fatal("a third client admitted with MaxClients 2")
+	}
+}
+
+// The camera topics of the frame path: a device publishes its own cameras' frames only and
+// reads its own frame requests only; nobody but the aggregator publishes a request, not even to
+// itself.
+func TestACLFrameTopics(t *testing.T) {
+	acl := newACL()
+	cl := func(user string) *mochi.Client {
+		c := &mochi.Client{}
+		c.Properties.Username = []byte(user)
+		return c
+	}
+	a, agg := cl("edge-a"), cl(acl.AggregatorUser)
+	for _, c := range []struct {
+		who   *mochi.Client
+		topic string
+		write bool
+		want  bool
+	}{
+		{a, wire.FrameTopic("edge-a", "cam-1"), true, true},
+		{a, wire.FrameTopic("edge-b", "cam-1"), true, false},
+		{a, wire.FrameTopic("edge-a", "cam-1"), false, false},
+		{a, wire.FrameFilter(), false, false},
+		{a, wire.FrameRequestFilter("edge-a"), false, true},
+		{a, wire.FrameRequestTopic("edge-a", "cam-1"), false, true},
+		{a, wire.FrameRequestFilter("edge-b"), false, false},
+		{a, wire.FrameRequestTopic("edge-a", "cam-1"), true, false},
+		{a, wire.FrameRequestTopic("edge-b", "cam-1"), true, false},
+		{agg, wire.FrameRequestTopic("edge-a", "cam-1"), true, true},
+		{agg, wire.FrameFilter(), false, true},
+	} {
+		if got := acl.OnACLCheck(c.who, c.topic, c.write); got != c.want {
+			t.Errorf("%s on %s (write %v): %v, want %v", c.who.Properties.Username, c.topic, c.write, got, c.want)
+		}
 	}
 }

@@ -297,7 +297,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopIngest()
 	var ing *ingest.Ingester
+	frames := ingest.NewFrames(store, ingest.Config{MaxAhead: cfg.Ingest.MaxClockAhead, DeadLetterBytes: cfg.Ingest.DeadLetterBytes}, log, nil)
 	link.Log, link.Submit = log, func(m ingest.Message) bool { return ing.TrySubmit(m) }
+	link.SubmitFrame = frames.TrySubmit
 	scenes := newScenes(store, log)
 	link.OnConnect = scenes.republish
 	client := mqtt.New(link.Options)
@@ -313,12 +315,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	tel := NewTelemetry(cfg, cat, func() float64 { return float64(ing.QueueLen()) }, store.FindDevices)
 	ing.SetMetrics(tel.Ingest)
+	frames.SetMetrics(tel.Ingest)
 	live := api.NewLive()
 	live.MaxStreams = cfg.HTTP.MaxStreams
 	ing.SetOnCommit(live.Publish) // before Run: the commit goroutine reads it
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); ing.Run(ingCtx) }()
+	go func() { defer wg.Done(); frames.Run(ingCtx) }()
 	go func() { defer wg.Done(); ing.WatchSites(ingCtx, store, siteRefresh, log) }()
 	go func() {
 		defer wg.Done()
@@ -347,7 +351,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn("read the site registry after a change; ingest catches up within "+siteRefresh.String(), "err", err)
 		}
 	}, Camera: func(_ context.Context, c aggregator.Camera) { scenes.publish(c) }}
-	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess), api.WithRegistryHooks(hooks))
+	apiHandler := api.Handler(store, access, cat, scoring, client.Connected, live, log, api.WithReprocess(reprocess), api.WithRegistryHooks(hooks),
+		api.WithFrameRequests(func(_ context.Context, device, camera string) error {
+			return client.RequestFrame(device, camera, time.Now())
+		}))
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/readyz", apiHandler)

@@ -51,7 +51,8 @@ func TestStatusCameras(t *testing.T) {
 	old := now.Add(-30 * 24 * time.Hour) // a camera down for a month: its last frame is old, and that is fine
 	cams := []wire.CameraStatus{
 		{ID: "cam-2", State: wire.CameraReconnecting, LastFrame: &old, Reconnects: 3, Error: "source dropped; reconnecting"},
-		{ID: "cam-1", State: wire.CameraUp, DecodedFPS: 29.97, AnalysedFPS: 14.5, LastFrame: &frame, Reconnects: 1, ViewChanges: 2, ViewMismatch: true},
+		{ID: "cam-1", State: wire.CameraUp, DecodedFPS: 29.97, AnalysedFPS: 14.5, LastFrame: &frame, Reconnects: 1, ViewChanges: 2, ViewMismatch: true,
+			Signals: []wire.SignalState{{ID: "main", State: "red", Source: wire.SignalCamera}, {ID: "ped", State: "unknown", Source: wire.SignalFixed}}},
 		{ID: "cam-3", State: wire.CameraDown, Error: "open /dev/video3: no such device"},
 	}
 	run(t, st, []Message{statusMsg(t, "edge-1", wire.Status{Device: "edge-1", Online: true, Time: now, Cameras: cams})})
@@ -60,7 +61,8 @@ func TestStatusCameras(t *testing.T) {
 		t.Fatal("no device stored")
 	}
 	want := []aggregator.CameraStatus{
-		{ID: "cam-1", State: "up", DecodedFPS: 29.97, AnalysedFPS: 14.5, LastFrame: frame.UTC(), Reconnects: 1, ViewChanges: 2, ViewMismatch: true},
+		{ID: "cam-1", State: "up", DecodedFPS: 29.97, AnalysedFPS: 14.5, LastFrame: frame.UTC(), Reconnects: 1, ViewChanges: 2, ViewMismatch: true,
+			Signals: []aggregator.SignalState{{ID: "main", State: "red", Source: "camera"}, {ID: "ped", State: "unknown", Source: "fixed"}}},
 		{ID: "cam-2", State: "reconnecting", LastFrame: old.UTC(), Reconnects: 3, Error: "source dropped; reconnecting"},
 		{ID: "cam-3", State: "down", Error: "open /dev/video3: no such device"},
 	}

@@ -316,6 +316,11 @@ func (g *Ingester) classifyAt(m Message, p *pending, now time.Time) {
 	b, acks := &p.b, &p.acks
 	sites := g.sites.Load().byID
 	device, kind, err := wire.ParseTopic(m.Topic)
+	if d, k, _, cerr := wire.ParseCameraTopic(m.Topic); err != nil && cerr == nil && k == wire.KindFrame {
+		// Frames go to Frames, not here: this is a refused frame being reprocessed.
+		g.dead(p, m, d, "", ReasonKind, "a reference frame is not reprocessed: ask the camera for a new one (POST /api/v1/registry/cameras/{id}/frame-request)", false)
+		return
+	}
 	if err != nil {
 		g.dead(p, m, "", "", ReasonTopic, err.Error(), false)
 		return
@@ -460,6 +465,9 @@ func (g *Ingester) cameras(now time.Time, in []wire.CameraStatus) ([]aggregator.
 	for i, c := range in {
 		a := aggregator.CameraStatus{ID: c.ID, State: c.State, DecodedFPS: c.DecodedFPS, AnalysedFPS: c.AnalysedFPS,
 			Reconnects: c.Reconnects, ViewChanges: c.ViewChanges, ViewMismatch: c.ViewMismatch, Error: c.Error}
+		for _, s := range c.Signals {
+			a.Signals = append(a.Signals, aggregator.SignalState{ID: s.ID, State: s.State, Source: s.Source})
+		}
 		if c.LastFrame != nil {
 			if c.LastFrame.After(now.Add(g.cfg.MaxAhead)) {
 				return nil, fmt.Errorf("%w: cameras[%d].last_frame: %s is more than %v after the aggregator's clock (%s)", wire.ErrInvalid, i,

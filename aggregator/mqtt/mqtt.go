@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// Submit queues a message without blocking and reports whether it was taken. It must not
 	// block: a paho handler that blocks stalls the client's comms, acks included.
 	Submit func(m ingest.Message) bool
+	// SubmitFrame, if set, takes the cameras' reference frames (wire.FrameFilter) under the
+	// same rule: it must not block.
+	SubmitFrame func(m ingest.Message) bool
 	// OnConnect, if set, runs in its own goroutine after each (re)connection: the aggregator
 	// publishes every camera's latest scene again (an embedded broker forgets retained
 	// messages when it restarts).
@@ -108,6 +112,13 @@ func (cl *Client) onConnect(c paho.Client) {
 		}
 		filters[f] = 1
 	}
+	if cl.opts.SubmitFrame != nil {
+		f := wire.FrameFilter()
+		if cl.opts.Group != "" {
+			f = "$share/" + cl.opts.Group + "/" + f
+		}
+		filters[f] = 1
+	}
 	// No callback: every message goes to the default handler, cl.handle. A callback per filter
 	// makes paho split and match the topic against each filter for every message.
 	if t := c.SubscribeMultiple(filters, nil); t.WaitTimeout(10*time.Second) && t.Error() != nil {
@@ -122,6 +133,12 @@ func (cl *Client) onConnect(c paho.Client) {
 // handle takes every message the client receives. It never blocks. A message shed here was not
 // acknowledged, so its device resends it; the PUBACK that paho sends proves nothing to the device.
 func (cl *Client) handle(_ paho.Client, m paho.Message) {
+	if cl.opts.SubmitFrame != nil && strings.Contains(m.Topic(), "/"+wire.KindFrame+"/") {
+		if !cl.opts.SubmitFrame(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()}) {
+			cl.opts.Log.Warn("frame queue full: frame dropped (the next request brings another)", "topic", m.Topic())
+		}
+		return
+	}
 	if !cl.opts.Submit(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now()}) {
 		if n := cl.shed.Add(1); n%1000 == 1 {
 			cl.opts.Log.Warn("ingest queue full: shedding; devices will resend", "shed_total", n)

@@ -37,3 +37,25 @@ func (cl *Client) retain(topic string, b []byte) error {
 	}
 	return nil
 }
+
+// RequestFrame asks device for a new reference frame of camera, at QoS 1, not retained (a
+// request is for now, not for a box that connects tomorrow), waiting up to 10 s for the broker.
+// Safe for concurrent use.
+func (cl *Client) RequestFrame(device, camera string, now time.Time) error {
+	b, err := wire.Encode(wire.FrameRequestMsg{V: wire.Version, Camera: camera, Time: now.UTC()})
+	if err != nil {
+		return fmt.Errorf("request frame %s/%s: %w", device, camera, err)
+	}
+	topic := wire.FrameRequestTopic(device, camera)
+	if !cl.c.IsConnectionOpen() {
+		return fmt.Errorf("publish %s: not connected to the broker", topic)
+	}
+	t := cl.c.Publish(topic, 1, false, b)
+	if !t.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("publish %s: no PUBACK within 10 s", topic)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
+	return nil
+}

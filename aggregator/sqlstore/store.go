@@ -89,7 +89,7 @@ func New(db *sql.DB, d Dialect) (*Store, error) {
 	if d.Numbered {
 		s.rebind = numbered
 	}
-	if _, err := db.Exec(d.types.Replace(schema + registrySchema)); err != nil {
+	if _, err := db.Exec(d.types.Replace(schema + registrySchema + frameSchema)); err != nil {
 		return nil, fmt.Errorf("create %s schema: %w", d.Name, err)
 	}
 	// Databases made before these columns existed gain them.

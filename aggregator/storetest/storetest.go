@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SiteChanges", func(t *testing.T) { testSiteChanges(t, setup(t)) })
 	t.Run("RegistrySites", func(t *testing.T) { testRegistrySites(t, setup(t)) })
 	t.Run("RegistryCameras", func(t *testing.T) { testRegistryCameras(t, setup(t)) })
+	t.Run("Frames", func(t *testing.T) { testFrames(t, setup(t)) })
 	t.Run("SyntheticLoad", func(t *testing.T) { testSyntheticLoad(t, setup(t)) })
 }
 
@@ -405,7 +406,8 @@ func testDevicesGapsDeadLetters(t *testing.T, st *sqlstore.Store) {
 func testDeviceCameras(t *testing.T, st *sqlstore.Store) {
 	ctx := context.Background()
 	cams := []aggregator.CameraStatus{
-		{ID: "c1", State: "up", DecodedFPS: 25, AnalysedFPS: 12.5, LastFrame: now.Add(-time.Second), Reconnects: 2, ViewChanges: 1, ViewMismatch: true},
+		{ID: "c1", State: "up", DecodedFPS: 25, AnalysedFPS: 12.5, LastFrame: now.Add(-time.Second), Reconnects: 2, ViewChanges: 1, ViewMismatch: true,
+			Signals: []aggregator.SignalState{{ID: "north", State: "green", Source: "feed"}}},
 		{ID: "c2", State: "reconnecting", LastFrame: now.Add(-time.Minute), Error: `source "x" dropped; reconnecting`},
 	}
 	commit := func(d aggregator.Device) []aggregator.Device {

@@ -35,12 +35,19 @@ type Config struct {
 	Reference []byte       // the scene's view reference (vision.AnalyserConfig.Reference)
 	Live      bool         // a live camera (vision.AnalyserConfig.Live)
 	Meter     *edge.Meter
+	// Stills and OnStill: reference stills on request (pipeline.Config.Stills), made by the
+	// analyser's anonymiser (none without Evidence: a raw frame never leaves the box).
+	Stills  *edge.StillRequest
+	OnStill func(jpeg []byte, at time.Time, reason string)
+	// OnSignals is told when a signal's live state changes (pipeline.Config.OnSignals).
+	OnSignals func()
 }
 
 // The analyser is what the pipeline consumes: its observations and its evidence stills.
 var (
 	_ pipeline.Observations = (*vision.Analyser)(nil)
 	_ pipeline.Evidence     = (*vision.Analyser)(nil)
+	_ pipeline.Still        = (*vision.Analyser)(nil)
 )
 
 // Camera is a camera's pipeline over its analyser. Close releases the analyser.
@@ -68,8 +75,9 @@ func New(cfg Config, src vision.Source, ob pipeline.Outbox, notify func(), log *
 	}
 	pc := pipeline.Config{Device: cfg.Device, Scene: cfg.Scene, Start: cfg.Start, CountPeriod: cfg.CountPeriod, Feed: cfg.Feed, Meter: cfg.Meter}
 	pc.Width, pc.Height = a.Size()
+	pc.Stills, pc.OnStill, pc.OnSignals = cfg.Stills, cfg.OnStill, cfg.OnSignals
 	if cfg.Evidence != nil {
-		pc.Evidence = a
+		pc.Evidence, pc.Still = a, a
 	}
 	return &Camera{Pipeline: pipeline.New(pc, a, ob, notify, log), analyser: a}, nil
 }

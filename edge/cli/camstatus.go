@@ -68,6 +68,9 @@ func (s *camState) status(now time.Time) wire.CameraStatus {
 	}
 	if p := s.pipe.Load(); p != nil {
 		c.ViewMismatch, _ = p.ViewMismatch()
+		if c.State == wire.CameraUp {
+			c.Signals = p.Signals()
+		}
 	}
 	return c
 }

@@ -113,6 +113,8 @@ func (d *Daemon) Open(ctx context.Context) error {
 		o.ViewChanges = d.viewChanges
 		o.ViewMismatch = d.viewMismatch
 		o.Cameras = d.cameraStatuses
+		o.OnFrameRequest = d.frameRequested
+		o.OnConnect = d.connected
 	})
 	if err != nil {
 		return fmt.Errorf("broker.url: %w", err)
@@ -388,12 +390,15 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 		// One anonymiser per camera: it holds Mats and networks, used from the camera's goroutine.
 		a, closeA, err := vision.OpenEvidenceAnonymiser(c.Models)
 		if err != nil {
-			d.Log.Warn("events carry no evidence image", "camera", cam.ID, "err", err)
+			d.Log.Warn("events carry no evidence image, and the camera sends no reference still", "camera", cam.ID, "err", err)
 		} else {
 			defer closeA()
 			cfg.Evidence = a
 		}
 	}
+	cfg.Stills, cfg.OnSignals = &st.stills, d.kickStatus
+	cfg.OnStill = func(b []byte, _ time.Time, reason string) { d.sendFrame(cam.ID, b, reason) }
+	st.stills.Ask(st.startReason(cam.sceneBytes)) // its first analysed frame is the camera's reference still
 	p, err := analysis.New(cfg, src, d.store, d.snd.Notify, d.Log.With("camera", cam.ID))
 	if err != nil {
 		return fmt.Errorf("scene %s: %w", cam.CameraCfg.Scene, err)

@@ -33,6 +33,10 @@ type camState struct {
 	reconnecting atomic.Bool
 	rate         camRate
 	onChange     func() // told when the camera goes down or comes back; set before it runs
+	// stills, asked, scene: the camera's reference stills (refframe.go).
+	stills edge.StillRequest
+	asked  atomic.Int64             // when the aggregator last asked for a still (Unix ns)
+	scene  atomic.Pointer[[32]byte] // digest of the scene it last ran with
 }
 
 func (s *camState) setUp() {

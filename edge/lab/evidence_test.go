@@ -108,7 +108,7 @@ func TestEvidenceHasNoFaces(t *testing.T) {
 		paste := func(src *camera.File) vision.Source {
 			return &pastedFaces{src: src, faces: crops, until: 4 * time.Second}
 		}
-		ev := evidenceOf(t, clip, models, a, paste)
+		ev, stills := evidenceAndStills(t, clip, models, a, paste, 500*time.Millisecond)
 		if len(ev) < 3 {
 			t.Fatalf("%d events with evidence, want at least 3", len(ev))
 		}
@@ -117,6 +117,25 @@ func TestEvidenceHasNoFaces(t *testing.T) {
 		if rawFaces < images {
 			t.Fatalf("the oracle finds %d faces in %d raw frames with %d pasted faces each: it proves nothing", rawFaces, images, len(crops))
 		}
+		// The reference stills the box sends for the scene editor (crosswatch-edge run, one
+		// per request) go through the same anonymiser: no face in any.
+		if len(stills) < 5 {
+			t.Fatalf("%d reference stills, want one every 0.5 s of 4 s", len(stills))
+		}
+		for at, jpg := range stills {
+			img, err := gocv.IMDecode(jpg, gocv.IMReadColor)
+			if err != nil {
+				t.Fatalf("still at %v: %v", at, err)
+			}
+			if img.Cols() > vision.EvidenceWidth {
+				t.Errorf("still at %v: %d px wide", at, img.Cols())
+			}
+			if f := u.faces(img); len(f) > 0 {
+				t.Errorf("the reference still at %v shows %d face(s) at %v", at, len(f), f)
+			}
+			img.Close()
+		}
+		t.Logf("%d reference stills, no face in any", len(stills))
 	})
 }
 

@@ -74,9 +74,12 @@ func TestNoMatLeaks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := evidenceOf(t, filepath.Join(videos, "general_metroeyes_subway_corridor.mp4"), models, a, func(f *camera.File) vision.Source {
+		ev, stills := evidenceAndStills(t, filepath.Join(videos, "general_metroeyes_subway_corridor.mp4"), models, a, func(f *camera.File) vision.Source {
 			return &pastedFaces{src: f, until: 3 * time.Second}
-		})
+		}, time.Second)
+		if len(stills) == 0 {
+			t.Fatal("no reference still made: the still path is not checked for leaks")
+		}
 		closeA()
 		if len(ev) == 0 {
 			t.Fatal("no event with evidence on the corridor clip: nobody was pixelated")

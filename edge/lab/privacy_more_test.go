@@ -13,6 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/crosswatch/crosswatch/edge"
 	"github.com/crosswatch/crosswatch/edge/analysis"
 	"github.com/crosswatch/crosswatch/edge/scene"
 	"github.com/crosswatch/crosswatch/edge/vision"
@@ -153,6 +154,33 @@ func wholeFrameScene(camera string) *scene.Scene {
 // evidence image by stream time.
 func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, wrap func(*camera.File) vision.Source) map[time.Duration][]byte {
 	t.Helper()
+	ev, _ := evidenceAndStills(t, clip, models, a, wrap, 0)
+	return ev
+}
+
+// askingStills is a Source that asks for a reference still every every of stream time, as
+// the aggregator's frame requests do (from another goroutine: here the decoder's).
+type askingStills struct {
+	vision.Source
+	req   *edge.StillRequest
+	every time.Duration
+	next  time.Duration
+}
+
+func (s *askingStills) ReadAfter(fr *camera.Frame, notBefore time.Duration) error {
+	err := s.Source.ReadAfter(fr, notBefore)
+	if err == nil && fr.Pos >= s.next {
+		s.req.Ask(wire.FrameRequest)
+		s.next = fr.Pos + s.every
+	}
+	return err
+}
+
+// evidenceAndStills is evidenceOf that also asks for a reference still every stillEvery of
+// stream time (0: never) and returns them by stream time, as crosswatch-edge run makes them.
+func evidenceAndStills(t *testing.T, clip string, models string, a *vision.Anonymiser, wrap func(*camera.File) vision.Source,
+	stillEvery time.Duration) (map[time.Duration][]byte, map[time.Duration][]byte) {
+	t.Helper()
 	f, err := camera.OpenFile(clip)
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +196,16 @@ func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, 
 	}
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	var mem memOutbox
-	p, err := analysis.New(analysis.Config{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
-		Start: start, CountPeriod: time.Minute, Models: m, Evidence: a}, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := analysis.Config{Device: "privacy", Scene: wholeFrameScene("privacy-cam"), Width: f.Width, Height: f.Height,
+		Start: start, CountPeriod: time.Minute, Models: m, Evidence: a}
+	stills := map[time.Duration][]byte{}
+	if stillEvery > 0 {
+		req := &edge.StillRequest{}
+		src = &askingStills{Source: src, req: req, every: stillEvery}
+		cfg.Stills = req
+		cfg.OnStill = func(b []byte, at time.Time, _ string) { stills[at.Sub(start)] = b }
+	}
+	p, err := analysis.New(cfg, src, &mem, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +228,7 @@ func evidenceOf(t *testing.T, clip string, models string, a *vision.Anonymiser, 
 		}
 		out[e.Time.Sub(start)] = e.Evidence
 	}
-	return out
+	return out, stills
 }
 
 // rawFrameAt returns the clip's frame at stream time at (through wrap, if not nil), downscaled as the evidence is but not

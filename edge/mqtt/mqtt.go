@@ -58,8 +58,13 @@ type Options struct {
 	// crosswatch/v1/{device}/scene/+ (retained: the latest of each on every connection). It
 	// must not block for long.
 	OnScene func(wire.Scene)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// OnFrameRequest, if set, receives the aggregator's requests for a camera's reference frame
+	// from crosswatch/v1/{device}/frame-request/+. It must not block.
+	OnFrameRequest func(wire.FrameRequestMsg)
+	// OnConnect, if set, runs after each (re)connection, on paho's goroutine: it must not block.
+	OnConnect func()
+	Log       *slog.Logger
+	Now       func() time.Time
 	// Reconnect backoff: exponential from MinBackoff to MaxBackoff, plus a random pause of up to
 	// 4·MinBackoff before each attempt.
 	MinBackoff, MaxBackoff time.Duration
@@ -219,6 +224,16 @@ func (cl *Client) onConnect(c paho.Client) {
 			cl.opts.OnScene(s)
 		})
 	}
+	if cl.opts.OnFrameRequest != nil {
+		c.Subscribe(wire.FrameRequestFilter(cl.opts.Device), 1, func(_ paho.Client, m paho.Message) {
+			r, err := wire.DecodeFrameRequest(m.Topic(), m.Payload())
+			if err != nil {
+				cl.opts.Log.Warn("ignore malformed frame request", "topic", m.Topic(), "err", err)
+				return
+			}
+			cl.opts.OnFrameRequest(r)
+		})
+	}
 	c.Subscribe(wire.Topic(cl.opts.Device, wire.KindAck), 1, func(_ paho.Client, m paho.Message) {
 		a, err := wire.DecodeAck(m.Payload())
 		if err != nil {
@@ -238,6 +253,9 @@ func (cl *Client) onConnect(c paho.Client) {
 		}
 	})
 	cl.publishStatus()
+	if cl.opts.OnConnect != nil {
+		cl.opts.OnConnect()
+	}
 }
 
 // publishStatus publishes the retained online status with the backlog.

@@ -67,6 +67,23 @@ type Config struct {
 	// Meter, if set, receives the per-frame counters; it may outlive the pipeline (a camera
 	// restarted keeps its counters).
 	Meter *edge.Meter
+	// Stills, if set with Still and OnStill, is how others ask for a reference still: the
+	// pipeline takes a request at the next analysed frame, has Still make it and hands it to
+	// OnStill (on the analysis goroutine; it must not block). Nothing is copied while nobody
+	// asks.
+	Stills  *edge.StillRequest
+	Still   Still
+	OnStill func(jpeg []byte, at time.Time, reason string)
+	// OnSignals, if set, is told when a signal's state or source changes (Signals has the new
+	// ones); it runs on the analysis goroutine and must not block.
+	OnSignals func()
+}
+
+// Still makes the anonymised reference still of the frame being analysed (vision.Analyser).
+type Still interface {
+	// Still returns the still's JPEG, made from the latest observation's frame with its tracks
+	// and detections; nil and no error when it cannot make one that may leave the box.
+	Still(tracks []edge.Track, dets []edge.Detection) ([]byte, error)
 }
 
 // Stats summarises a run.
@@ -134,6 +151,10 @@ type Pipeline struct {
 	// mismatchSince is when the current quarantine began (Unix ms; 0: the view matches), for
 	// ViewMismatch from another goroutine.
 	mismatchSince atomic.Int64
+	// signals is each scene signal's state now (signalCode), for Signals from another
+	// goroutine; unread is the source a signal nobody reads is reported with.
+	signals []atomic.Uint32
+	unread  []string
 }
 
 const viewWarnEvery = 10 * time.Second
@@ -177,6 +198,11 @@ func New(cfg Config, obs Observations, ob Outbox, notify func(), log *slog.Logge
 	}
 	if cfg.Evidence != nil {
 		p.ev = &evidence{}
+	}
+	p.signals = make([]atomic.Uint32, min(len(s.Signals), wire.MaxCameraSignals))
+	p.unread = make([]string, len(p.signals))
+	for i := range p.unread {
+		p.unread[i] = unreadSource(s.Signals[i])
 	}
 	// Zone numbers in event and count ids: approaches, crosswalks, roadways, platform edges,
 	// tracks, in scene order (a scene's zone ids are unique).
@@ -238,6 +264,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 		p.meter().Analysed.Add(1)
 		now := o.Time
 		signals := p.sources.Combine(now, o.Signals)
+		p.noteSignals(signals)
 		if o.ReferenceLearned {
 			p.stats.ReferenceLearned = true
 		}
@@ -268,6 +295,11 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			p.rules.Step(now, signals, tracks, ended, p)
 			if p.ev != nil {
 				p.evidenceFrame(o.Pos, tracks, o.Detections)
+			}
+		}
+		if p.cfg.Stills != nil && p.cfg.Still != nil && p.cfg.OnStill != nil {
+			if reason, ok := p.cfg.Stills.Take(); ok {
+				p.sendStill(o.Time, reason)
 			}
 		}
 		decoded := o.Decoded

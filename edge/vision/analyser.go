@@ -417,3 +417,43 @@ func (a *Analyser) Close() {
 		a.ring.close()
 	}
 }
+
+// Still returns the anonymised reference still of the latest observation's frame (the
+// analysed frame, at most EvidenceWidth wide), as evidence is: the tracked and detected
+// people and riders pixelated, with every person the anonymiser's own detector finds, the
+// plate region of every vehicle, faces blurred. tracks and dets are the frame's (analysed
+// pixels). It returns nil and no error without evidence (no anonymiser: a raw frame never
+// leaves the box) or once the source has ended. It copies nothing until asked: the pipeline
+// calls it only when a still was requested.
+func (a *Analyser) Still(tracks []edge.Track, dets []edge.Detection) ([]byte, error) {
+	an := a.cfg.Evidence
+	if an == nil || a.cur == nil {
+		return nil, nil
+	}
+	frame := a.cur.frame
+	scale := min(1, float32(EvidenceWidth)/float32(frame.Cols()))
+	var people, vehicles []edge.Box
+	for _, t := range tracks {
+		for _, b := range [2]edge.Box{t.Box, t.Meas} {
+			if b.Area() <= 0 {
+				continue
+			}
+			switch {
+			case t.Class == edge.Person || t.Class == edge.Bicycle || t.Class == edge.Motorbike || t.Class == edge.ClassUnknown:
+				people = append(people, b)
+			case t.Class.Motor():
+				vehicles = append(vehicles, b)
+			}
+		}
+	}
+	for _, d := range dets {
+		switch {
+		case d.Class == edge.Person || d.Class == edge.Bicycle || d.Class == edge.Motorbike || d.Class == edge.ClassUnknown:
+			people = append(people, d.Box)
+		case d.Class.Motor():
+			vehicles = append(vehicles, d.Box)
+		}
+	}
+	an.anonymise(frame, image.Pt(int(float32(frame.Cols())*scale), int(float32(frame.Rows())*scale)), people, vehicles)
+	return encodeJPEG(an.img, 80)
+}

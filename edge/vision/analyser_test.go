@@ -126,6 +126,9 @@ type camConfig struct {
 	Evidence *vision.Anonymiser
 	Meter    *edge.Meter
 	Live     bool
+	// Stills and OnStill: reference stills on request, made by the analyser (with Evidence).
+	Stills  *edge.StillRequest
+	OnStill func(jpeg []byte, at time.Time, reason string)
 }
 
 // newPipeline builds an analyser over src with det as the scene's detector and a pipeline over
@@ -142,8 +145,9 @@ func newPipeline(t *testing.T, s *scene.Scene, src vision.Source, det vision.Det
 	pc := pipeline.Config{Device: "dev-t", Scene: s, Start: start, CountPeriod: time.Minute, Meter: cfg.Meter}
 	pc.Width, pc.Height = a.Size()
 	if cfg.Evidence != nil {
-		pc.Evidence = a
+		pc.Evidence, pc.Still = a, a
 	}
+	pc.Stills, pc.OnStill = cfg.Stills, cfg.OnStill
 	ob := &memOutbox{}
 	return pipeline.New(pc, a, ob, nil, log), ob
 }

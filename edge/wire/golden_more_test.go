@@ -45,7 +45,9 @@ func TestGoldenByHand(t *testing.T) {
 			"backlog": 0.0, "oldest_pending_s": 0.0, "software": "crosswatch-edge dev",
 			"cameras": []any{
 				map[string]any{"id": "cam-1", "state": "up", "decoded_fps": 29.97, "analysed_fps": 15.0,
-					"last_frame": "2026-11-25T08:30:00.095Z", "reconnects": 1.0},
+					"last_frame": "2026-11-25T08:30:00.095Z", "reconnects": 1.0, "signals": []any{
+						map[string]any{"id": "nb-main", "state": "red", "source": "camera"},
+						map[string]any{"id": "ped-east", "state": "unknown", "source": "fixed"}}},
 				map[string]any{"id": "cam-2", "state": "reconnecting", "decoded_fps": 0.0, "analysed_fps": 0.0,
 					"last_frame": "2026-11-25T08:29:56.125Z", "reconnects": 2.0, "view_changes": 1.0, "view_mismatch": true,
 					"error": "source dropped; reconnecting"},
@@ -56,6 +58,7 @@ func TestGoldenByHand(t *testing.T) {
 			"reason": "outbox_full", "evicted": map[string]any{"counts": 40.0, "jaywalking": 2.0},
 			"oldest": "2026-11-25T07:30:00.125Z", "newest": "2026-11-25T07:40:00.125Z",
 		},
+		"frame-request": {"v": 1.0, "camera": "cam-1", "time": "2026-11-25T08:30:00.125Z"},
 		"ack": {
 			"v":         1.0,
 			"committed": []any{"a", "b"},

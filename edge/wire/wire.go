@@ -23,7 +23,7 @@ const (
 	MaxEventBytes    = 512 << 10 // an event with its evidence JPEG (base64)
 	MaxEvidenceBytes = 256 << 10 // the decoded evidence JPEG
 	MaxCountsBytes   = 16 << 10
-	MaxStatusBytes   = 64 << 10 // MaxStatusCameras cameras, each with the longest error JSON can write ('<' as \u003c)
+	MaxStatusBytes   = 160 << 10 // MaxStatusCameras cameras, each with the longest error JSON can write ('<' as \u003c) and MaxCameraSignals signals
 	MaxAckBytes      = 256 << 10
 	MaxGapBytes      = 16 << 10
 	MaxIDLen         = 128
@@ -51,6 +51,8 @@ const (
 	MaxCameraErrorLen = 200
 	// MaxFPS bounds a camera's reported frame rates.
 	MaxFPS = 1000
+	// MaxCameraSignals is the most signal heads one camera's status may report.
+	MaxCameraSignals = 16
 )
 
 // Camera states in a status.
@@ -234,6 +236,38 @@ type CameraStatus struct {
 	// characters, no credentials); while it is up, empty, or why the aggregator refuses its
 	// records (an unknown site or camera).
 	Error string `json:"error,omitempty"`
+	// Signals is the live state of each of the camera's scene signals, in scene order (at most
+	// MaxCameraSignals): what the box judges by now; absent while the camera is not up.
+	Signals []SignalState `json:"signals,omitempty"`
+}
+
+// SignalState is one scene signal's state as a box reads it now.
+type SignalState struct {
+	ID     string `json:"id"`     // the scene's signal id
+	State  string `json:"state"`  // red, amber, green or unknown
+	Source string `json:"source"` // SignalCamera, SignalFeed, SignalPlan or SignalFixed
+}
+
+// SignalFixed is the source of a signal the scene fixes as unknown (state: unknown: a head no
+// source can read).
+const SignalFixed = "fixed"
+
+// validate checks one signal of a camera's status; f is its field path.
+func (s *SignalState) validate(f string) error {
+	if err := CheckName(f+".id", s.ID); err != nil {
+		return err
+	}
+	switch s.State {
+	case "red", "amber", "green", "unknown":
+	default:
+		return invalid(f+".state", "%q: want red, amber, green or unknown", s.State)
+	}
+	switch s.Source {
+	case SignalCamera, SignalFeed, SignalPlan, SignalFixed:
+	default:
+		return invalid(f+".source", "%q: want camera, feed, plan or fixed", s.Source)
+	}
+	return nil
 }
 
 // Gap reasons.
@@ -408,6 +442,10 @@ func versionOf(v any) int {
 		return p.V
 	case *Scene:
 		return p.V
+	case *Frame:
+		return p.V
+	case *FrameRequestMsg:
+		return p.V
 	}
 	return -1
 }
@@ -497,6 +535,20 @@ func (c *CameraStatus) validate(f string) error {
 		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
 			return invalid(f+".error", "control character %q", r)
 		}
+	}
+	if len(c.Signals) > MaxCameraSignals {
+		return invalid(f+".signals", "%d signals, limit %d", len(c.Signals), MaxCameraSignals)
+	}
+	seen := make(map[string]int, len(c.Signals))
+	for i, s := range c.Signals {
+		sf := fmt.Sprintf("%s.signals[%d]", f, i)
+		if err := s.validate(sf); err != nil {
+			return err
+		}
+		if j, dup := seen[s.ID]; dup {
+			return invalid(sf+".id", "%q is also %s.signals[%d].id", s.ID, f, j)
+		}
+		seen[s.ID] = i
 	}
 	return nil
 }
@@ -590,7 +642,7 @@ func (e *Event) Validate() error {
 		return invalid("evidence_jpeg", "%d bytes, limit %d", len(e.Evidence), MaxEvidenceBytes)
 	}
 	if len(e.Evidence) > 0 {
-		return checkJPEG(e.Evidence)
+		return checkJPEG("evidence_jpeg", e.Evidence)
 	}
 	return nil
 }
@@ -598,16 +650,16 @@ func (e *Event) Validate() error {
 // checkJPEG reports whether b is a baseline or progressive JPEG of at most MaxEvidenceWidth ×
 // MaxEvidenceHeight pixels, whole to its end-of-image marker. It reads the header, not the
 // pixels: the aggregator serves the image as image/jpeg and never decodes it.
-func checkJPEG(b []byte) error {
+func checkJPEG(field string, b []byte) error {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return invalid("evidence_jpeg", "not a JPEG: %v", err)
+		return invalid(field, "not a JPEG: %v", err)
 	}
 	if cfg.Width < 1 || cfg.Width > MaxEvidenceWidth || cfg.Height < 1 || cfg.Height > MaxEvidenceHeight {
-		return invalid("evidence_jpeg", "%dx%d pixels, limit %dx%d", cfg.Width, cfg.Height, MaxEvidenceWidth, MaxEvidenceHeight)
+		return invalid(field, "%dx%d pixels, limit %dx%d", cfg.Width, cfg.Height, MaxEvidenceWidth, MaxEvidenceHeight)
 	}
 	if !bytes.HasSuffix(b, []byte{0xFF, 0xD9}) {
-		return invalid("evidence_jpeg", "no end-of-image marker: truncated, or something appended")
+		return invalid(field, "no end-of-image marker: truncated, or something appended")
 	}
 	return nil
 }

@@ -36,7 +36,8 @@ func goldenPayloads() map[string]any {
 		// A box with two cameras, one of them reconnecting to its dropped stream.
 		"status-cameras": Status{V: Version, Device: "edge-1", Online: true, Time: t0, Software: "crosswatch-edge dev",
 			Cameras: []CameraStatus{
-				{ID: "cam-1", State: CameraUp, DecodedFPS: 29.97, AnalysedFPS: 15, LastFrame: ptr(t0.Add(-30 * time.Millisecond)), Reconnects: 1},
+				{ID: "cam-1", State: CameraUp, DecodedFPS: 29.97, AnalysedFPS: 15, LastFrame: ptr(t0.Add(-30 * time.Millisecond)), Reconnects: 1,
+					Signals: []SignalState{{ID: "nb-main", State: "red", Source: SignalCamera}, {ID: "ped-east", State: "unknown", Source: SignalFixed}}},
 				{ID: "cam-2", State: CameraReconnecting, LastFrame: ptr(t0.Add(-4 * time.Second)), Reconnects: 2, ViewChanges: 1, ViewMismatch: true,
 					Error: "source dropped; reconnecting"},
 			}},
@@ -47,6 +48,7 @@ func goldenPayloads() map[string]any {
 		"ack-codes": Ack{V: Version, Committed: []string{"a"}, Rejected: []Rejection{
 			{ID: "c", Reason: "unknown site \"x\"", Code: RejectUnknownSite, Site: "x", Camera: "cam-1"},
 			{ID: "d", Reason: "camera \"cam-9\" is not one of site \"main-st-nb\"'s cameras", Code: RejectUnknownCamera, Site: "main-st-nb", Camera: "cam-9"}}},
+		"frame-request": FrameRequestMsg{V: Version, Camera: "cam-1", Time: t0},
 	}
 }
 
@@ -102,6 +104,11 @@ func TestGolden(t *testing.T) {
 				g, err := DecodeGap(want)
 				if err != nil || g.Evicted["counts"] != 40 {
 					t.Fatalf("decode: %+v %v", g, err)
+				}
+			case "frame-request":
+				r, err := DecodeFrameRequest("crosswatch/v1/edge-1/frame-request/cam-1", want)
+				if err != nil || r != v.(FrameRequestMsg) {
+					t.Fatalf("decode: %+v %v", r, err)
 				}
 			case "ack":
 				a, err := DecodeAck(want)
@@ -270,6 +277,12 @@ func TestDecodeStatusCamerasReject(t *testing.T) {
 		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u007fb"}`), "cameras[0].error: control character"},
 		{cams(`{"id":"c1","state":"down","decoded_fps":0,"analysed_fps":0,"reconnects":0,"error":"a\u0085b"}`), "cameras[0].error: control character"},
 		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"fps":3}`), "unknown field"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"green","source":"plan"},{"id":"s2","state":"unknown","source":"fixed"}]}`), ""},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"blue","source":"camera"}]}`), `cameras[0].signals[0].state: "blue"`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"guess"}]}`), `cameras[0].signals[0].source: "guess"`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"camera"},{"id":"s 2","state":"red","source":"camera"}]}`), "cameras[0].signals[1].id"},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[{"id":"s1","state":"red","source":"camera"},{"id":"s1","state":"red","source":"feed"}]}`), `cameras[0].signals[1].id: "s1" is also cameras[0].signals[0].id`},
+		{cams(`{"id":"c1","state":"up","decoded_fps":0,"analysed_fps":0,"reconnects":0,"signals":[` + strings.Repeat(`{"id":"s","state":"red","source":"camera"},`, MaxCameraSignals) + `{"id":"t","state":"red","source":"camera"}]}`), "cameras[0].signals: 17 signals, limit 16"},
 	} {
 		_, err := DecodeStatus([]byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalid)) {
