@@ -147,7 +147,7 @@ func DecodeFrameRequest(topic string, b []byte) (FrameRequestMsg, error) {
 		return FrameRequestMsg{}, fmt.Errorf("%w: %q is not a frame-request topic", ErrTopic, topic)
 	}
 	var r FrameRequestMsg
-	if err := decode(b, MaxFrameRequestBytes, &r); err != nil {
+	if err := decodeFromAggregator(b, MaxFrameRequestBytes, &r); err != nil {
 		return FrameRequestMsg{}, err
 	}
 	switch {

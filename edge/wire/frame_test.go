@@ -120,7 +120,9 @@ func TestFrameRequestBad(t *testing.T) {
 		{topic, `{"v":1,"camera":"cam-3","time":"2026-12-02T10:00:00Z"}`, `camera: "cam-3" is not the topic's camera`},
 		{topic, `{"v":1,"camera":"cam-2"}`, "time: missing"},
 		{"crosswatch/v1/edge-1/frame/cam-2", `{"v":1,"camera":"cam-2","time":"2026-12-02T10:00:00Z"}`, "not a frame-request topic"},
-		{topic, `{"v":1,"camera":"cam-2","time":"2026-12-02T10:00:00Z","all":true}`, "unknown field"},
+		// From the aggregator: a field this box does not know is ignored (aggregators upgrade first).
+		{topic, `{"v":1,"camera":"cam-2","time":"2026-12-02T10:00:00Z","all":true}`, ""},
+		{topic, `{"v":2,"camera":"cam-2","time":"2026-12-02T10:00:00Z"}`, "v=2"},
 	} {
 		_, err := DecodeFrameRequest(c.topic, []byte(c.payload))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
