@@ -348,3 +348,46 @@ func RollupsSealedByTwo(t *testing.T, a, b *sqlstore.Store) {
 		t.Fatalf("watermarks %v after clocks %v", marks, clocks)
 	}
 }
+
+// RollupsMigrated: a database made before the watermarks, where every commit wrote every
+// width (here: commits, then RebuildRollups, which writes every width of every bin, the open
+// ones too), gains them when it is opened, at the store's clock, and the rollups stay equal
+// to the rows as the clock then moves past the open hour and day. reopen closes the store,
+// drops the watermark rows from its database (as a database of the old scheme has none) and
+// opens it again.
+func RollupsMigrated(t *testing.T, st *sqlstore.Store, reopen func(t *testing.T) *sqlstore.Store) {
+	ctx := context.Background()
+	if err := st.UpsertSites(ctx, sites); err != nil {
+		t.Fatal(err)
+	}
+	v1 := catalog("v1", 25)
+	if _, err := st.EnsureCatalog(ctx, v1, kinds); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(18, 11))
+	tr := newSealTruth()
+	c := time.Now().UTC()
+	b := sealBatch(rng, "old", c, v1, nil)
+	commitSeal(t, st, tr, b)
+	if err := st.RebuildRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = reopen(t)
+	opened := time.Now().UTC()
+	marks, err := st.RollupWatermarks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+		if m := marks[w]; m.Before(c.Truncate(w)) || m.After(opened) {
+			t.Fatalf("after the migration the %v watermark is %v, want the store's clock rounded down (%v–%v)", w, m, c.Truncate(w), opened)
+		}
+	}
+	checkSeal(t, st, tr, rng, "migrated", c, []string{"v1"})
+	for i, step := range []time.Duration{10 * time.Minute, time.Hour, 25 * time.Hour} {
+		c = c.Add(step)
+		b = sealBatch(rng, fmt.Sprintf("new%d", i), c, v1, b)
+		commitSeal(t, st, tr, b)
+		checkSeal(t, st, tr, rng, fmt.Sprintf("migrated, then commit %d at %v", i, c), c, []string{"v1"})
+	}
+}
