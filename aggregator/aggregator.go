@@ -309,6 +309,9 @@ type Batch struct {
 	Gaps        []Gap
 	DeadLetters []DeadLetter
 	Devices     []Device
+	// Now is the ingester's clock when the batch was committed; the store closes (seals) the
+	// wider rollup bins that ended before it. Zero: the store's own clock.
+	Now time.Time
 }
 
 // EventFilter selects stored events.

@@ -240,6 +240,7 @@ func (a *ackSet) get(device string) *wire.Ack {
 // commit stores one batch and then acknowledges it to its devices.
 func (g *Ingester) commit(ctx context.Context, p *pending) {
 	b := &p.b
+	b.Now = g.now()
 	began := time.Now()
 	inserted, err := g.store.Commit(ctx, b)
 	g.statsMu.Lock()

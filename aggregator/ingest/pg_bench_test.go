@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +20,9 @@ import (
 
 // BenchmarkIngestPostgres is BenchmarkIngestSQLite on PostgreSQL: validation, pricing and the
 // commit of each event (batches of 512) to a throwaway cluster on loopback, the events spread
-// over 20 sites, three types and the six days before the clock, so that each batch adds to many
-// rollup rows as a city's traffic does. One op is one event. The cluster runs without fsync, so
+// over 20 sites and three types, so that each batch adds to many rollup rows as a city's
+// traffic does, and arriving live (97 ms apart, the ingester's clock following them across
+// the hours they span, so its commits seal the rollups as in service). One op is one event. The cluster runs without fsync, so
 // the figure is the CPU-bound worst case for the rollups' share; BenchmarkIngestPostgresDurable
 // is the same on PostgreSQL's durable defaults, as a production server runs.
 func BenchmarkIngestPostgres(b *testing.B) { benchIngestPostgres(b, pgtest.Start) }
@@ -73,16 +75,22 @@ func benchIngestPostgres(b *testing.B, start func() (*pgtest.Cluster, error)) {
 	}
 	types := []string{wire.RedLightRunning, wire.Jaywalking, wire.RedLightRunning}
 	topic := wire.Topic("edge-1", wire.KindEvents)
-	t0 := testNow().Add(-6 * 24 * time.Hour)
+	// Live traffic: events 97 ms apart from the store's opening on, and the ingester's clock a
+	// second after the event it is judging (it reads the clock once per message, and once per
+	// commit), so the hour and day rollups are sealed as the clock passes them, as in service.
+	t0 := time.Now().UTC()
+	var ticks atomic.Int64
+	clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1))*97*time.Millisecond + time.Second) }
 	msgs := make([]Message, b.N)
 	for i := range msgs {
+		at := t0.Add(time.Duration(i) * 97 * time.Millisecond)
 		p, _ := wire.Encode(wire.Event{V: 1, ID: "e" + strconv.Itoa(i), Device: "edge-1", Camera: "cam-1", Site: ss[i%20].ID, Zone: "z",
-			Type: types[i%3], Time: t0.Add(time.Duration(i) * 97 * time.Millisecond), Class: "car", Confidence: 0.9})
-		msgs[i] = Message{Topic: topic, Payload: p, Received: testNow()}
+			Type: types[i%3], Time: at, Class: "car", Confidence: 0.9})
+		msgs[i] = Message{Topic: topic, Payload: p, Received: at}
 	}
 	cfg := DefaultConfig()
 	cfg.Queue = b.N + 1
-	g := New(st, nopAcker{}, cat, ss, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testNow)
+	g := New(st, nopAcker{}, cat, ss, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
 	b.ReportAllocs()
 	b.ResetTimer()
 	wal0 := walBytes(b, dsn)

@@ -68,6 +68,47 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
+// Two aggregators on one PostgreSQL commit at once, each sealing the hours and a day as its
+// clock passes them: the rollups still equal the stored rows (the watermarks' locks).
+func TestRollupsSealedByTwo(t *testing.T) {
+	dsn := freshDB(t)
+	var st [2]*sqlstore.Store
+	for i := range st {
+		s, err := Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		st[i] = s
+	}
+	storetest.RollupsSealedByTwo(t, st[0], st[1])
+}
+
+// A database made before the rollup watermarks gains them when it is opened.
+func TestRollupsMigrated(t *testing.T) {
+	dsn := freshDB(t)
+	st, err := Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.RollupsMigrated(t, st, func(t *testing.T) *sqlstore.Store {
+		st.Close()
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`DELETE FROM rollup_state WHERE name LIKE 'sealed_%'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if st, err = Open(dsn); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
 // TestRollupCurve measures rankings, series and before/after on PostgreSQL from 100,000 events
 // up (docs/BENCHMARKS.md): CROSSWATCH_ROLLUP_CURVE=100000,1000000,10000000 go test -run
 // TestRollupCurve -timeout 3h ./aggregator/postgres/.

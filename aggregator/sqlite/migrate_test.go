@@ -7,7 +7,34 @@ import (
 	"testing"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/sqlstore"
+	"github.com/crosswatch/crosswatch/aggregator/storetest"
 )
+
+// A database made before the rollup watermarks gains them when it is opened.
+func TestRollupsMigrated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.RollupsMigrated(t, st, func(t *testing.T) *sqlstore.Store {
+		st.Close()
+		db, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`DELETE FROM rollup_state WHERE name LIKE 'sealed_%'`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if st, err = Open(path); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
 
 // A database made before the registry keeps its sites: they come back at version 1, owned by the
 // configuration, so the next start's seeding may update them and an API edit is checked against

@@ -36,6 +36,12 @@ func (s *Store) LoadSynthetic(ctx context.Context, l SyntheticLoad) error {
 		return fmt.Errorf("load synthetic: %w", err)
 	}
 	defer tx.Rollback()
+	// It writes every width of the bins it loads, the open ones too (complete, and replaced by
+	// their seal when they close; see RebuildRollups), and takes the watermarks' lock first as
+	// a commit does.
+	if _, err := s.lockRollups(ctx, tx, time.Time{}); err != nil {
+		return fmt.Errorf("load synthetic: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE IF NOT EXISTS synthetic_sites (n INTEGER PRIMARY KEY, id TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("load synthetic: %w", err)
 	}

@@ -95,9 +95,13 @@ func (s *Store) ReviewEvent(ctx context.Context, r aggregator.Review) (string, e
 				ledger[v] = p
 			}
 			rows.Close()
+			marks, err := s.lockRollups(ctx, tx, r.Time)
+			if err != nil {
+				return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
+			}
 			roll := newTally()
 			roll.review(site, typ, ms, sign, ledger)
-			if err := roll.write(ctx, s, tx); err != nil {
+			if err := roll.write(ctx, s, tx, marks); err != nil {
 				return "", fmt.Errorf("review event %s/%s: %w", r.Device, r.EventID, err)
 			}
 		}

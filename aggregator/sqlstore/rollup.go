@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +19,16 @@ import (
 // 5-minute bins inside it and reads only the ragged ends (under 5 minutes each) from the
 // events, ledger and counts tables, so rankings, series and before/after comparisons cost the
 // same with 100,000 or 10,000,000 events stored (docs/BENCHMARKS.md, "Rollups").
+//
+// A commit writes only the 5-minute rows of the bins it adds to, plus the hour and day rows of
+// bins already sealed (a late event: an edge's backlog): a query reads a wider bin only when the
+// whole bin lies before that width's watermark (rollup_state, "sealed_<width>"), so the open hour
+// and day are read from finer rows anyway, and writing them on every batch was a new index entry
+// per row and batch on PostgreSQL (the rows' sums are in its covering indexes) for rows no query
+// reads. Once the ingester's clock has passed a watermark by a whole bin, a commit seals: it sets
+// the wider rows of the closed bins to the sums of the next finer width's rows (replacing any
+// row there, so it is idempotent and mends partial rows) and moves the watermark on
+// (docs/BENCHMARKS.md, "Rollups"; seal, below).
 //
 // Events and counts are summed by their own time (an event's time, a count record's start), as
 // the queries over the raw tables always did, so the answers do not change; ledger rollups are
@@ -54,7 +66,7 @@ DROP INDEX IF EXISTS rollup_counts_bin;
 // new entry, not a heap-only one); SQLite has no such index.
 
 // rollupWidths are the bin widths kept, finest first; each divides the next.
-var rollupWidths = []int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}
+var rollupWidths = [...]int64{5 * 60 * 1000, 60 * 60 * 1000, 24 * 60 * 60 * 1000}
 
 // ensureRollups creates the rollup tables and, the first time (a database made before they
 // existed), fills them from the stored rows. The marker row is claimed first, so of several
@@ -72,12 +84,20 @@ func (s *Store) ensureRollups(d Dialect) error {
 		return fmt.Errorf("build rollups: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.Exec(s.rebind(`INSERT INTO rollup_state (name, built_ms) VALUES ('v1', ?) ON CONFLICT DO NOTHING`), time.Now().UnixMilli())
+	// The watermarks, the first time: every width's rows are complete up to now, in a new
+	// database (there is nothing) and in one made before them (every commit wrote every width).
+	at := time.Now().UnixMilli()
+	for _, w := range rollupWidths[1:] {
+		if _, err := tx.Exec(s.rebind(`INSERT INTO rollup_state (name, built_ms) VALUES (?, ?) ON CONFLICT DO NOTHING`), sealName(w), floorDiv(at, w)*w); err != nil {
+			return fmt.Errorf("build rollups: %w", err)
+		}
+	}
+	res, err := tx.Exec(s.rebind(`INSERT INTO rollup_state (name, built_ms) VALUES ('v1', ?) ON CONFLICT DO NOTHING`), at)
 	if err != nil {
 		return fmt.Errorf("build rollups: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
+		return tx.Commit()
 	}
 	if err := s.rebuildRollups(context.Background(), tx); err != nil {
 		return err
@@ -87,13 +107,17 @@ func (s *Store) ensureRollups(d Dialect) error {
 
 // RebuildRollups recomputes every rollup from the events, ledger and counts tables in one
 // transaction. Ingest keeps them current; this is for bulk loads that bypass Commit (the
-// rollup benchmark) and for repairs.
+// rollup benchmark) and for repairs. It writes every width of every bin, the open ones too:
+// complete now, and replaced by their seal when they close, so the watermarks stay as they are.
 func (s *Store) RebuildRollups(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("rebuild rollups: %w", err)
 	}
 	defer tx.Rollback()
+	if _, err := s.lockRollups(ctx, tx, time.Time{}); err != nil { // no seal while it runs
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
 	if err := s.rebuildRollups(ctx, tx); err != nil {
 		return err
 	}
@@ -190,17 +214,22 @@ func (t *tally) review(site, typ string, ms int64, sign int64, ledger map[string
 	}
 }
 
-// widen adds to m, for each of its finest-bin rows, the same sums in every wider bin.
-func widen(m map[rollKey]rollSum) {
+// widen adds to m, for each of its finest-bin rows, the same sums in every wider bin that is
+// sealed (ends at or before its width's watermark): a late record. The open wider bins are
+// summed from the finest rows when they are sealed.
+func widen(m map[rollKey]rollSum, marks sealed) {
 	fine := make([]rollKey, 0, len(m))
 	for k := range m {
 		fine = append(fine, k)
 	}
 	for _, k := range fine {
 		v := m[k]
-		for _, w := range rollupWidths[1:] {
+		for i, w := range rollupWidths[1:] {
 			wk := k
 			wk.width, wk.bin = w, floorDiv(k.bin, w)*w
+			if wk.bin+w > marks[i+1] {
+				continue
+			}
 			o := m[wk]
 			o.n, o.points, o.points2 = o.n+v.n, o.points+v.points, o.points2+v.points2
 			m[wk] = o
@@ -226,8 +255,9 @@ func floorDiv(a, b int64) int64 {
 }
 
 // write adds the tally to the rollup tables inside tx: one multi-row upsert per table and
-// chunk, in key order (so two instances on one PostgreSQL lock rows in the same order).
-func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx) error {
+// chunk, in key order (so two instances on one PostgreSQL lock rows in the same order). marks
+// are the watermarks lockRollups returned in tx.
+func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx, marks sealed) error {
 	type spec struct {
 		m        map[rollKey]rollSum
 		head     string
@@ -252,7 +282,7 @@ func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx) error {
 		if len(sp.m) == 0 {
 			continue
 		}
-		widen(sp.m)
+		widen(sp.m, marks)
 		keys := make([]rollKey, 0, len(sp.m))
 		for k := range sp.m {
 			keys = append(keys, k)
@@ -287,14 +317,198 @@ func (t *tally) write(ctx context.Context, s *Store, tx *sql.Tx) error {
 	return nil
 }
 
+// sealed holds each width's watermark, indexed as rollupWidths: the rows of width
+// rollupWidths[i] are complete for every bin that ends at or before sealed[i], and beyond it
+// are absent or partial and never read. The finest rows are always complete (sealed[0] is the
+// largest int64).
+type sealed [len(rollupWidths)]int64
+
+// sealName is the rollup_state row of a width's watermark.
+func sealName(w int64) string { return "sealed_" + strconv.FormatInt(w, 10) }
+
+// due is when the next seal is: the first wider bin after a watermark has ended.
+func (m sealed) due() int64 {
+	d := int64(math.MaxInt64)
+	for i, w := range rollupWidths[1:] {
+		d = min(d, m[i+1]+w)
+	}
+	return d
+}
+
+// RollupWatermarks returns, for each rollup width wider than the finest, the time up to which
+// its rows are complete (sealed); a query reads finer rows beyond it.
+func (s *Store) RollupWatermarks(ctx context.Context) (map[time.Duration]time.Time, error) {
+	m, err := s.readSealed(ctx, s.db, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[time.Duration]time.Time{}
+	for i, w := range rollupWidths[1:] {
+		out[time.Duration(w)*time.Millisecond] = time.UnixMilli(m[i+1]).UTC()
+	}
+	return out, nil
+}
+
+// readSealed reads the watermarks; lock is "", " FOR SHARE" or " FOR UPDATE".
+func (s *Store) readSealed(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, lock string) (sealed, error) {
+	m := sealed{math.MaxInt64}
+	found := map[string]int64{}
+	rows, err := q.QueryContext(ctx, `SELECT name, built_ms FROM rollup_state WHERE name LIKE 'sealed_%' ORDER BY name`+lock)
+	if err != nil {
+		return m, fmt.Errorf("read rollup watermarks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var ms int64
+		if err := rows.Scan(&name, &ms); err != nil {
+			return m, fmt.Errorf("read rollup watermarks: %w", err)
+		}
+		found[name] = ms
+	}
+	if err := rows.Err(); err != nil {
+		return m, fmt.Errorf("read rollup watermarks: %w", err)
+	}
+	for i, w := range rollupWidths[1:] {
+		ms, ok := found[sealName(w)]
+		if !ok {
+			return m, fmt.Errorf("read rollup watermarks: rollup_state has no row %s", sealName(w))
+		}
+		m[i+1] = ms
+	}
+	return m, nil
+}
+
+// lockRollups is the first thing a transaction that writes rollups does: it locks and reads
+// the watermarks and, when now (non-zero) has passed one by a whole bin, seals. On PostgreSQL
+// the lock is FOR UPDATE when this transaction may seal, else FOR SHARE: many commits write
+// rows at once, a seal waits for them and they for it, so a seal sums every finer row
+// committed before it and no commit adds to a wider bin it has not seen sealed. Every
+// transaction takes its one lock before any other, never upgrading it, so no deadlock comes of
+// it. SQLite's single writer needs none.
+func (s *Store) lockRollups(ctx context.Context, tx *sql.Tx, now time.Time) (sealed, error) {
+	at := now.UnixMilli()
+	seal := !now.IsZero() && at >= s.sealDue.Load() // the hint is never later than the truth
+	lock := ""
+	if s.dialect == Postgres.Name {
+		lock = " FOR SHARE"
+		if seal {
+			lock = " FOR UPDATE"
+		}
+	}
+	m, err := s.readSealed(ctx, tx, lock)
+	if err != nil {
+		return m, err
+	}
+	if seal {
+		if m, err = s.seal(ctx, tx, m, at); err != nil {
+			return m, err
+		}
+	}
+	s.sealDue.Store(m.due())
+	return m, nil
+}
+
+// seal closes, for each wider width in turn (the hours before the days, which are summed from
+// them), the bins from its watermark to the last one that ended at or before now: their rows
+// become the sums of the next finer width's rows, replacing what is there, and the watermark
+// moves to their end. tx holds the watermarks FOR UPDATE (lockRollups).
+func (s *Store) seal(ctx context.Context, tx *sql.Tx, m sealed, now int64) (sealed, error) {
+	for i := 1; i < len(rollupWidths); i++ {
+		w, f := rollupWidths[i], rollupWidths[i-1]
+		from, to := m[i], min(floorDiv(now, w)*w, m[i-1])
+		if to <= from {
+			continue
+		}
+		if err := s.sealBins(ctx, tx, w, f, from, to); err != nil {
+			return m, fmt.Errorf("seal %d ms rollups %d–%d: %w", w, from, to, err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE rollup_state SET built_ms = ? WHERE name = ?`), to, sealName(w)); err != nil {
+			return m, fmt.Errorf("seal %d ms rollups: %w", w, err)
+		}
+		m[i] = to
+	}
+	return m, nil
+}
+
+// sealBins sets the rows of width w in [from, to) to the sums of the rows of width f there.
+// PostgreSQL reads the finer rows through the (width, bin) indexes; SQLite, whose keys lead
+// with the site (and version), site by site, the sites found by skipping along the key (a
+// recursive min), so neither reads more than the bins it seals.
+func (s *Store) sealBins(ctx context.Context, tx *sql.Tx, w, f, from, to int64) error {
+	skip := func(table, where string) string { // the distinct sites of table, as k(site)
+		return `WITH RECURSIVE k(site) AS (SELECT min(site) FROM ` + table + ` WHERE ` + where + `
+			UNION ALL SELECT (SELECT min(site) FROM ` + table + ` WHERE ` + where + ` AND site > k.site) FROM k WHERE k.site IS NOT NULL) `
+	}
+	pg := s.dialect == Postgres.Name
+	r := strings.NewReplacer("{W}", strconv.FormatInt(w, 10), "{F}", strconv.FormatInt(f, 10))
+	for _, table := range []struct{ name, cols, sums, group, set string }{
+		{"rollup_events", "site, type, n", "r.site, r.type, sum(r.n)", "r.site, r.type", "n = excluded.n"},
+		{"rollup_counts", "site, road_users", "r.site, sum(r.road_users)", "r.site", "road_users = excluded.road_users"},
+	} {
+		head, from1 := "", ` FROM `+table.name+` r WHERE `
+		if !pg {
+			head, from1 = skip(table.name, "true"), ` FROM k CROSS JOIN `+table.name+` r WHERE r.site = k.site AND `
+		}
+		key := "width_ms, bin_ms, site"
+		if table.name == "rollup_events" {
+			key += ", type"
+		}
+		q := head + `INSERT INTO ` + table.name + ` (width_ms, bin_ms, ` + table.cols + `) SELECT {W}, (r.bin_ms / {W}) * {W}, ` + table.sums +
+			from1 + `r.width_ms = {F} AND r.bin_ms >= ? AND r.bin_ms < ? GROUP BY 2, ` + table.group +
+			` ON CONFLICT (` + key + `) DO UPDATE SET ` + table.set
+		if _, err := tx.ExecContext(ctx, s.rebind(r.Replace(q)), from, to); err != nil {
+			return fmt.Errorf("%s: %w", table.name, err)
+		}
+	}
+	// The ledger per catalog version (its key and PostgreSQL's index lead with it), the
+	// versions found by skipping along the key.
+	rows, err := tx.QueryContext(ctx, `WITH RECURSIVE v(version) AS (SELECT min(catalog_version) FROM rollup_ledger
+		UNION ALL SELECT (SELECT min(catalog_version) FROM rollup_ledger WHERE catalog_version > v.version) FROM v WHERE v.version IS NOT NULL)
+		SELECT version FROM v WHERE version IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("rollup_ledger: %w", err)
+	}
+	var versions []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("rollup_ledger: %w", err)
+		}
+		versions = append(versions, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rollup_ledger: %w", err)
+	}
+	for _, v := range versions {
+		head, from1, args := "", ` FROM rollup_ledger r WHERE r.catalog_version = ? AND `, []any{v, from, to}
+		if !pg {
+			head, from1 = skip("rollup_ledger", "catalog_version = ?"), ` FROM k CROSS JOIN rollup_ledger r WHERE r.catalog_version = ? AND r.site = k.site AND `
+			args = []any{v, v, v, from, to}
+		}
+		q := head + `INSERT INTO rollup_ledger (catalog_version, width_ms, bin_ms, site, type, n, points, points2)
+			SELECT r.catalog_version, {W}, (r.bin_ms / {W}) * {W}, r.site, r.type, sum(r.n), sum(r.points), sum(r.points2)` + from1 +
+			`r.width_ms = {F} AND r.bin_ms >= ? AND r.bin_ms < ? GROUP BY r.catalog_version, 3, r.site, r.type
+			ON CONFLICT (catalog_version, width_ms, bin_ms, site, type) DO UPDATE SET n = excluded.n, points = excluded.points, points2 = excluded.points2`
+		if _, err := tx.ExecContext(ctx, s.rebind(r.Replace(q)), args...); err != nil {
+			return fmt.Errorf("rollup_ledger %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
 // span is a half-open interval of milliseconds, read from the rollups of width (0: from the
 // raw rows).
 type span struct{ width, from, to int64 }
 
 // cover splits [from, to) into the fewest spans: whole bins of the widest rollup that fits,
 // narrower ones towards the ends and the raw rows for what is left (under the finest width at
-// either end).
-func cover(from, to int64) []span {
+// either end). A width's bins are used only up to its watermark in marks; beyond it, finer ones.
+func cover(from, to int64, marks sealed) []span {
 	var out []span
 	var split func(lo, hi int64, level int)
 	split = func(lo, hi int64, level int) {
@@ -306,7 +520,7 @@ func cover(from, to int64) []span {
 			return
 		}
 		w := rollupWidths[level]
-		a, b := -floorDiv(-lo, w)*w, floorDiv(hi, w)*w // lo rounded up, hi rounded down
+		a, b := -floorDiv(-lo, w)*w, min(floorDiv(hi, w)*w, marks[level]) // lo rounded up, hi rounded down
 		if a >= b {
 			split(lo, hi, level-1)
 			return
@@ -349,9 +563,15 @@ func (s *Store) sums(ctx context.Context, src source, site, version string, from
 	if src.typ != "" {
 		typ, group = "r."+src.typ, "r.site, r."+src.typ
 	}
+	// Read once, without a lock: a watermark only moves on, and the rows below an older one
+	// are still complete.
+	marks, err := s.readSealed(ctx, s.db, "")
+	if err != nil {
+		return nil, err
+	}
 	var rolled []span
 	var raw []span
-	for _, sp := range cover(from.UnixMilli(), to.UnixMilli()) {
+	for _, sp := range cover(from.UnixMilli(), to.UnixMilli(), marks) {
 		if sp.width == 0 {
 			raw = append(raw, sp)
 		} else {

@@ -89,11 +89,15 @@ func BenchmarkRollupShare(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		marks, err := s.lockRollups(ctx, tx, time.Time{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		roll := newTally()
 		for j := range batch.Events {
 			roll.event(&batch.Events[j])
 		}
-		if err := roll.write(ctx, s, tx); err != nil {
+		if err := roll.write(ctx, s, tx, marks); err != nil {
 			b.Fatal(err)
 		}
 		tx.Rollback()

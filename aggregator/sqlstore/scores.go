@@ -181,15 +181,31 @@ func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time,
 		out[i] = aggregator.Bin{Start: from.Add(time.Duration(i) * bin).UTC(), Events: map[string]int{}}
 	}
 	ms, f, t := bin.Milliseconds(), from.UnixMilli(), to.UnixMilli()
-	var width int64 // the widest rollup that divides the bin and lines up with from
-	for _, w := range rollupWidths {
+	// The widest rollup that divides the bin and lines up with from, up to its watermark; the
+	// 5-minute rows from there (the open hour or day); the raw rows for the ragged end.
+	marks, err := s.readSealed(ctx, s.db, "")
+	if err != nil {
+		return nil, fmt.Errorf("find series: %w", err)
+	}
+	level := -1
+	for i, w := range rollupWidths {
 		if ms%w == 0 && floorDiv(f, w)*w == f {
-			width = w
+			level = i
 		}
 	}
+	type segment struct{ width, lo, hi int64 }
+	var segs []segment
 	rawFrom := f
-	if width > 0 {
-		rawFrom = max(f, floorDiv(t, width)*width)
+	if level >= 0 {
+		w := rollupWidths[level]
+		rawFrom = max(f, floorDiv(t, w)*w)
+		if cut := min(rawFrom, max(f, marks[level])); level > 0 && cut < rawFrom {
+			fine := rollupWidths[0]
+			segs = append(segs, segment{w, f, cut}, segment{fine, cut, max(cut, floorDiv(t, fine)*fine)})
+			rawFrom = segs[1].hi
+		} else {
+			segs = append(segs, segment{w, f, rawFrom})
+		}
 	}
 	add := func(q string, events bool, args ...any) error {
 		rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
@@ -223,18 +239,21 @@ func (s *Store) FindSeries(ctx context.Context, site string, from, to time.Time,
 		events bool
 		args   []any
 	}
-	if width > 0 && rawFrom > f {
+	for _, sg := range segs {
+		if sg.hi <= sg.lo {
+			continue
+		}
 		qs = append(qs, struct {
 			q      string
 			events bool
 			args   []any
 		}{`SELECT (bin_ms - ?) / ?, type, sum(n) FROM rollup_events WHERE site = ? AND width_ms = ? AND bin_ms >= ? AND bin_ms < ? GROUP BY 1, 2`, true,
-			[]any{f, ms, site, width, f, rawFrom}}, struct {
+			[]any{f, ms, site, sg.width, sg.lo, sg.hi}}, struct {
 			q      string
 			events bool
 			args   []any
 		}{`SELECT (bin_ms - ?) / ?, sum(road_users) FROM rollup_counts WHERE site = ? AND width_ms = ? AND bin_ms >= ? AND bin_ms < ? GROUP BY 1`, false,
-			[]any{f, ms, site, width, f, rawFrom}})
+			[]any{f, ms, site, sg.width, sg.lo, sg.hi}})
 	}
 	qs = append(qs, struct {
 		q      string

@@ -12,6 +12,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
@@ -22,6 +23,9 @@ type Store struct {
 	db      *sql.DB
 	rebind  func(string) string
 	dialect string // Dialect.Name
+	// sealDue is a hint, never later than the truth: when the next rollup seal may be due (ms;
+	// lockRollups). Until then a commit takes the watermarks FOR SHARE.
+	sealDue atomic.Int64
 }
 
 // Dialect is what differs between engines: column types and the placeholder style.
@@ -175,6 +179,14 @@ func (s *Store) Commit(ctx context.Context, b *aggregator.Batch) (int, error) {
 // commitTx stores a batch inside tx (Commit, and reprocessed dead letters), with the rollups
 // it adds to.
 func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (int, error) {
+	now := b.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	marks, err := s.lockRollups(ctx, tx, now)
+	if err != nil {
+		return 0, fmt.Errorf("commit batch: %w", err)
+	}
 	roll := newTally()
 	inserted, err := s.insertEvents(ctx, tx, b.Events, roll)
 	if err != nil {
@@ -251,7 +263,7 @@ func (s *Store) commitTx(ctx context.Context, tx *sql.Tx, b *aggregator.Batch) (
 			return 0, fmt.Errorf("upsert device %s: %w", d.ID, err)
 		}
 	}
-	if err := roll.write(ctx, s, tx); err != nil {
+	if err := roll.write(ctx, s, tx, marks); err != nil {
 		return 0, err
 	}
 	return inserted, nil
@@ -396,6 +408,10 @@ func (s *Store) EnsureCatalog(ctx context.Context, cat *aggregator.Catalog, kind
 		return 0, fmt.Errorf("ensure catalog: %w", err)
 	}
 	defer tx.Rollback()
+	// Locked first, as in a commit: no seal while the new version's rollups are built.
+	if _, err := s.lockRollups(ctx, tx, time.Time{}); err != nil {
+		return 0, fmt.Errorf("ensure catalog: %w", err)
+	}
 	var stored string
 	switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT entries FROM catalogs WHERE version = ?`), cat.Version).Scan(&stored); {
 	case err == nil:

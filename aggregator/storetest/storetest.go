@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("StudyRecords", func(t *testing.T) { testStudyRecords(t, setup(t)) })
 	t.Run("LedgerPeriod", func(t *testing.T) { testLedgerPeriod(t, setup(t)) })
 	t.Run("RollupsMatchRaw", func(t *testing.T) { testRollupsMatchRaw(t, setup(t)) })
+	t.Run("RollupsSealed", func(t *testing.T) { testRollupsSealed(t, setup(t)) })
 	t.Run("SiteChanges", func(t *testing.T) { testSiteChanges(t, setup(t)) })
 	t.Run("RegistrySites", func(t *testing.T) { testRegistrySites(t, setup(t)) })
 	t.Run("RegistryCameras", func(t *testing.T) { testRegistryCameras(t, setup(t)) })
