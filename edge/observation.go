@@ -20,7 +20,11 @@ type Observation struct {
 	// Detections are the latest road users found: this frame's if Detected, else the last
 	// frame's the detector ran on (when nothing moved they still hold); none while Quarantined.
 	Detections []Detection
-	Detected   bool          // the detector ran on this frame
+	Detected   bool // the detector ran on this frame
+	// Skipped says the detector was due (the picture moved) but this frame falls between two
+	// of detector.stride: the tracker and the rules pass over it, and Detections are stale.
+	// (Left out of a recorded observation when false: the recordings predate it.)
+	Skipped    bool          `json:",omitempty"`
 	DetectTime time.Duration // how long it took
 	Moved      bool          // the motion gate saw something move
 	// ViewChanged says the picture changed almost entirely at once (a cut, a camera knocked or

@@ -2,7 +2,8 @@
 # Runs eval on every labelled real clip (configs/scenes/real/<clip>.yaml with its <clip>.truth.json) with
 # the product's defaults, and prints each clip's result and the totals per event type: the figures
 # in docs/ACCURACY.md. Usage: scripts/accuracy.sh [SCENE-SUFFIX] (e.g. .classical for <clip>.classical.yaml).
-# MODEL=picodet_s_320_coco_cv46 scripts/accuracy.sh runs the same scenes with another detector model.
+# MODEL=picodet_s_320_coco_cv46 scripts/accuracy.sh runs the same scenes with another detector model,
+# STRIDE=2 with the detector on every second analysed frame (detector.stride).
 # Needs bin/crosswatch-edge (make build) and the models (make models); clips come from ../shared/videos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,14 +16,19 @@ for truth in configs/scenes/real/*.truth.json; do
 	base=$(basename "$truth" .truth.json)
 	scene=configs/scenes/real/$base$suffix.yaml
 	[ -f "$scene" ] || continue
-	if [ -n "${MODEL:-}" ]; then
+	ref=()
+	if [ -n "${MODEL:-}${STRIDE:-}" ]; then
+		# the copy keeps the scene's view reference (beside the scene, named after it)
+		[ -f "${scene%.yaml}.view.pgm" ] && ref=(--view-reference "${scene%.yaml}.view.pgm")
 		cp "$scene" "$out/$base.scene.yaml"
-		printf 'detector:\n    model: %s\n' "$MODEL" >>"$out/$base.scene.yaml"
+		printf 'detector:\n' >>"$out/$base.scene.yaml"
+		[ -n "${MODEL:-}" ] && printf '    model: %s\n' "$MODEL" >>"$out/$base.scene.yaml"
+		[ -n "${STRIDE:-}" ] && printf '    stride: %s\n' "$STRIDE" >>"$out/$base.scene.yaml"
 		scene=$out/$base.scene.yaml
 	fi
 	clip=$(ls "$videos/$base".* 2>/dev/null | head -n1 || true)
 	if [ -z "$clip" ]; then echo "$base: no clip in $videos" >&2; continue; fi
-	args=(eval --scene "$scene" --clip "$clip" --truth "$truth" --json)
+	args=(eval --scene "$scene" --clip "$clip" --truth "$truth" --json "${ref[@]}")
 	[ -f "configs/scenes/real/$base.phases.jsonl" ] && args+=(--phases "configs/scenes/real/$base.phases.jsonl")
 	if ! bin/crosswatch-edge "${args[@]}" >"$out/$base.json" 2>"$out/$base.err"; then
 		echo "$base: eval failed: $(tail -n1 "$out/$base.err")" >&2; continue

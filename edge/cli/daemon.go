@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type Daemon struct {
 	reg    *prometheus.Registry
 	met    *boxMetrics
 	models *vision.Models // nil when the models directory cannot be read
+	// nets lends the box's DNN cameras their networks: one per core, shared (a network is
+	// about 18 MB; docs/BENCHMARKS.md, the DNN detector). Closed by Close, after Run.
+	nets *vision.DNNPool
 
 	mu   sync.Mutex
 	cams map[string]*camRunner // guarded by mu; by camera id
@@ -104,6 +108,9 @@ func (d *Daemon) Open(ctx context.Context) error {
 		}
 	}
 	d.models, _ = vision.OpenModels(c.Models)
+	if d.models != nil {
+		d.nets = vision.NewDNNPool(d.models, runtime.NumCPU())
+	}
 	d.scenes = newSceneSync(d.Log, d.scenePath)
 	cfg := sender.Config{Broker: c.Broker.URL, Device: c.Device, Software: "crosswatch-edge " + buildinfo.Version(), Relay: relay.DefaultConfig(), Log: d.Log}
 	d.snd, err = sender.Dial(ctx, d.store, cfg, withIdentity, func(o *mqtt.Options) {
@@ -384,7 +391,7 @@ func (d *Daemon) runCameraOnce(ctx context.Context, cam *BoxCamera, st *camState
 	cfg := analysis.Config{Device: c.Device, Scene: sc, Width: width, Height: height, Start: time.Now().UTC(), CountPeriod: time.Minute,
 		Feed: d.feed, Reference: cam.Reference, Live: live, Meter: &st.meter}
 	if sc.Detector.Kind == "dnn" {
-		cfg.Models = d.models
+		cfg.Models, cfg.Detectors = d.models, d.nets
 	}
 	if c.Evidence {
 		// One anonymiser per camera: it holds Mats and networks, used from the camera's goroutine.
@@ -489,6 +496,9 @@ func (d *Daemon) eachPipeline(f func(*pipeline.Pipeline)) {
 // Close stops the MQTT connection (with a last status) and closes the outbox and listener:
 // whatever Open made, also after Open failed.
 func (d *Daemon) Close() error {
+	if d.nets != nil {
+		d.nets.Close() // Run has stopped every camera
+	}
 	if d.snd != nil {
 		d.snd.Close()
 	}

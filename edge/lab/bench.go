@@ -61,6 +61,7 @@ func percentile(ds []time.Duration, p float64) float64 {
 type benchFlags struct {
 	clip, scene, models   string
 	frames, streams, nets int
+	stride                int
 	analysisFPS           float64
 	asJSON, decodeOnly    bool
 	duration              time.Duration
@@ -73,6 +74,7 @@ func parseBench(args []string) (*benchFlags, error) {
 	fs.StringVar(&f.scene, "scene", "", "scene file (default: a scene with no zones, which still runs detection and tracking)")
 	fs.IntVar(&f.frames, "frames", 0, "frames to measure (0: the whole clip)")
 	fs.Float64Var(&f.analysisFPS, "analysis-fps", -1, "override the scene's detector.analysis_fps (0: every frame)")
+	fs.IntVar(&f.stride, "stride", 0, "override the scene's detector.stride: the detector on one analysed frame in this many (0: the scene's)")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
 	fs.IntVar(&f.streams, "streams", 0, "instead: run this many cameras at once, each playing the clip in real time, and report whether they keep up")
 	fs.DurationVar(&f.duration, "duration", time.Minute, "with --streams: how long")
@@ -104,6 +106,12 @@ func benchScene(f *benchFlags) (*scene.Scene, *vision.Models, error) {
 	}
 	if f.analysisFPS >= 0 {
 		sc.Detector.AnalysisFPS = f.analysisFPS
+	}
+	if f.stride != 0 {
+		if f.stride < 1 || f.stride > 4 {
+			return nil, nil, fmt.Errorf("--stride: must be within 1..4, got %d", f.stride)
+		}
+		sc.Detector.Stride = f.stride
 	}
 	if sc.Detector.Kind != "dnn" || f.decodeOnly {
 		return sc, nil, nil

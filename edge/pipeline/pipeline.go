@@ -278,7 +278,7 @@ func (p *Pipeline) Run(ctx context.Context, progress func(Stats)) (Stats, error)
 			// The zones do not fit what the camera shows: nothing is judged, nothing tracked.
 			p.curTracks = nil
 			lastTrack = o.Pos
-		} else {
+		} else if !o.Skipped { // a frame between two of detector.stride: the next predicts across it
 			if o.Detected {
 				p.stats.Analysed++
 				if f := p.meter().OnDetect; f != nil {

@@ -215,6 +215,37 @@ func TestRedLightCrossingIsOneEvent(t *testing.T) {
 	}
 }
 
+// With detector.stride 2 the frames between two detections (Skipped, carrying the last
+// detections) are passed over: the car is judged as on every frame, and the tracker predicts
+// across each gap instead of matching the stale boxes.
+func TestSkippedFramesArePassedOver(t *testing.T) {
+	obs := redRun()
+	for i := 1; i < len(obs); i += 2 {
+		obs[i].Detected, obs[i].Skipped = false, true
+		obs[i].Detections = obs[i-1].Detections // the analyser's: the last ones found
+	}
+	p, ob := newPipeline(junctionScene(), obs, Config{})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := ob.events(t)
+	if len(evs) != 1 || evs[0].Type != wire.RedLightRunning {
+		t.Fatalf("events %+v, want one red-light event", evs)
+	}
+	if cross := evs[0].Time.Sub(start); cross < at(23) || cross > at(27) {
+		t.Errorf("event at %v, want the crossing at about %v", cross, at(25))
+	}
+	if st.Analysed != 30 {
+		t.Errorf("%d frames detected, want 30", st.Analysed)
+	}
+	// The tracker matched the 30 detections, not the stale ones between, and predicted across
+	// each gap: the car moves 4 px a frame up the picture, -60 px/s.
+	if tracks, _, _ := p.Tracks(); len(tracks) != 1 || tracks[0].Hits != 30 || tracks[0].VY > -57 || tracks[0].VY < -63 {
+		t.Errorf("tracks %+v, want the car matched 30 times, at about -60 px/s", tracks)
+	}
+}
+
 // The same crossing on green is no event (the pipeline hands the rules the camera's reading).
 func TestGreenCrossingIsNoEvent(t *testing.T) {
 	obs := redRun()

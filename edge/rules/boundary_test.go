@@ -238,21 +238,42 @@ func TestPlatformEdgeWithoutBerthIgnoresOtherSignals(t *testing.T) {
 	}
 }
 
-// A person moving like a rider for riderFrames (3) measured frames in a row is a rider from
-// the third.
-func TestRiderAfterThreeFrames(t *testing.T) {
+// A person moving like a rider down the lanes for riderFor is a rider, whatever the analysed
+// rate: at 15 fps from the third measured frame in a row (0.133 s after the first), at 7.5 fps
+// (the detector on every second frame) from the second (0.133 s), the same motion judged at
+// the same moment; at 10 fps (0.1 s a frame) still from the third.
+func TestRiderAfterRiderFor(t *testing.T) {
 	s, err := scenefile.Parse([]byte(sceneYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, c := range []struct {
+		fps   float64
+		first int // the first frame judged a rider
+	}{{15, 2}, {7.5, 1}, {10, 2}} {
+		e := New(s, 100, 100, time.Minute)
+		out := &sink{}
+		period := time.Duration(float64(time.Second) / c.fps)
+		for f := 0; f <= c.first+1; f++ {
+			y := float32(70 - 15*float64(f)/c.fps) // 15 px/s up the lane at any rate
+			tk := edge.Track{ID: 1, Box: edge.Box{X0: 58, Y0: y - 10, X1: 62, Y1: y}, Class: edge.Person, Score: 1, Hits: f + 2, VY: -15}
+			e.Step(base.Add(time.Duration(f)*period), nil, []edge.Track{tk}, nil, out)
+			if got, want := e.tracks[1].rider, f >= c.first; got != want {
+				t.Fatalf("%v fps, frame %d: rider %v, want %v", c.fps, f, got, want)
+			}
+		}
+	}
+	// A measured frame not riding starts the count again (10 fps).
 	e := New(s, 100, 100, time.Minute)
-	out := &sink{}
-	for f := range riderFrames {
-		y := float32(70 - f)
-		tk := edge.Track{ID: 1, Box: edge.Box{X0: 58, Y0: y - 10, X1: 62, Y1: y}, Class: edge.Person, Score: 1, Hits: f + 2, VY: -10}
-		e.Step(frameAt(f), nil, []edge.Track{tk}, nil, out)
-		if got, want := e.tracks[1].rider, f == riderFrames-1; got != want {
-			t.Fatalf("frame %d: rider %v, want %v", f, got, want)
+	for f := range 6 {
+		vy := float32(-15)
+		if f == 2 {
+			vy = 0
+		}
+		tk := edge.Track{ID: 1, Box: edge.Box{X0: 58, Y0: 60, X1: 62, Y1: 70}, Class: edge.Person, Score: 1, Hits: f + 2, VY: vy}
+		e.Step(frameAt(f), nil, []edge.Track{tk}, nil, &sink{})
+		if got, want := e.tracks[1].rider, f == 5; got != want {
+			t.Fatalf("riding twice, standing, riding thrice: frame %d rider %v, want %v", f, got, want)
 		}
 	}
 }

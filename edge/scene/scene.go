@@ -239,6 +239,11 @@ type Detector struct {
 	// AnalysisFPS caps how many frames per second of stream time are analysed; the others are
 	// decoded but not converted or analysed. 0 analyses every frame.
 	AnalysisFPS float64 `yaml:"analysis_fps"`
+	// Stride runs the detector on one analysed frame in Stride while the picture moves (1: on
+	// every one). The frames between are read for the signals and the view; the tracker and
+	// the rules pass over them, and predict across the interval at the next, so that no rule
+	// judges a predicted box. It trades accuracy for CPU (docs/BENCHMARKS.md, the DNN detector).
+	Stride int `yaml:"stride"`
 	// StationaryS is about how long the classical detector still sees an object that stopped
 	// (a car at a red light, a person waiting at the edge) before it fades into the background.
 	StationaryS float64 `yaml:"stationary_s"`
@@ -255,7 +260,7 @@ const DefaultModel = "yolo-fastest-1.1-xl"
 // classical one, a background model and blob sizes, works on the synthetic clips but not on
 // real footage), and the classical detector's parameters for a scene that asks for it.
 func Defaults() Scene {
-	return Scene{Detector: Detector{Kind: "dnn", Model: DefaultModel, MinScore: 0.3, ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15,
+	return Scene{Detector: Detector{Kind: "dnn", Model: DefaultModel, MinScore: 0.3, ProcessWidth: 640, ModelWidth: 320, AnalysisFPS: 15, Stride: 1,
 		StationaryS: 30, MinArea: 0.0004, PersonMaxArea: 0.0035}}
 }
 
@@ -592,6 +597,9 @@ func (s *Scene) Validate() error {
 	}
 	if d.AnalysisFPS < 0 || d.AnalysisFPS > 120 || math.IsNaN(d.AnalysisFPS) {
 		bad("detector.analysis_fps", "must be within 0..120 (0: every frame), got %v", d.AnalysisFPS)
+	}
+	if d.Stride < 1 || d.Stride > 4 {
+		bad("detector.stride", "must be within 1..4 (1: the detector on every analysed frame), got %d", d.Stride)
 	}
 	if d.StationaryS < 1 || d.StationaryS > 600 || math.IsNaN(d.StationaryS) {
 		bad("detector.stationary_s", "must be within 1..600 s, got %v", d.StationaryS)

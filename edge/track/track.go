@@ -9,11 +9,15 @@ import (
 	"github.com/crosswatch/crosswatch/edge"
 )
 
-// Config tunes the tracker.
+// Config tunes the tracker. What judges a road user's motion is in seconds of stream time (see
+// settledS and Config.RiderSpeed), so that the same motion is judged the same at any analysed
+// rate; what judges the detector counts its passes (Update's calls): a detection seen twice is a
+// road user, one missed pass is flicker. Lengthening the coast to the seconds that MaxMisses
+// spans at 15 fps cost the 6 and 11 fps clips a red-light runner and a count (docs/BENCHMARKS.md).
 type Config struct {
 	MinIoU      float32 // least IoU between a predicted box and a detection to associate them
-	MaxMisses   int     // frames a track coasts without a detection before it ends
-	MinHits     int     // matched frames before a track is reported
+	MaxMisses   int     // detector passes a track coasts without a detection before it ends
+	MinHits     int     // matched passes before a track is reported
 	ProcessNoiz float32 // Kalman process noise (pixels/s² scale)
 	MeasNoise   float32 // Kalman measurement noise (pixels)
 	// DormantS is how long a standing vehicle's track, lost by the detector (a car waiting at a
@@ -67,9 +71,15 @@ type state struct {
 	x, y  axis                   // bottom-centre anchor
 	w, h  float32                // smoothed size
 	pred  edge.Box
-	fast  int32   // consecutive matched frames faster than Config.RiderSpeed
-	rider bool    // seen riding: moving at a vehicle's speed (sticky)
-	lost  float64 // tracker time when it went dormant
+	// seen is the track's matched time: the sum of the intervals (Update's dt) of the frames it
+	// was matched in after its first; n matched frames at 15 fps are (n-1)/15 s.
+	seen float32
+	// fastFor is the matched time since the first of the latest matched frames in a row faster
+	// than Config.RiderSpeed (fast: the latest matched frame was one).
+	fastFor float32
+	fast    bool
+	rider   bool    // seen riding: moving at a vehicle's speed (sticky)
+	lost    float64 // tracker time when it went dormant
 }
 
 // group is a class's family for association: a track of one family never takes a detection of
@@ -86,8 +96,16 @@ func group(c edge.Class) int {
 	return 0
 }
 
-// settled is how many matched frames make a track's class family firm.
-const settled = 3
+// settledS is the matched time that makes a track's class family firm, and for which a "person"
+// must move faster than Config.RiderSpeed to be a rider; its velocity is trusted for that once
+// it was matched for steadyS. They replace counts of 3 and 4 matched frames, and are those
+// counts at the product's 15 analysed fps (2 intervals span 0.133 s, 3 span 0.2 s), at 12 and
+// 12.5 fps (24 and 25 fps cameras) too; at 10 fps settledS still is, and steadyS is 3 frames.
+// With the detector on every second analysed frame they are 2 and 3 matched frames.
+const (
+	settledS = 0.11
+	steadyS  = 0.18
+)
 
 // sameObject is the IoU with a track's predicted box above which a detection of the other
 // family is still the same object, misclassified in this frame (a low-resolution rider called
@@ -162,14 +180,18 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		s.Meas = d.Box
 		s.Misses = 0
 		s.Hits++
+		s.seen += dt
 		s.Score = d.Score
 		s.votes[d.Class]++
-		if h := max(s.h, 1); s.Hits > settled && s.x.v*s.x.v+s.y.v*s.y.v > tr.cfg.RiderSpeed*tr.cfg.RiderSpeed*h*h {
-			s.fast++
+		if h := max(s.h, 1); s.seen >= steadyS && s.x.v*s.x.v+s.y.v*s.y.v > tr.cfg.RiderSpeed*tr.cfg.RiderSpeed*h*h {
+			if s.fast {
+				s.fastFor += dt
+			}
+			s.fast = true
 		} else {
-			s.fast = 0
+			s.fast, s.fastFor = false, 0
 		}
-		if !s.rider && s.fast >= settled {
+		if !s.rider && s.fast && s.fastFor >= settledS {
 			s.rider = true
 			if vote(&s.votes, false) == edge.Person {
 				tr.stats.Riders++ // a "person" made a rider (a car's own speed changes nothing)
@@ -210,7 +232,7 @@ func (tr *Tracker) Update(dt float32, dets []edge.Detection) (tracks []edge.Trac
 		if tr.usedDet[di] {
 			continue
 		}
-		if tr.revive(d) {
+		if tr.revive(d, dt) {
 			continue
 		}
 		tr.stats.Begun++
@@ -249,8 +271,8 @@ func (tr *Tracker) standing(s *state) bool {
 
 // revive gives detection d to the dormant track it overlaps best (IoU at least 0.25 with where
 // it was last measured, of a compatible class), which comes back as the same road user: true
-// if one took it.
-func (tr *Tracker) revive(d edge.Detection) bool {
+// if one took it. dt is the frame's interval, which its match adds to the track's matched time.
+func (tr *Tracker) revive(d edge.Detection, dt float32) bool {
 	best, bestIoU := -1, float32(0.25)
 	for i := range tr.dormant {
 		if !compatible(&tr.dormant[i], d.Class) {
@@ -269,8 +291,9 @@ func (tr *Tracker) revive(d edge.Detection) bool {
 	s.x = axis{p: (d.Box.X0 + d.Box.X1) / 2, a: 4, c: big}
 	s.y = axis{p: d.Box.Y1, a: 4, c: big}
 	s.w, s.h = d.Box.W(), d.Box.H()
-	s.Meas, s.Score, s.Misses, s.fast = d.Box, d.Score, 0, 0
+	s.Meas, s.Score, s.Misses, s.fast, s.fastFor = d.Box, d.Score, 0, false, 0
 	s.Hits++
+	s.seen += dt
 	s.votes[d.Class]++
 	s.Class = vote(&s.votes, s.rider)
 	tr.live = append(tr.live, s)
@@ -281,7 +304,7 @@ func (tr *Tracker) revive(d edge.Detection) bool {
 // compatible reports whether track s may take a detection of class c: always while its class
 // is not settled, then only within its family (or one that overlaps it as the same object).
 func compatible(s *state, c edge.Class) bool {
-	if s.Hits < settled {
+	if s.seen < settledS {
 		return true
 	}
 	g, h := group(s.Class), group(c)
@@ -312,8 +335,9 @@ func (tr *Tracker) Reset() {
 // five it was seen as a person is a rider. Seen from behind, the machine under a rider is often
 // hidden and a COCO model finds only the person; a pedestrian is seen riding at most for a
 // moment, passing behind a parked machine. So is a "person" that moved faster than
-// Config.RiderSpeed for settled frames in a row (ridden, true): no one walks at that speed, and a
-// rider is part of the vehicle for every rule (a motorbike unless a bicycle was seen under it).
+// Config.RiderSpeed for settledS of matched frames in a row (ridden, true): no one walks at that
+// speed, and a rider is part of the vehicle for every rule (a motorbike unless a bicycle was seen
+// under it).
 func vote(v *[edge.NumClasses]int32, fast bool) edge.Class {
 	best := edge.ClassUnknown
 	for c := 1; c < edge.NumClasses; c++ {

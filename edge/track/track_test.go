@@ -184,6 +184,45 @@ func TestRiderByMotion(t *testing.T) {
 	}
 }
 
+// The same motion is judged at the same moment of stream time whatever the analysed rate: a
+// "person" riding across the picture is a rider after about a third of a second at 15 fps and
+// with the detector on every second frame (7.5 fps), not after as many frames; and a track's class
+// family is firm after 0.11 s of matches, 2 frames at 7.5 fps but 3 at 15.
+func TestRateIndependent(t *testing.T) {
+	for _, fps := range []float32{15, 7.5} {
+		tr := New(DefaultConfig())
+		at := float32(-1) // stream time from the first detection to the one that made it a rider
+		for f := 0; float32(f)/fps < 1; f++ {
+			tt := float32(f) / fps
+			tracks, _ := tr.Update(1/fps, []edge.Detection{{Box: box(300, 400-6*50*tt, 25, 50), Class: edge.Person, Score: 0.8}})
+			if len(tracks) == 1 && tracks[0].Class == edge.Motorbike {
+				at = tt
+				break
+			}
+		}
+		if at < 0.3 || at > 0.45 {
+			t.Errorf("%v fps: a rider after %.3f s, want 0.3-0.45 s", fps, at)
+		}
+
+		// A person standing, then a car detection over them (IoU 0.31): the car is matched to the
+		// person's track while its class is not yet settled, and starts its own track after.
+		for _, c := range []struct {
+			frames int
+			want   bool // the car detection joins the person's track
+		}{{int(fps / 7.5), true}, {int(fps/7.5) + 1, false}} { // matched for 0.067 s (15 fps) or 0; for 0.133 s
+			tr := New(DefaultConfig())
+			for range c.frames {
+				tr.Update(1/fps, []edge.Detection{{Box: box(300, 400, 25, 50), Class: edge.Person, Score: 0.8}})
+			}
+			tracks, _ := tr.Update(1/fps, []edge.Detection{{Box: box(320, 400, 80, 50), Class: edge.Car, Score: 0.8}})
+			joined := len(tracks) == 1 && tracks[0].ID == 1 && tracks[0].Misses == 0
+			if joined != c.want {
+				t.Errorf("%v fps, person for %d frames then a car: joined %v (tracks %+v), want %v", fps, c.frames, joined, tracks, c.want)
+			}
+		}
+	}
+}
+
 func BenchmarkUpdate20(b *testing.B) {
 	tr := New(DefaultConfig())
 	dets := make([]edge.Detection, 20)

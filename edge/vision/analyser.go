@@ -106,6 +106,7 @@ type Analyser struct {
 
 	obs  edge.Observation
 	dets []edge.Detection // the latest detections; owned by the detector
+	skip int              // moving frames still to pass over before the next detection (detector.stride)
 }
 
 // slot is one decoded frame at the analysed size, passed from the decoder to the analysis.
@@ -319,14 +320,23 @@ func (a *Analyser) analyse(sl *slot) {
 			r.Relearn()
 		}
 	}
-	o.Detected, o.DetectTime = false, 0
+	o.Detected, o.DetectTime, o.Skipped = false, 0, false
+	if o.ViewChanged || o.QuarantineChanged {
+		a.skip = 0 // a new view is detected at once
+	}
 	if o.Quarantined {
 		// The zones do not fit what the camera shows: nothing is detected.
 		a.dets = nil
 	} else if l, ok := a.det.(learner); o.Moved || ok && l.Learning() {
-		t0 := time.Now()
-		a.dets = a.det.Detect(sl.frame)
-		o.Detected, o.DetectTime = true, time.Since(t0)
+		if a.skip > 0 {
+			a.skip--
+			o.Skipped = true
+		} else {
+			t0 := time.Now()
+			a.dets = a.det.Detect(sl.frame)
+			o.Detected, o.DetectTime = true, time.Since(t0)
+			a.skip = a.cfg.Scene.Detector.Stride - 1
+		}
 	}
 	o.Detections = a.dets
 }

@@ -434,6 +434,40 @@ func TestMeterCounts(t *testing.T) {
 	}
 }
 
+// With detector.stride 2 the detector runs on every second moving frame, the others are marked
+// Skipped (the pipeline passes over them), and a new view is detected at once: 60 frames with a
+// cut at frame 31 (which the stride would have passed over) are 16 passes before it, 15 from it.
+func TestStrideDetectsEveryOtherFrame(t *testing.T) {
+	before, after := solid(60), solid(190)
+	defer before.Close()
+	defer after.Close()
+	const cut = 31
+	src := &frames{n: 60, picture: func(i int) gocv.Mat {
+		if i < cut {
+			return before
+		}
+		return after
+	}}
+	person := []edge.Detection{{Box: edge.Box{X0: 300, Y0: 200, X1: 330, Y1: 300}, Class: edge.Person, Score: 0.9}}
+	det := &script{dets: func(int) []edge.Detection { return person }}
+	sc := platformScene()
+	sc.Detector.Stride = 2
+	p, _ := newPipeline(t, sc, src, det, camConfig{})
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ViewChanges != 1 {
+		t.Fatalf("%d view changes, want 1 (the cut at frame %d)", st.ViewChanges, cut)
+	}
+	if det.n != 31 || st.Analysed != 31 {
+		t.Errorf("%d detector passes (%d counted) over 60 frames, want 31: every second frame, and the cut's", det.n, st.Analysed)
+	}
+	if tk, _, _ := p.Tracks(); len(tk) != 1 || tk[0].Hits != 15 {
+		t.Errorf("last tracks %+v: want the person after the cut, matched in the 15 frames detected", tk)
+	}
+}
+
 // slowDetector takes its time, as a DNN on a busy box does.
 type slowDetector struct{ script }
 

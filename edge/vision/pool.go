@@ -56,6 +56,13 @@ func (p *DNNPool) Detector(model string, minScore float64) (*PooledDNN, error) {
 	return &PooledDNN{nets: ch, minScore: float32(minScore)}, nil
 }
 
+// Loaded returns how many networks the pool has loaded, over every model.
+func (p *DNNPool) Loaded() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.all)
+}
+
 // Close releases every network the pool loaded.
 func (p *DNNPool) Close() {
 	p.mu.Lock()

@@ -60,6 +60,7 @@ func TestRejects(t *testing.T) {
 		{"roadway polygon", "      polygon:\n        - [0.375, 0.5833]\n        - [0.625, 0.5833]\n", "      polygon:\n", "roadways[0].polygon: needs at least 3 points"},
 		{"dnn with a path for a model", "kind: classical", "kind: dnn\n    model: ../weights", "detector.model: a model name"},
 		{"stationary", "stationary_s: 30", "stationary_s: 0", "detector.stationary_s"},
+		{"stride", "stationary_s: 30", "stationary_s: 30\n    stride: 0", "detector.stride: must be within 1..4"},
 		{"count line along its direction", "version: 1", "version: 1\ncount_lines: [{id: mid, site: s1, line: [[0.1, 0.5], [0.3, 0.5]], direction: [1, 0]}]",
 			"count_lines[0].direction: runs along the line"},
 		{"count line's zone taken", "version: 1", "version: 1\ncount_lines: [{id: nb-stop, site: s1, line: [[0.1, 0.5], [0.3, 0.5]], direction: [0, 1]}]",
