@@ -231,8 +231,9 @@ func publishCameraStatuses(t *testing.T, agg *Aggregator) {
 		}
 		c.Disconnect(250)
 	}
-	if !waitCond(10*time.Second, func() bool {
-		var devices []aggregator.Device
+	var devices []aggregator.Device
+	if !waitCond(30*time.Second, func() bool {
+		devices = nil
 		getJSON(t, agg.API+"/api/v1/devices", &devices)
 		n := 0
 		for _, d := range devices {
@@ -242,7 +243,7 @@ func publishCameraStatuses(t *testing.T, agg *Aggregator) {
 		}
 		return n == 2
 	}) {
-		t.Fatal("the boxes' cameras did not reach GET /api/v1/devices")
+		t.Fatalf("the boxes' cameras did not reach GET /api/v1/devices in 30 s: %+v", devices)
 	}
 }
 
