@@ -17,7 +17,9 @@ func TestFrameRequestsRateLimited(t *testing.T) {
 	d.met = newBoxMetrics(d)
 	s, other := d.met.camera("cam-1"), d.met.camera("cam-2")
 	s.onChange, other.onChange = nil, nil
-	req := func(cam string) { d.frameRequested(wire.FrameRequestMsg{V: wire.Version, Camera: cam, Time: time.Now()}) }
+	req := func(cam string) {
+		d.frameRequested(wire.FrameRequestMsg{V: wire.Version, Camera: cam, Time: time.Now()})
+	}
 	req("cam-1")
 	if _, ok := s.stills.Take(); ok {
 		t.Fatal("a camera that is not up was asked for a still")
