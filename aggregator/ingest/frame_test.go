@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crosswatch/crosswatch/aggregator"
+	"github.com/crosswatch/crosswatch/aggregator/sqlite"
 	"github.com/crosswatch/crosswatch/edge/wire"
 )
 
@@ -96,5 +97,69 @@ func TestFrameIsNotReprocessed(t *testing.T) {
 	dl, err := st.FindDeadLetters(context.Background(), 10, 0)
 	if err != nil || len(dl) != 1 || !strings.Contains(dl[0].Reason, "frame-request") || dl[0].Device != "edge-1" {
 		t.Fatalf("dead letters %+v %v", dl, err)
+	}
+}
+
+// The frame ingester's clock window and dead-letter size: the defaults when the config leaves
+// them zero, the config's own otherwise; no clock means the real one.
+func TestFramesWindowAndDeadLetterBytes(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	img := jpegOf(t, 640, 360) // its payload is over DefaultConfig's DeadLetterBytes
+	frame := func(at time.Time) Message {
+		return Message{Topic: wire.FrameTopic("edge-1", "cam-1"), Received: at,
+			Payload: mustEncode(t, wire.Frame{V: wire.Version, Device: "edge-1", Camera: "cam-1", Time: at, Reason: wire.FrameStart, Width: 640, Height: 360, JPEG: img})}
+	}
+	newStore := func(t *testing.T) *sqlite.Store {
+		st := openStore(t)
+		if _, err := st.PutCamera(ctx, aggregator.Camera{ID: "cam-1", Device: "edge-1", Scene: "version: 1\n"}, 0, "user:ann"); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	def := DefaultConfig()
+	for _, c := range []struct {
+		name   string
+		cfg    Config
+		ahead  time.Duration
+		refuse bool
+	}{
+		{"the default window takes a frame a minute ahead", Config{}, time.Minute, false},
+		{"nor one just inside it", Config{}, def.MaxAhead - time.Second, false},
+		{"but not one past it", Config{}, def.MaxAhead + time.Second, true},
+		{"a window of 30 s refuses a frame a minute ahead", Config{MaxAhead: 30 * time.Second}, time.Minute, true},
+	} {
+		fr := NewFrames(newStore(t), c.cfg, quiet, testNow)
+		err := fr.Handle(ctx, frame(testNow().Add(c.ahead)))
+		if refused := errors.Is(err, errFrame) && strings.Contains(err.Error(), "after the aggregator's clock"); refused != c.refuse || !refused && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	// No clock: the real one (a frame from now is taken, one from testNow's week is too: the
+	// window only bounds the future).
+	fr := NewFrames(newStore(t), Config{}, quiet, nil)
+	if err := fr.Handle(ctx, frame(time.Now())); err != nil {
+		t.Fatalf("with the real clock, a frame from now: %v", err)
+	}
+	if err := fr.Handle(ctx, frame(time.Now().Add(def.MaxAhead+time.Minute))); !errors.Is(err, errFrame) {
+		t.Fatalf("with the real clock, a frame from the future: %v", err)
+	}
+	// A refused frame keeps DeadLetterBytes of its payload: the default, or the config's.
+	for _, keep := range []int{0, 100} {
+		st := newStore(t)
+		bad := frame(testNow())
+		bad.Topic = wire.FrameTopic("edge-2", "cam-1") // another device's camera
+		bad.Payload = bytes.Replace(bad.Payload, []byte(`"device":"edge-1"`), []byte(`"device":"edge-2"`), 1)
+		if err := NewFrames(st, Config{DeadLetterBytes: keep}, quiet, testNow).Handle(ctx, bad); !errors.Is(err, errFrame) {
+			t.Fatalf("another device's frame: %v", err)
+		}
+		dl, err := st.FindDeadLetters(ctx, 10, 0)
+		want := keep
+		if keep == 0 {
+			want = def.DeadLetterBytes
+		}
+		if err != nil || len(dl) != 1 || len(dl[0].Payload) != want || dl[0].Size != len(bad.Payload) {
+			t.Fatalf("DeadLetterBytes %d: dead letters %d (%v), want one keeping %d of %d bytes", keep, len(dl), err, want, len(bad.Payload))
+		}
 	}
 }
