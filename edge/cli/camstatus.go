@@ -25,8 +25,8 @@ func (d *Daemon) cameraStatuses() []wire.CameraStatus {
 	states := d.met.snapshot()
 	out := make([]wire.CameraStatus, 0, min(len(states), wire.MaxStatusCameras))
 	var refused []sender.Refusal
-	if d.snd != nil {
-		refused = d.snd.Rejections.Blocking()
+	if r := d.refusals.Load(); r != nil {
+		refused = r.Blocking()
 	}
 	for _, s := range states[:min(len(states), wire.MaxStatusCameras)] {
 		c := s.status(now)

@@ -41,14 +41,17 @@ type Daemon struct {
 	Log    *slog.Logger
 	Reload <-chan os.Signal // each value reloads the config (SIGHUP); nil: never
 
-	ob     *outbox.Outbox
-	store  *sender.Watched
-	snd    *sender.Sender
-	feed   *signals.Feed // the controller's phases for the box's signals (MQTT and phases files)
-	ln     net.Listener  // metrics, health and readiness; nil: none
-	reg    *prometheus.Registry
-	met    *boxMetrics
-	models *vision.Models // nil when the models directory cannot be read
+	ob    *outbox.Outbox
+	store *sender.Watched
+	snd   *sender.Sender
+	// refusals is snd.Rejections once Dial has returned: the status callbacks, which the
+	// connection may call while Dial runs, read it instead of snd.
+	refusals atomic.Pointer[sender.Rejections]
+	feed     *signals.Feed // the controller's phases for the box's signals (MQTT and phases files)
+	ln       net.Listener  // metrics, health and readiness; nil: none
+	reg      *prometheus.Registry
+	met      *boxMetrics
+	models   *vision.Models // nil when the models directory cannot be read
 	// nets lends the box's DNN cameras their networks: one per core, shared (a network is
 	// about 18 MB; docs/BENCHMARKS.md, the DNN detector). Closed by Close, after Run.
 	nets *vision.DNNPool
@@ -126,6 +129,7 @@ func (d *Daemon) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker.url: %w", err)
 	}
+	d.refusals.Store(d.snd.Rejections)
 	return nil
 }
 

@@ -27,6 +27,7 @@ func TestCameraStatusNamesRefusal(t *testing.T) {
 	d := &Daemon{}
 	d.met = newBoxMetrics(d)
 	d.snd = &sender.Sender{Rejections: sender.NewRejections(nil)}
+	d.refusals.Store(d.snd.Rejections) // as Open does once Dial has returned
 	d.met.camera("cam-a").setUp()
 	d.met.camera("cam-b").setDown("connecting to http://127.0.0.1:1/b")
 	d.snd.Rejections.Add(wire.Ack{V: 1, Rejected: []wire.Rejection{unknownSite("cam-a", 1), unknownSite("cam-a", 2), unknownSite("cam-b", 1)}})
