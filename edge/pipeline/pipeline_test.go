@@ -213,6 +213,24 @@ func TestRedLightCrossingIsOneEvent(t *testing.T) {
 	if st.Events[wire.RedLightRunning] != 1 || st.Frames != 60 || st.Analysed != 60 || st.Stream != at(59) {
 		t.Errorf("stats %+v", st)
 	}
+	// One latency per event committed; Counts is the count records written.
+	if len(st.EventLatency) != 1 || st.EventLatency[0] <= 0 {
+		t.Errorf("event latencies %v, want one for the one event", st.EventLatency)
+	}
+	if n := countRecords(ob); st.Counts != n || n == 0 {
+		t.Errorf("stats say %d count records, the outbox has %d", st.Counts, n)
+	}
+}
+
+// countRecords returns how many count records the outbox holds.
+func countRecords(o *memOutbox) int {
+	n := 0
+	for _, m := range o.msgs {
+		if strings.HasSuffix(m.Topic, "/"+wire.KindCounts) {
+			n++
+		}
+	}
+	return n
 }
 
 // With detector.stride 2 the frames between two detections (Skipped, carrying the last
@@ -451,12 +469,16 @@ func TestEvidenceHookForAnEvent(t *testing.T) {
 	ob := &memOutbox{}
 	p := New(Config{Device: "dev-t", Scene: junctionScene(), Width: fw, Height: fh, Start: start, CountPeriod: time.Minute, Evidence: ev},
 		r, ob, nil, discard)
-	if _, err := p.Run(context.Background(), nil); err != nil {
+	st, err := p.Run(context.Background(), nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	evs := ob.events(t)
 	if len(evs) != 1 || !bytes.Equal(evs[0].Evidence, tinyJPEG(wire.RedLightRunning)) {
 		t.Fatalf("events %+v, want one with the hook's image", evs)
+	}
+	if len(st.EventLatency) != 1 {
+		t.Errorf("event latencies %v, want one for the one event sent after its \"after\" still", st.EventLatency)
 	}
 	if len(ev.asked) != 1 {
 		t.Fatalf("asked for evidence %d times, want once", len(ev.asked))
