@@ -1,20 +1,12 @@
 package ingest
 
 import (
-	"context"
 	"database/sql"
-	"io"
-	"log/slog"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/crosswatch/crosswatch/aggregator"
-	"github.com/crosswatch/crosswatch/aggregator/catalog"
 	"github.com/crosswatch/crosswatch/aggregator/postgres"
-	"github.com/crosswatch/crosswatch/edge/wire"
 	"github.com/crosswatch/crosswatch/internal/pgtest"
 )
 
@@ -62,35 +54,7 @@ func benchIngestPostgres(b *testing.B, start func() (*pgtest.Cluster, error)) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	cat, err := catalog.Load("../../configs/catalog.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ss []aggregator.Site
-	for i := 0; i < 20; i++ {
-		ss = append(ss, aggregator.Site{ID: "s" + strconv.Itoa(i), Name: "site " + strconv.Itoa(i), Kind: aggregator.Road})
-	}
-	if err := st.UpsertSites(context.Background(), ss); err != nil {
-		b.Fatal(err)
-	}
-	types := []string{wire.RedLightRunning, wire.Jaywalking, wire.RedLightRunning}
-	topic := wire.Topic("edge-1", wire.KindEvents)
-	// Live traffic: events 97 ms apart from the store's opening on, and the ingester's clock a
-	// second after the event it is judging (it reads the clock once per message, and once per
-	// commit), so the hour and day rollups are sealed as the clock passes them, as in service.
-	t0 := time.Now().UTC()
-	var ticks atomic.Int64
-	clock := func() time.Time { return t0.Add(time.Duration(ticks.Add(1))*97*time.Millisecond + time.Second) }
-	msgs := make([]Message, b.N)
-	for i := range msgs {
-		at := t0.Add(time.Duration(i) * 97 * time.Millisecond)
-		p, _ := wire.Encode(wire.Event{V: 1, ID: "e" + strconv.Itoa(i), Device: "edge-1", Camera: "cam-1", Site: ss[i%20].ID, Zone: "z",
-			Type: types[i%3], Time: at, Class: "car", Confidence: 0.9})
-		msgs[i] = Message{Topic: topic, Payload: p, Received: at}
-	}
-	cfg := DefaultConfig()
-	cfg.Queue = b.N + 1
-	g := New(st, nopAcker{}, cat, ss, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
+	g, msgs := liveIngester(b, st)
 	b.ReportAllocs()
 	b.ResetTimer()
 	wal0 := walBytes(b, dsn)
