@@ -425,12 +425,7 @@ func (g *registry) putCamera(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, MaxSceneBytes+4<<10, &b) {
 		return
 	}
-	id := r.PathValue("id")
-	if err := wire.CheckName("camera", id); err != nil {
-		fieldError(w, http.StatusBadRequest, "id", fmt.Sprintf("%q: letters, digits, '.', '_' or '-', at most %d", id, wire.MaxNameLen))
-		return
-	}
-	version, ok := readVersion(w, r, optVersion(b.Version))
+	id, version, ok := cameraWrite(w, r, b.Version)
 	if !ok {
 		return
 	}
@@ -515,6 +510,18 @@ func (g *registry) sceneJSON(w http.ResponseWriter, r *http.Request) {
 	reply(w, g.log, d, err)
 }
 
+// cameraWrite reads a camera write's path id and the version it was read at (If-Match or the
+// body's), answering the request itself when either is missing or bad.
+func cameraWrite(w http.ResponseWriter, r *http.Request, body *int64) (string, int64, bool) {
+	id := r.PathValue("id")
+	if err := wire.CheckName("camera", id); err != nil {
+		fieldError(w, http.StatusBadRequest, "id", fmt.Sprintf("%q: letters, digits, '.', '_' or '-', at most %d", id, wire.MaxNameLen))
+		return "", 0, false
+	}
+	version, ok := readVersion(w, r, optVersion(body))
+	return id, version, ok
+}
+
 // putSceneJSON is PUT /api/v1/registry/cameras/{id}/scene.json {device, scene, version}: scene
 // is the scene as JSON; it is stored as YAML, checked and versioned as PUT
 // /api/v1/registry/cameras/{id} does. The answer is the saved scene as GET returns it.
@@ -527,12 +534,7 @@ func (g *registry) putSceneJSON(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, MaxSceneBytes+4<<10, &b) {
 		return
 	}
-	id := r.PathValue("id")
-	if err := wire.CheckName("camera", id); err != nil {
-		fieldError(w, http.StatusBadRequest, "id", fmt.Sprintf("%q: letters, digits, '.', '_' or '-', at most %d", id, wire.MaxNameLen))
-		return
-	}
-	version, ok := readVersion(w, r, optVersion(b.Version))
+	id, version, ok := cameraWrite(w, r, b.Version)
 	if !ok {
 		return
 	}
