@@ -1541,7 +1541,7 @@ let rendering = Promise.resolve();
 // page's and each scrolled box's position.
 function render(refresh) {
   rendering = rendering.then(async () => {
-    const r = route();
+    const r = route(), hash = location.hash;
     const focusKey = refresh && document.activeElement ? document.activeElement.getAttribute("data-key") : null;
     const y = window.scrollY;
     const boxes = refresh ? [...main.querySelectorAll(".scroll")].map((el) => [el.scrollTop, el.scrollLeft]) : [];
@@ -1559,6 +1559,10 @@ function render(refresh) {
     }
     main.setAttribute("aria-busy", "false");
     main.dataset.view = r.name;
+    // The hash this view was drawn for: a view is current once it equals location.hash (a
+    // link to the same view with other parameters leaves the old one showing, not busy,
+    // until the hashchange has run).
+    main.dataset.hash = hash;
     if (refresh) {
       main.querySelectorAll(".scroll").forEach((el, i) => { if (boxes[i]) [el.scrollTop, el.scrollLeft] = boxes[i]; });
       window.scrollTo(0, y);

@@ -37,7 +37,12 @@ export async function signIn(browser, base, user, password) {
 }
 
 export async function ready(page, view) {
-  await page.waitForSelector(`main[data-view="${view}"][aria-busy="false"]`, { timeout: 15000 });
+  // The view drawn for the current hash: after a link within one view the old drawing is
+  // still that view and not busy until the hashchange has run.
+  await page.waitForFunction((v) => {
+    const m = document.querySelector("main");
+    return m.dataset.view === v && m.getAttribute("aria-busy") === "false" && m.dataset.hash === location.hash;
+  }, view, { timeout: 15000 });
   return Number(await page.getAttribute("body", "data-renders"));
 }
 
