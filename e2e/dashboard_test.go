@@ -228,6 +228,24 @@ func publishCameraStatuses(t *testing.T, agg *Aggregator) {
 			if tok := c.Publish(wire.Topic(device, wire.KindStatus), 1, true, b); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 				t.Fatalf("publish %s's status: %v", device, tok.Error())
 			}
+			if len(sts) == 1 {
+				continue
+			}
+			// The aggregator's client handles messages concurrently (paho's OrderMatters
+			// false), so two statuses microseconds apart may be applied in either order; a
+			// box's will follows its last status by seconds. Wait for each before the next.
+			if !waitCond(10*time.Second, func() bool {
+				var ds []aggregator.Device
+				getJSON(t, agg.API+"/api/v1/devices", &ds)
+				for _, d := range ds {
+					if d.ID == device && d.Online == st.Online {
+						return true
+					}
+				}
+				return false
+			}) {
+				t.Fatalf("%s's status (online %v) did not reach GET /api/v1/devices in 10 s", device, st.Online)
+			}
 		}
 		c.Disconnect(250)
 	}
