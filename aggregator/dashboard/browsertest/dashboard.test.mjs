@@ -18,6 +18,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { ready as viewReady } from "./editorharness.mjs";
 
 const base = process.env.CROSSWATCH_URL;
 const shots = process.env.CROSSWATCH_SCREENSHOTS;
@@ -81,15 +82,7 @@ async function apiJSON(path) {
 }
 
 // ready waits until the view has rendered (main[data-view], not busy) and returns render count.
-async function ready(view) {
-  // The view drawn for the current hash: after a link within one view the old drawing is
-  // still that view and not busy until the hashchange has run.
-  await page.waitForFunction((v) => {
-    const m = document.querySelector("main");
-    return m.dataset.view === v && m.getAttribute("aria-busy") === "false" && m.dataset.hash === location.hash;
-  }, view, { timeout: 15000 });
-  return Number(await page.getAttribute("body", "data-renders"));
-}
+const ready = (view) => viewReady(page, view);
 
 const text = async (loc) => (await loc.innerText()).trim();
 const num = (s) => Number(String(s).replace(/[^\d.-]/g, ""));
