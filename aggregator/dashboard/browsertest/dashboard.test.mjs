@@ -81,7 +81,7 @@ async function apiJSON(path) {
   return r.json();
 }
 
-// ready waits until the view has rendered (main[data-view], not busy) and returns render count.
+// ready waits until the view drawn for the current hash has rendered and returns the render count.
 const ready = (view) => viewReady(page, view);
 
 const text = async (loc) => (await loc.innerText()).trim();
